@@ -1,0 +1,85 @@
+"""The composition root: builds every dependency once per process, never at import time.
+
+Functions call :func:`container`; tests call :func:`install` with a container of their own
+(for example one whose database is a fresh test database and whose upstream URLs point at fakes).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.db import Database
+from shared.ports import Discord, GitHub, LanguageModel
+from shared.settings import Settings, get_settings
+
+
+@dataclass
+class Container:
+    """Everything a function needs. Adapters are built lazily on first use."""
+
+    settings: Settings
+    db: Database
+    _cache: dict[str, Any] = field(default_factory=dict)
+    _embedded: Any = None
+
+    def github(self) -> GitHub:
+        """The GitHub adapter (``github_api_url``, token auth)."""
+        if "github" not in self._cache:
+            from shared.adapters.github import HttpxGitHub
+
+            self._cache["github"] = HttpxGitHub.from_settings(self.settings)
+        return self._cache["github"]  # type: ignore[no-any-return]
+
+    def language_model(self) -> LanguageModel | None:
+        """The OpenAI-compatible adapter, or None when no endpoint is configured (offline)."""
+        if not self.settings.llm_base_url:
+            return None
+        if "llm" not in self._cache:
+            from shared.adapters.llm import HttpxLanguageModel
+
+            self._cache["llm"] = HttpxLanguageModel.from_settings(self.settings)
+        return self._cache["llm"]  # type: ignore[no-any-return]
+
+    def discord(self) -> Discord | None:
+        """The Discord webhook adapter, or None when no webhook URL is configured."""
+        if self.settings.discord_webhook_url is None:
+            return None
+        if "discord" not in self._cache:
+            from shared.adapters.discord import HttpxDiscord
+
+            self._cache["discord"] = HttpxDiscord.from_settings(self.settings)
+        return self._cache["discord"]  # type: ignore[no-any-return]
+
+
+_lock = threading.Lock()
+_container: Container | None = None
+
+
+def build(settings: Settings) -> Container:
+    """Build a container from settings, starting the embedded Postgres if no URL is set."""
+    embedded = None
+    url = settings.database_url
+    if not url:
+        from shared.db.embedded import start_embedded
+
+        url, embedded = start_embedded(settings.data_dir)
+    db = Database(url, size=settings.db_pool_size, ssl_enabled=settings.db_ssl)
+    return Container(settings=settings, db=db, _embedded=embedded)
+
+
+def container() -> Container:
+    """The process-wide container, built on first call from :func:`get_settings`."""
+    global _container
+    with _lock:
+        if _container is None:
+            _container = build(get_settings())
+        return _container
+
+
+def install(new: Container | None) -> None:
+    """Replace the process-wide container (tests; ``None`` resets it)."""
+    global _container
+    with _lock:
+        _container = new

@@ -1,0 +1,26 @@
+"""The embedded Postgres default: the ``pgserver`` package, data under ``<data_dir>/pg``.
+
+Used when ``DATABASE_URL`` is unset (DESIGN §8). Several processes may share one data
+directory; pgserver keeps the server up while any of them uses it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def start_embedded(data_dir: Path) -> tuple[str, Any]:
+    """Start (or join) the embedded server; returns ``(database_url, server_handle)``.
+
+    The handle must stay referenced for as long as the server is needed.
+
+    Raises:
+        RuntimeError: pgserver could not start Postgres (its log is in the message).
+    """
+    import pgserver  # heavy import, only where the embedded default is used
+
+    pgdata = (data_dir / "pg").resolve()
+    pgdata.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(str(pgdata), cleanup_mode="stop")
+    return str(server.get_uri()), server

@@ -1,0 +1,1 @@
+"""Pydantic models: our event ``data`` shapes and the external objects we read."""

@@ -1,0 +1,126 @@
+"""The GitHub objects we read, shaped as the REST and GraphQL APIs return them.
+
+Only the fields we use are declared; everything else is ignored. Sources: GitHub REST
+"Check runs" (``GET /repos/{owner}/{repo}/commits/{ref}/check-runs``), "Commit statuses"
+(``GET /repos/{owner}/{repo}/commits/{ref}/status``), "Pulls" and "Reviews", and the GraphQL
+``PullRequestReviewThread`` object.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _GitHubObject(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class App(_GitHubObject):
+    id: int | None = None
+    slug: str | None = None
+
+
+class User(_GitHubObject):
+    login: str
+    type: str | None = None
+
+
+class CheckRun(_GitHubObject):
+    """A check run; ``status`` is queued|in_progress|completed|waiting|requested|pending and
+    ``conclusion`` (when completed) success|failure|neutral|cancelled|skipped|timed_out|
+    action_required|stale."""
+
+    id: int
+    name: str
+    head_sha: str
+    status: str
+    conclusion: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    details_url: str | None = None
+    html_url: str | None = None
+    app: App | None = None
+
+
+class CommitStatus(_GitHubObject):
+    """One context of the combined commit status; ``state`` error|failure|pending|success."""
+
+    id: int | None = None
+    context: str
+    state: str
+    target_url: str | None = None
+    description: str | None = None
+    updated_at: datetime | None = None
+    created_at: datetime | None = None
+
+
+class CombinedStatus(_GitHubObject):
+    """``GET /commits/{ref}/status``: ``state`` is failure|pending|success (pending when empty)."""
+
+    state: str
+    sha: str | None = None
+    total_count: int = 0
+    statuses: list[CommitStatus] = Field(default_factory=list)
+
+
+class Ref(_GitHubObject):
+    ref: str
+    sha: str
+
+
+class PullRequest(_GitHubObject):
+    number: int
+    state: str
+    title: str | None = None
+    body: str | None = None
+    html_url: str | None = None
+    draft: bool | None = None
+    merged: bool | None = None
+    mergeable: bool | None = None
+    mergeable_state: str | None = None
+    updated_at: datetime | None = None
+    head: Ref
+    base: Ref
+    user: User | None = None
+
+
+class PullFile(_GitHubObject):
+    """``GET /pulls/{n}/files``: one changed file; ``patch`` is absent for binary/huge files."""
+
+    filename: str
+    status: str
+    additions: int = 0
+    deletions: int = 0
+    changes: int = 0
+    patch: str | None = None
+
+
+class Review(_GitHubObject):
+    """A pull request review; REST ``state`` is APPROVED|CHANGES_REQUESTED|COMMENTED|DISMISSED|
+    PENDING (webhooks send it lower-case)."""
+
+    id: int
+    user: User | None = None
+    state: str
+    body: str | None = None
+    commit_id: str | None = None
+    submitted_at: datetime | None = None
+
+
+class ReviewComment(_GitHubObject):
+    author: str | None = None
+    body: str = ""
+    url: str | None = None
+
+
+class ReviewThread(_GitHubObject):
+    """GraphQL ``PullRequestReviewThread`` flattened: its first comment is the thread's text."""
+
+    id: str
+    is_resolved: bool = Field(alias="isResolved")
+    is_outdated: bool = Field(default=False, alias="isOutdated")
+    path: str | None = None
+    line: int | None = None
+    comments: list[ReviewComment] = Field(default_factory=list)

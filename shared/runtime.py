@@ -1,0 +1,240 @@
+"""The runtime every function shares: read the CloudEvent, dedupe through the inbox, run the use
+case in one transaction, reply, and map failures to the delivery contract (DESIGN §6).
+
+A use case is ``handler(event, ctx) -> Outcome``:
+
+* :class:`Reply` → HTTP 200 with a binary-mode CloudEvent (the Broker routes it on);
+* :class:`NoReply` → HTTP 202 with an empty body ("nothing to say").
+
+The inbox row ``(consumer, source, id)`` is inserted at the start of the same transaction as the
+use case's writes and holds the reply, so a duplicate delivery is answered with the same reply
+and changes nothing, and a concurrent duplicate waits on the row lock. Errors:
+
+* :class:`~shared.errors.PermanentError` → 400/401/422 with ``{"error", "message", "field"}``;
+  the event is stored in ``runtime.dead_letters`` (except 401: forged input is stored nowhere);
+* :class:`~shared.errors.TransientError` → 503 (429 with ``Retry-After``; 409);
+* anything else → 500 (Knative retries), logged with its traceback; never a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import flask
+from pydantic import BaseModel
+
+from shared import bootstrap
+from shared.bootstrap import Container
+from shared.db import Tx
+from shared.errors import (
+    CodexJudgeError,
+    PermanentError,
+    RateLimitedError,
+    UnauthorizedError,
+)
+from shared.events import Envelope, OutgoingEvent, read_event, to_binary_http
+
+log = logging.getLogger("codex_judge.runtime")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Answer with a CloudEvent. ``key`` makes the reply id deterministic: the same fact
+    replied twice has the same id, so downstream inboxes drop the copy."""
+
+    type: str
+    data: BaseModel | dict[str, Any]
+    key: str
+    subject: str | None = None
+    run_id: int | None = None
+
+
+@dataclass(frozen=True)
+class NoReply:
+    """Nothing to say (HTTP 202). ``note`` explains why, for logs and tests."""
+
+    note: str = ""
+    run_id: int | None = None
+
+
+Outcome = Reply | NoReply
+
+
+@dataclass
+class Context:
+    """What a use case gets: the open transaction, the dependencies and a bound logger."""
+
+    tx: Tx
+    deps: Container
+    consumer: str
+    log: logging.LoggerAdapter[logging.Logger]
+    extensions_out: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[Envelope, Context], Outcome]
+
+
+def reply_event(consumer: str, source_prefix: str, reply: Reply,
+                extensions: dict[str, str]) -> OutgoingEvent:
+    """Build the outgoing CloudEvent for ``reply`` (id = ``<consumer>:<key>`` hashed)."""
+    data = reply.data.model_dump(mode="json") if isinstance(reply.data, BaseModel) else reply.data
+    digest = hashlib.sha256(f"{consumer}\0{reply.key}".encode()).hexdigest()[:32]
+    return OutgoingEvent(
+        type=reply.type,
+        source=f"{source_prefix.rstrip('/')}/{consumer}",
+        id=digest,
+        data=data,
+        subject=reply.subject,
+        extensions=extensions,
+    )
+
+
+def json_response(status: int, body: dict[str, Any],
+                  headers: dict[str, str] | None = None) -> flask.Response:
+    """A JSON HTTP response."""
+    return flask.Response(json.dumps(body), status=status, mimetype="application/json",
+                          headers=headers or {})
+
+
+def event_response(event: OutgoingEvent | None) -> flask.Response:
+    """200 with the binary-mode CloudEvent, or 202 with an empty body."""
+    if event is None:
+        return flask.Response(b"", status=202)
+    headers, body = to_binary_http(event)
+    return flask.Response(body, status=200, headers=headers)
+
+
+def error_response(exc: CodexJudgeError) -> flask.Response:
+    """Map an error to its status code and JSON body (``Retry-After`` in whole seconds)."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, RateLimitedError):
+        headers["Retry-After"] = str(max(1, int(round(exc.retry_after))))
+    return json_response(exc.status, exc.body(), headers)
+
+
+def store_dead_letter(deps: Container, subscriber: str, attributes: dict[str, Any], data: bytes,
+                      reason: str, code: int, body: dict[str, Any]) -> None:
+    """Insert (or refresh) a dead letter; best effort, never raises."""
+    source = str(attributes.get("source") or "unknown")
+    event_id = str(attributes.get("id") or "sha256:" + hashlib.sha256(data).hexdigest())
+    try:
+        with deps.db.transaction() as tx:
+            tx.run(
+                SQL_INSERT_DEAD_LETTER, subscriber=subscriber, source=source, id=event_id,
+                type=attributes.get("type"), attributes=json.dumps(attributes, default=str),
+                data=data, reason=reason, code=code, body=json.dumps(body, default=str),
+            )
+    except Exception:  # the Broker's dead-letter sink will still get it
+        log.exception("could not store dead letter", extra={"event_id": event_id})
+
+
+SQL_INSERT_DEAD_LETTER = """
+INSERT INTO runtime.dead_letters
+    (subscriber, event_source, event_id, event_type, attributes, data, reason, error_code,
+     error_body)
+VALUES (:subscriber, :source, :id, :type, CAST(:attributes AS jsonb), :data, :reason, :code,
+        CAST(:body AS jsonb))
+ON CONFLICT (subscriber, event_source, event_id) DO UPDATE
+    SET reason = EXCLUDED.reason, error_code = EXCLUDED.error_code,
+        error_body = EXCLUDED.error_body, received_at = now()
+"""
+
+SQL_INBOX_CLAIM = """
+INSERT INTO runtime.inbox (consumer, source, event_id, event_type)
+VALUES (:consumer, :source, :id, :type)
+ON CONFLICT DO NOTHING
+RETURNING event_id
+"""
+SQL_INBOX_GET = """
+SELECT reply FROM runtime.inbox WHERE consumer = :consumer AND source = :source AND event_id = :id
+"""
+SQL_INBOX_DONE = """
+UPDATE runtime.inbox SET reply = CAST(:reply AS jsonb), run_id = :run_id
+WHERE consumer = :consumer AND source = :source AND event_id = :id
+"""
+
+
+def process(consumer: str, handler: Handler, event: Envelope, deps: Container) -> OutgoingEvent | None:
+    """Run ``handler`` for ``event`` exactly once per (consumer, source, id); returns the reply.
+
+    Raises:
+        CodexJudgeError: whatever the use case raised (the transaction is rolled back).
+    """
+    bound = logging.LoggerAdapter(log, {"function": consumer, "event_id": event.id,
+                                        "event_type": event.type, "event_source": event.source})
+    with deps.db.transaction() as tx:
+        keys = {"consumer": consumer, "source": event.source, "id": event.id}
+        if tx.one(SQL_INBOX_CLAIM, type=event.type, **keys) is None:
+            row = tx.one(SQL_INBOX_GET, **keys)
+            stored = row["reply"] if row else None
+            bound.info("duplicate delivery answered from the inbox")
+            return OutgoingEvent.from_dict(stored) if stored else None
+        ctx = Context(tx=tx, deps=deps, consumer=consumer, log=bound)
+        outcome = handler(event, ctx)
+        out: OutgoingEvent | None = None
+        if isinstance(outcome, Reply):
+            ext = dict(ctx.extensions_out)
+            if "traceparent" in event.extensions:
+                ext.setdefault("traceparent", event.extensions["traceparent"])
+            out = reply_event(consumer, deps.settings.event_source, outcome, ext)
+        tx.run(SQL_INBOX_DONE, reply=json.dumps(out.to_dict()) if out else None,
+               run_id=outcome.run_id, **keys)
+    bound.info(
+        "handled",
+        extra={"run_id": outcome.run_id,
+               "reply_type": out.type if out else None,
+               "note": outcome.note if isinstance(outcome, NoReply) else None},
+    )
+    return out
+
+
+def cloudevent_function(consumer: str, handler: Handler) -> Callable[[flask.Request], flask.Response]:
+    """Wrap a use case as a functions-framework ``http`` function.
+
+    Args:
+        consumer: the Knative Service name (``run-complete``); the inbox key's first part.
+        handler: the use case.
+    """
+
+    def entrypoint(request: flask.Request) -> flask.Response:
+        deps = bootstrap.container()
+        body = request.get_data(cache=True)
+        headers = dict(request.headers)
+        try:
+            event = read_event(headers, body)
+        except PermanentError as exc:
+            attrs = {k[3:]: v for k, v in ((k.lower(), v) for k, v in headers.items())
+                     if k.startswith("ce-")}
+            store_dead_letter(deps, consumer, attrs, body, exc.message, exc.status, exc.body())
+            log.warning("malformed event rejected", extra={"function": consumer, "error": exc.body()})
+            return error_response(exc)
+        return run_event(consumer, handler, event, deps)
+
+    entrypoint.__name__ = consumer.replace("-", "_")
+    return entrypoint
+
+
+def run_event(consumer: str, handler: Handler, event: Envelope, deps: Container) -> flask.Response:
+    """Process a parsed event and turn the outcome or error into the HTTP answer."""
+    try:
+        return event_response(process(consumer, handler, event, deps))
+    except PermanentError as exc:
+        if not isinstance(exc, UnauthorizedError):
+            store_dead_letter(deps, consumer, event.attributes(), event.data, exc.message,
+                              exc.status, exc.body())
+        log.warning("event rejected", extra={"function": consumer, "event_id": event.id,
+                                             "error": exc.body()})
+        return error_response(exc)
+    except CodexJudgeError as exc:
+        log.warning("transient failure", extra={"function": consumer, "event_id": event.id,
+                                                "error": exc.body()})
+        return error_response(exc)
+    except Exception:
+        log.exception("unexpected failure", extra={"function": consumer, "event_id": event.id})
+        return json_response(500, {"error": "InternalError",
+                                   "message": "unexpected failure; the delivery will be retried"})

@@ -1,0 +1,143 @@
+"""Shared fixtures: a real Postgres (embedded, or ``DATABASE_URL``), one fresh database per
+test cloned from a migrated template, and functions served over real HTTP."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from shared import bootstrap
+from shared.bootstrap import Container
+from shared.db import Database
+from shared.db.migrate import apply_migrations
+from shared.db.pool import connect_params
+from shared.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+def _with_database(url: str, name: str) -> str:
+    base, _, query = url.partition("?")
+    head, _, _ = base.rpartition("/")
+    return f"{head}/{name}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server URL with rights to create databases: ``DATABASE_URL`` or an embedded one."""
+    settings = Settings()
+    if settings.database_url:
+        yield settings.database_url
+        return
+    from shared.db.embedded import start_embedded
+
+    url, server = start_embedded(ROOT / ".data" / "test")
+    yield url
+    del server
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_admin_url: str) -> str:
+    """A migrated template database, rebuilt once per session."""
+    name = f"cj_template_{uuid.uuid4().hex[:8]}"
+    admin = Database(pg_admin_url, size=1)
+    with admin.connection() as con:
+        con.run(f'CREATE DATABASE "{name}"')
+    db = Database(_with_database(pg_admin_url, name), size=1)
+    apply_migrations(db)
+    db.close()
+    admin.close()
+    return name
+
+
+@pytest.fixture
+def database_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
+    """A fresh database for this test, cloned from the migrated template."""
+    name = f"cj_test_{uuid.uuid4().hex[:10]}"
+    admin = Database(pg_admin_url, size=1)
+    with admin.connection() as con:
+        con.run(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    url = _with_database(pg_admin_url, name)
+    yield url
+    with admin.connection() as con:
+        con.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings for one test: its own database, no upstream services configured."""
+    return Settings(database_url=database_url, data_dir=tmp_path,
+                    github_api_url="http://127.0.0.1:9", llm_base_url=None)
+
+
+@pytest.fixture
+def deps(settings: Settings) -> Iterator[Container]:
+    """The process container for this test (installed for in-thread function servers)."""
+    container = bootstrap.build(settings)
+    bootstrap.install(container)
+    yield container
+    bootstrap.install(None)
+    container.db.close()
+
+
+@pytest.fixture
+def db(deps: Container) -> Database:
+    return deps.db
+
+
+class Served:
+    """A WSGI app served on a loopback port in a background thread."""
+
+    def __init__(self, app: Any) -> None:
+        self.server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def serve() -> Iterator[Any]:
+    """``serve(app) -> Served``: real HTTP on 127.0.0.1, shut down after the test."""
+    started: list[Served] = []
+
+    def _serve(app: Any) -> Served:
+        served = Served(app)
+        started.append(served)
+        return served
+
+    yield _serve
+    for served in started:
+        with contextlib.suppress(Exception):
+            served.close()
+
+
+@pytest.fixture
+def function_url(deps: Container, serve: Any) -> Any:
+    """``function_url("run_complete") -> str``: that function's functions-framework app, served
+    over real HTTP, using this test's container."""
+    import functions_framework
+
+    def _function(name: str) -> str:
+        app = functions_framework.create_app(
+            target="handle", source=str(ROOT / "functions" / name / "main.py"),
+            signature_type="http",
+        )
+        return str(serve(app).url)
+
+    return _function
+
+
+__all__ = ["FIXTURES", "ROOT", "connect_params"]

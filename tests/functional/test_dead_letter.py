@@ -1,0 +1,52 @@
+"""dead-letter over real HTTP: stores what the Broker could not deliver, once."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import httpx
+
+from shared.db import Database
+
+
+def _dead_letter_headers(event_id: str) -> dict[str, str]:
+    return {
+        "ce-specversion": "1.0",
+        "ce-id": event_id,
+        "ce-source": "/apis/v1/namespaces/codex-judge/kafkasources/argo#argo.workflows.completions",
+        "ce-type": "dev.knative.kafka.event",
+        "ce-knativeerrordest": "http://run-complete.codex-judge.svc.cluster.local",
+        "ce-knativeerrorcode": "422",
+        "ce-knativeerrordata": base64.b64encode(
+            json.dumps({"error": "InvalidDataError", "message": "data.metadata: missing",
+                        "field": "data.metadata"}).encode()
+        ).decode(),
+    }
+
+
+def test_dead_lettered_event_is_stored_once_with_its_error(function_url, db: Database) -> None:
+    url = function_url("dead_letter")
+    body = b'{"not": "a workflow"}'
+    for _ in range(2):
+        resp = httpx.post(url, headers=_dead_letter_headers("partition:0/offset:7"), content=body)
+        assert resp.status_code == 202
+    with db.transaction() as tx:
+        rows = tx.all("SELECT subscriber, event_id, error_code, error_body, data, reason"
+                      " FROM runtime.dead_letters")
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["subscriber"] == "run-complete"
+    assert row["error_code"] == 422
+    assert row["error_body"]["field"] == "data.metadata"
+    assert bytes(row["data"]) == body
+    assert row["reason"] == "data.metadata: missing"
+
+
+def test_request_that_is_not_a_cloudevent_gets_400_naming_the_field(function_url, db) -> None:
+    resp = httpx.post(function_url("dead_letter"), json={"hello": "world"})
+    assert resp.status_code == 400
+    assert resp.json()["field"] == "ce-specversion"
+    with db.transaction() as tx:
+        stored = tx.all("SELECT subscriber FROM runtime.dead_letters")
+    assert stored == [{"subscriber": "dead-letter"}]
