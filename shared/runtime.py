@@ -202,6 +202,8 @@ def cloudevent_function(consumer: str, handler: Handler) -> Callable[[flask.Requ
     """
 
     def entrypoint(request: flask.Request) -> flask.Response:
+        if request.method in ("GET", "HEAD"):  # readiness probe; events only come by POST
+            return json_response(200, {"function": consumer, "ready": True})
         deps = bootstrap.container()
         body = request.get_data(cache=True)
         headers = dict(request.headers)

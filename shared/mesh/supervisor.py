@@ -1,0 +1,203 @@
+"""``codex-judge up``: start the whole local mesh and stop everything it started (DESIGN §8).
+
+Order: embedded Postgres (unless ``DATABASE_URL``) → migrations → fakes (for every upstream whose
+URL is not configured) → one functions-framework process per function → the local broker
+(reading ``knative/`` and ``triggers/``). Each function is a real HTTP server in its own process
+on its own loopback port; the broker delivers to them over HTTP. The URLs are written to
+``<data_dir>/mesh.json`` so ``codex-judge replay`` and ``runs`` find them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from shared.db import Database
+from shared.db.migrate import apply_migrations
+from shared.settings import Settings
+
+log = logging.getLogger("codex_judge.mesh")
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+FUNCTIONS = {
+    "run-complete": "run_complete",
+    "notify": "notify",
+    "github-webhook": "github_webhook",
+    "ci-status": "ci_status",
+    "review-gate": "review_gate",
+    "judge": "judge",
+    "discord": "discord",
+    "dead-letter": "dead_letter",
+}
+BROKER_PATH = "/codex-judge/codex-judge"
+FAKE_DISCORD_WEBHOOK = "/api/webhooks/1000/local-fake-token"
+
+
+def free_port() -> int:
+    """An unused loopback TCP port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, timeout_s: float = 60.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Poll ``GET url`` until it answers; raises RuntimeError on timeout or a dead process."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{url}: process exited with {proc.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not become ready within {timeout_s:.0f} s")
+
+
+@dataclass
+class Mesh:
+    """Everything ``up`` started; :meth:`stop` undoes it in reverse order."""
+
+    settings: Settings
+    extra_env: dict[str, str] = field(default_factory=dict)
+    database_url: str = ""
+    broker_url: str = ""
+    functions: dict[str, str] = field(default_factory=dict)
+    fakes: dict[str, str] = field(default_factory=dict)
+    _procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _stoppers: list[Any] = field(default_factory=list)
+    _embedded: Any = None
+
+    def urls(self) -> dict[str, Any]:
+        """The one JSON line ``up`` prints: broker, functions, fakes and database URLs."""
+        return {"broker": self.broker_url, "functions": self.functions, "fakes": self.fakes,
+                "database_url": self.database_url}
+
+    def start(self, *, ping_interval_s: float = 0.0, time_scale: float = 1.0,
+              database: str | None = None) -> Mesh:
+        """Start every part; on any failure stop what was started and re-raise."""
+        try:
+            self._start_database(database)
+            self._start_fakes()
+            self._start_functions()
+            self._start_broker(ping_interval_s=ping_interval_s, time_scale=time_scale)
+        except BaseException:
+            self.stop()
+            raise
+        state = Path(self.settings.data_dir) / "mesh.json"
+        state.parent.mkdir(parents=True, exist_ok=True)
+        state.write_text(json.dumps(self.urls(), indent=2))
+        return self
+
+    def _start_database(self, database: str | None) -> None:
+        url = self.settings.database_url
+        if not url:
+            from shared.db.embedded import start_embedded
+
+            url, self._embedded = start_embedded(Path(self.settings.data_dir))
+        if database:  # a fresh, named database on the same server (the demo's)
+            admin = Database(url, size=1)
+            with admin.connection() as con:
+                con.run(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+                con.run(f'CREATE DATABASE "{database}"')
+            admin.close()
+            base, _, query = url.partition("?")
+            url = f"{base.rpartition('/')[0]}/{database}" + (f"?{query}" if query else "")
+        db = Database(url, size=1)
+        apply_migrations(db)
+        db.close()
+        self.database_url = url
+
+    def _start_fakes(self) -> None:
+        from shared.fakes import argo, discord, github
+        from shared.fakes.base import serve_fake
+
+        configured = self.settings.model_fields_set
+        wanted = {
+            "github": ("github_api_url" not in configured, github),
+            "discord": (self.settings.discord_webhook_url is None, discord),
+            "argo": (not self.settings.argo_server_url, argo),
+        }
+        for name, (needed, module) in wanted.items():
+            if needed:
+                served = serve_fake(module.create_app())
+                self._stoppers.append(served.stop)
+                self.fakes[name] = served.url
+
+    def _function_env(self, name: str, broker_url: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.extra_env)
+        env.update({
+            "DATABASE_URL": self.database_url,
+            "CODEX_JUDGE_FUNCTION_NAME": name,
+            "K_SINK": broker_url,
+            "WORKERS": "1",
+            "THREADS": "4",
+            "PYTHONUNBUFFERED": "1",
+        })
+        if "github" in self.fakes:
+            env["CODEX_JUDGE_GITHUB_API_URL"] = self.fakes["github"]
+        if "discord" in self.fakes:
+            env["CODEX_JUDGE_DISCORD_WEBHOOK_URL"] = self.fakes["discord"] + FAKE_DISCORD_WEBHOOK
+        if "argo" in self.fakes:
+            env["CODEX_JUDGE_ARGO_SERVER_URL"] = self.fakes["argo"]
+        return env
+
+    def _start_functions(self) -> None:
+        runner = Path(sys.executable).with_name("functions-framework")
+        log_dir = Path(self.settings.data_dir) / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        broker_port = free_port()
+        self.broker_url = f"http://127.0.0.1:{broker_port}{BROKER_PATH}"
+        self._broker_port = broker_port
+        for name, folder in FUNCTIONS.items():
+            port = free_port()
+            logfile = (log_dir / f"{name}.log").open("ab")
+            proc = subprocess.Popen(
+                [str(runner), "--target", "handle", "--signature-type", "http",
+                 "--source", str(ROOT / "functions" / folder / "main.py"),
+                 "--host", "127.0.0.1", "--port", str(port)],
+                env=self._function_env(name, self.broker_url), cwd=ROOT,
+                stdout=logfile, stderr=subprocess.STDOUT,
+            )
+            self._procs.append(proc)
+            self.functions[name] = f"http://127.0.0.1:{port}"
+        for (_name, url), proc in zip(self.functions.items(), self._procs, strict=True):
+            wait_ready(url, proc=proc)
+
+    def _start_broker(self, *, ping_interval_s: float, time_scale: float) -> None:
+        from shared.mesh.broker import LocalBroker
+        from shared.mesh.manifests import load_manifests
+
+        broker = LocalBroker(load_manifests(ROOT), self.functions, time_scale=time_scale,
+                             ping_interval_s=ping_interval_s)
+        url = broker.start("127.0.0.1", self._broker_port)
+        self._stoppers.append(broker.stop)
+        self.broker_url = url if url.endswith(BROKER_PATH) else url.rstrip("/") + BROKER_PATH
+
+    def stop(self) -> None:
+        """Stop the broker and fakes, terminate the functions, release the database."""
+        for stop in reversed(self._stoppers):
+            with contextlib.suppress(Exception):
+                stop()
+        self._stoppers.clear()
+        for proc in self._procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self._procs.clear()
+        self._embedded = None

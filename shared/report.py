@@ -1,0 +1,57 @@
+"""The runs table: what ``codex-judge runs`` and ``make run`` print, read from Postgres."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.db import Database
+
+SQL_RUNS = """
+SELECT r.id, r.repository, r.issue_number, r.attempt, r.head_sha, r.pr_number, r.phase,
+       r.status, r.decision, r.reason, r.ci_verdict, r.review_verdict,
+       (SELECT count(*) FROM codex_judge.evaluations e WHERE e.run_id = r.id) AS evaluations,
+       (SELECT e.reasons FROM codex_judge.evaluations e WHERE e.run_id = r.id
+         ORDER BY e.id DESC LIMIT 1) AS reasons,
+       (SELECT coalesce(json_agg(i.consumer || ':' || i.event_type ORDER BY i.received_at), '[]')
+          FROM runtime.inbox i WHERE i.run_id = r.id) AS path
+FROM codex_judge.runs r
+ORDER BY r.id
+"""
+
+
+def list_runs(db: Database) -> list[dict[str, Any]]:
+    """Every run with repository, issue, attempt, SHA, PR, status, decision, reasons, the number
+    of evaluations, and its path (``function:event type`` in the order handled)."""
+    with db.transaction() as tx:
+        rows = tx.all(SQL_RUNS)
+    for row in rows:
+        row["reasons"] = [r.get("code") for r in (row["reasons"] or []) if isinstance(r, dict)]
+    return rows
+
+
+def _short(value: Any, width: int) -> str:
+    text = "-" if value in (None, "", []) else str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def render_runs(runs: list[dict[str, Any]]) -> str:
+    """A fixed-width table, one run per line, then each run's path through the pipeline."""
+    cols = [("run", "id", 4), ("repository", "repository", 24), ("issue", "issue_number", 5),
+            ("att", "attempt", 3), ("head sha", "head_sha", 8), ("pr", "pr_number", 5),
+            ("status", "status", 16), ("decision", "decision", 15), ("ci", "ci_verdict", 8),
+            ("review", "review_verdict", 18), ("evals", "evaluations", 5),
+            ("reasons", "reasons", 40)]
+    lines = ["  ".join(title.ljust(width) for title, _, width in cols)]
+    for run in runs:
+        cells = []
+        for _, key, width in cols:
+            value = run.get(key)
+            if key == "reasons":
+                value = ",".join(value or []) or run.get("reason")
+            cells.append(_short(value, width).ljust(width))
+        lines.append("  ".join(cells).rstrip())
+    lines.append("")
+    for run in runs:
+        path = " → ".join(step.split(":", 1)[0] for step in run.get("path") or [])
+        lines.append(f"run {run['id']}: {path or '-'}")
+    return "\n".join(lines)
