@@ -9,6 +9,7 @@ KafkaSource delivers a record) and *structured* (``application/cloudevents+json`
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -60,7 +61,7 @@ class Envelope:
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InvalidDataError(f"event data is not JSON: {exc}", field="data") from exc
 
-    def model(self, cls: type[M]) -> M:
+    def model(self, cls: builtins.type[M]) -> M:
         """``data`` validated by ``cls``.
 
         Raises:

@@ -22,5 +22,7 @@ def start_embedded(data_dir: Path) -> tuple[str, Any]:
 
     pgdata = (data_dir / "pg").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(str(pgdata), cleanup_mode="stop")
+    server = pgserver.get_server(  # type: ignore[attr-defined]
+        str(pgdata), cleanup_mode="stop"
+    )
     return str(server.get_uri()), server

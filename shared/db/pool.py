@@ -51,7 +51,7 @@ def connect_params(url: str, *, ssl_enabled: bool = False) -> dict[str, Any]:
     }
     if parts.password:
         params["password"] = unquote(parts.password)
-    socket_dir = (query.get("host") or [None])[0]
+    socket_dir = next(iter(query.get("host") or []), None)
     if socket_dir and socket_dir.startswith("/"):
         params["unix_sock"] = f"{socket_dir}/.s.PGSQL.{port}"
     else:

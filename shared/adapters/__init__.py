@@ -1,0 +1,2 @@
+"""HTTP adapters for the ports in :mod:`shared.ports` (DESIGN §7); the only code that imports
+httpx for GitHub, the language model and Discord."""

@@ -1,0 +1,295 @@
+"""HttpxGitHub: the :class:`shared.ports.GitHub` port over GitHub's REST and GraphQL APIs.
+
+Rules, each from GitHub's REST docs:
+
+* every request sends ``Authorization: Bearer <token>`` (when configured),
+  ``Accept: application/vnd.github+json`` and ``X-GitHub-Api-Version: 2022-11-28``
+  ("Getting started with the REST API");
+* lists ask ``per_page=100`` and follow every ``Link: rel="next"`` ("Using pagination"), so CI
+  is never read from the first page only (DESIGN §12.3);
+* 403/429 with ``retry-after``, or with ``x-ratelimit-remaining: 0``, is a rate limit
+  ("Rate limits for the REST API"): :class:`RateLimitedError` with ``retry_after`` from
+  ``retry-after`` or ``x-ratelimit-reset - now``; a 403/429 without either waits 60 s, as the
+  docs advise for secondary limits;
+* 5xx, timeouts, connection errors and 401 are :class:`UpstreamError`; a GraphQL 200 with
+  ``errors`` is :class:`UpstreamError` too (never an empty result); other 4xx are
+  :class:`UpstreamRejectedError`; ``get_pull`` answers None on 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from shared.adapters.http import (
+    body_json,
+    error_message,
+    raise_for_status,
+    retry_after_seconds,
+    send,
+)
+from shared.errors import RateLimitedError, UpstreamError
+from shared.models.github import (
+    CheckRun,
+    CombinedStatus,
+    CommitStatus,
+    PullFile,
+    PullRequest,
+    Review,
+    ReviewComment,
+    ReviewThread,
+)
+from shared.settings import Settings
+
+API_VERSION = "2022-11-28"
+PER_PAGE = 100
+SECONDARY_LIMIT_WAIT_S = 60.0
+
+#: The GraphQL query for one page of review threads (``first`` ≤ 100, ``after`` a cursor).
+REVIEW_THREADS_QUERY = """
+query ReviewThreads($owner: String!, $name: String!, $number: Int!, $first: Int!, $after: String) {
+  repository(owner: $owner, name: $name) {
+    pullRequest(number: $number) {
+      reviewThreads(first: $first, after: $after) {
+        pageInfo { hasNextPage endCursor }
+        nodes {
+          id isResolved isOutdated path line
+          comments(first: 20) { nodes { author { login } body url } }
+        }
+      }
+    }
+  }
+}
+"""
+
+SERVICE = "GitHub"
+
+
+def _rate_limited(resp: httpx.Response) -> RateLimitedError | None:
+    if resp.status_code not in (403, 429):
+        return None
+    retry = retry_after_seconds(resp.headers)
+    limited = (
+        retry is not None
+        or resp.headers.get("x-ratelimit-remaining") == "0"
+        or resp.status_code == 429
+    )
+    if not limited:
+        return None
+    return RateLimitedError(
+        f"GitHub rate limit: {error_message(resp)}",
+        retry_after=SECONDARY_LIMIT_WAIT_S if retry is None else retry,
+        service=SERVICE,
+        upstream_status=resp.status_code,
+    )
+
+
+class HttpxGitHub:
+    """The GitHub port over httpx.
+
+    Args:
+        api_url: ``https://api.github.com`` or a GitHub Enterprise/fake base URL.
+        token: a token (PAT or installation token); None sends no ``Authorization``.
+        timeout_s: per-request timeout in seconds.
+        transport: an httpx transport (tests); None uses the network.
+    """
+
+    def __init__(
+        self,
+        api_url: str,
+        token: str | None = None,
+        *,
+        timeout_s: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": API_VERSION,
+            "User-Agent": "codex-judge",
+        }
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.api_url = api_url.rstrip("/")
+        self._client = httpx.Client(headers=headers, timeout=timeout_s, transport=transport)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, transport: httpx.BaseTransport | None = None
+    ) -> HttpxGitHub:
+        """Build from ``github_api_url``, ``github_token`` and ``github_timeout_s``."""
+        token = settings.github_token.get_secret_value() if settings.github_token else None
+        return cls(
+            settings.github_api_url, token, timeout_s=settings.github_timeout_s, transport=transport
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    # --- plumbing ---
+
+    def _request(
+        self, method: str, url: str, *, allow_404: bool = False, **kwargs: Any
+    ) -> httpx.Response:
+        resp = send(self._client, method, url, service=SERVICE, **kwargs)
+        limited = _rate_limited(resp)
+        if limited is not None:
+            raise limited
+        if resp.status_code == 404 and allow_404:
+            return resp
+        raise_for_status(
+            resp,
+            service=SERVICE,
+            default_retry_after=SECONDARY_LIMIT_WAIT_S,
+            unauthorized_is_transient=True,
+        )
+        return resp
+
+    def _json(self, resp: httpx.Response) -> Any:
+        body = body_json(resp)
+        if body is None:
+            raise UpstreamError(
+                f"GitHub answered {resp.status_code} with a body that is not JSON ({resp.url})",
+                service=SERVICE,
+            )
+        return body
+
+    def _pages(self, path: str) -> Iterator[Any]:
+        """Each page's JSON body of ``path``, following ``Link: rel="next"``."""
+        url: str | None = f"{self.api_url}{path}"
+        params: dict[str, Any] | None = {"per_page": PER_PAGE}
+        while url:
+            resp = self._request("GET", url, params=params)
+            yield self._json(resp)
+            url = resp.links.get("next", {}).get("url")
+            params = None  # the next link already carries every query parameter
+
+    def _list(self, path: str, key: str | None = None) -> list[Any]:
+        items: list[Any] = []
+        for body in self._pages(path):
+            page = body.get(key) if key and isinstance(body, dict) else body
+            if not isinstance(page, list):
+                raise UpstreamError(
+                    f"GitHub answered {path} with an unexpected shape: "
+                    f"expected a list{f' under {key!r}' if key else ''}",
+                    service=SERVICE,
+                )
+            items.extend(page)
+        return items
+
+    def _parse(self, model: Any, raw: Any, what: str) -> Any:
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            raise UpstreamError(
+                f"GitHub {what} does not match its documented shape: {exc.errors()[0]['loc']}",
+                service=SERVICE,
+            ) from exc
+
+    # --- the port ---
+
+    def get_pull(self, repo: str, number: int) -> PullRequest | None:
+        """``GET /repos/{repo}/pulls/{number}``; None when GitHub answers 404."""
+        resp = self._request("GET", f"{self.api_url}/repos/{repo}/pulls/{number}", allow_404=True)
+        if resp.status_code == 404:
+            return None
+        pull: PullRequest = self._parse(PullRequest, self._json(resp), "pull request")
+        return pull
+
+    def list_pull_files(self, repo: str, number: int) -> list[PullFile]:
+        """Every page of ``GET /repos/{repo}/pulls/{number}/files``."""
+        raw = self._list(f"/repos/{repo}/pulls/{number}/files")
+        return [self._parse(PullFile, item, "pull file") for item in raw]
+
+    def list_check_runs(self, repo: str, sha: str) -> list[CheckRun]:
+        """Every page of ``GET /repos/{repo}/commits/{sha}/check-runs?per_page=100``."""
+        raw = self._list(f"/repos/{repo}/commits/{sha}/check-runs", "check_runs")
+        return [self._parse(CheckRun, item, "check run") for item in raw]
+
+    def get_combined_status(self, repo: str, sha: str) -> CombinedStatus:
+        """``GET /repos/{repo}/commits/{sha}/status`` with every page of ``statuses``."""
+        first: dict[str, Any] | None = None
+        statuses: list[CommitStatus] = []
+        for body in self._pages(f"/repos/{repo}/commits/{sha}/status"):
+            if not isinstance(body, dict) or not isinstance(body.get("statuses"), list):
+                raise UpstreamError("GitHub combined status lacks 'statuses'", service=SERVICE)
+            first = first or body
+            statuses += [self._parse(CommitStatus, s, "commit status") for s in body["statuses"]]
+        assert first is not None  # _pages yields at least one page or raises
+        return CombinedStatus(
+            state=str(first.get("state")),
+            sha=first.get("sha"),
+            total_count=int(first.get("total_count") or len(statuses)),
+            statuses=statuses,
+        )
+
+    def list_reviews(self, repo: str, number: int) -> list[Review]:
+        """Every page of ``GET /repos/{repo}/pulls/{number}/reviews``, oldest first."""
+        raw = self._list(f"/repos/{repo}/pulls/{number}/reviews")
+        return [self._parse(Review, item, "review") for item in raw]
+
+    def list_review_threads(self, repo: str, number: int) -> list[ReviewThread]:
+        """Every page of the GraphQL ``pullRequest.reviewThreads`` connection.
+
+        Raises:
+            UpstreamError: the answer has ``errors`` (e.g. the pull request does not exist).
+        """
+        owner, _, name = repo.partition("/")
+        threads: list[ReviewThread] = []
+        after: str | None = None
+        while True:
+            variables = {
+                "owner": owner,
+                "name": name,
+                "number": number,
+                "first": PER_PAGE,
+                "after": after,
+            }
+            resp = self._request(
+                "POST",
+                f"{self._graphql_url()}",
+                json={"query": REVIEW_THREADS_QUERY, "variables": variables},
+            )
+            body = self._json(resp)
+            if not isinstance(body, dict) or body.get("errors"):
+                errors = body.get("errors") if isinstance(body, dict) else body
+                raise UpstreamError(
+                    f"GitHub GraphQL answered errors: {errors}",
+                    service=SERVICE,
+                    repository=repo,
+                    pr_number=number,
+                )
+            try:
+                connection = body["data"]["repository"]["pullRequest"]["reviewThreads"]
+                nodes, page_info = connection["nodes"], connection["pageInfo"]
+            except (KeyError, TypeError) as exc:
+                raise UpstreamError(
+                    "GitHub GraphQL answer lacks repository.pullRequest.reviewThreads",
+                    service=SERVICE,
+                ) from exc
+            threads += [self._thread(node) for node in nodes]
+            if not page_info.get("hasNextPage"):
+                return threads
+            after = page_info.get("endCursor")
+
+    def _graphql_url(self) -> str:
+        # GitHub Enterprise serves REST under /api/v3 and GraphQL at /api/graphql.
+        if self.api_url.endswith("/api/v3"):
+            return self.api_url[: -len("/v3")] + "/graphql"
+        return f"{self.api_url}/graphql"
+
+    def _thread(self, node: dict[str, Any]) -> ReviewThread:
+        comments = [
+            ReviewComment(
+                author=(c.get("author") or {}).get("login"),
+                body=c.get("body") or "",
+                url=c.get("url"),
+            )
+            for c in ((node.get("comments") or {}).get("nodes") or [])
+        ]
+        raw = {k: v for k, v in node.items() if k != "comments"}
+        thread: ReviewThread = self._parse(ReviewThread, {**raw, "comments": []}, "review thread")
+        return thread.model_copy(update={"comments": comments})

@@ -1,0 +1,96 @@
+"""A fake Argo Workflows server: get a workflow, submit a workflow from a template.
+
+State (``GET``/``PUT /_fake/state``)::
+
+    {"workflows": {"<namespace>/<name>": <Workflow object>}, "submissions": [<request body>]}
+
+Routes follow the Argo Server API (``WorkflowService``): ``GET /api/v1/workflows/{ns}/{name}``
+answers the Workflow or 404 with the grpc-gateway error body
+``{"code": 5, "message": "workflows.argoproj.io \\"<name>\\" not found"}``;
+``POST /api/v1/workflows/{ns}/submit`` takes ``{"resourceKind", "resourceName",
+"submitOptions": {"generateName", "labels", "parameters": ["k=v"]}}``, records the body in
+``submissions`` and answers the created Workflow (also stored, phase ``Pending``). A body
+without ``resourceKind``/``resourceName`` is answered 400 with grpc code 3.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import flask
+
+from shared.fakes.base import create_fake_app, json_answer
+
+DEFAULT_STATE: dict[str, Any] = {"workflows": {}, "submissions": []}
+
+
+def _labels(raw: Any) -> dict[str, str]:
+    if isinstance(raw, dict):
+        return {str(k): str(v) for k, v in raw.items()}
+    pairs = [p.split("=", 1) for p in str(raw or "").split(",") if "=" in p]
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def create_app(initial_state: dict[str, Any] | None = None) -> flask.Flask:
+    """A fake Argo server starting from ``initial_state`` (see module docstring)."""
+    app, store = create_fake_app("fake_argo", DEFAULT_STATE, initial_state)
+
+    @app.get("/api/v1/workflows/<namespace>/<name>")
+    def get_workflow(namespace: str, name: str) -> flask.Response:
+        with store.lock:
+            workflow = store.state["workflows"].get(f"{namespace}/{name}")
+        if workflow is None:
+            return json_answer(
+                404,
+                {"code": 5, "message": f'workflows.argoproj.io "{name}" not found', "details": []},
+            )
+        return json_answer(200, workflow)
+
+    @app.post("/api/v1/workflows/<namespace>/submit")
+    def submit(namespace: str) -> flask.Response:
+        body = flask.request.get_json(silent=True)
+        if (
+            not isinstance(body, dict)
+            or not body.get("resourceKind")
+            or not body.get("resourceName")
+        ):
+            return json_answer(
+                400,
+                {"code": 3, "message": "resourceKind and resourceName are required", "details": []},
+            )
+        options = body.get("submitOptions") or {}
+        parameters = [p.split("=", 1) for p in options.get("parameters") or [] if "=" in p]
+        with store.lock:
+            submissions = store.state.setdefault("submissions", [])
+            submissions.append(body)
+            seq = len(submissions)
+            prefix = options.get("generateName") or f"{body['resourceName']}-"
+            suffix = hashlib.sha256(f"{namespace}/{prefix}{seq}".encode()).hexdigest()[:5]
+            name = options.get("name") or f"{prefix}{suffix}"
+            workflow = {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "Workflow",
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "generateName": prefix,
+                    "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"argo/{namespace}/{name}")),
+                    "labels": _labels(options.get("labels")),
+                    "creationTimestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                },
+                "spec": {
+                    "workflowTemplateRef": {
+                        "name": body["resourceName"],
+                        "clusterScope": body["resourceKind"] == "ClusterWorkflowTemplate",
+                    },
+                    "arguments": {"parameters": [{"name": k, "value": v} for k, v in parameters]},
+                },
+                "status": {"phase": "Pending"},
+            }
+            store.state.setdefault("workflows", {})[f"{namespace}/{name}"] = workflow
+        return json_answer(200, workflow)
+
+    return app
