@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from cloudevents.exceptions import GenericException
-from cloudevents.http import CloudEvent, from_http, to_binary
+from cloudevents.conversion import to_binary
+from cloudevents.http import CloudEvent, from_http
 from pydantic import BaseModel, ValidationError
 
 from shared.errors import InvalidDataError, MalformedEventError

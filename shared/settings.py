@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     )
     required_checks: Annotated[list[str], NoDecode] = Field(default_factory=list)
     neutral_counts_as_success: bool = True
+    skipped_counts_as_success: bool = True
+    require_ai_review: bool = True
     no_op_markers: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["[no-op]", "NO_CHANGES_NEEDED"]
     )

@@ -83,7 +83,9 @@ class ReviewConcluded(_EventData):
     repository: str
     pr_number: int
     head_sha: str
-    verdict: Literal["approved", "changes_requested", "unresolved_threads", "commented"]
+    verdict: Literal[
+        "approved", "changes_requested", "unresolved_threads", "commented", "not_required"
+    ] = Field(description="not_required: the policy needs no AI review and nothing blocks")
     reviewers: list[str] = Field(default_factory=list, description="AI reviewers that reviewed")
     unresolved_threads: list[ThreadSummary] = Field(default_factory=list)
     next_prompt: str | None = None
@@ -102,7 +104,10 @@ class JudgeDecided(_EventData):
     decision: Decision
     reasons: list[Reason] = Field(default_factory=list)
     next_prompt: str | None = None
-    judge_kind: Literal["offline", "llm"]
+    judge_kind: Literal["deterministic", "offline", "llm"] = Field(
+        description="deterministic: a gate decided before any judge; offline: no language "
+        "model configured; llm: the language model judged"
+    )
     repository: str | None = None
     issue_number: int | None = None
     attempt: int | None = None

@@ -1,0 +1,13 @@
+"""ci-status: the CI verdict for a run's exact head SHA (see :mod:`functions.ci_status.verdicts`).
+
+Triggered by ``io.codexjudge.run.completed.v1`` and ``com.github.check_run.*``,
+``com.github.check_suite.*``, ``com.github.status``, ``com.github.workflow_run.*``; replies
+``io.codexjudge.ci.concluded.v1`` (which matches none of its own Triggers).
+"""
+
+from __future__ import annotations
+
+from functions.ci_status.verdicts import handle as use_case
+from shared.runtime import cloudevent_function
+
+handle = cloudevent_function("ci-status", use_case)

@@ -1,0 +1,141 @@
+"""The ci-status use case: the CI verdict of each waiting run, for its exact head SHA
+(DESIGN §4 ci-status, §12 items 3-4).
+
+* ``run.completed`` for a run in ``waiting_for_ci``: read every page of check runs and the
+  combined commit status of the run's head SHA from GitHub, project them, then decide from the
+  projection;
+* ``check_run`` / ``check_suite`` / ``status`` / ``workflow_run`` events: project the payload,
+  then decide, from the projection, for the active runs waiting at that SHA (a check on another
+  SHA — a stale green on the branch's previous head — never reaches a run).
+
+A final verdict is written once (compare-and-set on ``ci_verdict IS NULL``), the run moves
+``waiting_for_ci`` → ``waiting_for_review``, and the reply is ``ci.concluded`` keyed
+``<run_id>:<sha>``; a run already concluded is answered with the same reply, rebuilt from the
+database. A pending verdict is a NoReply("waiting").
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shared.events import Envelope
+from shared.gates.ci import CiResult, ci_verdict
+from shared.models.events import (
+    CI_CONCLUDED,
+    RUN_COMPLETED,
+    CheckSummary,
+    CiConcluded,
+    RunCompleted,
+)
+from shared.policy import effective_policy
+from shared.projections import checks_for_sha, project_check_run, project_status, project_webhook
+from shared.runtime import Context, NoReply, Outcome, Reply
+
+CHECK_EVENTS = ("check_run", "check_suite", "status", "workflow_run")
+
+SQL_RUN = """
+SELECT id, status, repository, head_sha, pr_number, ci_verdict, ci_summary
+FROM codex_judge.runs WHERE id = :id FOR UPDATE
+"""
+SQL_WAITING_AT_SHA = """
+SELECT id, status, repository, head_sha, pr_number, ci_verdict, ci_summary
+FROM codex_judge.runs
+WHERE repository = :repository AND head_sha = :head_sha AND active
+  AND status = 'waiting_for_ci' AND ci_verdict IS NULL
+ORDER BY id
+FOR UPDATE
+"""
+SQL_CONCLUDE = """
+UPDATE codex_judge.runs
+SET ci_verdict = :verdict, ci_summary = CAST(:summary AS jsonb), ci_concluded_at = now(),
+    status = CASE WHEN status = 'waiting_for_ci' THEN 'waiting_for_review' ELSE status END,
+    updated_at = now()
+WHERE id = :id AND ci_verdict IS NULL AND active
+"""
+
+
+def github_event_name(event_type: str) -> str | None:
+    """``com.github.check_run.completed`` → ``check_run``; None for other types."""
+    if not event_type.startswith("com.github."):
+        return None
+    return event_type.removeprefix("com.github.").split(".", 1)[0]
+
+
+def handle(event: Envelope, ctx: Context) -> Outcome:
+    """Route one event to the CI verdict (see the module docstring)."""
+    if event.type == RUN_COMPLETED:
+        return _on_run_completed(event.model(RunCompleted), ctx)
+    name = github_event_name(event.type)
+    if name in CHECK_EVENTS:
+        return _on_check_event(name, event.json(), ctx)
+    return NoReply(f"ignored event type {event.type}")
+
+
+def _on_run_completed(data: RunCompleted, ctx: Context) -> Outcome:
+    run = ctx.tx.one(SQL_RUN, id=data.run_id)
+    if run is None:
+        return NoReply("unknown run", run_id=data.run_id)
+    if run["ci_verdict"] is not None:
+        return _reply(run, run["ci_verdict"], run["ci_summary"] or {})
+    if run["status"] != "waiting_for_ci":
+        return NoReply(f"run is {run['status']}, not waiting_for_ci", run_id=run["id"])
+    if not run["repository"] or not run["head_sha"]:
+        return NoReply("run has no repository or head SHA", run_id=run["id"])
+    github = ctx.deps.github()
+    repo, sha = run["repository"], run["head_sha"]
+    for check_run in github.list_check_runs(repo, sha):
+        if check_run.head_sha == sha:
+            project_check_run(ctx.tx, repo, check_run)
+    for status in github.get_combined_status(repo, sha).statuses:
+        project_status(ctx.tx, repo, sha, status)
+    return _decide(run, ctx)
+
+
+def _on_check_event(name: str, payload: Any, ctx: Context) -> Outcome:
+    if not isinstance(payload, dict):
+        return NoReply("payload is not an object")
+    touched = project_webhook(ctx.tx, name, payload)
+    if not touched.repository:
+        return NoReply("payload names no repository")
+    outcome: Outcome = NoReply("no run waiting for CI at this commit")
+    for sha in sorted(touched.head_shas):
+        for run in ctx.tx.all(SQL_WAITING_AT_SHA, repository=touched.repository, head_sha=sha):
+            result = _decide(run, ctx)
+            # One reply per event: the first run that concludes answers; any other run at the
+            # same commit concludes on its next event (one active run per issue makes this rare).
+            if isinstance(result, Reply):
+                return result
+            outcome = result
+    return outcome
+
+
+def _decide(run: dict[str, Any], ctx: Context) -> Outcome:
+    policy, _ = effective_policy(ctx.tx, ctx.deps.settings, run["repository"])
+    result: CiResult = ci_verdict(
+        checks_for_sha(ctx.tx, run["repository"], run["head_sha"]), policy
+    )
+    if not result.final:
+        return NoReply("waiting", run_id=run["id"])
+    summary = result.summary()
+    ctx.tx.run(SQL_CONCLUDE, id=run["id"], verdict=result.verdict, summary=json.dumps(summary))
+    return _reply(run, result.verdict, summary)
+
+
+def _reply(run: dict[str, Any], verdict: str, summary: dict[str, Any]) -> Reply:
+    data = CiConcluded(
+        run_id=run["id"],
+        repository=run["repository"],
+        head_sha=run["head_sha"],
+        pr_number=run["pr_number"],
+        verdict=verdict,  # type: ignore[arg-type]
+        failing=list(summary.get("failing") or []),
+        checks=[CheckSummary.model_validate(c) for c in summary.get("checks") or []],
+    )
+    return Reply(
+        CI_CONCLUDED,
+        data,
+        key=f"{run['id']}:{run['head_sha']}",
+        subject=str(run["id"]),
+        run_id=run["id"],
+    )

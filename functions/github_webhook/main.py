@@ -1,0 +1,84 @@
+"""github-webhook: GitHub's webhook endpoint, and the consumer of webhooks relayed via Kafka.
+
+Plain HTTP POST from GitHub: verify ``X-Hub-Signature-256`` against every configured secret
+(a missing or forged signature → 401, stored nowhere), store the delivery once, project it,
+publish the ``com.github.*`` CloudEvent to ``K_SINK`` (the Broker) and answer 200 with the same
+event in binary mode. A CloudEvent request (the KafkaSource path: Kafka ``github.*`` →
+KafkaSource → Broker → here) is processed the same way and the event is the reply, which the
+Broker routes on. See :mod:`functions.github_webhook.deliveries` for the event's attributes.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import flask
+
+from functions.github_webhook.deliveries import (
+    delivery_from_record,
+    parse_delivery,
+    publish,
+    store_and_project,
+)
+from functions.github_webhook.signature import HEADER, verify
+from shared import bootstrap
+from shared.errors import CodexJudgeError, PermanentError, UnauthorizedError
+from shared.events import read_event
+from shared.runtime import error_response, event_response, json_response, store_dead_letter
+
+CONSUMER = "github-webhook"
+log = logging.getLogger("codex_judge.github_webhook")
+
+
+def handle(request: flask.Request) -> flask.Response:
+    """The HTTP entrypoint (functions-framework ``http`` signature)."""
+    deps = bootstrap.container()
+    body = request.get_data(cache=True)
+    headers = dict(request.headers)
+    is_cloudevent = "ce-specversion" in {k.lower() for k in headers} or (
+        request.content_type or ""
+    ).startswith("application/cloudevents+json")
+    try:
+        if is_cloudevent:
+            return _from_kafka(deps, headers, body)
+        verify(body, request.headers.get(HEADER), deps.settings.github_webhook_secrets)
+        delivery = parse_delivery(headers, body)
+        event, published = store_and_project(deps.db, delivery)
+        if not published:
+            publish(deps.db, deps.settings, event)
+        return event_response(event)
+    except UnauthorizedError as exc:
+        log.warning("webhook signature rejected", extra={"function": CONSUMER})
+        return error_response(exc)
+    except PermanentError as exc:
+        store_dead_letter(
+            deps,
+            CONSUMER,
+            {"id": headers.get("X-GitHub-Delivery"), "source": "/github", "type": "github.webhook"},
+            body,
+            exc.message,
+            exc.status,
+            exc.body(),
+        )
+        log.warning("webhook rejected", extra={"function": CONSUMER, "error": exc.body()})
+        return error_response(exc)
+    except CodexJudgeError as exc:
+        log.warning("transient failure", extra={"function": CONSUMER, "error": exc.body()})
+        return error_response(exc)
+    except Exception:
+        log.exception("unexpected failure", extra={"function": CONSUMER})
+        return json_response(
+            500, {"error": "InternalError", "message": "unexpected failure; redeliver the webhook"}
+        )
+
+
+def _from_kafka(deps: bootstrap.Container, headers: dict[str, str], body: bytes) -> flask.Response:
+    """A webhook relayed through Kafka: verify when the record kept the signature and raw body,
+    store and project, and reply with the event (no K_SINK publish: the reply reaches the
+    Broker)."""
+    envelope = read_event(headers, body)
+    delivery, raw, signature = delivery_from_record(envelope.json(), envelope.extensions)
+    if raw is not None and signature is not None:
+        verify(raw, signature, deps.settings.github_webhook_secrets)
+    event, _ = store_and_project(deps.db, delivery)
+    return event_response(event)

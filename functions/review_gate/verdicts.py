@@ -1,0 +1,138 @@
+"""The review-gate use case: the AI-review verdict at each waiting run's head SHA
+(DESIGN §4 review-gate, §12 item 5; rules in :mod:`shared.gates.review`).
+
+Triggered by ``run.completed`` and by pull request, review, review thread and comment events.
+The event is projected first; then, for every active run of the PR still without a review
+verdict, every page of reviews (REST) and review threads (GraphQL) is read from GitHub — a
+thread's resolution carries no timestamp in webhooks, so the current GraphQL snapshot is the
+only order-safe truth — projected, and judged. A final verdict is written once
+(compare-and-set on ``review_verdict IS NULL``) and replied as ``review.concluded``; a run
+already concluded is answered with the same reply, rebuilt from the database. No AI review at
+the head yet → NoReply("waiting").
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shared.events import Envelope
+from shared.gates.review import ReviewResult, review_verdict
+from shared.models.events import (
+    REVIEW_CONCLUDED,
+    RUN_COMPLETED,
+    ReviewConcluded,
+    RunCompleted,
+    ThreadSummary,
+)
+from shared.policy import effective_policy
+from shared.projections import project_review, project_webhook, snapshot_threads
+from shared.runtime import Context, NoReply, Outcome, Reply
+
+REVIEW_EVENTS = (
+    "pull_request",
+    "pull_request_review",
+    "pull_request_review_thread",
+    "pull_request_review_comment",
+    "issue_comment",
+)
+_WAITING = ("run_complete", "waiting_for_ci", "waiting_for_review")
+
+SQL_RUN = """
+SELECT id, status, active, repository, head_sha, pr_number, review_verdict, review_summary
+FROM codex_judge.runs WHERE id = :id FOR UPDATE
+"""
+SQL_WAITING_FOR_PR = """
+SELECT id, status, active, repository, head_sha, pr_number, review_verdict, review_summary
+FROM codex_judge.runs
+WHERE repository = :repository AND pr_number = :pr_number AND active
+  AND status IN ('run_complete', 'waiting_for_ci', 'waiting_for_review')
+  AND review_verdict IS NULL AND head_sha IS NOT NULL
+ORDER BY id
+FOR UPDATE
+"""
+SQL_CONCLUDE = """
+UPDATE codex_judge.runs
+SET review_verdict = :verdict, review_summary = CAST(:summary AS jsonb),
+    review_concluded_at = now(), updated_at = now()
+WHERE id = :id AND review_verdict IS NULL AND active
+"""
+
+
+def handle(event: Envelope, ctx: Context) -> Outcome:
+    """Route one event to the review verdict (see the module docstring)."""
+    if event.type == RUN_COMPLETED:
+        return _on_run_completed(event.model(RunCompleted), ctx)
+    if event.type.startswith("com.github."):
+        name = event.type.removeprefix("com.github.").split(".", 1)[0]
+        if name in REVIEW_EVENTS:
+            return _on_github_event(name, event.json(), ctx)
+    return NoReply(f"ignored event type {event.type}")
+
+
+def _on_run_completed(data: RunCompleted, ctx: Context) -> Outcome:
+    run = ctx.tx.one(SQL_RUN, id=data.run_id)
+    if run is None:
+        return NoReply("unknown run", run_id=data.run_id)
+    if run["review_verdict"] is not None:
+        return _reply(run, run["review_summary"] or {})
+    if not run["active"] or run["status"] not in _WAITING:
+        return NoReply(f"run is {run['status']}", run_id=run["id"])
+    if not run["repository"] or not run["pr_number"] or not run["head_sha"]:
+        return NoReply("run has no pull request or head SHA", run_id=run["id"])
+    return _decide(run, ctx)
+
+
+def _on_github_event(name: str, payload: Any, ctx: Context) -> Outcome:
+    if not isinstance(payload, dict):
+        return NoReply("payload is not an object")
+    touched = project_webhook(ctx.tx, name, payload)
+    if not touched.repository:
+        return NoReply("payload names no repository")
+    outcome: Outcome = NoReply("no run waiting for review on this pull request")
+    for number in sorted(touched.pr_numbers):
+        for run in ctx.tx.all(SQL_WAITING_FOR_PR, repository=touched.repository, pr_number=number):
+            result = _decide(run, ctx)
+            if isinstance(result, Reply):  # one reply per event; see ci-status
+                return result
+            outcome = result
+    return outcome
+
+
+def _decide(run: dict[str, Any], ctx: Context) -> Outcome:
+    repo, number, sha = run["repository"], run["pr_number"], run["head_sha"]
+    github = ctx.deps.github()
+    reviews = github.list_reviews(repo, number)
+    threads = github.list_review_threads(repo, number)
+    for review in reviews:
+        project_review(ctx.tx, repo, number, review)
+    snapshot_threads(ctx.tx, repo, number, threads)
+    policy, _ = effective_policy(ctx.tx, ctx.deps.settings, repo)
+    result: ReviewResult = review_verdict(reviews, threads, sha, policy)
+    if not result.final:
+        return NoReply("waiting", run_id=run["id"])
+    summary = result.summary()
+    ctx.tx.run(SQL_CONCLUDE, id=run["id"], verdict=result.verdict, summary=json.dumps(summary))
+    return _reply(run, summary)
+
+
+def _reply(run: dict[str, Any], summary: dict[str, Any]) -> Reply:
+    data = ReviewConcluded(
+        run_id=run["id"],
+        repository=run["repository"],
+        pr_number=run["pr_number"],
+        head_sha=run["head_sha"],
+        verdict=summary["verdict"],
+        reviewers=list(summary.get("reviewers") or []),
+        unresolved_threads=[
+            ThreadSummary.model_validate(t) for t in summary.get("unresolved_threads") or []
+        ],
+        next_prompt=summary.get("next_prompt"),
+    )
+    return Reply(
+        REVIEW_CONCLUDED,
+        data,
+        key=f"{run['id']}:{run['head_sha']}",
+        subject=str(run["id"]),
+        run_id=run["id"],
+    )

@@ -1,0 +1,16 @@
+"""run-complete: every Argo completion turned into a run, none dropped (DESIGN §3, §4).
+
+Triggered by the Broker with what the KafkaSource ``argo-workflow-completions`` read from
+topic ``argo.workflows.completions``: type ``dev.knative.kafka.event``, id
+``partition:N/offset:M``, data = the raw record bytes, often without a Content-Type. Also
+accepts the same data in any CloudEvent (binary or structured). Replies
+``io.codexjudge.run.completed.v1``; a workflow still running answers 202; a record that is not
+a workflow answers 422 naming the field and is dead-lettered.
+"""
+
+from __future__ import annotations
+
+from functions.run_complete.usecase import complete
+from shared.runtime import cloudevent_function
+
+handle = cloudevent_function("run-complete", complete)

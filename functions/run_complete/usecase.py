@@ -1,0 +1,87 @@
+"""run-complete's use case: one Argo completion in, one run upserted, ``run.completed`` out.
+
+Steps (DESIGN §4): parse the completion in any of its real shapes (:mod:`shared.argo`); a
+workflow that is still Pending/Running is not a completion (202, nothing recorded); upsert the
+run (:func:`shared.runs.record_completion`: dedupe on (workflow uid, phase, finishedAt), attempt,
+supersession, ``needs_human``/``missing_run_metadata`` when identity is missing); record the
+artifacts; backfill agent messages from the notify payload's Codex ``exec --json`` events.
+
+The reply's key is ``<workflow uid>:<phase>:<finishedAt>``, so Argo's repeated UPDATE events
+(new event ids, same fact) produce the same reply id and downstream inboxes drop the copies.
+The reply is sent for ``needs_human`` runs too: the judge and Discord react to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared import runs
+from shared.argo import UnfinishedWorkflow, WorkflowCompletion, parse_completion
+from shared.events import Envelope
+from shared.models.events import RUN_COMPLETED, RunCompleted
+from shared.runtime import Context, NoReply, Outcome, Reply
+
+
+def workflow_url(argo_server_url: str | None, completion: WorkflowCompletion) -> str | None:
+    """The Argo UI link ``<server>/workflows/<namespace>/<name>``, when a server is configured."""
+    if not argo_server_url or not completion.namespace or not completion.name:
+        return None
+    return f"{argo_server_url.rstrip('/')}/workflows/{completion.namespace}/{completion.name}"
+
+
+def run_completed(run: dict[str, Any], completion: WorkflowCompletion) -> RunCompleted:
+    """The ``run.completed`` data for ``run`` (a ``codex_judge.runs`` row) and its completion."""
+    return RunCompleted(
+        run_id=run["id"],
+        workflow_uid=completion.uid,
+        workflow_name=run["workflow_name"] or completion.name,
+        namespace=run["namespace"] or completion.namespace,
+        phase=completion.phase,
+        status=run["status"],
+        reason=run["reason"],
+        repository=run["repository"],
+        issue_number=run["issue_number"],
+        attempt=run["attempt"],
+        head_sha=run["head_sha"],
+        pr_number=run["pr_number"],
+    )
+
+
+def complete(event: Envelope, ctx: Context) -> Outcome:
+    """Handle one completion record (``event.data`` is the raw Kafka record or Workflow).
+
+    Raises:
+        InvalidDataError: the record is not a readable workflow (422, dead-lettered).
+    """
+    parsed = parse_completion(event.data)
+    if isinstance(parsed, UnfinishedWorkflow):
+        return NoReply(parsed.note())
+    url = workflow_url(ctx.deps.settings.argo_server_url, parsed)
+    result = runs.record_completion(ctx.tx, parsed, workflow_url=url)
+    run = result.run
+    if result.duplicate:
+        ctx.log.info(
+            "completion already recorded", extra={"run_id": run["id"], "workflow_uid": parsed.uid}
+        )
+    else:
+        runs.record_artifacts(ctx.tx, run["id"], parsed.artifacts)
+        events = (run.get("notify_payload") or {}).get("events")
+        if isinstance(events, list):
+            runs.record_agent_messages(ctx.tx, run["id"], events)
+        ctx.log.info(
+            "run recorded",
+            extra={
+                "run_id": run["id"],
+                "workflow_uid": parsed.uid,
+                "status": run["status"],
+                "missing": result.missing,
+                "superseded": result.superseded,
+            },
+        )
+    return Reply(
+        type=RUN_COMPLETED,
+        data=run_completed(run, parsed),
+        key=parsed.completion_key,
+        subject=parsed.uid,
+        run_id=run["id"],
+    )

@@ -1,0 +1,190 @@
+"""The judge's deterministic gates and the offline judge (DESIGN §4 judge, §11, §12).
+
+Gates need only the pull request's files and the run's notify payload, and decide at once when
+they fail; nothing the PR says can override them. ``final_verdict`` then applies CI, review and
+mergeability; when all of them pass, the offline judge (no language model configured) passes
+the run and says so, labelled ``offline`` in the evaluation.
+
+Sources: GitHub REST "List pull request files" (``patch`` is a unified diff per file and is
+absent for binary or very large files); git's conflict markers are seven ``<``, ``=`` or ``>``
+at the start of a line (git-merge(1) "HOW CONFLICTS ARE PRESENTED"); ``git apply`` reports
+"error: patch failed: <file>:<line>" and "<file>: patch does not apply", GNU patch reports
+"Hunk #N FAILED at <line>".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from shared.gates.ci import failure_prompt
+from shared.models.events import Reason
+from shared.models.github import PullFile
+from shared.policy import Policy
+
+Decision = Literal["pass", "needs_iteration", "needs_human"]
+
+_CONFLICT_OPEN_CLOSE = re.compile(r"^\+(<{7}|>{7})(?: |$)")
+_PATCH_FAILURE = re.compile(
+    r"error: patch failed|patch does not apply|does not apply|Hunk #\d+ FAILED", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A decision with its reasons and, for ``needs_iteration``, what the next attempt must do."""
+
+    decision: Decision
+    reasons: list[Reason]
+    next_prompt: str | None = None
+    judge_kind: Literal["deterministic", "offline", "llm"] = "deterministic"
+    model: str | None = None
+    confidence: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _reason(code: str, message: str) -> Reason:
+    return Reason(code=code, message=message)
+
+
+def diff_hash(files: Iterable[PullFile]) -> str:
+    """SHA-256 (64 hex) over (filename, status, patch) of every file, in filename order."""
+    digest = hashlib.sha256()
+    for f in sorted(files, key=lambda f: f.filename):
+        digest.update(f"{f.filename}\0{f.status}\0{f.patch or ''}\0".encode())
+    return digest.hexdigest()
+
+
+def has_no_op_marker(summary: str | None, policy: Policy) -> bool:
+    """Whether the agent's summary carries one of the policy's no-op markers."""
+    return bool(summary) and any(m and m in (summary or "") for m in policy.no_op_markers)
+
+
+def conflict_marker_files(files: Iterable[PullFile]) -> list[str]:
+    """Files whose patch adds git conflict markers (sorted). An added ``<<<<<<<`` or ``>>>>>>>``
+    line marks the file; a bare ``=======`` alone does not, because reStructuredText and
+    Markdown underlines look the same."""
+    found: list[str] = []
+    for f in files:
+        added = [line for line in (f.patch or "").splitlines() if line.startswith("+")]
+        if any(_CONFLICT_OPEN_CLOSE.match(line) for line in added):
+            found.append(f.filename)
+    return sorted(found)
+
+
+def patch_failures(log_excerpt: str | None) -> list[str]:
+    """Lines of the run's log excerpt that report a patch that did not apply (at most 10)."""
+    lines = [ln.strip() for ln in (log_excerpt or "").splitlines() if _PATCH_FAILURE.search(ln)]
+    return lines[:10]
+
+
+def deterministic_gates(
+    files: list[PullFile], notify_payload: Mapping[str, Any], policy: Policy
+) -> Verdict | None:
+    """Gates that need only the PR files and the notify payload; None when all pass.
+
+    Returns:
+        ``needs_iteration`` with ``empty_diff``, ``conflict_markers`` or
+        ``patch_apply_failed`` reasons (all that apply), and a next prompt naming each problem.
+    """
+    reasons: list[Reason] = []
+    prompts: list[str] = []
+    summary = notify_payload.get("summary")
+    if not files and not has_no_op_marker(summary if isinstance(summary, str) else None, policy):
+        reasons.append(_reason("empty_diff", "the pull request changes no files"))
+        prompts.append(
+            "The pull request has no changes. Implement the issue, or state "
+            f"explicitly that no change is needed with one of {policy.no_op_markers}."
+        )
+    conflicted = conflict_marker_files(files)
+    if conflicted:
+        reasons.append(
+            _reason("conflict_markers", "conflict markers added in " + ", ".join(conflicted))
+        )
+        prompts.append(
+            "Remove the merge conflict markers (<<<<<<<, =======, >>>>>>>) from: "
+            + ", ".join(conflicted)
+        )
+    log_excerpt = notify_payload.get("log_excerpt")
+    failures = patch_failures(log_excerpt if isinstance(log_excerpt, str) else None)
+    if failures:
+        reasons.append(_reason("patch_apply_failed", "; ".join(failures)))
+        prompts.append(
+            "A patch failed to apply during the run:\n"
+            + "\n".join(f"- {line}" for line in failures)
+            + "\nRe-create the change against the current base branch."
+        )
+    if not reasons:
+        return None
+    return Verdict("needs_iteration", reasons, "\n\n".join(prompts))
+
+
+def ci_failure(ci_summary: Mapping[str, Any], policy: Policy) -> Verdict:
+    """``needs_iteration`` / ``ci_failed`` with a prompt naming each failing check."""
+    failing = [str(n) for n in ci_summary.get("failing") or []]
+    return Verdict(
+        "needs_iteration",
+        [_reason("ci_failed", "failing checks: " + ", ".join(failing))],
+        failure_prompt(dict(ci_summary), policy),
+    )
+
+
+def review_blocking(review_verdict: str, review_summary: Mapping[str, Any]) -> Verdict | None:
+    """``needs_iteration`` when the AI review requested changes or left unresolved threads."""
+    if review_verdict not in ("changes_requested", "unresolved_threads"):
+        return None
+    threads = review_summary.get("unresolved_threads") or []
+    message = (
+        f"{len(threads)} unresolved AI review thread(s)"
+        if review_verdict == "unresolved_threads"
+        else "the AI reviewer requested changes"
+    )
+    return Verdict(
+        "needs_iteration", [_reason(review_verdict, message)], review_summary.get("next_prompt")
+    )
+
+
+def mergeability(
+    mergeable_state: str | None, pr_head_sha: str | None, run_head_sha: str | None
+) -> Verdict | None:
+    """``merge_conflict`` when GitHub reports ``mergeable_state`` dirty; ``head_moved`` when the
+    PR's head is no longer the judged commit (DESIGN §12.7: never judge one SHA, merge another).
+    """
+    if run_head_sha and pr_head_sha and pr_head_sha != run_head_sha:
+        return Verdict(
+            "needs_human",
+            [
+                _reason(
+                    "head_moved",
+                    f"the PR head is {pr_head_sha}, not the run's commit {run_head_sha}",
+                )
+            ],
+        )
+    if (mergeable_state or "").lower() == "dirty":
+        return Verdict(
+            "needs_iteration",
+            [_reason("merge_conflict", "the pull request conflicts with its base")],
+            "The pull request has merge conflicts with its base branch. Rebase or "
+            "merge the base branch and resolve every conflict.",
+        )
+    return None
+
+
+def offline_verdict(ci_summary: Mapping[str, Any], review_verdict: str) -> Verdict:
+    """The offline judge: reached only when every gate, CI and the review passed, so it passes,
+    and says that no model judged the issue's requirements."""
+    checks = len(ci_summary.get("checks") or [])
+    return Verdict(
+        "pass",
+        [
+            _reason(
+                "offline_pass",
+                f"offline judge (no language model): deterministic gates passed, CI success on "
+                f"{checks} check(s), AI review {review_verdict}",
+            )
+        ],
+        judge_kind="offline",
+    )

@@ -1,0 +1,60 @@
+"""The run store: ``codex_judge.runs`` and what hangs off a run (completions, artifacts, agent
+messages). Every statement is a named constant with bound parameters (DESIGN §5).
+
+Rules kept here, in SQL where they can be:
+
+* **One run per workflow uid** (``runs.workflow_uid`` unique). Argo repeats the same completion
+  in several UPDATE events; ``(workflow_uid, phase, finishedAt)`` is inserted into
+  ``codex_judge.run_completions`` *first*, and a conflict means "already recorded": nothing
+  else changes.
+* **Attempt per (repository, issue)** (``runs_attempt_unique``): the attempt the workflow asked
+  for when it is free, else ``max + 1``; a concurrent writer that takes the same number makes
+  the insert fail with a unique violation, which is retried inside a savepoint.
+* **One active run per (repository, issue)** (``runs_one_active_per_issue``): a new attempt
+  marks the older active run ``superseded`` (compare-and-set on ``active``); a completion that
+  arrives *after* a higher attempt is itself ``superseded``.
+* **Never dropped**: a completion without repository, issue or head SHA becomes
+  ``needs_human`` with reason ``missing_run_metadata``.
+* **Status changes are compare-and-set** (:func:`transition`): ``WHERE status = ANY(:from)``, so
+  a late or duplicate event cannot move a run backwards.
+* **notify merges**: ``notify_payload = notify_payload || :payload`` — a later notify adds or
+  replaces top-level keys, keys it does not mention survive (DESIGN §12 item 10).
+"""
+
+from __future__ import annotations
+
+from shared.runs.completion import (
+    MISSING_RUN_METADATA,
+    SUPERSEDED_BY_NEW_ATTEMPT,
+    SUPERSEDED_BY_NEWER_ATTEMPT,
+    CompletionResult,
+    merged_metadata,
+    record_artifacts,
+    record_completion,
+)
+from shared.runs.enrichment import describe_agent_event, record_agent_messages, record_notify
+from shared.runs.store import (
+    active_runs_for_pr,
+    active_runs_for_sha,
+    get_run,
+    get_run_by_uid,
+    transition,
+)
+
+__all__ = [
+    "MISSING_RUN_METADATA",
+    "SUPERSEDED_BY_NEWER_ATTEMPT",
+    "SUPERSEDED_BY_NEW_ATTEMPT",
+    "CompletionResult",
+    "active_runs_for_pr",
+    "active_runs_for_sha",
+    "describe_agent_event",
+    "get_run",
+    "get_run_by_uid",
+    "merged_metadata",
+    "record_agent_messages",
+    "record_artifacts",
+    "record_completion",
+    "record_notify",
+    "transition",
+]
