@@ -30,7 +30,10 @@ from shared.db.embedded import start_embedded  # noqa: E402
 from shared.db.migrate import apply_migrations  # noqa: E402
 from shared.mesh.supervisor import free_port, wait_ready  # noqa: E402
 
-SOURCE = "/apis/v1/namespaces/codex-judge/kafkasources/argo-workflow-completions#argo.workflows.completions"
+SOURCE = (
+    "/apis/v1/namespaces/codex-judge/kafkasources/argo-workflow-completions"
+    "#argo.workflows.completions"
+)
 EVENTS = int(os.environ.get("BENCH_EVENTS", "400"))
 CLIENTS = 4
 ROUNDS = 3
@@ -41,10 +44,23 @@ def _start(source: Path, env: dict[str, str]) -> tuple[object, str]:
 
     port = free_port()
     proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("functions-framework")), "--target", "handle",
-         "--signature-type", "http", "--source", str(source), "--host", "127.0.0.1",
-         "--port", str(port)],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(Path(sys.executable).with_name("functions-framework")),
+            "--target",
+            "handle",
+            "--signature-type",
+            "http",
+            "--source",
+            str(source),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     wait_ready(url, proc=proc)
@@ -54,7 +70,9 @@ def _start(source: Path, env: dict[str, str]) -> tuple[object, str]:
 def _bodies(n: int) -> list[bytes]:
     from shared.argo import payload_from_workflow
 
-    base = yaml.safe_load((ROOT / "tests/fixtures/corpus/argo/workflow.succeeded.artgc-mixed-s3.yaml").read_text())
+    base = yaml.safe_load(
+        (ROOT / "tests/fixtures/corpus/argo/workflow.succeeded.artgc-mixed-s3.yaml").read_text()
+    )
     base.setdefault("spec", {}).setdefault("arguments", {})["parameters"] = []
     out = []
     for i in range(n):
@@ -71,11 +89,16 @@ def _bodies(n: int) -> list[bytes]:
 
 def _blast(url: str, bodies: list[bytes], offset: int) -> float:
     """Send every body; returns events per second (all must be answered 2xx)."""
+
     def send(item: tuple[int, bytes]) -> int:
         n, body = item
-        headers = {"ce-specversion": "1.0", "ce-type": "dev.knative.kafka.event",
-                   "ce-source": SOURCE, "ce-id": f"partition:0/offset:{offset + n}",
-                   "ce-subject": f"partition:0#{offset + n}"}
+        headers = {
+            "ce-specversion": "1.0",
+            "ce-type": "dev.knative.kafka.event",
+            "ce-source": SOURCE,
+            "ce-id": f"partition:0/offset:{offset + n}",
+            "ce-subject": f"partition:0#{offset + n}",
+        }
         return client.post(url, content=body, headers=headers).status_code
 
     with httpx.Client(timeout=30, limits=httpx.Limits(max_connections=CLIENTS)) as client:
@@ -99,8 +122,13 @@ def main() -> int:
     db_url = f"{base.rpartition('/')[0]}/codex_judge_bench?{query}"
     apply_migrations(Database(db_url, size=1))
     workers = str(os.cpu_count() or 1)
-    env = {**os.environ, "DATABASE_URL": db_url, "WORKERS": workers, "THREADS": "1",
-           "CODEX_JUDGE_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "WORKERS": workers,
+        "THREADS": "1",
+        "CODEX_JUDGE_LOG_LEVEL": "WARNING",
+    }
     procs = []
     try:
         baseline_proc, baseline = _start(ROOT / "bench/empty_function.py", env)
@@ -112,16 +140,25 @@ def main() -> int:
         _blast(subject, bodies[:50], 0)
         floor, rate = [], []
         for r in range(ROUNDS):
-            chunk = bodies[EVENTS * (r + 1): EVENTS * (r + 2)]
+            chunk = bodies[EVENTS * (r + 1) : EVENTS * (r + 2)]
             floor.append(_blast(baseline, chunk, EVENTS * (r + 1)))
             rate.append(_blast(subject, chunk, EVENTS * (r + 1)))
         f, s = statistics.median(floor), statistics.median(rate)
-        print(json.dumps({
-            "benchmark": "run-complete events/s over HTTP with Postgres",
-            "events_per_round": EVENTS, "rounds": ROUNDS, "clients": CLIENTS, "workers": workers,
-            "baseline_empty_handler_eps": round(f, 1), "run_complete_eps": round(s, 1),
-            "ratio": round(s / f, 3),
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "benchmark": "run-complete events/s over HTTP with Postgres",
+                    "events_per_round": EVENTS,
+                    "rounds": ROUNDS,
+                    "clients": CLIENTS,
+                    "workers": workers,
+                    "baseline_empty_handler_eps": round(f, 1),
+                    "run_complete_eps": round(s, 1),
+                    "ratio": round(s / f, 3),
+                },
+                indent=2,
+            )
+        )
     finally:
         for proc in procs:
             proc.terminate()  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared import logs
 from shared.db import Database
 from shared.ports import Discord, GitHub, LanguageModel
 from shared.settings import Settings, get_settings
@@ -74,7 +75,9 @@ def container() -> Container:
     global _container
     with _lock:
         if _container is None:
-            _container = build(get_settings())
+            settings = get_settings()
+            logs.configure(settings.log_level)
+            _container = build(settings)
         return _container
 
 

@@ -102,8 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply pending SQL migrations").set_defaults(fn=cmd_migrate)
     up = sub.add_parser("up", help="start the local mesh until SIGINT/SIGTERM")
-    up.add_argument("--ping-interval", type=float, default=5.0,
-                    help="seconds between PingSource ticks (0 disables)")
+    up.add_argument(
+        "--ping-interval",
+        type=float,
+        default=5.0,
+        help="seconds between PingSource ticks (0 disables)",
+    )
     up.set_defaults(fn=cmd_up)
     replay = sub.add_parser("replay", help="send recorded events to the running mesh")
     replay.add_argument("files", nargs="+")

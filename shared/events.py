@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from cloudevents.exceptions import GenericException
 from cloudevents.conversion import to_binary
+from cloudevents.exceptions import GenericException
 from cloudevents.http import CloudEvent, from_http
 from pydantic import BaseModel, ValidationError
 
@@ -25,8 +25,18 @@ from shared.errors import InvalidDataError, MalformedEventError
 
 M = TypeVar("M", bound=BaseModel)
 
-_CORE = {"id", "source", "type", "specversion", "subject", "time", "datacontenttype",
-         "dataschema", "data", "data_base64"}
+_CORE = {
+    "id",
+    "source",
+    "type",
+    "specversion",
+    "subject",
+    "time",
+    "datacontenttype",
+    "dataschema",
+    "data",
+    "data_base64",
+}
 
 
 @dataclass(frozen=True)
@@ -72,9 +82,14 @@ class Envelope:
 
     def attributes(self) -> dict[str, Any]:
         """Every context attribute and extension, for logs and dead letters."""
-        attrs = {"id": self.id, "source": self.source, "type": self.type,
-                 "subject": self.subject, "time": self.time,
-                 "datacontenttype": self.datacontenttype}
+        attrs = {
+            "id": self.id,
+            "source": self.source,
+            "type": self.type,
+            "subject": self.subject,
+            "time": self.time,
+            "datacontenttype": self.datacontenttype,
+        }
         return {k: v for k, v in {**attrs, **self.extensions}.items() if v is not None}
 
 
@@ -93,8 +108,10 @@ def parse_model(cls: type[M], payload: Any, *, root: str = "data") -> M:
         raise InvalidDataError(
             f"{path}: {first['msg']}",
             field=path,
-            errors=[{"field": ".".join([root, *(str(p) for p in e["loc"])]), "message": e["msg"]}
-                    for e in errors],
+            errors=[
+                {"field": ".".join([root, *(str(p) for p in e["loc"])]), "message": e["msg"]}
+                for e in errors
+            ],
         ) from exc
 
 
@@ -193,20 +210,38 @@ class OutgoingEvent:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly form (stored in the inbox to answer duplicates identically)."""
-        return {"type": self.type, "source": self.source, "id": self.id, "data": self.data,
-                "subject": self.subject, "extensions": self.extensions, "time": self.time}
+        return {
+            "type": self.type,
+            "source": self.source,
+            "id": self.id,
+            "data": self.data,
+            "subject": self.subject,
+            "extensions": self.extensions,
+            "time": self.time,
+        }
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> OutgoingEvent:
-        return cls(type=raw["type"], source=raw["source"], id=raw["id"], data=raw.get("data"),
-                   subject=raw.get("subject"), extensions=dict(raw.get("extensions") or {}),
-                   time=raw.get("time") or datetime.now(UTC).isoformat())
+        return cls(
+            type=raw["type"],
+            source=raw["source"],
+            id=raw["id"],
+            data=raw.get("data"),
+            subject=raw.get("subject"),
+            extensions=dict(raw.get("extensions") or {}),
+            time=raw.get("time") or datetime.now(UTC).isoformat(),
+        )
 
 
 def to_binary_http(event: OutgoingEvent) -> tuple[dict[str, str], bytes]:
     """Headers and body of ``event`` in binary content mode (JSON data)."""
-    attrs: dict[str, Any] = {"type": event.type, "source": event.source, "id": event.id,
-                             "time": event.time, "datacontenttype": "application/json"}
+    attrs: dict[str, Any] = {
+        "type": event.type,
+        "source": event.source,
+        "id": event.id,
+        "time": event.time,
+        "datacontenttype": "application/json",
+    }
     if event.subject:
         attrs["subject"] = event.subject
     attrs.update(event.extensions)

@@ -40,3 +40,6 @@ def configure(level: str = "INFO") -> None:
     handler.setFormatter(JsonFormatter())
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Per-request access lines of the local servers and HTTP clients drown the events' own logs.
+    for noisy in ("werkzeug", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -7,7 +7,8 @@ from typing import Any
 from shared.db import Database
 
 SQL_RUNS = """
-SELECT r.id, r.repository, r.issue_number, r.attempt, r.head_sha, r.pr_number, r.phase,
+SELECT r.id, r.workflow_uid, r.repository, r.issue_number, r.attempt, r.head_sha,
+       r.pr_number, r.phase,
        r.status, r.decision, r.reason, r.ci_verdict, r.review_verdict,
        (SELECT count(*) FROM codex_judge.evaluations e WHERE e.run_id = r.id) AS evaluations,
        (SELECT e.reasons FROM codex_judge.evaluations e WHERE e.run_id = r.id
@@ -36,11 +37,20 @@ def _short(value: Any, width: int) -> str:
 
 def render_runs(runs: list[dict[str, Any]]) -> str:
     """A fixed-width table, one run per line, then each run's path through the pipeline."""
-    cols = [("run", "id", 4), ("repository", "repository", 24), ("issue", "issue_number", 5),
-            ("att", "attempt", 3), ("head sha", "head_sha", 8), ("pr", "pr_number", 5),
-            ("status", "status", 16), ("decision", "decision", 15), ("ci", "ci_verdict", 8),
-            ("review", "review_verdict", 18), ("evals", "evaluations", 5),
-            ("reasons", "reasons", 40)]
+    cols = [
+        ("run", "id", 4),
+        ("repository", "repository", 24),
+        ("issue", "issue_number", 5),
+        ("att", "attempt", 3),
+        ("head sha", "head_sha", 8),
+        ("pr", "pr_number", 5),
+        ("status", "status", 16),
+        ("decision", "decision", 15),
+        ("ci", "ci_verdict", 8),
+        ("review", "review_verdict", 18),
+        ("evals", "evaluations", 5),
+        ("reasons", "reasons", 40),
+    ]
     lines = ["  ".join(title.ljust(width) for title, _, width in cols)]
     for run in runs:
         cells = []

@@ -8,7 +8,8 @@ A use case is ``handler(event, ctx) -> Outcome``:
 
 The inbox row ``(consumer, source, id)`` is inserted at the start of the same transaction as the
 use case's writes and holds the reply, so a duplicate delivery is answered with the same reply
-and changes nothing, and a concurrent duplicate waits on the row lock. Errors:
+and changes nothing; a duplicate that arrives while the first is still in progress gets 409
+(Knative retries it later, and it is then answered from the inbox). Errors:
 
 * :class:`~shared.errors.PermanentError` → 400/401/422 with ``{"error", "message", "field"}``;
   the event is stored in ``runtime.dead_letters`` (except 401: forged input is stored nowhere);
@@ -33,6 +34,7 @@ from shared.bootstrap import Container
 from shared.db import Tx
 from shared.errors import (
     CodexJudgeError,
+    ConflictError,
     PermanentError,
     RateLimitedError,
     UnauthorizedError,
@@ -79,8 +81,9 @@ class Context:
 Handler = Callable[[Envelope, Context], Outcome]
 
 
-def reply_event(consumer: str, source_prefix: str, reply: Reply,
-                extensions: dict[str, str]) -> OutgoingEvent:
+def reply_event(
+    consumer: str, source_prefix: str, reply: Reply, extensions: dict[str, str]
+) -> OutgoingEvent:
     """Build the outgoing CloudEvent for ``reply`` (id = ``<consumer>:<key>`` hashed)."""
     data = reply.data.model_dump(mode="json") if isinstance(reply.data, BaseModel) else reply.data
     digest = hashlib.sha256(f"{consumer}\0{reply.key}".encode()).hexdigest()[:32]
@@ -94,11 +97,13 @@ def reply_event(consumer: str, source_prefix: str, reply: Reply,
     )
 
 
-def json_response(status: int, body: dict[str, Any],
-                  headers: dict[str, str] | None = None) -> flask.Response:
+def json_response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> flask.Response:
     """A JSON HTTP response."""
-    return flask.Response(json.dumps(body), status=status, mimetype="application/json",
-                          headers=headers or {})
+    return flask.Response(
+        json.dumps(body), status=status, mimetype="application/json", headers=headers or {}
+    )
 
 
 def event_response(event: OutgoingEvent | None) -> flask.Response:
@@ -113,21 +118,35 @@ def error_response(exc: CodexJudgeError) -> flask.Response:
     """Map an error to its status code and JSON body (``Retry-After`` in whole seconds)."""
     headers: dict[str, str] = {}
     if isinstance(exc, RateLimitedError):
-        headers["Retry-After"] = str(max(1, int(round(exc.retry_after))))
+        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
     return json_response(exc.status, exc.body(), headers)
 
 
-def store_dead_letter(deps: Container, subscriber: str, attributes: dict[str, Any], data: bytes,
-                      reason: str, code: int, body: dict[str, Any]) -> None:
+def store_dead_letter(
+    deps: Container,
+    subscriber: str,
+    attributes: dict[str, Any],
+    data: bytes,
+    reason: str,
+    code: int,
+    body: dict[str, Any],
+) -> None:
     """Insert (or refresh) a dead letter; best effort, never raises."""
     source = str(attributes.get("source") or "unknown")
     event_id = str(attributes.get("id") or "sha256:" + hashlib.sha256(data).hexdigest())
     try:
         with deps.db.transaction() as tx:
             tx.run(
-                SQL_INSERT_DEAD_LETTER, subscriber=subscriber, source=source, id=event_id,
-                type=attributes.get("type"), attributes=json.dumps(attributes, default=str),
-                data=data, reason=reason, code=code, body=json.dumps(body, default=str),
+                SQL_INSERT_DEAD_LETTER,
+                subscriber=subscriber,
+                source=source,
+                id=event_id,
+                type=attributes.get("type"),
+                attributes=json.dumps(attributes, default=str),
+                data=data,
+                reason=reason,
+                code=code,
+                body=json.dumps(body, default=str),
             )
     except Exception:  # the Broker's dead-letter sink will still get it
         log.exception("could not store dead letter", extra={"event_id": event_id})
@@ -144,6 +163,12 @@ ON CONFLICT (subscriber, event_source, event_id) DO UPDATE
         error_body = EXCLUDED.error_body, received_at = now()
 """
 
+# A transaction-scoped advisory lock per (consumer, source, id): a concurrent duplicate gets 409
+# at once instead of holding a pooled connection while it waits on the first one's inbox row.
+SQL_TRY_LOCK = (
+    "SELECT pg_try_advisory_xact_lock(hashtext(:consumer), hashtext(:source || ' ' || :id)) AS ok"
+)
+
 SQL_INBOX_CLAIM = """
 INSERT INTO runtime.inbox (consumer, source, event_id, event_type)
 VALUES (:consumer, :source, :id, :type)
@@ -159,16 +184,28 @@ WHERE consumer = :consumer AND source = :source AND event_id = :id
 """
 
 
-def process(consumer: str, handler: Handler, event: Envelope, deps: Container) -> OutgoingEvent | None:
+def process(
+    consumer: str, handler: Handler, event: Envelope, deps: Container
+) -> OutgoingEvent | None:
     """Run ``handler`` for ``event`` exactly once per (consumer, source, id); returns the reply.
 
     Raises:
         CodexJudgeError: whatever the use case raised (the transaction is rolled back).
     """
-    bound = logging.LoggerAdapter(log, {"function": consumer, "event_id": event.id,
-                                        "event_type": event.type, "event_source": event.source})
+    bound = logging.LoggerAdapter(
+        log,
+        {
+            "function": consumer,
+            "event_id": event.id,
+            "event_type": event.type,
+            "event_source": event.source,
+        },
+    )
     with deps.db.transaction() as tx:
         keys = {"consumer": consumer, "source": event.source, "id": event.id}
+        lock = tx.one(SQL_TRY_LOCK, **keys)
+        if not (lock and lock["ok"]):
+            raise ConflictError("the same event is being processed by another delivery")
         if tx.one(SQL_INBOX_CLAIM, type=event.type, **keys) is None:
             row = tx.one(SQL_INBOX_GET, **keys)
             stored = row["reply"] if row else None
@@ -182,18 +219,26 @@ def process(consumer: str, handler: Handler, event: Envelope, deps: Container) -
             if "traceparent" in event.extensions:
                 ext.setdefault("traceparent", event.extensions["traceparent"])
             out = reply_event(consumer, deps.settings.event_source, outcome, ext)
-        tx.run(SQL_INBOX_DONE, reply=json.dumps(out.to_dict()) if out else None,
-               run_id=outcome.run_id, **keys)
+        tx.run(
+            SQL_INBOX_DONE,
+            reply=json.dumps(out.to_dict()) if out else None,
+            run_id=outcome.run_id,
+            **keys,
+        )
     bound.info(
         "handled",
-        extra={"run_id": outcome.run_id,
-               "reply_type": out.type if out else None,
-               "note": outcome.note if isinstance(outcome, NoReply) else None},
+        extra={
+            "run_id": outcome.run_id,
+            "reply_type": out.type if out else None,
+            "note": outcome.note if isinstance(outcome, NoReply) else None,
+        },
     )
     return out
 
 
-def cloudevent_function(consumer: str, handler: Handler) -> Callable[[flask.Request], flask.Response]:
+def cloudevent_function(
+    consumer: str, handler: Handler
+) -> Callable[[flask.Request], flask.Response]:
     """Wrap a use case as a functions-framework ``http`` function.
 
     Args:
@@ -210,10 +255,15 @@ def cloudevent_function(consumer: str, handler: Handler) -> Callable[[flask.Requ
         try:
             event = read_event(headers, body)
         except PermanentError as exc:
-            attrs = {k[3:]: v for k, v in ((k.lower(), v) for k, v in headers.items())
-                     if k.startswith("ce-")}
+            attrs = {
+                k[3:]: v
+                for k, v in ((k.lower(), v) for k, v in headers.items())
+                if k.startswith("ce-")
+            }
             store_dead_letter(deps, consumer, attrs, body, exc.message, exc.status, exc.body())
-            log.warning("malformed event rejected", extra={"function": consumer, "error": exc.body()})
+            log.warning(
+                "malformed event rejected", extra={"function": consumer, "error": exc.body()}
+            )
             return error_response(exc)
         return run_event(consumer, handler, event, deps)
 
@@ -227,16 +277,26 @@ def run_event(consumer: str, handler: Handler, event: Envelope, deps: Container)
         return event_response(process(consumer, handler, event, deps))
     except PermanentError as exc:
         if not isinstance(exc, UnauthorizedError):
-            store_dead_letter(deps, consumer, event.attributes(), event.data, exc.message,
-                              exc.status, exc.body())
-        log.warning("event rejected", extra={"function": consumer, "event_id": event.id,
-                                             "error": exc.body()})
+            store_dead_letter(
+                deps, consumer, event.attributes(), event.data, exc.message, exc.status, exc.body()
+            )
+        log.warning(
+            "event rejected",
+            extra={"function": consumer, "event_id": event.id, "error": exc.body()},
+        )
         return error_response(exc)
     except CodexJudgeError as exc:
-        log.warning("transient failure", extra={"function": consumer, "event_id": event.id,
-                                                "error": exc.body()})
+        log.warning(
+            "transient failure",
+            extra={"function": consumer, "event_id": event.id, "error": exc.body()},
+        )
         return error_response(exc)
     except Exception:
         log.exception("unexpected failure", extra={"function": consumer, "event_id": event.id})
-        return json_response(500, {"error": "InternalError",
-                                   "message": "unexpected failure; the delivery will be retried"})
+        return json_response(
+            500,
+            {
+                "error": "InternalError",
+                "message": "unexpected failure; the delivery will be retried",
+            },
+        )

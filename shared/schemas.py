@@ -45,5 +45,8 @@ def write(directory: Path = SCHEMAS_DIR) -> list[Path]:
 
 def drift(directory: Path = SCHEMAS_DIR) -> list[str]:
     """File names whose checked-in text differs from the models (missing files included)."""
-    return [name for name, schema in generate().items()
-            if not (directory / name).is_file() or (directory / name).read_text() != render(schema)]
+    return [
+        name
+        for name, schema in generate().items()
+        if not (directory / name).is_file() or (directory / name).read_text() != render(schema)
+    ]

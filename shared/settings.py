@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 
 def _csv(value: object) -> object:
@@ -39,7 +39,13 @@ class Settings(BaseSettings):
         description="postgresql://user:pass@host:port/db; unset → embedded Postgres under data_dir",
     )
     data_dir: Path = Field(default=Path(".data"), description="embedded Postgres and mesh state")
-    db_pool_size: int = Field(default=4, ge=1, le=64)
+    db_pool_size: int = Field(
+        default=8,
+        ge=2,
+        le=64,
+        description="at least 2 per request thread: a use case may"
+        " hold its transaction while the effects outbox commits on a second connection",
+    )
     db_ssl: bool = Field(default=False, description="TLS to Postgres (CNPG in cluster)")
 
     # --- identity ---
@@ -76,7 +82,10 @@ class Settings(BaseSettings):
 
     # --- default policy (per-repository policy packs override these) ---
     ai_reviewer_logins: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["chatgpt-codex-connector[bot]", "copilot-pull-request-reviewer[bot]"]
+        default_factory=lambda: [
+            "chatgpt-codex-connector[bot]",
+            "copilot-pull-request-reviewer[bot]",
+        ]
     )
     required_checks: Annotated[list[str], NoDecode] = Field(default_factory=list)
     neutral_counts_as_success: bool = True
@@ -88,7 +97,10 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=3, ge=1, le=20)
 
     @field_validator(
-        "github_webhook_secrets", "ai_reviewer_logins", "required_checks", "no_op_markers",
+        "github_webhook_secrets",
+        "ai_reviewer_logins",
+        "required_checks",
+        "no_op_markers",
         mode="before",
     )
     @classmethod

@@ -75,8 +75,12 @@ def database_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """Settings for one test: its own database, no upstream services configured."""
-    return Settings(database_url=database_url, data_dir=tmp_path,
-                    github_api_url="http://127.0.0.1:9", llm_base_url=None)
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path,
+        github_api_url="http://127.0.0.1:9",
+        llm_base_url=None,
+    )
 
 
 @pytest.fixture
@@ -134,7 +138,8 @@ def function_url(deps: Container, serve: Any) -> Any:
 
     def _function(name: str) -> str:
         app = functions_framework.create_app(
-            target="handle", source=str(ROOT / "functions" / name / "main.py"),
+            target="handle",
+            source=str(ROOT / "functions" / name / "main.py"),
             signature_type="http",
         )
         return str(serve(app).url)

@@ -70,9 +70,10 @@ def apply_migrations(db: Database, directory: Path = MIGRATIONS_DIR) -> list[int
                 " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
                 " applied_at timestamptz NOT NULL DEFAULT now())"
             )
-            done = {row[0]: row[1] for row in con.run(
-                "SELECT version, checksum FROM runtime.schema_migrations"
-            )}
+            done = {
+                row[0]: row[1]
+                for row in con.run("SELECT version, checksum FROM runtime.schema_migrations")
+            }
             for migration in discover(directory):
                 if migration.version in done:
                     if done[migration.version] != migration.checksum:
@@ -87,7 +88,9 @@ def apply_migrations(db: Database, directory: Path = MIGRATIONS_DIR) -> list[int
                     con.run(
                         "INSERT INTO runtime.schema_migrations (version, name, checksum)"
                         " VALUES (:v, :n, :c)",
-                        v=migration.version, n=migration.name, c=migration.checksum,
+                        v=migration.version,
+                        n=migration.name,
+                        c=migration.checksum,
                     )
                     con.run("COMMIT")
                 except BaseException:

@@ -45,7 +45,9 @@ RECORDED_WEBHOOK_SECRET = "402786017574bd28f9d8f7a18648939751c47fe09077d56e10f04
 
 def _load(relative: str) -> Any:
     path = CORPUS / relative
-    return yaml.safe_load(path.read_text()) if path.suffix == ".yaml" else json.loads(path.read_text())
+    return (
+        yaml.safe_load(path.read_text()) if path.suffix == ".yaml" else json.loads(path.read_text())
+    )
 
 
 def _webhook_body(relative: str) -> dict[str, Any]:
@@ -83,37 +85,75 @@ def github_state() -> dict[str, Any]:
     thread = _load("github-webhooks/pull_request_review_thread.unresolved.octokit.json")["thread"]
     comment = thread["comments"][0]
     patch = "@@ -1 +1 @@\n-# Hello-World\n+# Hello World"
-    files = [{"filename": "README.md", "status": "modified", "additions": 1, "deletions": 1,
-              "changes": 2, "patch": patch}]
+    files = [
+        {
+            "filename": "README.md",
+            "status": "modified",
+            "additions": 1,
+            "deletions": 1,
+            "changes": 2,
+            "patch": patch,
+        }
+    ]
 
     def review(pr: dict[str, Any], state: str, rid: int) -> dict[str, Any]:
-        return {"id": rid, "user": {"login": AI_REVIEWER, "type": "Bot"}, "state": state,
-                "body": "Automated review.", "commit_id": pr["head"]["sha"],
-                "submitted_at": "2026-11-20T10:00:00Z"}
+        return {
+            "id": rid,
+            "user": {"login": AI_REVIEWER, "type": "Bot"},
+            "state": state,
+            "body": "Automated review.",
+            "commit_id": pr["head"]["sha"],
+            "submitted_at": "2026-11-20T10:00:00Z",
+        }
 
     return {
-        "pulls": {"Codertocat/Hello-World#2": hello, "derekg1729/test-repo#315": pr2,
-                  "kubernetes/kubernetes#66534": pr3},
-        "pull_files": {"Codertocat/Hello-World#2": files, "derekg1729/test-repo#315": files,
-                       "kubernetes/kubernetes#66534": files},
+        "pulls": {
+            "Codertocat/Hello-World#2": hello,
+            "derekg1729/test-repo#315": pr2,
+            "kubernetes/kubernetes#66534": pr3,
+        },
+        "pull_files": {
+            "Codertocat/Hello-World#2": files,
+            "derekg1729/test-repo#315": files,
+            "kubernetes/kubernetes#66534": files,
+        },
         "check_runs": {
             f"Codertocat/Hello-World@{sha1}": [
-                _check_run("github-webhooks/check_run.completed.success.octokit.json", sha1)],
+                _check_run("github-webhooks/check_run.completed.success.octokit.json", sha1)
+            ],
             f"derekg1729/test-repo@{sha2}": [
-                _check_run("github-webhooks/check_run.completed.failure.octokit.json", sha2)],
+                _check_run("github-webhooks/check_run.completed.failure.octokit.json", sha2)
+            ],
             f"kubernetes/kubernetes@{sha3}": [
-                _check_run("github-webhooks/check_run.completed.success.octokit.json", sha3)],
+                _check_run("github-webhooks/check_run.completed.success.octokit.json", sha3)
+            ],
         },
         "statuses": {},
-        "reviews": {"Codertocat/Hello-World#2": [review(hello, "APPROVED", 9001)],
-                    "derekg1729/test-repo#315": [review(pr2, "APPROVED", 9002)],
-                    "kubernetes/kubernetes#66534": [review(pr3, "COMMENTED", 9003)]},
-        "review_threads": {"kubernetes/kubernetes#66534": [{
-            "id": thread["node_id"], "isResolved": False, "isOutdated": False,
-            "path": comment["path"], "line": comment.get("line") or 1,
-            "comments": {"nodes": [{"author": {"login": AI_REVIEWER}, "body": comment["body"],
-                                    "url": comment["html_url"]}]},
-        }]},
+        "reviews": {
+            "Codertocat/Hello-World#2": [review(hello, "APPROVED", 9001)],
+            "derekg1729/test-repo#315": [review(pr2, "APPROVED", 9002)],
+            "kubernetes/kubernetes#66534": [review(pr3, "COMMENTED", 9003)],
+        },
+        "review_threads": {
+            "kubernetes/kubernetes#66534": [
+                {
+                    "id": thread["node_id"],
+                    "isResolved": False,
+                    "isOutdated": False,
+                    "path": comment["path"],
+                    "line": comment.get("line") or 1,
+                    "comments": {
+                        "nodes": [
+                            {
+                                "author": {"login": AI_REVIEWER},
+                                "body": comment["body"],
+                                "url": comment["html_url"],
+                            }
+                        ]
+                    },
+                }
+            ]
+        },
     }
 
 
@@ -125,20 +165,36 @@ def completions() -> list[dict[str, Any]]:
     pulls = state["pulls"]
 
     def meta(repo: str, pr: int, issue: int) -> dict[str, Any]:
-        return {"repository": repo, "issue_number": issue, "pr_number": pr,
-                "head_sha": pulls[f"{repo}#{pr}"]["head"]["sha"], "attempt": 1}
+        return {
+            "repository": repo,
+            "issue_number": issue,
+            "pr_number": pr,
+            "head_sha": pulls[f"{repo}#{pr}"]["head"]["sha"],
+            "attempt": 1,
+        }
 
     workflows = [
-        _with_params(_load("argo/workflow.succeeded.wftref-arguments.yaml"),
-                     meta("Codertocat/Hello-World", 2, 1)),
-        _with_params(_load("argo/workflow.succeeded.subdag-params-s3.yaml"),
-                     meta("derekg1729/test-repo", 315, 314)),
-        _with_params(_load("argo/workflow.succeeded.nested-dag-21-nodes.yaml"),
-                     meta("kubernetes/kubernetes", 66534, 66000)),
+        _with_params(
+            _load("argo/workflow.succeeded.wftref-arguments.yaml"),
+            meta("Codertocat/Hello-World", 2, 1),
+        ),
+        _with_params(
+            _load("argo/workflow.succeeded.subdag-params-s3.yaml"),
+            meta("derekg1729/test-repo", 315, 314),
+        ),
+        _with_params(
+            _load("argo/workflow.succeeded.nested-dag-21-nodes.yaml"),
+            meta("kubernetes/kubernetes", 66534, 66000),
+        ),
         _load("argo/workflow.failed.onexit-s3-keys.yaml"),
     ]
-    return [{"kafka": {"topic": TOPIC, "key": wf["metadata"]["uid"], "offset": n},
-             "value": payload_from_workflow(wf)} for n, wf in enumerate(workflows)]
+    return [
+        {
+            "kafka": {"topic": TOPIC, "key": wf["metadata"]["uid"], "offset": n},
+            "value": payload_from_workflow(wf),
+        }
+        for n, wf in enumerate(workflows)
+    ]
 
 
 def webhook_deliveries() -> list[dict[str, Any]]:
@@ -152,8 +208,11 @@ def _wait_idle(broker: str, timeout_s: float = 90.0) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{broker_base(broker)}/_mesh/idle", params={"quiet_ms": 1500},
-                         timeout=5).json().get("idle"):
+            if (
+                httpx.get(f"{broker_base(broker)}/_mesh/idle", params={"quiet_ms": 1500}, timeout=5)
+                .json()
+                .get("idle")
+            ):
                 return True
         except httpx.HTTPError:
             pass
@@ -168,27 +227,38 @@ def run_demo(settings: Settings, *, verbose: bool = False) -> int:
 
     started = time.monotonic()
     secrets = [s.get_secret_value() for s in settings.github_webhook_secrets]
-    mesh = Mesh(settings, extra_env={
-        "CODEX_JUDGE_GITHUB_WEBHOOK_SECRETS": ",".join([*secrets, RECORDED_WEBHOOK_SECRET])})
+    mesh = Mesh(
+        settings,
+        extra_env={
+            "CODEX_JUDGE_GITHUB_WEBHOOK_SECRETS": ",".join([*secrets, RECORDED_WEBHOOK_SECRET])
+        },
+    )
     print("starting the local mesh (embedded Postgres, fakes, functions, broker)…", flush=True)
-    mesh.start(database=DEMO_DATABASE, ping_interval_s=1.0, time_scale=0.05)
+    mesh.start(database=DEMO_DATABASE, ping_interval_s=0, time_scale=0.2)
     try:
         urls = mesh.urls()
         print(json.dumps(urls), flush=True)
         httpx.put(f"{urls['fakes']['github']}/_fake/state", json=github_state(), timeout=10)
         records = completions()
-        notify = {"notify": {
-            "workflow_uid": records[0]["kafka"]["key"],
-            "summary": "Fixed the README title.",
-            "events": [json.loads(line) for line in
-                       (CORPUS / "codex-exec/tooluse.vincent.jsonl").read_text().splitlines()
-                       if line.strip()],
-        }}
+        notify = {
+            "notify": {
+                "workflow_uid": records[0]["kafka"]["key"],
+                "summary": "Fixed the README title.",
+                "events": [
+                    json.loads(line)
+                    for line in (CORPUS / "codex-exec/tooluse.vincent.jsonl")
+                    .read_text()
+                    .splitlines()
+                    if line.strip()
+                ],
+            }
+        }
         with httpx.Client(timeout=30) as client:
             print(_line("notify (before run-complete)", send(notify, urls, client)))
             for record in records:
-                print(_line(f"kafka offset {record['kafka']['offset']}",
-                            send(record, urls, client)))
+                print(
+                    _line(f"kafka offset {record['kafka']['offset']}", send(record, urls, client))
+                )
             _wait_idle(urls["broker"])
             again = copy.deepcopy(records[0])
             print(_line("duplicate: same record, same offset", send(again, urls, client)))
@@ -210,8 +280,9 @@ def run_demo(settings: Settings, *, verbose: bool = False) -> int:
         db.close()
         print(f"\n{'idle' if idle else 'NOT idle'} after {time.monotonic() - started:.1f} s")
         if verbose:
-            print(json.dumps(httpx.get(f"{broker_base(urls['broker'])}/_mesh/stats").json(),
-                             indent=2))
+            print(
+                json.dumps(httpx.get(f"{broker_base(urls['broker'])}/_mesh/stats").json(), indent=2)
+            )
     finally:
         mesh.stop()
     return 0 if idle else 1
@@ -228,5 +299,7 @@ def _print_side_effects(db: Any, urls: dict[str, Any]) -> None:
     messages = httpx.get(f"{urls['fakes']['discord']}/_fake/state", timeout=10).json()
     print(f"GitHub deliveries stored: {events['n'] if events else 0}")
     print(f"Discord messages posted: {len(messages.get('messages', []))}")
-    print(f"Dead letters: {len(letters)}"
-          + "".join(f"\n  {d['subscriber']} {d['event_type']} {d['error_code']}" for d in letters))
+    print(
+        f"Dead letters: {len(letters)}"
+        + "".join(f"\n  {d['subscriber']} {d['event_type']} {d['error_code']}" for d in letters)
+    )

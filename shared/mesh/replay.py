@@ -48,21 +48,33 @@ def send(doc: dict[str, Any], urls: dict[str, Any], client: httpx.Client) -> tup
             headers["X-Kafka-Offset"] = str(meta["offset"])
         value = doc["value"]
         body = value.encode() if isinstance(value, str) else json.dumps(value).encode()
-        resp = client.post(f"{broker_base(urls['broker'])}/_mesh/kafka/{meta['topic']}",
-                           content=body, headers=headers)
+        resp = client.post(
+            f"{broker_base(urls['broker'])}/_mesh/kafka/{meta['topic']}",
+            content=body,
+            headers=headers,
+        )
         return "kafka", resp.status_code
     if "body_raw_base64" in doc:
-        headers = {k: v for k, v in doc.get("headers", {}).items()
-                   if k.lower().startswith(("x-github-", "x-hub-")) or k.lower() in _WEBHOOK_HEADERS}
-        resp = client.post(urls["functions"]["github-webhook"], headers=headers,
-                           content=base64.b64decode(doc["body_raw_base64"]))
+        headers = {
+            k: v
+            for k, v in doc.get("headers", {}).items()
+            if k.lower().startswith(("x-github-", "x-hub-")) or k.lower() in _WEBHOOK_HEADERS
+        }
+        resp = client.post(
+            urls["functions"]["github-webhook"],
+            headers=headers,
+            content=base64.b64decode(doc["body_raw_base64"]),
+        )
         return "webhook", resp.status_code
     if "notify" in doc:
         resp = client.post(urls["functions"]["notify"], json=doc["notify"])
         return "notify", resp.status_code
     if "specversion" in doc:
-        resp = client.post(urls["broker"], content=json.dumps(doc).encode(),
-                           headers={"Content-Type": "application/cloudevents+json"})
+        resp = client.post(
+            urls["broker"],
+            content=json.dumps(doc).encode(),
+            headers={"Content-Type": "application/cloudevents+json"},
+        )
         return "cloudevent", resp.status_code
     raise ValueError("not a Kafka record, webhook delivery, notify payload or CloudEvent")
 

@@ -51,7 +51,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_ready(url: str, timeout_s: float = 60.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_ready(
+    url: str, timeout_s: float = 60.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     """Poll ``GET url`` until it answers; raises RuntimeError on timeout or a dead process."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -80,11 +82,16 @@ class Mesh:
 
     def urls(self) -> dict[str, Any]:
         """The one JSON line ``up`` prints: broker, functions, fakes and database URLs."""
-        return {"broker": self.broker_url, "functions": self.functions, "fakes": self.fakes,
-                "database_url": self.database_url}
+        return {
+            "broker": self.broker_url,
+            "functions": self.functions,
+            "fakes": self.fakes,
+            "database_url": self.database_url,
+        }
 
-    def start(self, *, ping_interval_s: float = 0.0, time_scale: float = 1.0,
-              database: str | None = None) -> Mesh:
+    def start(
+        self, *, ping_interval_s: float = 0.0, time_scale: float = 1.0, database: str | None = None
+    ) -> Mesh:
         """Start every part; on any failure stop what was started and re-raise."""
         try:
             self._start_database(database)
@@ -137,14 +144,16 @@ class Mesh:
     def _function_env(self, name: str, broker_url: str) -> dict[str, str]:
         env = dict(os.environ)
         env.update(self.extra_env)
-        env.update({
-            "DATABASE_URL": self.database_url,
-            "CODEX_JUDGE_FUNCTION_NAME": name,
-            "K_SINK": broker_url,
-            "WORKERS": "1",
-            "THREADS": "4",
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "DATABASE_URL": self.database_url,
+                "CODEX_JUDGE_FUNCTION_NAME": name,
+                "K_SINK": broker_url,
+                "WORKERS": "1",
+                "THREADS": "2",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         if "github" in self.fakes:
             env["CODEX_JUDGE_GITHUB_API_URL"] = self.fakes["github"]
         if "discord" in self.fakes:
@@ -162,13 +171,25 @@ class Mesh:
         self._broker_port = broker_port
         for name, folder in FUNCTIONS.items():
             port = free_port()
-            logfile = (log_dir / f"{name}.log").open("ab")
+            logfile = (log_dir / f"{name}.log").open("wb")
             proc = subprocess.Popen(
-                [str(runner), "--target", "handle", "--signature-type", "http",
-                 "--source", str(ROOT / "functions" / folder / "main.py"),
-                 "--host", "127.0.0.1", "--port", str(port)],
-                env=self._function_env(name, self.broker_url), cwd=ROOT,
-                stdout=logfile, stderr=subprocess.STDOUT,
+                [
+                    str(runner),
+                    "--target",
+                    "handle",
+                    "--signature-type",
+                    "http",
+                    "--source",
+                    str(ROOT / "functions" / folder / "main.py"),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                env=self._function_env(name, self.broker_url),
+                cwd=ROOT,
+                stdout=logfile,
+                stderr=subprocess.STDOUT,
             )
             self._procs.append(proc)
             self.functions[name] = f"http://127.0.0.1:{port}"
@@ -179,8 +200,12 @@ class Mesh:
         from shared.mesh.broker import LocalBroker
         from shared.mesh.manifests import load_manifests
 
-        broker = LocalBroker(load_manifests(ROOT), self.functions, time_scale=time_scale,
-                             ping_interval_s=ping_interval_s)
+        broker = LocalBroker(
+            load_manifests(ROOT),
+            self.functions,
+            time_scale=time_scale,
+            ping_interval_s=ping_interval_s,
+        )
         url = broker.start("127.0.0.1", self._broker_port)
         self._stoppers.append(broker.stop)
         self.broker_url = url if url.endswith(BROKER_PATH) else url.rstrip("/") + BROKER_PATH

@@ -18,9 +18,18 @@ KAFKA_EVENT = "dev.knative.kafka.event"
 PING_EVENT = "dev.knative.sources.ping"
 
 RunStatus = Literal[
-    "notified", "run_complete", "waiting_for_ci", "waiting_for_review", "judging",
-    "merging", "deploying", "verifying",
-    "completed", "needs_iteration", "needs_human", "superseded",
+    "notified",
+    "run_complete",
+    "waiting_for_ci",
+    "waiting_for_review",
+    "judging",
+    "merging",
+    "deploying",
+    "verifying",
+    "completed",
+    "needs_iteration",
+    "needs_human",
+    "superseded",
 ]
 Decision = Literal["pass", "needs_iteration", "needs_human"]
 

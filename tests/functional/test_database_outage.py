@@ -16,7 +16,9 @@ from tests.support.tcp_proxy import CuttableProxy
 
 def _event(event_id: str) -> dict[str, str]:
     return {
-        "ce-specversion": "1.0", "ce-id": event_id, "ce-source": "/broker/codex-judge",
+        "ce-specversion": "1.0",
+        "ce-id": event_id,
+        "ce-source": "/broker/codex-judge",
         "ce-type": "io.codexjudge.run.completed.v1",
         "ce-knativeerrordest": "http://judge.codex-judge.svc.cluster.local",
         "ce-knativeerrorcode": "500",
@@ -37,8 +39,10 @@ def test_outage_gives_503_and_the_retry_succeeds(settings, serve, database_url) 
         bootstrap.install(container)
         try:
             app = functions_framework.create_app(
-                target="handle", source=str(ROOT / "functions/dead_letter/main.py"),
-                signature_type="http")
+                target="handle",
+                source=str(ROOT / "functions/dead_letter/main.py"),
+                signature_type="http",
+            )
             url = serve(app).url
             first = httpx.post(url, headers=_event("e-1"), content=b'{"run_id": 1}')
             assert first.status_code == 202

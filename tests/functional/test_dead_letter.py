@@ -19,8 +19,13 @@ def _dead_letter_headers(event_id: str) -> dict[str, str]:
         "ce-knativeerrordest": "http://run-complete.codex-judge.svc.cluster.local",
         "ce-knativeerrorcode": "422",
         "ce-knativeerrordata": base64.b64encode(
-            json.dumps({"error": "InvalidDataError", "message": "data.metadata: missing",
-                        "field": "data.metadata"}).encode()
+            json.dumps(
+                {
+                    "error": "InvalidDataError",
+                    "message": "data.metadata: missing",
+                    "field": "data.metadata",
+                }
+            ).encode()
         ).decode(),
     }
 
@@ -32,8 +37,10 @@ def test_dead_lettered_event_is_stored_once_with_its_error(function_url, db: Dat
         resp = httpx.post(url, headers=_dead_letter_headers("partition:0/offset:7"), content=body)
         assert resp.status_code == 202
     with db.transaction() as tx:
-        rows = tx.all("SELECT subscriber, event_id, error_code, error_body, data, reason"
-                      " FROM runtime.dead_letters")
+        rows = tx.all(
+            "SELECT subscriber, event_id, error_code, error_body, data, reason"
+            " FROM runtime.dead_letters"
+        )
     assert len(rows) == 1
     row = rows[0]
     assert row["subscriber"] == "run-complete"

@@ -27,10 +27,13 @@ pytestmark = pytest.mark.integration
 def mesh(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
     data_dir: Path = tmp_path_factory.mktemp("mesh")
     settings = Settings(database_url=pg_admin_url, data_dir=data_dir)
-    started = Mesh(settings, extra_env={
-        "CODEX_JUDGE_GITHUB_WEBHOOK_SECRETS": demo.RECORDED_WEBHOOK_SECRET,
-        "CODEX_JUDGE_LOG_LEVEL": "WARNING",
-    }).start(database="cj_integration_mesh", ping_interval_s=0, time_scale=0.05)
+    started = Mesh(
+        settings,
+        extra_env={
+            "CODEX_JUDGE_GITHUB_WEBHOOK_SECRETS": demo.RECORDED_WEBHOOK_SECRET,
+            "CODEX_JUDGE_LOG_LEVEL": "WARNING",
+        },
+    ).start(database="cj_integration_mesh", ping_interval_s=0, time_scale=0.05)
     yield started
     started.stop()
 
