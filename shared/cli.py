@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     schemas.add_argument("--write", action="store_true")
     schemas.set_defaults(fn=cmd_schemas)
     args = parser.parse_args(argv)
-    logs.configure(_settings().log_level)
+    quiet = args.command == "demo" and not args.verbose  # the demo prints its own report
+    logs.configure("WARNING" if quiet else _settings().log_level)
     return int(args.fn(args))
 
 

@@ -6,6 +6,7 @@ directory; pgserver keeps the server up while any of them uses it.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ def start_embedded(data_dir: Path) -> tuple[str, Any]:
     Raises:
         RuntimeError: pgserver could not start Postgres (its log is in the message).
     """
-    import pgserver  # heavy import, only where the embedded default is used
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+        import pgserver  # heavy import, only where the embedded default is used
 
     pgdata = (data_dir / "pg").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
