@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.db import Tx
 from shared.errors import InvalidDataError
@@ -34,30 +34,124 @@ SELECT document, version FROM codex_judge.policies WHERE repository = :repositor
 """
 
 
-class Policy(BaseModel):
-    """One repository's rules for CI, review and the judge.
+class RequiredCheck(BaseModel):
+    """A required check: a check run name or commit status context, optionally pinned to the
+    GitHub App that must report it (``app.slug`` / ``app.id`` of the check run). A plain
+    string in a policy document means ``{"name": <string>}``."""
 
-    Attributes:
-        required_checks: check run names / commit status contexts that must pass; empty means
-            every check reported on the commit is required.
-        neutral_is_success: a ``neutral`` conclusion passes (default True).
-        skipped_is_success: a ``skipped`` conclusion passes (default True).
-        ai_reviewer_logins: GitHub logins whose reviews count as the AI review
-            (compared case-insensitively).
-        require_ai_review: without an AI review at the head SHA the review gate stays pending.
-        no_op_markers: strings in the notify summary that make an empty diff acceptable.
-        max_attempts: the attempt cap for reruns.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    app_slug: str | None = None
+    app_id: int | None = None
+
+
+class Policy(BaseModel):
+    """One repository's rules for CI, review, the judge and the actions on a verdict.
+
+    Durations are seconds unless named ``_h`` (hours). Every pattern field holds RE2 patterns.
+
+    CI (ci-status): ``required_checks`` (empty = every reported check is required);
+    ``neutral_is_success`` / ``skipped_is_success``; ``stale_is`` and ``action_required_is``
+    (``pending`` or ``failure``; ``timed_out``/``cancelled``/``failure`` always fail);
+    ``ci_timeout_s``; ``base_max_commits_behind`` / ``base_max_hours_behind`` (the optional
+    base-freshness rule); ``flaky_retry_max`` re-requests of a failed check suite per SHA when
+    its conclusion is in ``flaky_retry_conclusions``.
+
+    Review (review-gate): ``ai_reviewer_logins`` (case-insensitive), ``require_ai_review``,
+    ``outdated_threads_block``, ``require_human_approval``, ``review_timeout_s``.
+
+    Waits: ``reconcile_interval_s`` (a run without news this long is re-read from GitHub),
+    ``mergeable_poll_timeout_s`` (how long ``mergeable_state: unknown`` is re-polled).
+
+    Judge: ``no_op_markers``, ``protected_paths``, ``anti_gaming_outcome``, ``strict``
+    (findings become failures instead of warnings), ``judge_model``, ``token_budget`` (input
+    tokens per evaluation), ``daily_token_ceiling`` (per repository; None = unlimited),
+    ``self_consistency_samples``, ``min_confidence``, ``prompt_template_version``,
+    ``repeated_failure_outcome``.
+
+    Actions: ``dry_run`` (record, do not call out), ``merge_method``, ``delete_branch``,
+    ``deploy_mode`` and its settings, ``max_attempts`` and ``backoff_s`` (one delay per
+    rerun), ``rerun_target``, ``rerun_submit_max_attempts``, ``prompt_tuning_*``,
+    ``prompt_template_path``, ``discord_kinds`` (which notices are posted).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    required_checks: list[str] = Field(default_factory=list)
+    # --- CI ---
+    required_checks: list[RequiredCheck] = Field(default_factory=list)
     neutral_is_success: bool = True
     skipped_is_success: bool = True
+    stale_is: Literal["pending", "failure"] = "pending"
+    action_required_is: Literal["pending", "failure"] = "failure"
+    ci_timeout_s: int = Field(default=3600, ge=1)
+    base_max_commits_behind: int | None = Field(default=None, ge=0)
+    base_max_hours_behind: float | None = Field(default=None, gt=0)
+    flaky_retry_max: int = Field(default=0, ge=0, le=10)
+    flaky_retry_conclusions: list[str] = Field(default_factory=lambda: ["timed_out", "cancelled"])
+    # --- review ---
     ai_reviewer_logins: list[str] = Field(default_factory=list)
     require_ai_review: bool = True
+    outdated_threads_block: bool = False
+    require_human_approval: bool = False
+    review_timeout_s: int = Field(default=3600, ge=1)
+    # --- durable waits ---
+    reconcile_interval_s: int = Field(default=600, ge=1)
+    mergeable_poll_timeout_s: int = Field(default=300, ge=1)
+    # --- judge ---
     no_op_markers: list[str] = Field(default_factory=list)
+    protected_paths: list[str] = Field(default_factory=list)
+    anti_gaming_outcome: Literal["needs_human", "needs_iteration", "warn"] = "needs_human"
+    strict: bool = False
+    judge_model: str | None = None
+    token_budget: int = Field(default=24000, ge=1000)
+    daily_token_ceiling: int | None = Field(default=None, ge=1)
+    self_consistency_samples: int = Field(default=1, ge=1, le=7)
+    min_confidence: float = Field(default=0.6, ge=0, le=1)
+    prompt_template_version: str = "v1"
+    repeated_failure_outcome: Literal["needs_human", "needs_iteration"] = "needs_human"
+    # --- actions on a verdict ---
+    dry_run: bool = True
+    merge_method: Literal["merge", "squash", "rebase"] = "squash"
+    delete_branch: bool = True
+    deploy_mode: Literal["none", "argocd", "argo_workflow"] = "none"
+    argocd_application: str | None = None
+    deploy_workflow_template: str | None = None
+    verify_workflow_template: str | None = None
+    deploy_namespace: str = "argo"
+    deploy_timeout_s: int = Field(default=1800, ge=1)
+    on_deploy_failure: Literal["revert", "rollback"] = "revert"
     max_attempts: int = Field(default=3, ge=1, le=20)
+    backoff_s: list[int] = Field(default_factory=lambda: [60, 300, 900])
+    rerun_target: Literal["facteur", "argo"] = "argo"
+    rerun_submit_max_attempts: int = Field(default=3, ge=1, le=10)
+    prompt_tuning_enabled: bool = True
+    prompt_tuning_threshold: int = Field(default=3, ge=1)
+    prompt_tuning_window_h: int = Field(default=168, ge=1)
+    prompt_tuning_cooldown_h: int = Field(default=72, ge=0)
+    prompt_template_path: str = ".codex/prompt.md"
+    discord_kinds: list[str] = Field(
+        default_factory=lambda: [
+            "success",
+            "needs_human",
+            "needs_iteration",
+            "attempts_exhausted",
+            "repeated_failure",
+            "deploy_failed",
+        ]
+    )
+
+    @field_validator("required_checks", mode="before")
+    @classmethod
+    def _names_are_checks(cls, value: Any) -> Any:
+        """A plain string is a required check of that name, reported by any app."""
+        if isinstance(value, list):
+            return [{"name": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    def required_check_names(self) -> list[str]:
+        """The required checks' names, in policy order, without repeats."""
+        return list(dict.fromkeys(check.name for check in self.required_checks))
 
     def conclusion_passes(self, conclusion: str | None) -> bool:
         """Whether a concluded check's ``conclusion`` (or a status ``state``) counts as passing."""

@@ -62,7 +62,7 @@ def ci_verdict(checks: Iterable[CheckSummary], policy: Policy) -> CiResult:
     by_name: dict[str, list[CheckSummary]] = {}
     for check in ordered:
         by_name.setdefault(check.name, []).append(check)
-    required = list(dict.fromkeys(policy.required_checks)) or list(by_name)
+    required = policy.required_check_names() or list(by_name)
     if not required:
         return CiResult("pending", pending=[], checks=ordered)
     failing: list[str] = []

@@ -24,7 +24,7 @@ def test_neutral_and_skipped_follow_one_rule_everywhere() -> None:
 def test_policy_pack_overrides_only_the_keys_it_names() -> None:
     defaults = default_policy(Settings(required_checks="build,test"))
     merged = merge_policy(defaults, {"require_ai_review": False}, repository="o/r")
-    assert merged.required_checks == ["build", "test"]
+    assert merged.required_check_names() == ["build", "test"]
     assert merged.require_ai_review is False
     assert merged.digest() != defaults.digest()
 
@@ -44,5 +44,5 @@ def test_effective_policy_reads_the_repository_row(db: Database, settings: Setti
         )
         policy, digest = effective_policy(tx, settings, "o/r")
         other, other_digest = effective_policy(tx, settings, "o/other")
-    assert policy.required_checks == ["ci/build"] and not policy.skipped_is_success
-    assert other.required_checks == [] and digest != other_digest and len(digest) == 64
+    assert policy.required_check_names() == ["ci/build"] and not policy.skipped_is_success
+    assert other.required_check_names() == [] and digest != other_digest and len(digest) == 64
