@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
 from shared.db import Database
-from shared.errors import InvalidDataError, MalformedEventError, UpstreamError
-from shared.events import OutgoingEvent, to_binary_http
+from shared.errors import InvalidDataError, MalformedEventError
+from shared.events import OutgoingEvent
 from shared.projections import project_webhook
+from shared.publish import publish_event
 from shared.settings import Settings
 
 log = logging.getLogger("codex_judge.github_webhook")
@@ -148,19 +147,9 @@ def publish(db: Database, settings: Settings, event: OutgoingEvent) -> None:
     Raises:
         UpstreamError: the sink did not answer 2xx (the caller answers 503).
     """
-    if not settings.k_sink:
-        return
-    headers, body = to_binary_http(event)
-    try:
-        resp = httpx.post(
-            settings.k_sink, headers=headers, content=body, timeout=settings.github_timeout_s
-        )
-    except httpx.HTTPError as exc:
-        raise UpstreamError(f"publishing to K_SINK failed: {exc}", field="K_SINK") from exc
-    if resp.status_code // 100 != 2:
-        raise UpstreamError(f"K_SINK answered {resp.status_code}", field="K_SINK")
-    with db.transaction() as tx:
-        tx.run(SQL_MARK_PUBLISHED, delivery_id=event.id)
+    if publish_event(settings, event, timeout_s=settings.github_timeout_s):
+        with db.transaction() as tx:
+            tx.run(SQL_MARK_PUBLISHED, delivery_id=event.id)
 
 
 def delivery_from_record(
