@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared import logs
+from shared import logs, observability
 from shared.db import Database
 from shared.ports import Discord, GitHub, LanguageModel
 from shared.settings import Settings, get_settings
@@ -77,6 +77,7 @@ def container() -> Container:
         if _container is None:
             settings = get_settings()
             logs.configure(settings.log_level)
+            observability.configure(settings.function_name, settings.otel_exporter)
             _container = build(settings)
         return _container
 

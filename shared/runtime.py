@@ -29,7 +29,7 @@ from typing import Any
 import flask
 from pydantic import BaseModel
 
-from shared import bootstrap
+from shared import bootstrap, observability
 from shared.bootstrap import Container
 from shared.db import Tx
 from shared.errors import (
@@ -132,6 +132,7 @@ def store_dead_letter(
     body: dict[str, Any],
 ) -> None:
     """Insert (or refresh) a dead letter; best effort, never raises."""
+    observability.DEAD_LETTERS.add(1, {"function": subscriber})
     source = str(attributes.get("source") or "unknown")
     event_id = str(attributes.get("id") or "sha256:" + hashlib.sha256(data).hexdigest())
     try:
@@ -212,12 +213,17 @@ def process(
             bound.info("duplicate delivery answered from the inbox")
             return OutgoingEvent.from_dict(stored) if stored else None
         ctx = Context(tx=tx, deps=deps, consumer=consumer, log=bound)
-        outcome = handler(event, ctx)
+        with observability.event_span(consumer, event):
+            outcome = handler(event, ctx)
+            trace_ext = observability.trace_extensions()
         out: OutgoingEvent | None = None
         if isinstance(outcome, Reply):
-            ext = dict(ctx.extensions_out)
-            if "traceparent" in event.extensions:
-                ext.setdefault("traceparent", event.extensions["traceparent"])
+            # The reply continues this event's trace: our span's context when tracing is on,
+            # else the incoming context passed through unchanged.
+            incoming = {
+                k: v for k, v in event.extensions.items() if k in ("traceparent", "tracestate")
+            }
+            ext = {**ctx.extensions_out, **(trace_ext or incoming)}
             out = reply_event(consumer, deps.settings.event_source, outcome, ext)
         tx.run(
             SQL_INBOX_DONE,
@@ -273,6 +279,15 @@ def cloudevent_function(
 
 def run_event(consumer: str, handler: Handler, event: Envelope, deps: Container) -> flask.Response:
     """Process a parsed event and turn the outcome or error into the HTTP answer."""
+    with observability.measured(consumer) as outcome:
+        response = _run_event(consumer, handler, event, deps)
+        outcome["status"] = response.status_code
+    return response
+
+
+def _run_event(
+    consumer: str, handler: Handler, event: Envelope, deps: Container
+) -> flask.Response:
     try:
         return event_response(process(consumer, handler, event, deps))
     except PermanentError as exc:
