@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     function_name: str = Field(default="codex-judge", description="the Knative Service name")
     event_source: str = Field(default="/codex-judge", description="CloudEvent source prefix")
     log_level: str = "INFO"
+    otel_exporter: Literal["none", "console", "memory"] = Field(
+        default="none", description="where OpenTelemetry spans go (memory: tests)"
+    )
 
     # --- GitHub ---
     github_api_url: str = "https://api.github.com"
@@ -74,6 +77,19 @@ class Settings(BaseSettings):
 
     # --- Argo ---
     argo_server_url: str | None = None
+    argo_token: SecretStr | None = Field(
+        default=None, description="Argo Server bearer token (Authorization: Bearer <token>)"
+    )
+    argo_timeout_s: float = Field(default=10.0, description="Argo Server request timeout, seconds")
+
+    # --- Argo CD (deploy mode argocd) ---
+    argocd_url: str | None = Field(
+        default=None, description="Argo CD API server, e.g. https://argocd.example.com"
+    )
+    argocd_token: SecretStr | None = Field(
+        default=None, description="Argo CD API token (Authorization: Bearer <token>)"
+    )
+    argocd_timeout_s: float = Field(default=10.0, description="Argo CD request timeout, seconds")
 
     # --- where replies and webhook events go (Knative SinkBinding injects K_SINK) ---
     k_sink: str | None = Field(
