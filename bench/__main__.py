@@ -163,6 +163,12 @@ def main() -> int:
         for proc in procs:
             proc.terminate()  # type: ignore[attr-defined]
         del server
+    from bench.judge import measure  # the judge's costs per evaluation (issue 4)
+
+    print(json.dumps(measure(), indent=2))
+    from bench.github_requests import measure as github_requests  # issue 3: ETag savings
+
+    print(json.dumps(github_requests(), indent=2))
     return 0
 
 

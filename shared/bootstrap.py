@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import logs, observability
 from shared.db import Database
-from shared.ports import Discord, GitHub, LanguageModel
+from shared.ports import Discord, GitHub, GitHubWriter, LanguageModel
 from shared.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from shared.adapters.argo import HttpxArgo
+    from shared.adapters.argocd import HttpxArgoCD
+    from shared.memories.embedder import Embedder
 
 
 @dataclass
@@ -26,12 +31,21 @@ class Container:
     _embedded: Any = None
 
     def github(self) -> GitHub:
-        """The GitHub adapter (``github_api_url``, token auth)."""
+        """The GitHub adapter (``github_api_url``; token or App auth; ETag cache in Postgres)."""
         if "github" not in self._cache:
             from shared.adapters.github import HttpxGitHub
 
-            self._cache["github"] = HttpxGitHub.from_settings(self.settings)
+            self._cache["github"] = HttpxGitHub.from_settings(self.settings, db=self.db)
         return self._cache["github"]  # type: ignore[no-any-return]
+
+    def github_writer(self) -> GitHubWriter:
+        """The GitHub write adapter (same URL and token as :meth:`github`). Use it through
+        :mod:`shared.writes` (allow-list, dry run, effects outbox, audit)."""
+        if "github_writer" not in self._cache:
+            from shared.adapters.github_write import HttpxGitHubWriter
+
+            self._cache["github_writer"] = HttpxGitHubWriter.from_settings(self.settings)
+        return self._cache["github_writer"]  # type: ignore[no-any-return]
 
     def language_model(self) -> LanguageModel | None:
         """The OpenAI-compatible adapter, or None when no endpoint is configured (offline)."""
@@ -44,14 +58,48 @@ class Container:
         return self._cache["llm"]  # type: ignore[no-any-return]
 
     def discord(self) -> Discord | None:
-        """The Discord webhook adapter, or None when no webhook URL is configured."""
-        if self.settings.discord_webhook_url is None:
+        """The Discord adapter (webhook, else bot token), or None when neither is configured."""
+        bot_mode = self.settings.discord_bot_token is not None and self.settings.discord_channel_id
+        if self.settings.discord_webhook_url is None and not bot_mode:
             return None
         if "discord" not in self._cache:
             from shared.adapters.discord import HttpxDiscord
 
             self._cache["discord"] = HttpxDiscord.from_settings(self.settings)
         return self._cache["discord"]  # type: ignore[no-any-return]
+
+    def embedder(self) -> Embedder:
+        """The memories embedder: OpenAI-compatible ``embeddings_base_url``, else the offline
+        deterministic hashing embedder (see :mod:`shared.memories.embedder`)."""
+        if "embedder" not in self._cache:
+            from shared.memories.embedder import embedder_from_settings
+
+            self._cache["embedder"] = embedder_from_settings(self.settings)
+        return self._cache["embedder"]  # type: ignore[no-any-return]
+
+    def argo(self) -> HttpxArgo:
+        """The Argo Workflows server adapter (``argo_server_url``, ``argo_token``).
+
+        Raises:
+            UpstreamError: no ``argo_server_url`` is configured.
+        """
+        if "argo" not in self._cache:
+            from shared.adapters.argo import HttpxArgo
+
+            self._cache["argo"] = HttpxArgo.from_settings(self.settings)
+        return self._cache["argo"]  # type: ignore[no-any-return]
+
+    def argocd(self) -> HttpxArgoCD:
+        """The Argo CD API adapter (``argocd_url``, ``argocd_token``).
+
+        Raises:
+            UpstreamError: no ``argocd_url`` is configured.
+        """
+        if "argocd" not in self._cache:
+            from shared.adapters.argocd import HttpxArgoCD
+
+            self._cache["argocd"] = HttpxArgoCD.from_settings(self.settings)
+        return self._cache["argocd"]  # type: ignore[no-any-return]
 
 
 _lock = threading.Lock()

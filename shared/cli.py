@@ -1,4 +1,4 @@
-"""The ``codex-judge`` command line: migrate, up, replay, runs, demo, schemas.
+"""The ``codex-judge`` command line: migrate, up, replay, runs, explain, demo, schemas.
 
 ``up`` prints one JSON line with every URL when ready and runs until SIGINT/SIGTERM; ``demo`` is
 what ``make run`` calls (up + seed the fakes + replay the recorded scenario + print the runs).
@@ -76,6 +76,24 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from shared import bootstrap
+    from shared.explain import explain_run
+
+    settings = _settings()
+    if not settings.database_url:
+        path = Path(settings.data_dir) / "mesh.json"
+        if path.is_file():
+            settings = Settings(database_url=json.loads(path.read_text())["database_url"])
+    with bootstrap.build(settings).db.transaction() as tx:
+        text = explain_run(tx, args.run)
+    if text is None:
+        print(f"no run with id {args.run}", file=sys.stderr)
+        return 1
+    print(text)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from shared.mesh.demo import run_demo
 
@@ -115,12 +133,21 @@ def main(argv: list[str] | None = None) -> int:
     runs = sub.add_parser("runs", help="every run with its status, decision and reasons")
     runs.add_argument("--json", action="store_true")
     runs.set_defaults(fn=cmd_runs)
+    explain = sub.add_parser("explain", help="a run's sealed decision record, human-readable")
+    explain.add_argument("run", type=int, help="the run id (codex-judge runs lists them)")
+    explain.set_defaults(fn=cmd_explain)
     demo = sub.add_parser("demo", help="up + replay the recorded scenario + print the runs")
     demo.add_argument("--verbose", action="store_true")
     demo.set_defaults(fn=cmd_demo)
     schemas = sub.add_parser("schemas", help="check (or --write) schemas/ against the models")
     schemas.add_argument("--write", action="store_true")
     schemas.set_defaults(fn=cmd_schemas)
+    from shared.policy_cli import add_parser as add_policy_parser
+
+    add_policy_parser(sub)
+    from shared.memories.cli import add_memories_parser
+
+    add_memories_parser(sub)
     args = parser.parse_args(argv)
     quiet = args.command == "demo" and not args.verbose  # the demo prints its own report
     logs.configure("WARNING" if quiet else _settings().log_level)

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import re2
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from shared.db import Tx
 from shared.errors import InvalidDataError
@@ -32,6 +33,19 @@ _POLICY_DEPENDENT = frozenset({"neutral", "skipped"})
 SQL_POLICY = """
 SELECT document, version FROM codex_judge.policies WHERE repository = :repository
 """
+
+
+def _re2_pattern(value: str) -> str:
+    """Reject a pattern RE2 cannot compile (DESIGN §9: every user pattern is RE2, linear time;
+    lookaround and backreferences are not RE2 syntax)."""
+    try:
+        re2.compile(value)
+    except re2.error as exc:
+        raise ValueError(f"invalid RE2 pattern {value!r}: {exc}") from exc
+    return value
+
+
+Re2Pattern = Annotated[str, AfterValidator(_re2_pattern)]
 
 
 class RequiredCheck(BaseModel):
@@ -100,7 +114,7 @@ class Policy(BaseModel):
     mergeable_poll_timeout_s: int = Field(default=300, ge=1)
     # --- judge ---
     no_op_markers: list[str] = Field(default_factory=list)
-    protected_paths: list[str] = Field(default_factory=list)
+    protected_paths: list[Re2Pattern] = Field(default_factory=list)
     anti_gaming_outcome: Literal["needs_human", "needs_iteration", "warn"] = "needs_human"
     strict: bool = False
     judge_model: str | None = None
@@ -206,15 +220,20 @@ def merge_policy(defaults: Policy, document: Any, *, repository: str) -> Policy:
     return parse_model(Policy, merged, root=root)
 
 
-def effective_policy(tx: Tx, settings: Settings, repository: str | None) -> tuple[Policy, str]:
+def effective_policy(
+    tx: Tx, settings: Settings, repository: str | None, *, repo_local: str | None = None
+) -> tuple[Policy, str]:
     """The policy in force for ``repository`` (``owner/name``) and its SHA-256 hash.
 
+    Precedence, lowest first (:mod:`shared.policy_packs`): Settings defaults → the central
+    pack (repository ``*``) → the repository's pack → the repo-local file ``repo_local`` (its
+    text, fetched by the caller; used only when ``settings.policy_repo_local_enabled``).
+
     Raises:
-        InvalidDataError: the stored policy pack is invalid (see :func:`merge_policy`).
+        InvalidDataError: a stored pack or the repo-local file is invalid; ``field`` names the
+            layer and key, e.g. ``policies[o/r].protected_paths.0``.
     """
-    policy = default_policy(settings)
-    if repository:
-        row = tx.one(SQL_POLICY, repository=repository)
-        if row is not None:
-            policy = merge_policy(policy, row["document"], repository=repository)
-    return policy, policy.digest()
+    from shared.policy_packs import resolve  # the pack layer builds on this module's model
+
+    resolved = resolve(tx, settings, repository, repo_local=repo_local)
+    return resolved.policy, resolved.policy.digest()

@@ -15,7 +15,9 @@ from typing import Any, Protocol
 
 from shared.models.github import (
     CheckRun,
+    CheckSuite,
     CombinedStatus,
+    Comparison,
     PullFile,
     PullRequest,
     Review,
@@ -44,6 +46,16 @@ class GitHub(Protocol):
     def list_review_threads(self, repo: str, number: int) -> list[ReviewThread]:
         """Every page of the GraphQL ``pullRequest.reviewThreads`` connection."""
 
+    def list_check_suites(self, repo: str, sha: str) -> list[CheckSuite]:
+        """Every page of ``GET /repos/{repo}/commits/{sha}/check-suites?per_page=100``."""
+
+    def compare_commits(self, repo: str, base: str, head: str) -> Comparison:
+        """``GET /repos/{repo}/compare/{base}...{head}``: behind/ahead counts, merge base."""
+
+    def rerequest_check_suite(self, repo: str, suite_id: int) -> dict[str, Any]:
+        """``POST /repos/{repo}/check-suites/{suite_id}/rerequest`` (a write: allow-listed
+        repositories only, through the effects outbox)."""
+
 
 @dataclass(frozen=True)
 class ChatMessage:
@@ -67,9 +79,15 @@ class LanguageModel(Protocol):
     """An OpenAI-compatible chat completions endpoint with structured outputs."""
 
     def complete_json(
-        self, messages: list[ChatMessage], *, schema_name: str, schema: dict[str, Any]
+        self,
+        messages: list[ChatMessage],
+        *,
+        schema_name: str,
+        schema: dict[str, Any],
+        model: str | None = None,
     ) -> ChatResult:
-        """``POST /chat/completions`` with ``response_format`` ``json_schema`` (strict)."""
+        """``POST /chat/completions`` with ``response_format`` ``json_schema`` (strict);
+        ``model`` overrides the configured model for this call (policy ``judge_model``)."""
 
 
 @dataclass(frozen=True)
@@ -89,3 +107,79 @@ class Discord(Protocol):
         Raises:
             RateLimitedError: 429, with Discord's ``retry_after`` (seconds).
         """
+
+
+@dataclass(frozen=True)
+class WriteAnswer:
+    """GitHub's answer to a write that retrying cannot change: the HTTP ``status`` and the JSON
+    ``body`` (``{}`` when empty). 2xx is success; 4xx answers such as 405/409/422 are returned
+    as values so the use case can record and reason about them (issue 5: "405/409/422 answers
+    are decisions, not crashes"). A GraphQL answer is 200 with ``errors`` when it failed.
+    """
+
+    status: int
+    body: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        """True for a 2xx answer without GraphQL ``errors``."""
+        return 200 <= self.status < 300 and not self.body.get("errors")
+
+    @property
+    def message(self) -> str:
+        """GitHub's ``message`` (or the first GraphQL error's), or ``""``."""
+        if self.body.get("message"):
+            return str(self.body["message"])
+        errors = self.body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            return str(errors[0].get("message") or "")
+        return ""
+
+
+class GitHubWriter(Protocol):
+    """Writes to GitHub (REST and GraphQL). ``repo`` is ``owner/name``.
+
+    Every method returns a :class:`WriteAnswer` for 2xx and for 4xx answers other than rate
+    limits, and raises ``RateLimitedError`` (403/429 rate limits) or ``UpstreamError`` (5xx,
+    timeouts, 401). Callers go through :mod:`shared.writes` (allow-list, dry run, effects
+    outbox and the ``github.write_actions`` audit), never straight to the writer.
+    """
+
+    def merge_pull(
+        self, repo: str, number: int, *, sha: str, merge_method: str, commit_title: str | None
+    ) -> WriteAnswer:
+        """``PUT /repos/{repo}/pulls/{number}/merge`` with ``sha`` (409 if the head moved)."""
+
+    def delete_branch(self, repo: str, branch: str) -> WriteAnswer:
+        """``DELETE /repos/{repo}/git/refs/heads/{branch}`` (204; 422 when already gone)."""
+
+    def create_ref(self, repo: str, *, ref: str, sha: str) -> WriteAnswer:
+        """``POST /repos/{repo}/git/refs`` with ``ref`` = ``refs/heads/<branch>``."""
+
+    def get_contents(self, repo: str, path: str, *, ref: str | None = None) -> WriteAnswer:
+        """``GET /repos/{repo}/contents/{path}`` (200 file object with base64 ``content``;
+        404 answer when absent). A read, kept here because writers need the file ``sha``."""
+
+    def put_contents(
+        self,
+        repo: str,
+        path: str,
+        *,
+        message: str,
+        content: bytes,
+        branch: str,
+        sha: str | None = None,
+    ) -> WriteAnswer:
+        """``PUT /repos/{repo}/contents/{path}``: create (201) or update (200, needs ``sha``)."""
+
+    def create_pull(
+        self, repo: str, *, title: str, head: str, base: str, body: str, draft: bool = False
+    ) -> WriteAnswer:
+        """``POST /repos/{repo}/pulls`` (201; 422 when one already exists for ``head``)."""
+
+    def revert_pull(
+        self, pull_node_id: str, *, title: str | None = None, body: str | None = None
+    ) -> WriteAnswer:
+        """GraphQL ``revertPullRequest(input: {pullRequestId, title, body})``: opens a PR that
+        reverts a merged PR; the answer's ``data.revertPullRequest.revertPullRequest`` holds
+        ``{id, number, url}``."""

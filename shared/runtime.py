@@ -285,9 +285,7 @@ def run_event(consumer: str, handler: Handler, event: Envelope, deps: Container)
     return response
 
 
-def _run_event(
-    consumer: str, handler: Handler, event: Envelope, deps: Container
-) -> flask.Response:
+def _run_event(consumer: str, handler: Handler, event: Envelope, deps: Container) -> flask.Response:
     try:
         return event_response(process(consumer, handler, event, deps))
     except PermanentError as exc:

@@ -63,6 +63,26 @@ class Settings(BaseSettings):
         default_factory=list, description="comma-separated; several for rotation"
     )
     github_timeout_s: float = 10.0
+    github_app_id: int | None = Field(
+        default=None,
+        description="GitHub App auth (instead of github_token): the App's id (JWT issuer)",
+    )
+    github_app_private_key: SecretStr | None = Field(
+        default=None, description="the App's PEM private key; signs the RS256 JWT"
+    )
+    github_app_installation_id: int | None = Field(
+        default=None, description="the installation whose access token the calls use"
+    )
+    github_etag_cache: bool = Field(
+        default=True,
+        description="conditional GETs (If-None-Match) for polling reads, cached in"
+        " github.etag_cache; a 304 costs no rate limit",
+    )
+    github_write_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated owner/name repositories GitHub writes (merge, branch, PR)"
+        " may go to; a write to any other repository is refused and recorded (DESIGN §11)",
+    )
 
     # --- language model (OpenAI-compatible) ---
     llm_base_url: str | None = Field(default=None, description="unset → offline judge")
@@ -70,10 +90,66 @@ class Settings(BaseSettings):
     llm_model: str = "gpt-4o-mini"
     llm_timeout_s: float = 60.0
     llm_max_attempts: int = Field(default=3, ge=1, le=10)
+    llm_retry_wait_cap_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="longest in-process wait (s) before retrying a 429/5xx from the model; "
+        "after llm_max_attempts the judge records judge_unavailable",
+    )
+    llm_input_cost_per_mtok: float = Field(
+        default=0.0, ge=0, description="USD per million prompt tokens (evaluation cost)"
+    )
+    llm_output_cost_per_mtok: float = Field(
+        default=0.0, ge=0, description="USD per million completion tokens (evaluation cost)"
+    )
+
+    # --- embeddings for memories (OpenAI-compatible POST {base}/embeddings) ---
+    embeddings_base_url: str | None = Field(
+        default=None,
+        description="API root incl. version, e.g. https://api.openai.com/v1; unset → the "
+        "offline deterministic hashing embedder (lexical, no network, labelled in every row)",
+    )
+    embeddings_api_key: SecretStr | None = None
+    embeddings_model: str = "text-embedding-3-small"
+    embeddings_dimension: int = Field(
+        default=256,
+        ge=1,
+        le=16000,
+        description="vector length; checked against memories.entries at start (pgvector "
+        "allows at most 16000 dimensions)",
+    )
+    embeddings_encoding_format: Literal["float", "base64"] = Field(
+        default="base64", description="what to ask for; either answer shape is read"
+    )
+    embeddings_send_dimensions: bool = Field(
+        default=True,
+        description="send `dimensions` (text-embedding-3 models); off for endpoints that reject it",
+    )
+    embeddings_timeout_s: float = Field(default=30.0, description="request timeout, seconds")
 
     # --- Discord ---
     discord_webhook_url: SecretStr | None = None
     discord_max_attempts: int = Field(default=3, ge=1, le=10)
+    discord_bot_token: SecretStr | None = Field(
+        default=None,
+        description="bot-token mode (used when no webhook URL is set): POST"
+        " {discord_api_url}/channels/{discord_channel_id}/messages with 'Authorization: Bot …'",
+    )
+    discord_channel_id: str | None = Field(default=None, description="bot-token mode's channel")
+    discord_api_url: str = Field(
+        default="https://discord.com/api/v10", description="Discord REST base (bot-token mode)"
+    )
+
+    # --- Facteur (rerun submissions as protobuf CodexTask) ---
+    facteur_url: str | None = Field(
+        default=None, description="Facteur base URL; reruns POST {facteur_url}/codex/tasks"
+    )
+    facteur_timeout_s: float = Field(default=10.0, gt=0, description="per-request seconds")
+    rerun_workflow_template: str = Field(
+        default="codex-autonomous",
+        description="WorkflowTemplate a rerun submits to Argo when the judged run's own"
+        " workflows.argoproj.io/workflow-template label is absent",
+    )
 
     # --- Argo ---
     argo_server_url: str | None = None
@@ -112,8 +188,27 @@ class Settings(BaseSettings):
     )
     max_attempts: int = Field(default=3, ge=1, le=20)
 
+    # --- policy packs and the diff source (issue 4) ---
+    policy_max_bytes: int = Field(
+        default=65536, ge=1024, le=1048576, description="largest policy pack accepted, bytes"
+    )
+    policy_repo_local_enabled: bool = Field(
+        default=False,
+        description="apply the repository's own policy file as the last, narrowest layer",
+    )
+    policy_repo_local_path: str = Field(
+        default=".codex-judge/policy.yaml",
+        description="path of the repo-local policy file inside the repository",
+    )
+    diff_worktree_root: Path | None = Field(
+        default=None,
+        description="directory holding <owner>/<name> git clones; the judge then diffs "
+        "base...head locally instead of asking GitHub",
+    )
+
     @field_validator(
         "github_webhook_secrets",
+        "github_write_allowlist",
         "ai_reviewer_logins",
         "required_checks",
         "no_op_markers",

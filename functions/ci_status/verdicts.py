@@ -6,7 +6,16 @@
   projection;
 * ``check_run`` / ``check_suite`` / ``status`` / ``workflow_run`` events: project the payload,
   then decide, from the projection, for the active runs waiting at that SHA (a check on another
-  SHA — a stale green on the branch's previous head — never reaches a run).
+  SHA — a stale green on the branch's previous head — never reaches a run);
+* ``pull_request.synchronize``: a push supersedes the PR's older gated runs
+  (:mod:`functions.ci_status.supersede`).
+
+Deciding reads the projection (:func:`shared.gates.ci.ci_verdict`, required checks pinned to
+apps, suites still running); a failure that looks infrastructural re-requests its check suite
+instead of concluding (:mod:`functions.ci_status.retries`); a success may still be
+``stale_base`` under the base-freshness rule (:mod:`functions.ci_status.freshness`). A GitHub
+rate limit propagates as ``RateLimitedError`` (429 + ``Retry-After``) and any other API error
+as a 503/422: never as "no checks".
 
 A final verdict is written once (compare-and-set on ``ci_verdict IS NULL``), the run moves
 ``waiting_for_ci`` → ``waiting_for_review``, and the reply is ``ci.concluded`` keyed
@@ -19,32 +28,47 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from functions.ci_status import freshness, retries, supersede, tick
 from shared.events import Envelope
 from shared.gates.ci import CiResult, ci_verdict
 from shared.models.events import (
     CI_CONCLUDED,
+    PING_EVENT,
     RUN_COMPLETED,
     CheckSummary,
     CiConcluded,
     RunCompleted,
 )
 from shared.policy import effective_policy
-from shared.projections import checks_for_sha, project_check_run, project_status, project_webhook
+from shared.projections import (
+    checks_for_sha,
+    project_check_run,
+    project_check_suite,
+    project_status,
+    project_webhook,
+    suites_for_sha,
+)
+from shared.reconcile import note_waiting, settle
 from shared.runtime import Context, NoReply, Outcome, Reply
 
 CHECK_EVENTS = ("check_run", "check_suite", "status", "workflow_run")
 
+SYNCHRONIZE = "com.github.pull_request.synchronize"
+
+# NO KEY UPDATE, not UPDATE: the run row stays locked against concurrent deciders, while the
+# effects outbox (its own connection) can still insert rows that reference the run.
+
 SQL_RUN = """
-SELECT id, status, repository, head_sha, pr_number, ci_verdict, ci_summary
-FROM codex_judge.runs WHERE id = :id FOR UPDATE
+SELECT id, status, repository, head_sha, base_ref, pr_number, ci_verdict, ci_summary
+FROM codex_judge.runs WHERE id = :id FOR NO KEY UPDATE
 """
 SQL_WAITING_AT_SHA = """
-SELECT id, status, repository, head_sha, pr_number, ci_verdict, ci_summary
+SELECT id, status, repository, head_sha, base_ref, pr_number, ci_verdict, ci_summary
 FROM codex_judge.runs
 WHERE repository = :repository AND head_sha = :head_sha AND active
   AND status = 'waiting_for_ci' AND ci_verdict IS NULL
 ORDER BY id
-FOR UPDATE
+FOR NO KEY UPDATE
 """
 SQL_CONCLUDE = """
 UPDATE codex_judge.runs
@@ -64,18 +88,27 @@ def github_event_name(event_type: str) -> str | None:
 
 def handle(event: Envelope, ctx: Context) -> Outcome:
     """Route one event to the CI verdict (see the module docstring)."""
+    if event.type == PING_EVENT:  # durable waits: timeouts and reconcile (H2)
+        return tick.handle(event, ctx)
     if event.type == RUN_COMPLETED:
-        return _on_run_completed(event.model(RunCompleted), ctx)
+        return decide_run(ctx, event.model(RunCompleted).run_id)
+    if event.type == SYNCHRONIZE:
+        payload = event.json()
+        if not isinstance(payload, dict):
+            return NoReply("payload is not an object")
+        return supersede.on_synchronize(payload, ctx)
     name = github_event_name(event.type)
     if name in CHECK_EVENTS:
         return _on_check_event(name, event.json(), ctx)
     return NoReply(f"ignored event type {event.type}")
 
 
-def _on_run_completed(data: RunCompleted, ctx: Context) -> Outcome:
-    run = ctx.tx.one(SQL_RUN, id=data.run_id)
+def decide_run(ctx: Context, run_id: int) -> Outcome:
+    """Re-read run ``run_id``'s checks from GitHub and decide (``run.completed``; the tick's
+    reconcile in :mod:`functions.ci_status.tick`). Locks the run row."""
+    run = ctx.tx.one(SQL_RUN, id=run_id)
     if run is None:
-        return NoReply("unknown run", run_id=data.run_id)
+        return NoReply("unknown run", run_id=run_id)
     if run["ci_verdict"] is not None:
         return _reply(run, run["ci_verdict"], run["ci_summary"] or {})
     if run["status"] != "waiting_for_ci":
@@ -89,6 +122,9 @@ def _on_run_completed(data: RunCompleted, ctx: Context) -> Outcome:
             project_check_run(ctx.tx, repo, check_run)
     for status in github.get_combined_status(repo, sha).statuses:
         project_status(ctx.tx, repo, sha, status)
+    for suite in github.list_check_suites(repo, sha):
+        if suite.head_sha == sha:
+            project_check_suite(ctx.tx, repo, suite)
     return _decide(run, ctx)
 
 
@@ -112,13 +148,44 @@ def _on_check_event(name: str, payload: Any, ctx: Context) -> Outcome:
 
 def _decide(run: dict[str, Any], ctx: Context) -> Outcome:
     policy, _ = effective_policy(ctx.tx, ctx.deps.settings, run["repository"])
-    result: CiResult = ci_verdict(
-        checks_for_sha(ctx.tx, run["repository"], run["head_sha"]), policy
-    )
+    repo, sha = run["repository"], run["head_sha"]
+    # Suites an app created but never ran (no check runs) stay queued forever; only suites
+    # with check runs can still add checks.
+    open_suites = [
+        s["app_slug"]
+        for s in suites_for_sha(ctx.tx, repo, sha)
+        if s["status"] != "completed" and (s["check_runs_count"] or 0) > 0
+    ]
+    result: CiResult = ci_verdict(checks_for_sha(ctx.tx, repo, sha), policy, open_suites)
+    retry: retries.RetryDecision | None = None
+    if result.verdict == "failure":
+        retry = retries.maybe_retry(run, result, policy, ctx)
+        if retry.retried:
+            note_waiting(
+                ctx,
+                run_id=run["id"],
+                deadline_kind=tick.CI_TIMEOUT,
+                deadline_s=policy.ci_timeout_s,
+                reconcile_s=policy.reconcile_interval_s,
+            )
+            return NoReply(f"re-requested check suites {retry.retried}", run_id=run["id"])
+    result = freshness.check_base(run, result, policy, ctx)
     if not result.final:
+        note_waiting(  # a durable deadline and reconcile (shared.reconcile)
+            ctx,
+            run_id=run["id"],
+            deadline_kind=tick.CI_TIMEOUT,
+            deadline_s=policy.ci_timeout_s,
+            reconcile_s=policy.reconcile_interval_s,
+        )
         return NoReply("waiting", run_id=run["id"])
     summary = result.summary()
+    if retry is not None and retry.skipped:
+        summary["flaky_retry"] = retry.evidence()
+    if result.verdict == "stale_base":
+        summary["reason"] = "stale_base"
     ctx.tx.run(SQL_CONCLUDE, id=run["id"], verdict=result.verdict, summary=json.dumps(summary))
+    settle(ctx, run["id"])
     return _reply(run, result.verdict, summary)
 
 
@@ -131,6 +198,9 @@ def _reply(run: dict[str, Any], verdict: str, summary: dict[str, Any]) -> Reply:
         verdict=verdict,  # type: ignore[arg-type]
         failing=list(summary.get("failing") or []),
         checks=[CheckSummary.model_validate(c) for c in summary.get("checks") or []],
+        reason=summary.get("reason"),
+        wrong_app=list(summary.get("wrong_app") or []),
+        base_sha=(summary.get("base") or {}).get("base_sha"),
     )
     return Reply(
         CI_CONCLUDED,

@@ -1,22 +1,41 @@
-"""The discord use case: post one message per (run, decision) through the effects outbox.
+"""The discord use case: one message per (run, kind) through the effects outbox.
 
-Consumes ``io.codexjudge.judge.decided.v1`` (:class:`JudgeDecided`). The run's links are read
-from ``codex_judge.runs`` and ``codex_judge.artifacts``; the message goes out through
-:func:`shared.effects.perform` with the key ``discord:<run_id>:<decision>``, so a duplicate
-delivery, or another event carrying the same decision, never posts twice (DESIGN §4, §5).
-Outcomes are values: no Discord configured, or an unknown run, answer :class:`NoReply` with a
-note. A Discord 429 raises :class:`RateLimitedError` (429 + ``Retry-After``).
+Consumes ``judge.decided``, ``pr.merged``, ``deploy.verified``, ``deploy.failed`` and
+``run.escalated``; :mod:`functions.discord.notices` says which kind each is, and the policy's
+``discord_kinds`` whether it is posted. The run's links are read from ``codex_judge.runs`` and
+``codex_judge.artifacts``; the message goes out through :func:`shared.effects.perform` with the
+key ``discord:<run_id>:<kind>``, so a duplicate delivery, or another event of the same kind,
+never posts twice (DESIGN §4, §5).
+
+Retries are bounded (issue 5; DESIGN §12.8): a Discord 429 answers 429 with ``Retry-After`` and
+a 5xx answers 503, so Knative redelivers; after ``discord_max_attempts`` tries the effect is
+marked ``failed`` and the notice is dropped with a note instead of being retried forever.
+Outcomes are values: no Discord configured, an unknown run or a kind the policy does not post
+answer :class:`NoReply` with a note.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from functions.discord import notices
 from functions.discord.message import RunLinks, build_message
 from shared import effects
 from shared.db import Tx
 from shared.events import Envelope
-from shared.models.events import JUDGE_DECIDED, JudgeDecided
+from shared.models.events import (
+    DEPLOY_FAILED,
+    DEPLOY_VERIFIED,
+    JUDGE_DECIDED,
+    PR_MERGED,
+    RUN_ESCALATED,
+    DeployFailed,
+    DeployVerified,
+    JudgeDecided,
+    PrMerged,
+    RunEscalated,
+)
+from shared.policy import effective_policy
 from shared.runtime import Context, NoReply, Outcome
 
 SQL_RUN = """
@@ -27,6 +46,12 @@ SELECT repository, issue_number, issue_url, attempt, pr_url, pr_number, head_sha
 SQL_ARTIFACTS = """
 SELECT name, url, bucket, key, endpoint
   FROM codex_judge.artifacts WHERE run_id = :run_id ORDER BY name
+"""
+SQL_EFFECT = "SELECT state, attempts FROM runtime.effects WHERE idempotency_key = :key"
+SQL_GIVE_UP = """
+UPDATE runtime.effects SET state = 'failed', completed_at = now(),
+       error = coalesce(error, '') || ' (gave up after ' || attempts || ' attempts)'
+ WHERE idempotency_key = :key AND state = 'claimed' AND claimed_at = '-infinity'
 """
 
 
@@ -63,24 +88,98 @@ def load_links(tx: Tx, run_id: int) -> RunLinks | None:
     )
 
 
+def _notice(event: Envelope, ctx: Context) -> tuple[int, str, Any] | str:
+    """``(run_id, kind, render)`` for ``event``, or a note why nothing is posted."""
+    if event.type == JUDGE_DECIDED:
+        decided = event.model(JudgeDecided)
+        kind = notices.decision_kind(decided)
+        if kind is None:
+            return "a pass is announced once merged and verified"
+        return decided.run_id, kind, lambda links: build_message(decided, links)
+    if event.type == PR_MERGED:
+        merged = event.model(PrMerged)
+        policy, _ = effective_policy(ctx.tx, ctx.deps.settings, merged.repository)
+        if merged.dry_run or policy.deploy_mode != "none":
+            return "merged, not yet verified (or a dry run); nothing posted"
+        detail = f"Merged ({merged.merge_method}); no deploy configured."
+        sha = merged.merge_commit_sha
+        return (
+            merged.run_id,
+            "success",
+            lambda links: notices.build_notice(
+                "success", merged.run_id, links, detail=detail, commit_sha=sha
+            ),
+        )
+    if event.type == DEPLOY_VERIFIED:
+        verified = event.model(DeployVerified)
+        detail = f"Deployed ({verified.mode}) at {verified.revision[:12]} and verified."
+        return (
+            verified.run_id,
+            "success",
+            lambda links: notices.build_notice(
+                "success",
+                verified.run_id,
+                links,
+                detail=detail,
+                commit_sha=verified.merge_commit_sha,
+            ),
+        )
+    if event.type == DEPLOY_FAILED:
+        failed = event.model(DeployFailed)
+        lines = [f"{failed.reason}: {failed.message}"]
+        if failed.remedy and failed.remedy.url:
+            lines.insert(0, f"Remedy ({failed.remedy.kind}): <{failed.remedy.url}>")
+        lines += [f"- {name}" for name in failed.failing_tests]
+        return (
+            failed.run_id,
+            "deploy_failed",
+            lambda links: notices.build_notice(
+                "deploy_failed",
+                failed.run_id,
+                links,
+                detail="\n".join(lines),
+                commit_sha=failed.merge_commit_sha,
+            ),
+        )
+    if event.type == RUN_ESCALATED:
+        escalated = event.model(RunEscalated)
+        kind = notices.escalation_kind(escalated.reason)
+        detail = f"{escalated.reason}: {escalated.message}"
+        return (
+            escalated.run_id,
+            kind,
+            lambda links: notices.build_notice(kind, escalated.run_id, links, detail=detail),
+        )
+    return f"ignored event type {event.type}"
+
+
 def post_decision(event: Envelope, ctx: Context) -> Outcome:
-    """Post the decision in ``event`` to Discord once per (run, decision).
+    """Post the notice for ``event`` to Discord once per (run, kind).
 
     Raises:
-        InvalidDataError: ``data`` is not a valid :class:`JudgeDecided` (names the field).
+        InvalidDataError: ``data`` does not match the event type's model (names the field).
         RateLimitedError: Discord answered 429 (the redelivery posts).
+        UpstreamError: Discord answered 5xx or did not answer (the redelivery posts).
         ConflictError: another worker is posting the same message right now.
     """
-    if event.type != JUDGE_DECIDED:
-        return NoReply(f"ignored event type {event.type}")
-    decided: JudgeDecided = event.model(JudgeDecided)
+    found = _notice(event, ctx)
+    if isinstance(found, str):
+        return NoReply(found)
+    run_id, kind, render = found
     discord = ctx.deps.discord()
     if discord is None:
-        return NoReply("discord is not configured; nothing posted", run_id=decided.run_id)
-    links = load_links(ctx.tx, decided.run_id)
+        return NoReply("discord is not configured; nothing posted", run_id=run_id)
+    links = load_links(ctx.tx, run_id)
     if links is None:
-        return NoReply(f"run {decided.run_id} not found; nothing posted")
-    content = build_message(decided, links)
+        return NoReply(f"run {run_id} not found; nothing posted")
+    policy, _ = effective_policy(ctx.tx, ctx.deps.settings, links.repository)
+    if kind not in policy.discord_kinds:
+        return NoReply(f"{kind} notices are not posted for this repository", run_id=run_id)
+    key = f"discord:{run_id}:{kind}"
+    with ctx.deps.db.transaction() as tx:  # committed at once, so the bound holds under retries
+        if _exhausted(tx, key, ctx):
+            tx.run(SQL_GIVE_UP, key=key)
+    content = render(links)
 
     def call() -> dict[str, Any]:
         message = discord.post(content)
@@ -88,11 +187,17 @@ def post_decision(event: Envelope, ctx: Context) -> Outcome:
 
     result = effects.perform(
         ctx.deps.db,
-        key=f"discord:{decided.run_id}:{decided.decision}",
+        key=key,
         kind="discord",
-        run_id=decided.run_id,
-        request={"content": content, "event_id": event.id},
+        run_id=run_id,
+        request={"content": content, "event_id": event.id, "kind": kind},
         call=call,
     )
     note = "posted" if result.performed_now else f"already {result.state}; not posted again"
-    return NoReply(note, run_id=decided.run_id)
+    return NoReply(note, run_id=run_id)
+
+
+def _exhausted(tx: Tx, key: str, ctx: Context) -> bool:
+    row = tx.one(SQL_EFFECT, key=key)
+    limit = ctx.deps.settings.discord_max_attempts
+    return bool(row and row["state"] == "claimed" and int(row["attempts"]) >= limit)

@@ -152,12 +152,46 @@ def publish(db: Database, settings: Settings, event: OutgoingEvent) -> None:
             tx.run(SQL_MARK_PUBLISHED, delivery_id=event.id)
 
 
+def froussard_delivery(data: Mapping[str, Any]) -> Delivery:
+    """A delivery from Froussard's Kafka envelope (topic ``github.webhooks``).
+
+    Froussard verified ``X-Hub-Signature-256`` when it received the webhook and publishes
+    ``{"deliveryId", "event", "action", "repository", "sender", "receivedAt", "payload"}``:
+    ``payload`` is GitHub's JSON body, ``deliveryId`` the ``X-GitHub-Delivery`` header (the
+    dedupe key: ``github.events`` stores it once), ``event`` the ``X-GitHub-Event`` header.
+    The envelope's ``action`` and ``repository`` repeat the payload's; the payload wins.
+
+    Raises:
+        InvalidDataError: ``deliveryId``/``event`` is not a non-empty string or ``payload`` is
+            not an object (``field`` = ``data.<name>``).
+    """
+    for name in ("deliveryId", "event"):
+        value = data.get(name)
+        if not isinstance(value, str) or not value:
+            raise InvalidDataError(
+                f"Froussard envelope {name} must be a non-empty string, got {type(value).__name__}",
+                field=f"data.{name}",
+            )
+    payload = data.get("payload")
+    if not isinstance(payload, dict):
+        raise InvalidDataError(
+            f"Froussard envelope payload must be a JSON object, got {type(payload).__name__}",
+            field="data.payload",
+        )
+    headers = {"x-github-event": data["event"], "x-github-delivery": data["deliveryId"]}
+    if isinstance(data.get("receivedAt"), str):
+        headers["x-froussard-received-at"] = data["receivedAt"]
+    return Delivery(data["event"], data["deliveryId"], dict(payload), headers)
+
+
 def delivery_from_record(
     data: Any, extensions: Mapping[str, str]
 ) -> tuple[Delivery, bytes | None, str | None]:
     """A delivery carried in a Kafka record (KafkaSource CloudEvent ``data``).
 
-    Two shapes are read: an envelope ``{"headers": {...}, "body_raw_base64": ...}`` (or
+    Three shapes are read: the Froussard envelope ``{"deliveryId", "event", "action",
+    "repository", "sender", "receivedAt", "payload"}`` (:func:`froussard_delivery`); an
+    envelope ``{"headers": {...}, "body_raw_base64": ...}`` (or
     ``"body"``: the payload object), as webhook relays record it; or the bare payload, with the
     event name and delivery id in the KafkaSource ``kafkaheaderxgithubevent`` /
     ``kafkaheaderxgithubdelivery`` extensions.
@@ -166,8 +200,10 @@ def delivery_from_record(
         The delivery, the raw body bytes and signature when the envelope carries them.
 
     Raises:
-        InvalidDataError: neither shape names the event and delivery (``field`` says which).
+        InvalidDataError: no shape names the event and delivery (``field`` says which).
     """
+    if isinstance(data, dict) and "deliveryId" in data and "payload" in data:
+        return froussard_delivery(data), None, None
     if isinstance(data, dict) and isinstance(data.get("headers"), dict):
         headers = {str(k): str(v) for k, v in data["headers"].items()}
         raw: bytes | None = None

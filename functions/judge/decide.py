@@ -8,17 +8,25 @@ are final — mergeability and the verdict, sealed once.
   names the failing checks); when both verdicts are final: head moved / mergeable state dirty,
   the gates again on the current files, a blocking review, then the offline judge (no language
   model configured) or the LLM judge.
+* ``mergeable_state`` unknown (GitHub computes it lazily): a ``mergeable_poll`` timer (owner
+  ``judge``) is scheduled and nothing is decided; the judge's tick calls :func:`decide_run`
+  again, and after ``policy.mergeable_poll_timeout_s`` with ``mergeable_timed_out`` the run is
+  needs_human ``mergeable_unknown``.
 
-The run row is locked (``FOR UPDATE``) for the whole decision, so a concurrent duplicate waits
-and then answers with the sealed evaluation.
+Every decision is sealed with what it saw (:mod:`shared.seal`) and replied as
+``judge.decided`` with the CloudEvent extension ``decision`` (pass|needs_iteration|needs_human)
+so Triggers can filter on it. The run row is locked (``FOR UPDATE``) for the whole decision, so
+a concurrent duplicate waits and then answers with the sealed evaluation.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from functions.judge.evaluations import existing, seal
-from functions.judge.llm_judge import llm_verdict
+from functions.judge import tick
+from functions.judge.evaluations import existing, seal, tokens_today
+from functions.judge.llm_judge import JudgeConfig, llm_verdict
+from shared import timers
 from shared.events import Envelope
 from shared.gates.judge import (
     Verdict,
@@ -31,17 +39,24 @@ from shared.gates.judge import (
 )
 from shared.models.events import (
     CI_CONCLUDED,
+    PING_EVENT,
     REVIEW_CONCLUDED,
     RUN_COMPLETED,
     CiConcluded,
+    JudgeDecided,
     Reason,
     ReviewConcluded,
     RunCompleted,
 )
-from shared.models.github import PullFile
+from shared.models.github import PullFile, PullRequest
 from shared.policy import Policy, effective_policy
 from shared.projections import project_pull
 from shared.runtime import Context, NoReply, Outcome, Reply
+from shared.seal import LiveState, Seal, live_from
+
+MERGEABLE_POLL = "mergeable_poll"
+MERGEABLE_FIRST_POLL_S = 5.0
+DEFAULT_DIFF_SOURCE = "github_pr_files"
 
 SQL_RUN = """
 SELECT id, status, active, phase, reason, repository, issue_number, attempt, head_sha,
@@ -52,6 +67,8 @@ FROM codex_judge.runs WHERE id = :id FOR UPDATE
 
 def handle(event: Envelope, ctx: Context) -> Outcome:
     """Route one event to a decision (see the module docstring)."""
+    if event.type == PING_EVENT:  # mergeable_state re-polls (functions.judge.tick, H2)
+        return tick.handle(event, ctx)
     run_id: int
     if event.type == RUN_COMPLETED:
         run_id = event.model(RunCompleted).run_id
@@ -61,15 +78,40 @@ def handle(event: Envelope, ctx: Context) -> Outcome:
         run_id = event.model(ReviewConcluded).run_id
     else:
         return NoReply(f"ignored event type {event.type}")
+    return _decide(ctx, run_id, event.type)
+
+
+def decide_run(ctx: Context, run_id: int, *, mergeable_timed_out: bool = False) -> Outcome:
+    """Decide run ``run_id`` again now (the judge's tick: a ``mergeable_poll`` timer is due).
+
+    Args:
+        ctx: the open transaction and dependencies.
+        run_id: ``codex_judge.runs.id``.
+        mergeable_timed_out: the poll deadline passed; a still-unknown mergeable state is then
+            sealed needs_human ``mergeable_unknown`` instead of re-polled.
+
+    Returns:
+        The sealed ``judge.decided`` reply (the same one for a run already sealed), or NoReply
+        when the run is still waiting (unknown run, CI/review pending, mergeable unknown).
+    """
+    return _decide(ctx, run_id, "tick", mergeable_timed_out=mergeable_timed_out)
+
+
+def _decide(
+    ctx: Context, run_id: int, trigger: str, *, mergeable_timed_out: bool = False
+) -> Outcome:
     run = ctx.tx.one(SQL_RUN, id=run_id)
     if run is None:
         return NoReply("unknown run", run_id=run_id)
-    sealed = existing(ctx.tx, run)
-    if sealed is not None:
-        return sealed
-    policy, policy_hash = effective_policy(ctx.tx, ctx.deps.settings, run["repository"])
-    judge = _Judge(run, ctx, policy, policy_hash, event.type)
-    return judge.on_run_completed() if event.type == RUN_COMPLETED else judge.on_verdict()
+    outcome: Outcome | None = existing(ctx.tx, run)
+    if outcome is None:
+        policy, policy_hash = effective_policy(ctx.tx, ctx.deps.settings, run["repository"])
+        judge = _Judge(run, ctx, policy, policy_hash, trigger)
+        judge.mergeable_timed_out = mergeable_timed_out
+        outcome = judge.on_run_completed() if trigger == RUN_COMPLETED else judge.on_verdict()
+    if isinstance(outcome, Reply) and isinstance(outcome.data, JudgeDecided):
+        ctx.extensions_out["decision"] = outcome.data.decision
+    return outcome
 
 
 class _Judge:
@@ -80,6 +122,9 @@ class _Judge:
     ) -> None:
         self.run, self.ctx, self.policy, self.policy_hash = run, ctx, policy, policy_hash
         self.files_detail: list[dict[str, Any]] = []
+        self.files: list[PullFile] | None = None
+        self.live: LiveState | None = None
+        self.mergeable_timed_out = False
         self.inputs: dict[str, Any] = {
             "trigger": trigger,
             "head_sha": run["head_sha"],
@@ -92,6 +137,17 @@ class _Judge:
 
     def seal(self, verdict: Verdict) -> Reply:
         self.inputs.update(verdict.extra)
+        live = self.live or LiveState(
+            head_sha=self.run["head_sha"],
+            base_sha=self.inputs.get("base_sha"),
+            diff_hash=self.inputs.get("diff_hash"),
+        )
+        record = Seal(
+            **live.model_dump(),
+            diff_source=self.inputs.get("diff_source")
+            or (DEFAULT_DIFF_SOURCE if self.files is not None else None),
+        )
+        timers.cancel(self.ctx.tx, owner="judge", run_id=self.run["id"], kind=MERGEABLE_POLL)
         return seal(
             self.ctx.tx,
             self.run,
@@ -99,6 +155,7 @@ class _Judge:
             inputs=self.inputs,
             policy=self.policy,
             policy_hash=self.policy_hash,
+            record=record,
         )
 
     def on_run_completed(self) -> Outcome:
@@ -159,6 +216,34 @@ class _Judge:
             )
         project_pull(self.ctx.tx, run["repository"], pull)
         self.inputs["mergeable_state"] = pull.mergeable_state
+        self.inputs["base_sha"] = pull.base.sha
+        unknown = (pull.mergeable_state or "unknown").lower() == "unknown"
+        unknown = unknown and pull.head.sha == run["head_sha"]
+        if unknown and not self.mergeable_timed_out:
+            timers.schedule(
+                self.ctx.tx,
+                owner="judge",
+                run_id=run["id"],
+                kind=MERGEABLE_POLL,
+                delay_s=MERGEABLE_FIRST_POLL_S,
+                payload={"pr_number": run["pr_number"], "head_sha": run["head_sha"]},
+                keep_existing=True,
+            )
+            return NoReply("mergeable state unknown; re-polling", run_id=run["id"])
+        self.live = self._live(pull)
+        if unknown and self.mergeable_timed_out:
+            return self.seal(
+                Verdict(
+                    "needs_human",
+                    [
+                        Reason(
+                            code="mergeable_unknown",
+                            message="GitHub did not compute the mergeable state within "
+                            f"{self.policy.mergeable_poll_timeout_s} s",
+                        )
+                    ],
+                )
+            )
         blocked = mergeability(pull.mergeable_state, pull.head.sha, run["head_sha"])
         if blocked is None:
             blocked = self._gates()
@@ -172,7 +257,7 @@ class _Judge:
         return self.seal(
             llm_verdict(
                 llm,
-                max_attempts=self.ctx.deps.settings.llm_max_attempts,
+                self._llm_config(),
                 run=run,
                 pull=pull.model_dump(mode="json"),
                 files=list(self.files_detail),
@@ -196,10 +281,46 @@ class _Judge:
             )
         )
 
-    def _gates(self) -> Verdict | None:
-        files: list[PullFile] = self.ctx.deps.github().list_pull_files(
-            self.run["repository"], self.run["pr_number"]
+    def _llm_config(self) -> JudgeConfig:
+        settings, policy = self.ctx.deps.settings, self.policy
+        left = None
+        if policy.daily_token_ceiling is not None:
+            used = tokens_today(self.ctx.tx, self.run["repository"])
+            left = max(0, policy.daily_token_ceiling - used)
+        return JudgeConfig(
+            max_attempts=settings.llm_max_attempts,
+            samples=policy.self_consistency_samples,
+            min_confidence=policy.min_confidence,
+            token_budget=policy.token_budget,
+            model=policy.judge_model,
+            template_version=policy.prompt_template_version,
+            tokens_left_today=left,
+            input_cost_per_mtok=settings.llm_input_cost_per_mtok,
+            output_cost_per_mtok=settings.llm_output_cost_per_mtok,
+            retry_wait_cap_s=settings.llm_retry_wait_cap_s,
         )
+
+    def _pull_files(self) -> list[PullFile]:
+        if self.files is None:
+            self.files = self.ctx.deps.github().list_pull_files(
+                self.run["repository"], self.run["pr_number"]
+            )
+        return self.files
+
+    def _live(self, pull: PullRequest) -> LiveState:
+        """The state this decision seals: check runs, statuses and threads at the head SHA."""
+        github = self.ctx.deps.github()
+        repo, sha = self.run["repository"], self.run["head_sha"]
+        return live_from(
+            pull,
+            self._pull_files(),
+            github.list_check_runs(repo, sha),
+            github.get_combined_status(repo, sha).statuses,
+            github.list_review_threads(repo, self.run["pr_number"]),
+        )
+
+    def _gates(self) -> Verdict | None:
+        files = self._pull_files()
         self.inputs["diff_hash"] = diff_hash(files)
         self.inputs["files"] = sorted(f.filename for f in files)
         self.files_detail = [f.model_dump(mode="json") for f in files]

@@ -8,7 +8,9 @@ thread's resolution carries no timestamp in webhooks, so the current GraphQL sna
 only order-safe truth — projected, and judged. A final verdict is written once
 (compare-and-set on ``review_verdict IS NULL``) and replied as ``review.concluded``; a run
 already concluded is answered with the same reply, rebuilt from the database. No AI review at
-the head yet → NoReply("waiting").
+the head yet → NoReply("waiting"), and the wait is noted as durable timers (a
+``review_timeout`` deadline and a ``reconcile``; :mod:`shared.reconcile`) that the PingSource
+tick handles in :mod:`functions.review_gate.tick`.
 """
 
 from __future__ import annotations
@@ -16,17 +18,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from functions.review_gate import tick
 from shared.events import Envelope
 from shared.gates.review import ReviewResult, review_verdict
 from shared.models.events import (
+    PING_EVENT,
     REVIEW_CONCLUDED,
     RUN_COMPLETED,
     ReviewConcluded,
     RunCompleted,
     ThreadSummary,
 )
-from shared.policy import effective_policy
+from shared.policy import Policy, effective_policy
 from shared.projections import project_review, project_webhook, snapshot_threads
+from shared.reconcile import note_waiting, settle
 from shared.runtime import Context, NoReply, Outcome, Reply
 
 REVIEW_EVENTS = (
@@ -61,8 +66,10 @@ WHERE id = :id AND review_verdict IS NULL AND active
 
 def handle(event: Envelope, ctx: Context) -> Outcome:
     """Route one event to the review verdict (see the module docstring)."""
+    if event.type == PING_EVENT:
+        return tick.handle(event, ctx)
     if event.type == RUN_COMPLETED:
-        return _on_run_completed(event.model(RunCompleted), ctx)
+        return decide_run(ctx, event.model(RunCompleted).run_id)
     if event.type.startswith("com.github."):
         name = event.type.removeprefix("com.github.").split(".", 1)[0]
         if name in REVIEW_EVENTS:
@@ -70,10 +77,17 @@ def handle(event: Envelope, ctx: Context) -> Outcome:
     return NoReply(f"ignored event type {event.type}")
 
 
-def _on_run_completed(data: RunCompleted, ctx: Context) -> Outcome:
-    run = ctx.tx.one(SQL_RUN, id=data.run_id)
+def decide_run(ctx: Context, run_id: int) -> Outcome:
+    """Re-read the reviews and threads of run ``run_id`` from GitHub and decide (locks the run).
+
+    Returns:
+        The ``review.concluded`` reply (rebuilt from the database when the run concluded
+        before), or a NoReply saying why there is nothing to say (unknown run, not waiting,
+        no pull request, still waiting).
+    """
+    run = ctx.tx.one(SQL_RUN, id=run_id)
     if run is None:
-        return NoReply("unknown run", run_id=data.run_id)
+        return NoReply("unknown run", run_id=run_id)
     if run["review_verdict"] is not None:
         return _reply(run, run["review_summary"] or {})
     if not run["active"] or run["status"] not in _WAITING:
@@ -99,7 +113,9 @@ def _on_github_event(name: str, payload: Any, ctx: Context) -> Outcome:
     return outcome
 
 
-def _decide(run: dict[str, Any], ctx: Context) -> Outcome:
+def evaluate(ctx: Context, run: dict[str, Any]) -> tuple[ReviewResult, Policy]:
+    """Read every review and review thread of the run's PR from GitHub, project them and
+    compute the verdict at the run's head SHA under the repository's policy."""
     repo, number, sha = run["repository"], run["pr_number"], run["head_sha"]
     github = ctx.deps.github()
     reviews = github.list_reviews(repo, number)
@@ -108,11 +124,43 @@ def _decide(run: dict[str, Any], ctx: Context) -> Outcome:
         project_review(ctx.tx, repo, number, review)
     snapshot_threads(ctx.tx, repo, number, threads)
     policy, _ = effective_policy(ctx.tx, ctx.deps.settings, repo)
-    result: ReviewResult = review_verdict(reviews, threads, sha, policy)
+    return review_verdict(reviews, threads, sha, policy), policy
+
+
+def lock_run(ctx: Context, run_id: int) -> dict[str, Any] | None:
+    """The run row (the columns this gate reads), locked ``FOR UPDATE``; None when unknown."""
+    return ctx.tx.one(SQL_RUN, id=run_id)
+
+
+def is_waiting(run: dict[str, Any]) -> bool:
+    """Whether the run still waits for a review verdict this gate can give."""
+    return (
+        run["review_verdict"] is None
+        and bool(run["active"])
+        and run["status"] in _WAITING
+        and bool(run["repository"] and run["pr_number"] and run["head_sha"])
+    )
+
+
+def _decide(run: dict[str, Any], ctx: Context) -> Outcome:
+    result, policy = evaluate(ctx, run)
     if not result.final:
-        return NoReply("waiting", run_id=run["id"])
-    summary = result.summary()
-    ctx.tx.run(SQL_CONCLUDE, id=run["id"], verdict=result.verdict, summary=json.dumps(summary))
+        note_waiting(
+            ctx,
+            run_id=run["id"],
+            deadline_kind=tick.REVIEW_TIMEOUT,
+            deadline_s=policy.review_timeout_s,
+            reconcile_s=policy.reconcile_interval_s,
+        )
+        return NoReply("waiting for " + ", ".join(result.waiting_for), run_id=run["id"])
+    return conclude(ctx, run, result.summary())
+
+
+def conclude(ctx: Context, run: dict[str, Any], summary: dict[str, Any]) -> Reply:
+    """Write the final verdict once (compare-and-set), retire the run's timers, build the reply
+    (from ``summary``: a :meth:`ReviewResult.summary` or a timed-out summary)."""
+    ctx.tx.run(SQL_CONCLUDE, id=run["id"], verdict=summary["verdict"], summary=json.dumps(summary))
+    settle(ctx, run["id"])
     return _reply(run, summary)
 
 
@@ -128,6 +176,8 @@ def _reply(run: dict[str, Any], summary: dict[str, Any]) -> Reply:
             ThreadSummary.model_validate(t) for t in summary.get("unresolved_threads") or []
         ],
         next_prompt=summary.get("next_prompt"),
+        reason=summary.get("reason"),
+        waiting_for=list(summary.get("waiting_for") or []) if summary.get("reason") else [],
     )
     return Reply(
         REVIEW_CONCLUDED,

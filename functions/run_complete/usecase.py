@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from functions.run_complete.verification import verification_reply, verified_run_id
 from shared import runs
 from shared.argo import UnfinishedWorkflow, WorkflowCompletion, parse_completion
 from shared.events import Envelope
@@ -56,6 +57,9 @@ def complete(event: Envelope, ctx: Context) -> Outcome:
     parsed = parse_completion(event.data)
     if isinstance(parsed, UnfinishedWorkflow):
         return NoReply(parsed.note())
+    verifies = verified_run_id(parsed)
+    if verifies is not None:  # a post-deploy verification, not a new run (issue 5)
+        return verification_reply(parsed, verifies, event.data)
     url = workflow_url(ctx.deps.settings.argo_server_url, parsed)
     result = runs.record_completion(ctx.tx, parsed, workflow_url=url)
     run = result.run

@@ -1,4 +1,8 @@
-"""HttpxDiscord: the :class:`shared.ports.Discord` port over a Discord webhook.
+"""HttpxDiscord: the :class:`shared.ports.Discord` port over a Discord webhook or a bot token.
+
+Bot-token mode (no webhook URL; ``discord_bot_token`` and ``discord_channel_id`` set) posts to
+``{discord_api_url}/channels/{channel_id}/messages`` with ``Authorization: Bot <token>``
+(Discord "Create Message"), same body and same error mapping.
 
 ``POST <webhook URL>?wait=true`` with ``{"content", "allowed_mentions": {"parse": []}}`` so a
 message can never ping ``@everyone`` or a role (Discord "Execute Webhook", "Allowed Mentions").
@@ -36,24 +40,37 @@ class HttpxDiscord:
         *,
         timeout_s: float = 10.0,
         transport: httpx.BaseTransport | None = None,
+        bot_token: str | None = None,
     ) -> None:
         self._url = webhook_url
-        self._client = httpx.Client(
-            timeout=timeout_s, transport=transport, headers={"User-Agent": "codex-judge"}
-        )
+        headers = {"User-Agent": "codex-judge"}
+        if bot_token:  # bot-token mode: webhook_url is the channel's messages URL
+            headers["Authorization"] = f"Bot {bot_token}"
+        self._params = {} if bot_token else {"wait": "true"}
+        self._client = httpx.Client(timeout=timeout_s, transport=transport, headers=headers)
 
     @classmethod
     def from_settings(
         cls, settings: Settings, transport: httpx.BaseTransport | None = None
     ) -> HttpxDiscord:
-        """Build from ``discord_webhook_url``.
+        """Build from ``discord_webhook_url``, else (bot-token mode) from
+        ``discord_bot_token`` + ``discord_channel_id`` + ``discord_api_url``.
 
         Raises:
-            ValueError: ``discord_webhook_url`` is not set.
+            ValueError: neither mode is configured.
         """
-        if settings.discord_webhook_url is None:
-            raise ValueError("discord_webhook_url is not set; expected a Discord webhook URL")
-        return cls(settings.discord_webhook_url.get_secret_value(), transport=transport)
+        if settings.discord_webhook_url is not None:
+            return cls(settings.discord_webhook_url.get_secret_value(), transport=transport)
+        if settings.discord_bot_token is not None and settings.discord_channel_id:
+            url = f"{settings.discord_api_url.rstrip('/')}/channels/{settings.discord_channel_id}"
+            return cls(
+                url + "/messages",
+                transport=transport,
+                bot_token=settings.discord_bot_token.get_secret_value(),
+            )
+        raise ValueError(
+            "expected discord_webhook_url, or discord_bot_token with discord_channel_id"
+        )
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -81,7 +98,7 @@ class HttpxDiscord:
             "POST",
             self._url,
             service=SERVICE,
-            params={"wait": "true"},
+            params=self._params,
             json={"content": content, "allowed_mentions": {"parse": []}},
         )
         if resp.status_code == 429:

@@ -13,17 +13,26 @@ Rules, each from GitHub's REST docs:
   docs advise for secondary limits;
 * 5xx, timeouts, connection errors and 401 are :class:`UpstreamError`; a GraphQL 200 with
   ``errors`` is :class:`UpstreamError` too (never an empty result); other 4xx are
-  :class:`UpstreamRejectedError`; ``get_pull`` answers None on 404.
+  :class:`UpstreamRejectedError`; ``get_pull`` answers None on 404;
+* polling GETs are conditional ("Best practices for using the REST API"): with an
+  :class:`~shared.adapters.github_etags.EtagCache` each page is sent with the cached
+  ``If-None-Match``/``If-Modified-Since``, and a 304 (which costs no rate limit) is answered
+  from the cached body and ``Link`` header;
+* auth is a token (``Authorization: Bearer``) or a GitHub App installation token
+  (:mod:`shared.adapters.github_auth`); ``requests``/``not_modified`` count what was sent.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 from pydantic import ValidationError
 
+from shared.adapters.github_auth import GitHubAppAuth
+from shared.adapters.github_etags import CachedAnswer, EtagCache, PostgresEtagCache
 from shared.adapters.http import (
     body_json,
     error_message,
@@ -31,11 +40,14 @@ from shared.adapters.http import (
     retry_after_seconds,
     send,
 )
+from shared.db import Database
 from shared.errors import RateLimitedError, UpstreamError
 from shared.models.github import (
     CheckRun,
+    CheckSuite,
     CombinedStatus,
     CommitStatus,
+    Comparison,
     PullFile,
     PullRequest,
     Review,
@@ -95,6 +107,12 @@ class HttpxGitHub:
         token: a token (PAT or installation token); None sends no ``Authorization``.
         timeout_s: per-request timeout in seconds.
         transport: an httpx transport (tests); None uses the network.
+        auth: an httpx auth (a :class:`GitHubAppAuth`) used instead of ``token``.
+        etag_cache: where conditional-request validators live; None sends plain GETs.
+
+    Attributes:
+        requests: requests sent by this adapter (304s included).
+        not_modified: how many of them GitHub answered 304 (no rate limit spent).
     """
 
     def __init__(
@@ -104,6 +122,8 @@ class HttpxGitHub:
         *,
         timeout_s: float = 10.0,
         transport: httpx.BaseTransport | None = None,
+        auth: GitHubAppAuth | None = None,
+        etag_cache: EtagCache | None = None,
     ) -> None:
         headers = {
             "Accept": "application/vnd.github+json",
@@ -113,27 +133,70 @@ class HttpxGitHub:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self.api_url = api_url.rstrip("/")
-        self._client = httpx.Client(headers=headers, timeout=timeout_s, transport=transport)
+        self._client = httpx.Client(
+            headers=headers, timeout=timeout_s, transport=transport, auth=auth
+        )
+        self._auth = auth
+        self._etags = etag_cache
+        # Cached answers are keyed by credential: another token may see other repositories.
+        if auth is not None:
+            self._credential = auth.fingerprint()
+        elif token:
+            self._credential = "token:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+        else:
+            self._credential = "anonymous"
+        self.requests = 0
+        self.not_modified = 0
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, transport: httpx.BaseTransport | None = None
+        cls,
+        settings: Settings,
+        transport: httpx.BaseTransport | None = None,
+        db: Database | None = None,
     ) -> HttpxGitHub:
-        """Build from ``github_api_url``, ``github_token`` and ``github_timeout_s``."""
+        """Build from ``github_api_url``, ``github_token`` (or ``github_app_id``,
+        ``github_app_private_key`` and ``github_app_installation_id``: App auth wins when all
+        three are set), ``github_timeout_s`` and, with ``db`` and ``github_etag_cache``, the
+        Postgres ETag cache."""
         token = settings.github_token.get_secret_value() if settings.github_token else None
+        auth = None
+        if (
+            settings.github_app_id is not None
+            and settings.github_app_private_key is not None
+            and settings.github_app_installation_id is not None
+        ):
+            auth = GitHubAppAuth(
+                settings.github_api_url,
+                app_id=settings.github_app_id,
+                private_key=settings.github_app_private_key.get_secret_value(),
+                installation_id=settings.github_app_installation_id,
+                timeout_s=settings.github_timeout_s,
+                transport=transport,
+            )
+            token = None
+        cache = PostgresEtagCache(db) if db is not None and settings.github_etag_cache else None
         return cls(
-            settings.github_api_url, token, timeout_s=settings.github_timeout_s, transport=transport
+            settings.github_api_url,
+            token,
+            timeout_s=settings.github_timeout_s,
+            transport=transport,
+            auth=auth,
+            etag_cache=cache,
         )
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pools."""
         self._client.close()
+        if self._auth is not None:
+            self._auth.close()
 
     # --- plumbing ---
 
     def _request(
         self, method: str, url: str, *, allow_404: bool = False, **kwargs: Any
     ) -> httpx.Response:
+        self.requests += 1
         resp = send(self._client, method, url, service=SERVICE, **kwargs)
         limited = _rate_limited(resp)
         if limited is not None:
@@ -157,12 +220,49 @@ class HttpxGitHub:
             )
         return body
 
+    def _get(
+        self, url: str, *, params: dict[str, Any] | None = None, allow_404: bool = False
+    ) -> httpx.Response:
+        """A GET, conditional when an ETag cache is configured; a 304 is answered from it."""
+        if self._etags is None:
+            return self._request("GET", url, params=params, allow_404=allow_404)
+        key = str(self._client.build_request("GET", url, params=params).url)
+        cached = self._etags.get(key, self._credential)
+        headers: dict[str, str] = {}
+        if cached is not None and cached.etag:
+            headers["If-None-Match"] = cached.etag
+        if cached is not None and cached.last_modified:
+            headers["If-Modified-Since"] = cached.last_modified
+        resp = self._request("GET", key, headers=headers, allow_404=allow_404)
+        if resp.status_code == 304 and cached is not None:
+            self.not_modified += 1
+            replay = {"content-type": "application/json"}
+            if cached.link:
+                replay["link"] = cached.link
+            return httpx.Response(
+                200, headers=replay, content=cached.body.encode(), request=resp.request
+            )
+        if resp.status_code == 200 and (
+            resp.headers.get("etag") or resp.headers.get("last-modified")
+        ):
+            self._etags.put(
+                key,
+                self._credential,
+                CachedAnswer(
+                    etag=resp.headers.get("etag"),
+                    last_modified=resp.headers.get("last-modified"),
+                    link=resp.headers.get("link"),
+                    body=resp.text,
+                ),
+            )
+        return resp
+
     def _pages(self, path: str) -> Iterator[Any]:
         """Each page's JSON body of ``path``, following ``Link: rel="next"``."""
         url: str | None = f"{self.api_url}{path}"
         params: dict[str, Any] | None = {"per_page": PER_PAGE}
         while url:
-            resp = self._request("GET", url, params=params)
+            resp = self._get(url, params=params)
             yield self._json(resp)
             url = resp.links.get("next", {}).get("url")
             params = None  # the next link already carries every query parameter
@@ -193,7 +293,7 @@ class HttpxGitHub:
 
     def get_pull(self, repo: str, number: int) -> PullRequest | None:
         """``GET /repos/{repo}/pulls/{number}``; None when GitHub answers 404."""
-        resp = self._request("GET", f"{self.api_url}/repos/{repo}/pulls/{number}", allow_404=True)
+        resp = self._get(f"{self.api_url}/repos/{repo}/pulls/{number}", allow_404=True)
         if resp.status_code == 404:
             return None
         pull: PullRequest = self._parse(PullRequest, self._json(resp), "pull request")
@@ -203,6 +303,15 @@ class HttpxGitHub:
         """Every page of ``GET /repos/{repo}/pulls/{number}/files``."""
         raw = self._list(f"/repos/{repo}/pulls/{number}/files")
         return [self._parse(PullFile, item, "pull file") for item in raw]
+
+    def get_pull_diff(self, repo: str, number: int) -> str | None:
+        """The PR's unified diff: ``GET /repos/{repo}/pulls/{number}`` with ``Accept:
+        application/vnd.github.diff`` (GitHub REST "Pulls", custom media types); None on 404.
+        Not ETag-cached: the cache is keyed by URL, and this URL also answers JSON."""
+        url = f"{self.api_url}/repos/{repo}/pulls/{number}"
+        accept = {"Accept": "application/vnd.github.diff"}
+        resp = self._request("GET", url, headers=accept, allow_404=True)
+        return None if resp.status_code == 404 else resp.text
 
     def list_check_runs(self, repo: str, sha: str) -> list[CheckRun]:
         """Every page of ``GET /repos/{repo}/commits/{sha}/check-runs?per_page=100``."""
@@ -225,6 +334,57 @@ class HttpxGitHub:
             total_count=int(first.get("total_count") or len(statuses)),
             statuses=statuses,
         )
+
+    def list_check_suites(self, repo: str, sha: str) -> list[CheckSuite]:
+        """Every page of ``GET /repos/{repo}/commits/{sha}/check-suites?per_page=100``."""
+        raw = self._list(f"/repos/{repo}/commits/{sha}/check-suites", "check_suites")
+        return [self._parse(CheckSuite, item, "check suite") for item in raw]
+
+    def compare_commits(self, repo: str, base: str, head: str) -> Comparison:
+        """``GET /repos/{repo}/compare/{base}...{head}`` (three dots: from the merge base),
+        reduced to the counts, the merge base and the base commit with committer dates.
+
+        Raises:
+            UpstreamRejectedError: GitHub answered 404 (unknown base or head).
+        """
+        resp = self._get(
+            f"{self.api_url}/repos/{repo}/compare/{base}...{head}", params={"per_page": 1}
+        )
+        body = self._json(resp)
+        if not isinstance(body, dict):
+            raise UpstreamError("GitHub compare answer is not an object", service=SERVICE)
+
+        def commit(raw: Any, what: str) -> dict[str, Any]:
+            if not isinstance(raw, dict) or not raw.get("sha"):
+                raise UpstreamError(f"GitHub compare answer lacks {what}.sha", service=SERVICE)
+            date = ((raw.get("commit") or {}).get("committer") or {}).get("date")
+            return {"sha": raw["sha"], "committed_at": date}
+
+        comparison: Comparison = self._parse(
+            Comparison,
+            {
+                "status": body.get("status"),
+                "ahead_by": body.get("ahead_by"),
+                "behind_by": body.get("behind_by"),
+                "merge_base": commit(body.get("merge_base_commit"), "merge_base_commit"),
+                "base": commit(body.get("base_commit"), "base_commit"),
+            },
+            "comparison",
+        )
+        return comparison
+
+    def rerequest_check_suite(self, repo: str, suite_id: int) -> dict[str, Any]:
+        """``POST /repos/{repo}/check-suites/{suite_id}/rerequest`` (201, empty body): GitHub
+        asks the suite's app to run it again. A write: callers check the repository
+        allow-list and go through :func:`shared.effects.perform`.
+
+        Returns:
+            ``{"status": 201, "suite_id": suite_id}``.
+        """
+        resp = self._request(
+            "POST", f"{self.api_url}/repos/{repo}/check-suites/{suite_id}/rerequest"
+        )
+        return {"status": resp.status_code, "suite_id": suite_id}
 
     def list_reviews(self, repo: str, number: int) -> list[Review]:
         """Every page of ``GET /repos/{repo}/pulls/{number}/reviews``, oldest first."""

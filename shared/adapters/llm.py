@@ -82,7 +82,12 @@ class HttpxLanguageModel:
         self._client.close()
 
     def complete_json(
-        self, messages: list[ChatMessage], *, schema_name: str, schema: dict[str, Any]
+        self,
+        messages: list[ChatMessage],
+        *,
+        schema_name: str,
+        schema: dict[str, Any],
+        model: str | None = None,
     ) -> ChatResult:
         """One structured-output chat completion.
 
@@ -90,6 +95,7 @@ class HttpxLanguageModel:
             messages: the conversation, oldest first.
             schema_name: ``json_schema.name`` (``^[a-zA-Z0-9_-]{1,64}$`` per OpenAI).
             schema: the JSON Schema the answer must follow (strict mode).
+            model: this call's model (policy ``judge_model``); None sends the configured one.
 
         Returns:
             ``choices[0]`` as a :class:`ChatResult`; ``content`` is JSON text, or ``refusal``
@@ -101,7 +107,7 @@ class HttpxLanguageModel:
             UpstreamRejectedError: any other 4xx (names the upstream message).
         """
         payload = {
-            "model": self.model,
+            "model": model or self.model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
             "response_format": {
                 "type": "json_schema",
@@ -126,6 +132,6 @@ class HttpxLanguageModel:
             content=_text(message.get("content")),
             refusal=_text(message.get("refusal")),
             finish_reason=_text(choice.get("finish_reason")),
-            model=_text(body.get("model")) or self.model,
+            model=_text(body.get("model")) or model or self.model,
             usage=usage if isinstance(usage, dict) else {},
         )

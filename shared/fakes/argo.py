@@ -8,7 +8,8 @@ Routes follow the Argo Server API (``WorkflowService``): ``GET /api/v1/workflows
 answers the Workflow or 404 with the grpc-gateway error body
 ``{"code": 5, "message": "workflows.argoproj.io \\"<name>\\" not found"}``;
 ``POST /api/v1/workflows/{ns}/submit`` takes ``{"resourceKind", "resourceName",
-"submitOptions": {"generateName", "labels", "parameters": ["k=v"]}}``, records the body in
+"submitOptions": {"generateName", "labels", "annotations", "parameters": ["k=v"]}}`` (labels
+and annotations in Argo's ``"k=v,k=v"`` string format), records the body in
 ``submissions`` and answers the created Workflow (also stored, phase ``Pending``). A body
 without ``resourceKind``/``resourceName`` is answered 400 with grpc code 3.
 """
@@ -79,6 +80,7 @@ def create_app(initial_state: dict[str, Any] | None = None) -> flask.Flask:
                     "generateName": prefix,
                     "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"argo/{namespace}/{name}")),
                     "labels": _labels(options.get("labels")),
+                    "annotations": _labels(options.get("annotations")),
                     "creationTimestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 },
                 "spec": {

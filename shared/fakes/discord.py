@@ -34,8 +34,15 @@ def create_app(initial_state: dict[str, Any] | None = None) -> flask.Flask:
     """A fake Discord webhook endpoint starting from ``initial_state`` (see module docstring)."""
     app, store = create_fake_app("fake_discord", DEFAULT_STATE, initial_state)
 
+    @app.post("/api/v10/channels/<channel_id>/messages")
+    def create_message(channel_id: str) -> flask.Response:
+        """Bot-token mode ("Create Message"): needs ``Authorization: Bot <token>``."""
+        if not (flask.request.headers.get("Authorization") or "").startswith("Bot "):
+            return json_answer(401, {"message": "401: Unauthorized", "code": 0})
+        return execute_webhook(f"bot-{channel_id}", "", wait=True)
+
     @app.post("/api/webhooks/<webhook_id>/<token>")
-    def execute_webhook(webhook_id: str, token: str) -> flask.Response:
+    def execute_webhook(webhook_id: str, token: str, wait: bool = False) -> flask.Response:
         with store.lock:
             if int(store.state.get("rate_limit_next") or 0) > 0:
                 store.state["rate_limit_next"] = int(store.state["rate_limit_next"]) - 1
@@ -89,7 +96,7 @@ def create_app(initial_state: dict[str, Any] | None = None) -> flask.Flask:
                 "timestamp": datetime.now(UTC).isoformat(),
             }
             messages.append(message)
-        if flask.request.args.get("wait", "").lower() == "true":
+        if wait or flask.request.args.get("wait", "").lower() == "true":
             return json_answer(200, message)
         return flask.Response(b"", status=204)
 

@@ -8,6 +8,11 @@ State (``GET``/``PUT /_fake/state``)::
      "statuses":       {"owner/repo@<sha>": [<REST status object>]},
      "reviews":        {"owner/repo#12": [<REST review object>]},
      "review_threads": {"owner/repo#12": [<GraphQL PullRequestReviewThread node>]},
+     "check_suites":   {"owner/repo@<sha>": [<REST check-suite object>]},
+     "compare":        {"owner/repo@<base>...<head>": <REST comparison object>},
+     "rerequested":    [{"repository", "suite_id"}],   # appended by POST …/rerequest
+     "errors":         [{"status": int, "path": "<substring>", "body": {...}}],  # one-shot
+     "stats":          {"not_modified": int},
      "rate_limit":     {"remaining": null|int, "reset": <epoch s>, "secondary_next": int,
                         "secondary_retry_after": int}}
 
@@ -20,11 +25,24 @@ limit answers 403 with ``x-ratelimit-remaining: 0``; a secondary limit answers 4
 the query in :data:`shared.adapters.github.REVIEW_THREADS_QUERY` with cursor pagination; a pull
 request that does not exist answers 200 with ``data.repository.pullRequest: null`` and an
 ``errors`` entry of type ``NOT_FOUND``, as GitHub does. The fake starts empty.
+
+Conditional requests ("Best practices for using the REST API"): every 200 answer to a GET
+carries an ``ETag`` (a hash of its body); a GET whose ``If-None-Match`` equals it answers
+``304 Not Modified`` with no body, and the request is given back to the primary rate limit
+(GitHub does not count a 304); ``stats.not_modified`` counts them. Check suites are listed per
+commit; ``POST /repos/{o}/{r}/check-suites/{id}/rerequest`` answers 201 and records the suite
+in ``rerequested`` (its runs are then the test's to replace, as the app would); ``GET
+/repos/{o}/{r}/compare/{base}...{head}`` answers the seeded comparison (404 when none);
+``POST /app/installations/{id}/access_tokens`` mints an installation token for a request
+bearing an App JWT (decoded, not verified: the fake holds no public key). An entry of
+``errors`` whose ``path`` is in the request path answers once with its status and body.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -33,6 +51,8 @@ from urllib.parse import urlencode
 import flask
 
 from shared.fakes.base import FakeStore, create_fake_app, json_answer
+from shared.fakes.github_diff import diff_answer, wants_diff
+from shared.fakes.github_writes import install_write_routes
 
 DOCS = "https://docs.github.com/rest"
 RATE_LIMIT_TOTAL = 5000
@@ -44,6 +64,11 @@ DEFAULT_STATE: dict[str, Any] = {
     "statuses": {},
     "reviews": {},
     "review_threads": {},
+    "check_suites": {},
+    "compare": {},
+    "rerequested": [],
+    "errors": [],
+    "stats": {"not_modified": 0},
     "rate_limit": {
         "remaining": None,
         "reset": None,
@@ -259,6 +284,8 @@ def create_app(initial_state: dict[str, Any] | None = None) -> flask.Flask:
             return refused
         with store.lock:
             pull = store.state["pulls"].get(f"{owner}/{repo}#{number}")
+            if pull is not None and wants_diff(flask.request):
+                return diff_answer(store.state, f"{owner}/{repo}#{number}", headers)
         return _not_found(headers) if pull is None else json_answer(200, pull, headers)
 
     @app.get("/repos/<owner>/<repo>/pulls/<int:number>/files")
@@ -305,4 +332,105 @@ def create_app(initial_state: dict[str, Any] | None = None) -> flask.Flask:
             return refused
         return _review_threads(store, flask.request.get_json(silent=True), headers)
 
+    install_write_routes(app, store)
+    _install_ci_routes(app, store)
     return app
+
+
+def _install_ci_routes(app: flask.Flask, store: FakeStore) -> None:
+    """Check suites, rerequest, compare, App tokens, injected errors and ETag/304."""
+
+    @app.before_request
+    def _injected_error() -> flask.Response | None:
+        path = flask.request.path
+        if path.startswith("/_fake/"):
+            return None
+        with store.lock:
+            errors = store.state.setdefault("errors", [])
+            for index, error in enumerate(errors):
+                if str(error.get("path") or "") in path:
+                    errors.pop(index)
+                    return json_answer(
+                        int(error.get("status") or 502),
+                        error.get("body") or {"message": "Server Error"},
+                    )
+        return None
+
+    @app.after_request
+    def _etag(resp: flask.Response) -> flask.Response:
+        request = flask.request
+        if request.method != "GET" or resp.status_code != 200 or request.path.startswith("/_"):
+            return resp
+        etag = 'W/"' + hashlib.sha256(resp.get_data()).hexdigest()[:40] + '"'
+        resp.headers["ETag"] = etag
+        if request.headers.get("If-None-Match") != etag:
+            return resp
+        with store.lock:
+            limits = store.state.setdefault("rate_limit", {})
+            if limits.get("remaining") is not None:
+                limits["remaining"] = int(limits["remaining"]) + 1  # a 304 costs nothing
+            stats = store.state.setdefault("stats", {})
+            stats["not_modified"] = int(stats.get("not_modified") or 0) + 1
+            headers = _rate_headers(limits, "core")
+        return flask.Response(b"", status=304, headers={**headers, "ETag": etag})
+
+    @app.get("/repos/<owner>/<repo>/commits/<sha>/check-suites")
+    def list_check_suites(owner: str, repo: str, sha: str) -> flask.Response:
+        refused, headers = _spend(store, "core")
+        if refused is not None:
+            return refused
+        with store.lock:
+            suites = list(store.state["check_suites"].get(f"{owner}/{repo}@{sha}", []))
+        page, headers = _page(suites, headers)
+        return json_answer(200, {"total_count": len(suites), "check_suites": page}, headers)
+
+    @app.post("/repos/<owner>/<repo>/check-suites/<int:suite_id>/rerequest")
+    def rerequest_check_suite(owner: str, repo: str, suite_id: int) -> flask.Response:
+        refused, headers = _spend(store, "core")
+        if refused is not None:
+            return refused
+        full = f"{owner}/{repo}"
+        with store.lock:
+            for key, suites in store.state["check_suites"].items():
+                if not key.startswith(f"{full}@"):
+                    continue
+                for suite in suites:
+                    if suite.get("id") == suite_id:
+                        suite.update(status="queued", conclusion=None)
+                        store.state["rerequested"].append(
+                            {"repository": full, "suite_id": suite_id}
+                        )
+                        return flask.Response(b"", status=201, headers=headers)
+        return _not_found(headers)
+
+    @app.get("/repos/<owner>/<repo>/compare/<path:basehead>")
+    def compare(owner: str, repo: str, basehead: str) -> flask.Response:
+        refused, headers = _spend(store, "core")
+        if refused is not None:
+            return refused
+        with store.lock:
+            body = store.state["compare"].get(f"{owner}/{repo}@{basehead}")
+        return _not_found(headers) if body is None else json_answer(200, body, headers)
+
+    @app.post("/app/installations/<int:installation_id>/access_tokens")
+    def access_token(installation_id: int) -> flask.Response:
+        auth = flask.request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ").strip()
+        parts = token.split(".")
+        if len(parts) != 3:
+            return json_answer(
+                401,
+                {"message": "A JSON web token could not be decoded", "documentation_url": DOCS},
+            )
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        minted = hashlib.sha256(f"{claims.get('iss')}:{installation_id}:{time.time()}".encode())
+        return json_answer(
+            201,
+            {
+                "token": "ghs_" + minted.hexdigest()[:36],
+                "expires_at": time.strftime(
+                    "%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(time.time()) + 3600)
+                ),
+                "permissions": {"checks": "write", "pull_requests": "write"},
+            },
+        )

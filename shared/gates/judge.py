@@ -1,7 +1,11 @@
 """The judge's deterministic gates and the offline judge (DESIGN §4 judge, §11, §12).
 
 Gates need only the pull request's files and the run's notify payload, and decide at once when
-they fail; nothing the PR says can override them. ``final_verdict`` then applies CI, review and
+they fail; nothing the PR says can override them. :func:`gate_report` runs them all: empty diff,
+conflict markers, patch-apply failures, unmerged paths, protected paths (RE2, → needs_human) and
+the anti-gaming gate (:mod:`shared.gates.antigaming`, outcome per policy, ``strict`` turns
+warnings into failures). The files come from GitHub's file list or from the merge-base diff of
+:mod:`shared.gates.diff`. ``final_verdict`` then applies CI, review and
 mergeability; when all of them pass, the offline judge (no language model configured) passes
 the run and says so, labelled ``offline`` in the evaluation.
 
@@ -16,10 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import re2
+
+from shared.gates.antigaming import Finding, antigaming_findings
 from shared.gates.ci import failure_prompt
 from shared.models.events import Reason
 from shared.models.github import PullFile
@@ -81,17 +88,73 @@ def patch_failures(log_excerpt: str | None) -> list[str]:
     return lines[:10]
 
 
-def deterministic_gates(
-    files: list[PullFile], notify_payload: Mapping[str, Any], policy: Policy
-) -> Verdict | None:
-    """Gates that need only the PR files and the notify payload; None when all pass.
+def protected_path_hits(files: Iterable[PullFile], policy: Policy) -> list[str]:
+    """Paths (sorted) that match one of ``policy.protected_paths`` (RE2, searched anywhere in
+    the path; anchor with ``^``). A rename counts for both its old and new path."""
+    patterns = [re2.compile(p) for p in policy.protected_paths]
+    hits: set[str] = set()
+    for f in files:
+        for path in (f.filename, f.previous_filename):
+            if path and any(p.search(path) for p in patterns):
+                hits.add(path)
+    return sorted(hits)
 
-    Returns:
-        ``needs_iteration`` with ``empty_diff``, ``conflict_markers`` or
-        ``patch_apply_failed`` reasons (all that apply), and a next prompt naming each problem.
+
+@dataclass(frozen=True)
+class GateReport:
+    """Everything the deterministic gates found.
+
+    Attributes:
+        verdict: the decision when a gate failed, else None (the judge goes on).
+        findings: anti-gaming findings that decided (or would decide) the run.
+        warnings: findings recorded only (``anti_gaming_outcome: warn`` or advisory codes
+            outside strict mode).
+    """
+
+    verdict: Verdict | None
+    findings: list[Finding] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+
+    def record(self) -> dict[str, Any]:
+        """The report as JSON for the evaluation's inputs."""
+        return {
+            "gates": [r.model_dump() for r in self.verdict.reasons] if self.verdict else [],
+            "gate_findings": [f.model_dump() for f in self.findings],
+            "gate_warnings": [f.model_dump() for f in self.warnings],
+        }
+
+
+def _where(f: Finding) -> str:
+    return f"{f.file}:{f.line}" if f.line is not None else f.file
+
+
+def gate_report(
+    files: list[PullFile],
+    notify_payload: Mapping[str, Any],
+    policy: Policy,
+    *,
+    unmerged_paths: Sequence[str] = (),
+) -> GateReport:
+    """Run every deterministic gate (DESIGN §4 judge; issue 4 "Deterministic gates").
+
+    Gates and outcomes: ``empty_diff`` (unless a no-op marker), ``conflict_markers``,
+    ``patch_apply_failed``, ``unmerged_paths`` → needs_iteration; ``protected_path`` →
+    needs_human; anti-gaming findings → ``policy.anti_gaming_outcome`` (``warn`` records them
+    only, unless ``policy.strict``, which makes them needs_human); advisory findings
+    (:data:`~shared.gates.antigaming.ADVISORY_CODES`) are warnings unless ``policy.strict``
+    (then needs_iteration). The most severe outcome wins (needs_human over needs_iteration).
+
+    Args:
+        files: the diff per file (GitHub's files, or a worktree/GitHub diff parsed by
+            :func:`shared.gates.diff.parse_unified_diff`).
+        notify_payload: the run's notify payload (``summary``, ``log_excerpt``,
+            ``unmerged_paths``).
+        policy: the effective policy.
+        unmerged_paths: unmerged paths of the worktree (:class:`shared.gates.diff.PullDiff`).
     """
     reasons: list[Reason] = []
     prompts: list[str] = []
+    human = False
     summary = notify_payload.get("summary")
     if not files and not has_no_op_marker(summary if isinstance(summary, str) else None, policy):
         reasons.append(_reason("empty_diff", "the pull request changes no files"))
@@ -117,14 +180,84 @@ def deterministic_gates(
             + "\n".join(f"- {line}" for line in failures)
             + "\nRe-create the change against the current base branch."
         )
+    reported = notify_payload.get("unmerged_paths")
+    unmerged = sorted(
+        {*unmerged_paths, *(str(p) for p in reported if p)}
+        if isinstance(reported, list)
+        else set(unmerged_paths)
+    )
+    if unmerged:
+        reasons.append(_reason("unmerged_paths", "unmerged paths: " + ", ".join(unmerged)))
+        prompts.append("Finish the merge and resolve every unmerged path: " + ", ".join(unmerged))
+    protected = protected_path_hits(files, policy)
+    if protected:
+        human = True
+        reasons.append(
+            _reason("protected_path", "protected paths touched: " + ", ".join(protected))
+        )
+    decided: list[Finding] = []
+    warnings: list[Finding] = []
+    for finding in antigaming_findings(files):
+        if finding.advisory:
+            (decided if policy.strict else warnings).append(finding)
+        elif policy.anti_gaming_outcome == "warn" and not policy.strict:
+            warnings.append(finding)
+        else:
+            decided.append(finding)
+    gaming = [f for f in decided if not f.advisory]
+    advisory = [f for f in decided if f.advisory]
+    if gaming:
+        human = human or policy.anti_gaming_outcome != "needs_iteration"
+        for f in gaming:
+            reasons.append(_reason(f.code, f"{_where(f)}: {f.message}"))
+        prompts.append(
+            "The change weakens the checks instead of fixing the code. Undo these edits:\n"
+            + "\n".join(f"- {f.code} at {_where(f)}: {f.message}" for f in gaming)
+        )
+    if advisory:
+        for f in advisory:
+            reasons.append(_reason(f.code, f"{_where(f)}: {f.message}"))
+        prompts.append(
+            "Remove the inline lint/type suppressions and fix the underlying problems:\n"
+            + "\n".join(f"- {_where(f)}: {f.message}" for f in advisory)
+        )
     if not reasons:
-        return None
-    return Verdict("needs_iteration", reasons, "\n\n".join(prompts))
+        return GateReport(None, [], warnings)
+    verdict = Verdict(
+        "needs_human" if human else "needs_iteration",
+        reasons,
+        "\n\n".join(prompts) if prompts else None,
+        extra={
+            "gate_findings": [f.model_dump() for f in decided],
+            "gate_warnings": [f.model_dump() for f in warnings],
+        },
+    )
+    return GateReport(verdict, decided, warnings)
+
+
+def deterministic_gates(
+    files: list[PullFile],
+    notify_payload: Mapping[str, Any],
+    policy: Policy,
+    *,
+    unmerged_paths: Sequence[str] = (),
+) -> Verdict | None:
+    """The verdict of :func:`gate_report`; None when every gate passes.
+
+    Kept for callers that need only the decision; warnings are in :func:`gate_report`.
+    """
+    return gate_report(files, notify_payload, policy, unmerged_paths=unmerged_paths).verdict
 
 
 def ci_failure(ci_summary: Mapping[str, Any], policy: Policy) -> Verdict:
     """``needs_iteration`` / ``ci_failed`` with a prompt naming each failing check."""
     failing = [str(n) for n in ci_summary.get("failing") or []]
+    if ci_summary.get("reason"):  # a gate-concluded failure (ci_timeout) explains itself
+        return Verdict(
+            "needs_iteration",
+            [_reason(str(ci_summary["reason"]), str(ci_summary.get("message") or failing))],
+            str(ci_summary.get("next_prompt") or failure_prompt(dict(ci_summary), policy)),
+        )
     return Verdict(
         "needs_iteration",
         [_reason("ci_failed", "failing checks: " + ", ".join(failing))],
@@ -133,7 +266,11 @@ def ci_failure(ci_summary: Mapping[str, Any], policy: Policy) -> Verdict:
 
 
 def review_blocking(review_verdict: str, review_summary: Mapping[str, Any]) -> Verdict | None:
-    """``needs_iteration`` when the AI review requested changes or left unresolved threads."""
+    """``needs_iteration`` when the AI review requested changes or left unresolved threads;
+    ``needs_human`` ``review_timeout`` when no final review came in time (review-gate)."""
+    if review_verdict == "timed_out":
+        code = str(review_summary.get("reason") or "review_timeout")
+        return Verdict("needs_human", [_reason(code, str(review_summary.get("message") or code))])
     if review_verdict not in ("changes_requested", "unresolved_threads"):
         return None
     threads = review_summary.get("unresolved_threads") or []

@@ -15,7 +15,12 @@ The scenario (every object comes from ``tests/fixtures/corpus``; see its ``SOURC
 5. **duplicates** — run 1's record redelivered at the same offset, and the same completion again
    at a new offset (Argo's repeated UPDATE events): neither changes anything;
 6. **webhooks** — the eight real signed deliveries (stored once each, replayed twice), plus a
-   forged copy that is rejected with 401.
+   forged copy that is rejected with 401;
+7. **CI timeout** — the recorded Codertocat/Hello-World PR re-keyed to the scenario repository
+   ``Codertocat/Hello-World-e2e``, whose policy (a ``codex_judge.policies`` row) requires a check
+   ``e2e`` that never reports, with ``ci_timeout_s`` 3: the run waits on a durable timer, the
+   PingSource tick (every second here) times it out, and it ends ``needs_iteration`` with
+   reason ``ci_timeout``.
 """
 
 from __future__ import annotations
@@ -39,6 +44,9 @@ CORPUS = ROOT / "tests" / "fixtures" / "corpus"
 TOPIC = "argo.workflows.completions"
 DEMO_DATABASE = "codex_judge_demo"
 AI_REVIEWER = "chatgpt-codex-connector[bot]"
+#: Run 7's repository: its policy requires a check that never reports (a CI timeout).
+E2E_REPO = "Codertocat/Hello-World-e2e"
+E2E_POLICY = {"required_checks": ["e2e"], "ci_timeout_s": 3, "ai_reviewer_logins": [AI_REVIEWER]}
 # The webhook secret the recorded deliveries were signed with (published with the corpus).
 RECORDED_WEBHOOK_SECRET = "402786017574bd28f9d8f7a18648939751c47fe09077d56e10f0444f14fbb73b"
 
@@ -106,18 +114,26 @@ def github_state() -> dict[str, Any]:
             "submitted_at": "2026-11-20T10:00:00Z",
         }
 
+    e2e = copy.deepcopy(hello)
+    e2e["base"]["repo"]["full_name"] = e2e["head"]["repo"]["full_name"] = E2E_REPO
     return {
         "pulls": {
+            f"{E2E_REPO}#2": e2e,
             "Codertocat/Hello-World#2": hello,
             "derekg1729/test-repo#315": pr2,
             "kubernetes/kubernetes#66534": pr3,
         },
         "pull_files": {
+            f"{E2E_REPO}#2": files,
             "Codertocat/Hello-World#2": files,
             "derekg1729/test-repo#315": files,
             "kubernetes/kubernetes#66534": files,
         },
         "check_runs": {
+            # The recorded green check run reports; the required "e2e" never does.
+            f"{E2E_REPO}@{sha1}": [
+                _check_run("github-webhooks/check_run.completed.success.octokit.json", sha1)
+            ],
             f"Codertocat/Hello-World@{sha1}": [
                 _check_run("github-webhooks/check_run.completed.success.octokit.json", sha1)
             ],
@@ -130,6 +146,7 @@ def github_state() -> dict[str, Any]:
         },
         "statuses": {},
         "reviews": {
+            f"{E2E_REPO}#2": [review(e2e, "APPROVED", 9004)],
             "Codertocat/Hello-World#2": [review(hello, "APPROVED", 9001)],
             "derekg1729/test-repo#315": [review(pr2, "APPROVED", 9002)],
             "kubernetes/kubernetes#66534": [review(pr3, "COMMENTED", 9003)],
@@ -187,6 +204,7 @@ def completions() -> list[dict[str, Any]]:
             meta("kubernetes/kubernetes", 66534, 66000),
         ),
         _load("argo/workflow.failed.onexit-s3-keys.yaml"),
+        _with_params(_load("argo/workflow.succeeded.artgc-mixed-s3.yaml"), meta(E2E_REPO, 2, 7)),
     ]
     return [
         {
@@ -234,10 +252,11 @@ def run_demo(settings: Settings, *, verbose: bool = False) -> int:
         },
     )
     print("starting the local mesh (embedded Postgres, fakes, functions, broker)…", flush=True)
-    mesh.start(database=DEMO_DATABASE, ping_interval_s=0, time_scale=0.2)
+    mesh.start(database=DEMO_DATABASE, ping_interval_s=1.0, time_scale=0.2)
     try:
         urls = mesh.urls()
         print(json.dumps(urls), flush=True)
+        set_policy(mesh.database_url, E2E_REPO, E2E_POLICY)
         httpx.put(f"{urls['fakes']['github']}/_fake/state", json=github_state(), timeout=10)
         records = completions()
         notify = {
@@ -271,7 +290,9 @@ def run_demo(settings: Settings, *, verbose: bool = False) -> int:
             forged = copy.deepcopy(deliveries[0])
             forged["body_raw_base64"] = base64.b64encode(b'{"forged": true}').decode()
             print(_line("webhook forged signature", send(forged, urls, client)))
-        idle = _wait_idle(urls["broker"])
+        # Run 7 waits on a durable timer that only a tick ends; wait for it, then for quiet.
+        concluded = wait_concluded(mesh.database_url, E2E_REPO)
+        idle = _wait_idle(urls["broker"]) and concluded
         db = Database(mesh.database_url, size=1)
         print()
         print(render_runs(list_runs(db)))
@@ -286,6 +307,44 @@ def run_demo(settings: Settings, *, verbose: bool = False) -> int:
     finally:
         mesh.stop()
     return 0 if idle else 1
+
+
+def set_policy(database_url: str, repository: str, document: dict[str, Any]) -> None:
+    """Store ``repository``'s policy pack (a ``codex_judge.policies`` row)."""
+    from shared.db import Database
+
+    db = Database(database_url, size=1)
+    with db.transaction() as tx:
+        tx.run(
+            "INSERT INTO codex_judge.policies (repository, document)"
+            " VALUES (:repository, CAST(:document AS jsonb))"
+            " ON CONFLICT (repository) DO UPDATE SET document = EXCLUDED.document",
+            repository=repository,
+            document=json.dumps(document),
+        )
+    db.close()
+
+
+def wait_concluded(database_url: str, repository: str, timeout_s: float = 60.0) -> bool:
+    """Poll until every run of ``repository`` has left the active statuses."""
+    from shared.db import Database
+
+    db = Database(database_url, size=1)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            with db.transaction() as tx:
+                row = tx.one(
+                    "SELECT count(*) FILTER (WHERE active) AS waiting, count(*) AS runs"
+                    " FROM codex_judge.runs WHERE repository = :repository",
+                    repository=repository,
+                )
+            if row and row["runs"] and not row["waiting"]:
+                return True
+            time.sleep(0.3)
+        return False
+    finally:
+        db.close()
 
 
 def _line(label: str, result: tuple[str, int]) -> str:

@@ -6,6 +6,10 @@ put it back with the backoff of :class:`~shared.mesh.delivery.DeliveryPolicy` (n
 sleeps per retry), or hand it to the subscription's dead-letter sink with Knative's error
 extensions. A CloudEvent in a 2xx answer is a *reply*; it is passed to ``on_reply`` when the
 target asks for replies (Trigger subscribers do; sources and dead-letter sinks do not).
+
+PingSource ticks are *quiet*: their deliveries (and the 202 answers) are not activity for
+:meth:`Dispatcher.idle`, so a mesh ticking every second can still go idle; whatever a tick
+causes (events it publishes, replies) is counted as usual.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import httpx
 from shared.errors import PermanentError
 from shared.events import Envelope, read_event
 from shared.mesh.delivery import DeliveryPolicy, Outcome, classify, dead_letter_extensions
-from shared.mesh.wire import binary_request, with_extensions
+from shared.mesh.wire import PING_EVENT_TYPE, binary_request, with_extensions
 
 log = logging.getLogger("codex_judge.mesh.dispatcher")
 
@@ -80,6 +84,7 @@ class Dispatcher:
         self._heap: list[_Job] = []
         self._seq = itertools.count()
         self._active = 0
+        self._active_quiet = 0
         self._stopping = False
         self._last_activity = time.monotonic()
         self._counts = {
@@ -105,7 +110,8 @@ class Dispatcher:
         with self._cond:
             job = _Job(time.monotonic() + delay_s, next(self._seq), event, target, attempt)
             heapq.heappush(self._heap, job)
-            self._last_activity = time.monotonic()
+            if not _quiet(event):
+                self._last_activity = time.monotonic()
             self._cond.notify()
 
     def touch(self) -> None:
@@ -119,9 +125,10 @@ class Dispatcher:
             return len(self._heap) + self._active
 
     def idle(self, quiet_s: float) -> bool:
-        """Nothing queued or running, and no activity for ``quiet_s`` seconds."""
+        """Nothing but ticks queued or running, and no activity for ``quiet_s`` seconds."""
         with self._cond:
-            busy = self._heap or self._active
+            queued = any(not _quiet(job.event) for job in self._heap)
+            busy = queued or self._active > self._active_quiet
             return not busy and time.monotonic() - self._last_activity >= quiet_s
 
     def stats(self) -> dict[str, Any]:
@@ -153,8 +160,10 @@ class Dispatcher:
                 if wait > 0:
                     self._cond.wait(wait)
                     continue
+                job = heapq.heappop(self._heap)
                 self._active += 1
-                return heapq.heappop(self._heap)
+                self._active_quiet += _quiet(job.event)
+                return job
             return None
 
     def _work(self) -> None:
@@ -166,7 +175,10 @@ class Dispatcher:
             finally:
                 with self._cond:
                     self._active -= 1
-                    self._last_activity = time.monotonic()
+                    if _quiet(job.event):
+                        self._active_quiet -= 1
+                    else:
+                        self._last_activity = time.monotonic()
 
     def _attempt(self, job: _Job) -> None:
         target, event = job.target, job.event
@@ -238,3 +250,8 @@ class Dispatcher:
                     "outcome": outcome.value,
                 }
             )
+
+
+def _quiet(event: Envelope) -> bool:
+    """Whether ``event`` is a PingSource tick (not activity for :meth:`Dispatcher.idle`)."""
+    return event.type == PING_EVENT_TYPE

@@ -38,6 +38,11 @@ FUNCTIONS = {
     "review-gate": "review_gate",
     "judge": "judge",
     "discord": "discord",
+    "rerun": "rerun",
+    "prompt-tune": "prompt_tune",
+    "merge": "merge",
+    "deploy": "deploy",
+    "memories": "memories",
     "dead-letter": "dead_letter",
 }
 BROKER_PATH = "/codex-judge/codex-judge"

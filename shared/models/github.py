@@ -27,6 +27,12 @@ class User(_GitHubObject):
     type: str | None = None
 
 
+class SuiteRef(_GitHubObject):
+    """The ``check_suite`` a check run belongs to (only its id is read)."""
+
+    id: int
+
+
 class CheckRun(_GitHubObject):
     """A check run; ``status`` is queued|in_progress|completed|waiting|requested|pending and
     ``conclusion`` (when completed) success|failure|neutral|cancelled|skipped|timed_out|
@@ -42,6 +48,41 @@ class CheckRun(_GitHubObject):
     details_url: str | None = None
     html_url: str | None = None
     app: App | None = None
+    check_suite: SuiteRef | None = None
+
+
+class CheckSuite(_GitHubObject):
+    """A check suite (``GET /commits/{ref}/check-suites``, webhook ``check_suite``): one per
+    GitHub App per commit; ``status`` queued|in_progress|completed, ``conclusion`` as a check
+    run's. ``latest_check_runs_count`` is 0 for suites an app created but never ran."""
+
+    id: int
+    head_sha: str
+    status: str | None = None
+    conclusion: str | None = None
+    app: App | None = None
+    latest_check_runs_count: int | None = None
+    updated_at: datetime | None = None
+
+
+class Commit(_GitHubObject):
+    """A commit as the compare endpoint returns it: its SHA and committer date."""
+
+    sha: str
+    committed_at: datetime | None = None
+
+
+class Comparison(_GitHubObject):
+    """``GET /repos/{repo}/compare/{base}...{head}``: how far ``head`` is from ``base``.
+
+    ``behind_by`` counts the base branch's commits the head lacks; ``merge_base`` is the
+    newest common ancestor; ``base`` is the compared base's own commit (the branch tip)."""
+
+    status: str
+    ahead_by: int
+    behind_by: int
+    merge_base: Commit
+    base: Commit
 
 
 class CommitStatus(_GitHubObject):
@@ -81,6 +122,10 @@ class PullRequest(_GitHubObject):
     mergeable: bool | None = None
     mergeable_state: str | None = None
     updated_at: datetime | None = None
+    node_id: str | None = Field(default=None, description="GraphQL id (revertPullRequest)")
+    merge_commit_sha: str | None = Field(
+        default=None, description="once merged: the merge, squash or rebase commit"
+    )
     head: Ref
     base: Ref
     user: User | None = None
@@ -95,6 +140,7 @@ class PullFile(_GitHubObject):
     deletions: int = 0
     changes: int = 0
     patch: str | None = None
+    previous_filename: str | None = None  # set by GitHub when status is "renamed"
 
 
 class Review(_GitHubObject):

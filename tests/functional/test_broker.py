@@ -17,6 +17,7 @@ import pytest
 
 from shared.mesh.broker import LocalBroker
 from shared.mesh.manifests import Manifests, load_manifests, parse_documents
+from shared.mesh.supervisor import FUNCTIONS
 from tests.conftest import FIXTURES, ROOT
 
 NS = "codex-judge"
@@ -463,17 +464,7 @@ def test_the_real_manifests_carry_an_argo_completion_through_run_complete_to_the
             "Content-Type": "application/json",
         },
     )
-    names = [
-        "run-complete",
-        "notify",
-        "github-webhook",
-        "ci-status",
-        "review-gate",
-        "judge",
-        "discord",
-        "dead-letter",
-    ]
-    recorders = {name: Recorder() for name in names}
+    recorders = {name: Recorder() for name in FUNCTIONS}
     recorders["run-complete"] = Recorder(run_completed)
     broker, rec = mesh(load_manifests(ROOT), recorders)
     base = broker.ingress_url.removesuffix(broker.path)

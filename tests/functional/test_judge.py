@@ -208,7 +208,8 @@ def test_offline_judge_passes_when_gates_ci_and_review_pass(
     assert body["decision"] == "pass" and body["judge_kind"] == "offline"
     assert "offline judge" in body["reasons"][0]["message"]
     [evaluation] = evaluations(db)
-    assert evaluation["status"] == "completed" and evaluation["run_decision"] == "pass"
+    assert evaluation["status"] == "merging" and evaluation["run_decision"] == "pass"
+    assert resp.headers["ce-decision"] == "pass"
     assert evaluation["inputs"]["head_sha"] == SHA and len(evaluation["inputs"]["diff_hash"]) == 64
     assert len(evaluation["policy_hash"]) == 64
 

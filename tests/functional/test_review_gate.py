@@ -215,3 +215,73 @@ def test_ai_review_event_concludes_a_waiting_run(
     assert resp.json()["verdict"] == "approved"
     again = run_completed(url, run_id, "rc-again")
     assert again.status_code == 200 and again.headers["ce-id"] == resp.headers["ce-id"]
+
+
+def test_a_dismissed_changes_requested_review_no_longer_blocks(
+    function_url: Any, github: ServedFake, db: Database
+) -> None:
+    seed(github, [])
+    run_id = insert_run(db)
+    url = function_url("review_gate")
+    assert run_completed(url, run_id).status_code == 202
+    # GitHub REST keeps a dismissed review in the list with state DISMISSED.
+    seed(
+        github,
+        [
+            review(1, BOT, "APPROVED", "2018-07-26T10:00:00Z"),
+            review(2, BOT, "DISMISSED", "2018-07-26T11:00:00Z", body="needs work"),
+        ],
+    )
+    # The delivery: the recorded changes_requested payload as GitHub sends it on dismissal.
+    dismissed = json.loads(
+        (HOOKS / "pull_request_review.submitted.changes_requested.prow.json").read_text()
+    )
+    dismissed["action"] = "dismissed"
+    dismissed["review"].update(id=2, state="dismissed", commit_id=SHA)
+    dismissed["review"]["user"]["login"] = BOT
+    dismissed["pull_request"]["number"] = PR
+    dismissed["repository"]["full_name"] = REPO
+    resp = post_event(url, "com.github.pull_request_review.dismissed", dismissed, "d-dismiss")
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["verdict"] == "approved" and resp.json()["next_prompt"] is None
+
+
+def test_a_comment_from_a_listed_login_never_finishes_the_ai_review(
+    function_url: Any, github: ServedFake, db: Database
+) -> None:
+    seed(github, [])
+    run_id = insert_run(db)
+    url = function_url("review_gate")
+    assert run_completed(url, run_id).status_code == 202
+    comment = json.loads((HOOKS / "issue_comment.created.on-pr.prow.json").read_text())
+    comment["repository"]["full_name"] = REPO
+    comment["issue"]["number"] = PR
+    comment["comment"]["user"]["login"] = BOT  # a listed login, typing a plain comment
+    comment["comment"]["body"] = "Codex review: looks good to me"
+    resp = post_event(url, "com.github.issue_comment.created", comment, "d-listed-comment")
+    assert resp.status_code == 202
+    with db.transaction() as tx:
+        row = tx.one("SELECT review_verdict FROM codex_judge.runs WHERE id = :id", id=run_id)
+    assert row == {"review_verdict": None}
+
+
+def test_an_outdated_ai_thread_blocks_when_the_policy_says_so(
+    function_url: Any, github: ServedFake, db: Database
+) -> None:
+    with db.transaction() as tx:
+        tx.run(
+            "INSERT INTO codex_judge.policies (repository, document) VALUES (:r,"
+            " CAST(:d AS jsonb))",
+            r=REPO,
+            d=json.dumps({"outdated_threads_block": True}),
+        )
+    seed(
+        github,
+        [review(1, BOT, "COMMENTED", "2018-07-26T10:00:00Z")],
+        [thread("T-old", BOT, outdated=True, body="this still leaks the file handle")],
+    )
+    run_id = insert_run(db)
+    resp = run_completed(function_url("review_gate"), run_id)
+    assert resp.status_code == 200
+    assert resp.json()["verdict"] == "unresolved_threads"
+    assert "this still leaks the file handle" in resp.json()["next_prompt"]

@@ -50,3 +50,56 @@ def test_skipped_and_neutral_follow_the_policy() -> None:
     assert ci_verdict(checks, Policy()).verdict == "success"
     strict = ci_verdict(checks, Policy(skipped_is_success=False))
     assert strict.verdict == "failure" and strict.failing == ["scorecard"]
+
+
+def test_conclusion_rules_are_explicit_and_follow_the_policy() -> None:
+    from shared.gates.ci import check_outcome
+
+    default = Policy()
+    outcomes = {
+        c: check_outcome(_check("x", c), default)
+        for c in (
+            "success",
+            "neutral",
+            "skipped",
+            "stale",
+            "action_required",
+            "timed_out",
+            "cancelled",
+            "failure",
+            "error",
+        )
+    }
+    assert outcomes == {
+        "success": "pass",
+        "neutral": "pass",
+        "skipped": "pass",
+        "stale": "pending",
+        "action_required": "fail",
+        "timed_out": "fail",
+        "cancelled": "fail",
+        "failure": "fail",
+        "error": "fail",
+    }
+    strict = Policy(neutral_is_success=False, stale_is="failure", action_required_is="pending")
+    assert check_outcome(_check("x", "neutral"), strict) == "fail"
+    assert check_outcome(_check("x", "stale"), strict) == "fail"
+    assert check_outcome(_check("x", "action_required"), strict) == "pending"
+
+
+def test_a_pinned_check_reported_by_another_app_or_a_status_stays_pending() -> None:
+    policy = Policy(required_checks=[{"name": "build", "app_id": 15368}])
+    status = _check("build", "success", kind="status")
+    other = CheckSummary(
+        name="build", kind="check_run", app="ci", app_id=1, status="completed", conclusion="success"
+    )
+    result = ci_verdict([status, other], policy)
+    assert (result.verdict, result.pending, result.wrong_app) == ("pending", ["build"], ["build"])
+    pinned = other.model_copy(update={"app": "github-actions", "app_id": 15368})
+    assert ci_verdict([status, other, pinned], policy).verdict == "success"
+
+
+def test_a_running_suite_keeps_an_unlisted_policy_pending() -> None:
+    result = ci_verdict([_check("build", "success")], Policy(), open_suites=["github-actions"])
+    assert result.verdict == "pending"
+    assert result.pending == ["check suite of github-actions"]

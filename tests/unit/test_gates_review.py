@@ -90,3 +90,69 @@ def test_unresolved_ai_threads_become_a_prompt_in_stable_order() -> None:
 def test_review_not_required_concludes_without_one() -> None:
     policy = Policy(ai_reviewer_logins=[BOT], require_ai_review=False)
     assert review_verdict([], [], HEAD, policy).verdict == "not_required"
+
+
+def test_a_dismissed_changes_requested_no_longer_blocks_and_an_earlier_approval_stands() -> None:
+    reviews = [
+        _review(1, BOT, "APPROVED", minute=1),
+        _review(2, BOT, "CHANGES_REQUESTED", minute=2),
+    ]
+    dismissed = [reviews[0], _review(2, BOT, "DISMISSED", minute=2)]
+    assert review_verdict(reviews, [], HEAD, POLICY).verdict == "changes_requested"
+    assert review_verdict(dismissed, [], HEAD, POLICY).verdict == "approved"
+
+
+def test_a_dismissed_only_review_leaves_the_ai_review_pending() -> None:
+    result = review_verdict([_review(1, BOT, "DISMISSED")], [], HEAD, POLICY)
+    assert result.verdict == "pending" and result.waiting_for == ["ai_review"]
+
+
+def test_outdated_threads_block_only_when_the_policy_says_so() -> None:
+    threads = [_thread("T1", BOT, outdated=True)]
+    strict = Policy(ai_reviewer_logins=[BOT], outdated_threads_block=True)
+    reviews = [_review(1, BOT, "COMMENTED")]
+    assert review_verdict(reviews, threads, HEAD, POLICY).verdict == "commented"
+    result = review_verdict(reviews, threads, HEAD, strict)
+    assert result.verdict == "unresolved_threads" and result.unresolved[0].thread_id == "T1"
+
+
+def test_a_review_by_a_listed_login_on_an_older_commit_does_not_count() -> None:
+    result = review_verdict([_review(1, BOT, "APPROVED", sha=OLD)], [], HEAD, POLICY)
+    assert result.verdict == "pending"
+
+
+def test_human_approval_is_waited_for_when_required() -> None:
+    policy = Policy(ai_reviewer_logins=[BOT], require_human_approval=True)
+    ai = _review(1, BOT, "APPROVED", minute=1)
+    waiting = review_verdict([ai], [], HEAD, policy)
+    assert waiting.verdict == "pending" and waiting.waiting_for == ["human_approval"]
+    stale = _review(2, "octocat", "APPROVED", sha=OLD, minute=2)
+    assert review_verdict([ai, stale], [], HEAD, policy).verdict == "pending"
+    human = _review(3, "octocat", "APPROVED", minute=3)
+    result = review_verdict([ai, human], [], HEAD, policy)
+    assert result.verdict == "approved" and result.human_approvers == ["octocat"]
+    objection = _review(4, "lavalamp", "CHANGES_REQUESTED", sha=OLD, minute=4)
+    assert review_verdict([ai, human, objection], [], HEAD, policy).verdict == "pending"
+
+
+def test_the_prompt_lists_every_thread_and_every_changes_requested_summary_in_order() -> None:
+    other = "reviewer-two[bot]"
+    policy = Policy(ai_reviewer_logins=[BOT, other])
+    reviews = [
+        _review(1, other, "CHANGES_REQUESTED", minute=1).model_copy(update={"body": "Add tests."}),
+        _review(2, BOT, "CHANGES_REQUESTED", minute=2).model_copy(update={"body": "Fix the bug."}),
+    ]
+    threads = [_thread("T2", BOT, path="b.py", line=1), _thread("T1", other, path="a.py", line=9)]
+    result = review_verdict(reviews, threads, HEAD, policy)
+    assert result.verdict == "unresolved_threads"
+    assert result.next_prompt is not None
+    lines = result.next_prompt.splitlines()
+    assert lines[1].startswith(f"- a.py:9 ({other}): fix T1")
+    assert lines[2].startswith(f"- b.py:1 ({BOT}): fix T2")
+    assert lines[-2:] == [f"- {BOT}: Fix the bug.", f"- {other}: Add tests."]
+    assert (
+        result.next_prompt
+        == review_verdict(
+            list(reversed(reviews)), list(reversed(threads)), HEAD, policy
+        ).next_prompt
+    )

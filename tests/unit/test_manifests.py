@@ -34,6 +34,11 @@ FUNCTIONS = [
     "review-gate",
     "judge",
     "discord",
+    "merge",
+    "deploy",
+    "memories",
+    "rerun",
+    "prompt-tune",
     "dead-letter",
 ]
 # Kinds with no schema in tests/fixtures/k8s-schemas: core objects, kustomize and Argo Events
@@ -158,7 +163,7 @@ def test_only_the_github_webhook_is_reachable_from_outside_the_cluster() -> None
 
 def test_every_trigger_and_kafka_source_declares_delivery_to_the_dead_letter_service() -> None:
     docs = [*_objects("Trigger"), *_objects("KafkaSource"), *_objects("Broker")]
-    assert len(docs) == 7
+    assert len(docs) == 14  # every Trigger, KafkaSource and the Broker
     for doc in docs:
         delivery = doc["spec"]["delivery"]
         name = doc["metadata"]["name"]
@@ -179,14 +184,14 @@ def test_sources_sink_into_the_kafka_broker_never_into_a_function(manifests: Man
     assert broker_doc["metadata"]["annotations"]["eventing.knative.dev/broker.class"] == "Kafka"
     broker = manifests.broker("codex-judge")
     assert broker.namespace == NAMESPACE
-    (kafka,) = manifests.kafka_sources
-    assert (kafka.name, kafka.topics) == (
-        "argo-workflow-completions",
-        ["argo.workflows.completions"],
-    )
+    kafkas = sorted(manifests.kafka_sources, key=lambda k: k.name)
+    assert [(k.name, k.topics) for k in kafkas] == [
+        ("argo-workflow-completions", ["argo.workflows.completions"]),
+        ("github-events", ["github.webhooks"]),
+    ]
     (ping,) = manifests.ping_sources
     assert (ping.name, ping.schedule) == ("tick", "* * * * *")
-    for sink in (kafka.sink, ping.sink):
+    for sink in (*(k.sink for k in kafkas), ping.sink):
         assert sink.ref is not None
         assert (sink.ref.kind, sink.ref.name) == ("Broker", "codex-judge")
 
@@ -223,14 +228,36 @@ def _subscribers(manifests: Manifests, event: dict[str, str]) -> list[str]:
         (_event("com.github.pull_request_review_thread.resolved"), ["review-gate"]),
         (_event("com.github.pull_request_review_comment.created"), ["review-gate"]),
         (_event("com.github.issue_comment.created"), ["review-gate"]),
-        (_event("com.github.pull_request.synchronize"), ["review-gate"]),
+        (_event("com.github.pull_request.synchronize"), ["ci-status", "review-gate"]),
+        (
+            _event(
+                "dev.knative.kafka.event",
+                "/apis/v1/namespaces/codex-judge/kafkasources/github-events#github.webhooks",
+            ),
+            ["github-webhook"],
+        ),
         (_event("io.codexjudge.ci.concluded.v1"), ["judge"]),
         (_event("io.codexjudge.review.concluded.v1"), ["judge"]),
-        (_event("io.codexjudge.judge.decided.v1"), ["discord"]),
+        (_event("io.codexjudge.judge.decided.v1"), ["discord", "memories"]),
+        (
+            {**_event("io.codexjudge.judge.decided.v1"), "decision": "pass"},
+            ["discord", "memories", "merge"],
+        ),
+        (_event("io.codexjudge.verification.completed.v1"), ["deploy"]),
+        (
+            {**_event("io.codexjudge.judge.decided.v1"), "decision": "needs_iteration"},
+            ["discord", "memories", "prompt-tune", "rerun"],
+        ),
+        (
+            {**_event("io.codexjudge.judge.decided.v1"), "decision": "needs_human"},
+            ["discord", "memories", "prompt-tune"],
+        ),
+        (_event("io.codexjudge.run.escalated.v1"), ["discord"]),
+        (_event("io.codexjudge.deploy.failed.v1"), ["discord"]),
         (_event("com.github.push"), []),
         (
             _event("dev.knative.sources.ping", "/apis/v1/namespaces/codex-judge/pingsources/tick"),
-            [],
+            ["ci-status", "deploy", "judge", "rerun", "review-gate"],
         ),
     ],
 )
@@ -294,6 +321,9 @@ def test_no_function_reply_matches_its_own_trigger(manifests: Manifests) -> None
         "ci-status",
         "review-gate",
         "judge",
+        "merge",
+        "deploy",
+        "rerun",
     }
     assert reply_loops(manifests) == []
 

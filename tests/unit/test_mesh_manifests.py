@@ -17,8 +17,14 @@ def test_the_repository_manifests_load_into_one_broker_with_its_triggers() -> No
     assert broker.delivery is not None and broker.delivery.dead_letter_sink is not None
     assert sorted(t.name for t in manifests.triggers_of(broker)) == [
         "ci-status",
+        "deploy",
         "discord",
+        "github-webhook",
         "judge",
+        "memories",
+        "merge",
+        "prompt-tune",
+        "rerun",
         "review-gate",
         "run-complete",
     ]

@@ -1,0 +1,149 @@
+"""ci-status on a PingSource tick: the durable CI waits (issue 3 "Durable waits and
+reconcile"; driver in :mod:`shared.reconcile`).
+
+Timers owned by ``ci-status``, one of each per run waiting for CI:
+
+* ``reconcile`` — no news for ``policy.reconcile_interval_s``: re-read every check run and the
+  combined commit status of the run's head SHA from GitHub and decide (a lost ``check_run``
+  webhook delays the run by at most one interval); still waiting → it fires again later;
+* ``ci_timeout`` — the deadline, ``policy.ci_timeout_s`` after the wait began: one last re-read,
+  then the gate concludes **failure** with reason ``ci_timeout``; ``failing`` names the required
+  checks that never concluded (a required check that never registered included), and the run
+  moves on to ``waiting_for_review`` as with any CI verdict.
+
+Adoption: a run in ``waiting_for_ci`` without any ci-status timer gets both, the deadline
+counted from the run's last change, its reconcile due at once.
+
+Conclusions are published as ``ci.concluded`` with the id the gate's own reply would have
+(``<run_id>:<head SHA>``), so the judge sees one event whichever path concluded the run.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from functions.ci_status import verdicts
+from shared.events import Envelope
+from shared.gates.ci import ci_verdict
+from shared.models.events import CI_CONCLUDED, CheckSummary, CiConcluded
+from shared.policy import Policy, effective_policy
+from shared.projections import checks_for_sha
+from shared.reconcile import RECONCILE, Step, note_waiting, run_tick, settle, tick_outcome
+from shared.runtime import Context, NoReply, Outcome, Reply
+
+CI_TIMEOUT = "ci_timeout"
+
+SQL_ORPHANS = """
+SELECT r.id, r.repository,
+       EXTRACT(EPOCH FROM (now() - r.updated_at))::float8 AS waited_s
+FROM codex_judge.runs r
+WHERE r.active AND r.status = 'waiting_for_ci' AND r.ci_verdict IS NULL
+  AND r.repository IS NOT NULL AND r.head_sha IS NOT NULL
+  AND NOT EXISTS (
+      SELECT 1 FROM runtime.timers t
+      WHERE t.owner = :owner AND t.run_id = r.id AND t.done_at IS NULL)
+ORDER BY r.id
+LIMIT :limit
+"""
+SQL_RUN = """
+SELECT id, status, active, repository, head_sha, pr_number, ci_verdict
+FROM codex_judge.runs WHERE id = :id FOR UPDATE
+"""
+SQL_TIME_OUT = """
+UPDATE codex_judge.runs
+SET ci_verdict = 'failure', ci_summary = CAST(:summary AS jsonb), ci_concluded_at = now(),
+    status = 'waiting_for_review', updated_at = now()
+WHERE id = :id AND ci_verdict IS NULL AND active AND status = 'waiting_for_ci'
+"""
+
+
+def handle(event: Envelope, ctx: Context) -> Outcome:
+    """Handle a tick: adopt orphaned waits, then every due ci-status timer."""
+    return tick_outcome(run_tick(ctx, on_timer, adopt=adopt))
+
+
+def adopt(ctx: Context, limit: int = 100) -> int:
+    """Give each run waiting for CI without timers its deadline and an immediate reconcile."""
+    rows = ctx.tx.all(SQL_ORPHANS, owner=ctx.consumer, limit=limit)
+    for row in rows:
+        policy, _ = effective_policy(ctx.tx, ctx.deps.settings, row["repository"])
+        note_waiting(
+            ctx,
+            run_id=row["id"],
+            deadline_kind=CI_TIMEOUT,
+            deadline_s=max(0.0, policy.ci_timeout_s - float(row["waited_s"])),
+            reconcile_s=0.0,
+        )
+    return len(rows)
+
+
+def on_timer(ctx: Context, timer: dict[str, Any]) -> Step:
+    """Handle one due ``reconcile`` or ``ci_timeout`` timer of a run."""
+    run_id = int(timer["run_id"])
+    if timer["kind"] == RECONCILE:
+        return Step(verdicts.decide_run(ctx, run_id))
+    if timer["kind"] != CI_TIMEOUT:
+        return Step(NoReply(f"unknown timer kind {timer['kind']}", run_id=run_id))
+    last_look = verdicts.decide_run(ctx, run_id)  # GitHub may have the verdict by now
+    if isinstance(last_look, Reply):
+        return Step(last_look)
+    run = ctx.tx.one(SQL_RUN, id=run_id)
+    if run is None or not _waiting(run):
+        return Step(last_look)
+    policy, _ = effective_policy(ctx.tx, ctx.deps.settings, run["repository"])
+    summary = timed_out_summary(ctx, run, policy)
+    ctx.tx.run(SQL_TIME_OUT, id=run_id, summary=json.dumps(summary))
+    settle(ctx, run_id)
+    return Step(timed_out_reply(run, summary))
+
+
+def _waiting(run: dict[str, Any]) -> bool:
+    return bool(run["active"]) and run["status"] == "waiting_for_ci" and run["ci_verdict"] is None
+
+
+def timed_out_summary(ctx: Context, run: dict[str, Any], policy: Policy) -> dict[str, Any]:
+    """The stored ``ci_summary`` of a CI wait that hit ``policy.ci_timeout_s``.
+
+    ``failing`` and ``pending`` both name the required checks that never concluded on the head
+    SHA, in policy order of names sorted; ``message`` and ``next_prompt`` say so for the judge.
+    """
+    result = ci_verdict(checks_for_sha(ctx.tx, run["repository"], run["head_sha"]), policy)
+    missing = list(result.pending) or policy.required_check_names() or ["any check"]
+    names = ", ".join(missing)
+    summary = dict(result.summary())
+    summary.update(
+        verdict="failure",
+        reason=CI_TIMEOUT,
+        failing=missing,
+        pending=missing,
+        message=f"CI timed out after {policy.ci_timeout_s} s waiting for: {names}",
+        next_prompt=(
+            f"CI never concluded on the head commit {run['head_sha']} within "
+            f"{policy.ci_timeout_s} s: these required checks did not report a result: {names}. "
+            "Make sure the change does not stop them from running (CI configuration, workflow "
+            "triggers, path filters), then push again."
+        ),
+    )
+    return summary
+
+
+def timed_out_reply(run: dict[str, Any], summary: dict[str, Any]) -> Reply:
+    """The ``ci.concluded`` of a timed-out wait (same key as the gate's own reply)."""
+    data = CiConcluded(
+        run_id=run["id"],
+        repository=run["repository"],
+        head_sha=run["head_sha"],
+        pr_number=run["pr_number"],
+        verdict="failure",
+        failing=list(summary["failing"]),
+        checks=[CheckSummary.model_validate(c) for c in summary.get("checks") or []],
+        reason=CI_TIMEOUT,
+    )
+    return Reply(
+        CI_CONCLUDED,
+        data,
+        key=f"{run['id']}:{run['head_sha']}",
+        subject=str(run["id"]),
+        run_id=run["id"],
+    )

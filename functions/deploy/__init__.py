@@ -1,0 +1,1 @@
+"""deploy: GitOps sync or Argo submit of the merge commit, post-deploy verification, revert."""

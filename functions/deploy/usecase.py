@@ -1,0 +1,193 @@
+"""deploy's use case: ``pr.merged`` starts a deploy, ``verification.completed`` and ticks end it.
+
+* ``io.codexjudge.pr.merged.v1`` — a live merge (not ``dry_run``) of a repository whose policy
+  deploys (``deploy_mode`` ``argocd`` or ``argo_workflow``) gets one ``codex_judge.deploys``
+  row and a rollout (:mod:`functions.deploy.rollout`). A policy that deploys without what the
+  mode needs (Application, deploy template, verification template) is an operator error: the
+  run goes ``needs_human`` (``deploy_not_configured``) and ``run.escalated`` is replied, since
+  a deploy that cannot be verified must not be called verified (DESIGN §12.7).
+* ``io.codexjudge.verification.completed.v1`` — the verification workflow of a run finished
+  (forwarded by run-complete): verified, or failed → revert/rollback.
+* ``dev.knative.sources.ping`` — due ``deploy`` timers: ``poll`` (rollout progress, or a lost
+  verification completion) and ``deadline`` (``policy.deploy_timeout_s`` → ``deploy_timeout``).
+  A tick may conclude several deploys; each conclusion is published to ``K_SINK`` with the same
+  CloudEvent id a reply would have, and the tick answers 202.
+
+Replies: ``io.codexjudge.deploy.verified.v1`` / ``io.codexjudge.deploy.failed.v1``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.deploy import conclude, rollout, store
+from shared import runs, timers
+from shared.errors import InvalidDataError, TransientError
+from shared.events import Envelope
+from shared.models.events import (
+    PING_EVENT,
+    PR_MERGED,
+    RUN_ESCALATED,
+    VERIFICATION_COMPLETED,
+    PrMerged,
+    RunEscalated,
+    VerificationCompleted,
+)
+from shared.policy import Policy, effective_policy
+from shared.publish import publish_event
+from shared.runtime import Context, NoReply, Outcome, Reply, reply_event
+
+DEPLOY_NOT_CONFIGURED = "deploy_not_configured"
+
+
+def handle(event: Envelope, ctx: Context) -> Outcome:
+    """Dispatch on the CloudEvent type (see module docstring).
+
+    Raises:
+        InvalidDataError: an event type deploy does not subscribe to, or invalid ``data``.
+    """
+    if event.type == PR_MERGED:
+        return merged(event.model(PrMerged), ctx)
+    if event.type == VERIFICATION_COMPLETED:
+        return verification(event.model(VerificationCompleted), ctx)
+    if event.type == PING_EVENT:
+        return tick(ctx)
+    raise InvalidDataError(
+        f"type: deploy handles {PR_MERGED}, {VERIFICATION_COMPLETED} and {PING_EVENT}, "
+        f"not {event.type!r}",
+        field="type",
+    )
+
+
+def _missing_configuration(policy: Policy) -> list[str]:
+    needed = {
+        "argocd": ["argocd_application", "verify_workflow_template"],
+        "argo_workflow": ["deploy_workflow_template", "verify_workflow_template"],
+    }[policy.deploy_mode]
+    return [name for name in needed if not getattr(policy, name)]
+
+
+def merged(data: PrMerged, ctx: Context) -> Outcome:
+    """Start the deploy of a merged pull request (at most once per run)."""
+    if data.dry_run or not data.merge_commit_sha:
+        return NoReply("dry-run merge: nothing to deploy", run_id=data.run_id)
+    run = runs.get_run(ctx.tx, data.run_id)
+    if run is None:
+        return NoReply(f"run {data.run_id} is unknown", run_id=None)
+    policy, _ = effective_policy(ctx.tx, ctx.deps.settings, data.repository)
+    if policy.deploy_mode == "none":
+        return NoReply("policy deploy_mode is none", run_id=data.run_id)
+    missing = _missing_configuration(policy)
+    if missing:
+        message = f"deploy_mode {policy.deploy_mode} needs policy {', '.join(missing)}"
+        runs.transition(
+            ctx.tx,
+            data.run_id,
+            from_statuses=["merging", "deploying", "verifying"],
+            to_status="needs_human",
+            reason=DEPLOY_NOT_CONFIGURED,
+        )
+        return Reply(
+            type=RUN_ESCALATED,
+            data=RunEscalated(
+                run_id=data.run_id,
+                reason=DEPLOY_NOT_CONFIGURED,
+                message=message,
+                repository=data.repository,
+                issue_number=run["issue_number"],
+                attempt=run["attempt"],
+            ),
+            key=f"escalated:{data.run_id}:{DEPLOY_NOT_CONFIGURED}",
+            subject=str(data.run_id),
+            run_id=data.run_id,
+        )
+    row = store.create(
+        ctx.tx,
+        run_id=data.run_id,
+        repository=data.repository,
+        pr_number=data.pr_number,
+        merge_commit_sha=data.merge_commit_sha,
+        mode=policy.deploy_mode,
+        application=policy.argocd_application,
+        namespace=policy.deploy_namespace,
+    )
+    if row["state"] != "deploying":
+        return conclude.reply_for(row)
+    # A duplicate pr.merged starts again harmlessly: the sync/submit is a recorded effect and
+    # the deadline keeps its first due time.
+    return rollout.start(ctx, row, policy)
+
+
+def verification(data: VerificationCompleted, ctx: Context) -> Outcome:
+    """Conclude a deploy from its verification workflow's completion."""
+    row = store.lock(ctx.tx, data.run_id)
+    if row is None:
+        return NoReply(f"no deploy for run {data.run_id}", run_id=data.run_id)
+    if row["state"] != "verifying":
+        return conclude.reply_for(row)
+    if data.workflow_name and row["verify_workflow"] != data.workflow_name:
+        return NoReply(
+            f"{data.workflow_name} is not the verification of this deploy "
+            f"({row['verify_workflow']})",
+            run_id=data.run_id,
+        )
+    if data.revision and data.revision != row["merge_commit_sha"]:
+        return NoReply(f"verification of {data.revision}, not the merge commit", run_id=data.run_id)
+    policy, _ = effective_policy(ctx.tx, ctx.deps.settings, row["repository"])
+    return rollout.verification_finished(
+        ctx,
+        row,
+        policy,
+        phase=data.phase,
+        message=data.message,
+        failing=data.failed_steps,
+    )
+
+
+def tick(ctx: Context) -> Outcome:
+    """Handle every due ``deploy`` timer; publish each conclusion (202 either way)."""
+    handled = 0
+    for timer in timers.claim_due(ctx.tx, rollout.OWNER):
+        outcome = _timer(ctx, timer)
+        handled += 1
+        if isinstance(outcome, Reply):
+            event = reply_event(
+                ctx.consumer, ctx.deps.settings.event_source, outcome, dict(ctx.extensions_out)
+            )
+            if not publish_event(ctx.deps.settings, event):
+                ctx.log.warning("no K_SINK: conclusion not published", extra={"id": event.id})
+    return NoReply(f"{handled} deploy timer(s) handled")
+
+
+def _timer(ctx: Context, timer: dict[str, Any]) -> Outcome:
+    """One due timer, in a savepoint: a transient upstream failure re-arms it and moves on."""
+    run_id = int(timer["run_id"])
+    try:
+        with ctx.tx.savepoint(f"timer_{int(timer['id'])}"):
+            row = store.lock(ctx.tx, run_id, skip_locked=True)
+            if row is None:  # an event holds the deploy right now: the timer stays due
+                return NoReply("deploy row busy")
+            timers.complete(ctx.tx, int(timer["id"]))
+            policy, _ = effective_policy(ctx.tx, ctx.deps.settings, row["repository"])
+            if timer["kind"] == "deadline":
+                return conclude.failed(
+                    ctx,
+                    row,
+                    policy,
+                    reason="deploy_timeout",
+                    message=f"not verified within deploy_timeout_s={policy.deploy_timeout_s}",
+                )
+            return rollout.poll(ctx, row, policy)
+    except TransientError as exc:
+        ctx.log.warning(
+            "deploy timer failed transiently; retrying later",
+            extra={"run_id": run_id, "kind": timer["kind"], "error": exc.message},
+        )
+        timers.schedule(
+            ctx.tx,
+            owner=rollout.OWNER,
+            run_id=run_id,
+            kind=str(timer["kind"]),
+            delay_s=rollout.POLL_INTERVAL_S,
+        )
+        return NoReply("transient failure")

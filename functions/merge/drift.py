@@ -1,0 +1,52 @@
+"""Has the pull request changed since it was judged? (issue 5 "merge": re-read the PR and
+compare with the sealed decision; DESIGN §12.7: never judge one state and merge another.)
+
+With a seal (:mod:`shared.seal`, written by the judge) the live state — head and base SHAs,
+check runs and statuses at the head SHA, review threads, the diff hash — plus the policy hash
+now in force is compared with :func:`shared.seal.seal_matches`; only blocking drifts count.
+Without a seal (an evaluation from before the seal existed) the head SHA and the base branch
+are compared with the run's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.db import Tx
+from shared.models.github import PullRequest
+from shared.ports import GitHub
+from shared.seal import Drift, load_seal, read_live, seal_matches
+
+
+def drift_since_judging(
+    tx: Tx,
+    github: GitHub,
+    run: dict[str, Any],
+    pull: PullRequest,
+    *,
+    policy_hash: str,
+) -> list[Drift]:
+    """The blocking differences between the judged state and GitHub now (empty: unchanged).
+
+    Args:
+        tx: the open transaction (reads the seal).
+        github: the GitHub read port.
+        run: the run row (``id``, ``repository``, ``pr_number``, ``head_sha``, ``base_ref``).
+        pull: the pull request as just re-read.
+        policy_hash: SHA-256 of the policy in force now.
+
+    Raises:
+        TransientError: GitHub is unavailable or rate limited.
+    """
+    sealed = load_seal(tx, int(run["id"]))
+    if sealed is None:
+        drifts: list[Drift] = []
+        if pull.head.sha != run["head_sha"]:
+            drifts.append(Drift(field="head_sha", sealed=run["head_sha"], live=pull.head.sha))
+        if run.get("base_ref") and pull.base.ref != run["base_ref"]:
+            drifts.append(Drift(field="base_ref", sealed=run["base_ref"], live=pull.base.ref))
+        return drifts
+    live = read_live(github, run["repository"], int(run["pr_number"]), run["head_sha"])
+    if sealed.policy_hash is not None:
+        live = live.model_copy(update={"policy_hash": policy_hash})
+    return [d for d in seal_matches(sealed, live) if d.blocking]

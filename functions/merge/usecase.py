@@ -1,0 +1,309 @@
+"""The merge use case: merge a passed pull request at the judged head SHA, exactly once
+(issue 5 "merge"; DESIGN §4 merge, §5, §11, §12.7).
+
+On ``io.codexjudge.judge.decided.v1`` with decision ``pass`` for a run in ``merging``:
+
+1. re-read the PR; gone → ``needs_human`` ``pr_not_found``; already merged at the judged SHA →
+   success; merged at another SHA or closed → ``needs_human`` ``merged_elsewhere`` /
+   ``pr_closed``;
+2. compare with the sealed decision (:mod:`functions.merge.drift`); any blocking drift → back
+   to gating (``waiting_for_ci``, reason ``drift_after_judging``), never merge;
+3. merge through :func:`shared.writes.github_write` under ``merge:<repo>#<pr>@<sha>`` with
+   ``sha`` = the judged head SHA and the policy's ``merge_method``. ``dry_run`` records the
+   would-be merge (run ``completed``, reason ``dry_run``); a repository off the allow-list →
+   ``needs_human`` ``repository_not_allowed``. GitHub's answers are decisions: 200 → merged;
+   409 (head moved) → drift, as in step 2; 405 → re-read (merged at the judged SHA is
+   success), else ``needs_iteration`` ``not_mergeable``; any other 4xx → ``needs_human``
+   ``merge_rejected``;
+4. on success delete the head branch when the policy says so (its own effect key), move the
+   run to ``deploying`` (``deploy_mode`` ≠ none) or ``completed`` (reason ``merged``) and reply
+   ``io.codexjudge.pr.merged.v1`` with the merge commit SHA.
+
+A run lock (advisory, per run) makes a concurrent delivery answer 409; a later duplicate finds
+the run past ``merging`` and answers the same reply, rebuilt from ``github.write_actions``.
+Escalations to ``needs_human`` reply ``io.codexjudge.run.escalated.v1``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.merge.drift import drift_since_judging
+from shared.errors import ConflictError
+from shared.events import Envelope
+from shared.models.events import (
+    JUDGE_DECIDED,
+    PR_MERGED,
+    RUN_ESCALATED,
+    JudgeDecided,
+    PrMerged,
+    RunEscalated,
+)
+from shared.policy import Policy, effective_policy
+from shared.ports import WriteAnswer
+from shared.projections import project_pull
+from shared.runs import transition
+from shared.runtime import Context, NoReply, Outcome, Reply
+from shared.writes import DRY_RUN, REPOSITORY_NOT_ALLOWED, github_write, record_write
+
+DRIFT_AFTER_JUDGING = "drift_after_judging"
+MERGED_OUTCOMES = ("merged", "already_merged", DRY_RUN)
+
+SQL_LOCK_RUN = "SELECT pg_try_advisory_xact_lock(hashtext('merge'), CAST(:run_id AS integer)) AS ok"
+SQL_RUN = "SELECT * FROM codex_judge.runs WHERE id = :id"
+SQL_MERGE_RECORD = """
+SELECT outcome, request, response FROM github.write_actions
+ WHERE idempotency_key = :key AND outcome = ANY(:outcomes)
+"""
+
+
+def merge_key(repository: str, pr_number: int, sha: str) -> str:
+    """The merge's idempotency key: ``merge:<owner/name>#<pr>@<head sha>``."""
+    return f"merge:{repository}#{pr_number}@{sha}"
+
+
+def classify_merge(answer: WriteAnswer) -> str:
+    """GitHub's answer to ``PUT …/merge`` as an outcome (REST "Merge a pull request")."""
+    if answer.ok and answer.body.get("merged") is not False:
+        return "merged"
+    return {405: "not_mergeable", 409: "head_moved"}.get(answer.status, "rejected")
+
+
+def handle(event: Envelope, ctx: Context) -> Outcome:
+    """Merge the run a ``pass`` decision names (see the module docstring).
+
+    Raises:
+        InvalidDataError: ``data`` is not a valid :class:`JudgeDecided` (names the field).
+        ConflictError: another delivery is merging this run right now (409).
+        TransientError: GitHub is unavailable or rate limited (retried).
+    """
+    if event.type != JUDGE_DECIDED:
+        return NoReply(f"ignored event type {event.type}")
+    decided: JudgeDecided = event.model(JudgeDecided)
+    if decided.decision != "pass":
+        return NoReply(f"decision is {decided.decision}; nothing to merge", run_id=decided.run_id)
+    lock = ctx.tx.one(SQL_LOCK_RUN, run_id=decided.run_id)
+    if not (lock and lock["ok"]):
+        raise ConflictError(f"run {decided.run_id} is being merged by another delivery")
+    run = ctx.tx.one(SQL_RUN, id=decided.run_id)
+    if run is None:
+        return NoReply(f"run {decided.run_id} not found; nothing merged")
+    if not (run["repository"] and run["pr_number"] and run["head_sha"]):
+        return _escalate(ctx, run, "missing_pull_request", "the run names no PR or head SHA")
+    policy, policy_hash = effective_policy(ctx.tx, ctx.deps.settings, run["repository"])
+    if run["status"] != "merging":
+        return _replay(ctx, run, policy)
+    return _Merge(ctx, run, policy, policy_hash).run()
+
+
+class _Merge:
+    """One merge attempt for one locked run in ``merging``."""
+
+    def __init__(self, ctx: Context, run: dict[str, Any], policy: Policy, policy_hash: str):
+        self.ctx, self.run_row, self.policy, self.policy_hash = ctx, run, policy, policy_hash
+        self.repo: str = run["repository"]
+        self.number: int = int(run["pr_number"])
+        self.sha: str = run["head_sha"]
+        self.key = merge_key(self.repo, self.number, self.sha)
+
+    def run(self) -> Outcome:
+        github = self.ctx.deps.github()
+        pull = github.get_pull(self.repo, self.number)
+        if pull is None:
+            return _escalate(self.ctx, self.run_row, "pr_not_found", f"PR #{self.number} is gone")
+        project_pull(self.ctx.tx, self.repo, pull)
+        if pull.merged:
+            return self._already_merged(pull.head.sha, pull.merge_commit_sha, pull.head.ref)
+        if pull.state != "open":
+            return _escalate(self.ctx, self.run_row, "pr_closed", "the PR was closed unmerged")
+        drifts = drift_since_judging(
+            self.ctx.tx, github, self.run_row, pull, policy_hash=self.policy_hash
+        )
+        if drifts:
+            return self._back_to_gating([d.field for d in drifts])
+        method = self.policy.merge_method
+        request = {"pr_number": self.number, "sha": self.sha, "merge_method": method}
+        result = github_write(
+            self.ctx.tx,
+            self.ctx.deps,
+            key=self.key,
+            action="merge",
+            repository=self.repo,
+            run_id=self.run_row["id"],
+            request=request,
+            dry_run=self.policy.dry_run,
+            call=lambda writer: writer.merge_pull(
+                self.repo, self.number, sha=self.sha, merge_method=method, commit_title=None
+            ),
+            classify=classify_merge,
+        )
+        if result.outcome == DRY_RUN:
+            self._delete_branch(pull.head.ref)  # recorded as a would-be deletion only
+            transition(
+                self.ctx.tx,
+                self.run_row["id"],
+                from_statuses=["merging"],
+                to_status="completed",
+                reason=DRY_RUN,
+            )
+            return _merged_reply(self.run_row, self.policy, None, dry_run=True)
+        if result.outcome == REPOSITORY_NOT_ALLOWED:
+            return _escalate(
+                self.ctx,
+                self.run_row,
+                REPOSITORY_NOT_ALLOWED,
+                f"{self.repo} is not on the GitHub write allow-list",
+            )
+        answer = result.answer or WriteAnswer(0, {})
+        if result.outcome == "merged":
+            return self._succeeded(str(answer.body.get("sha") or ""), pull.head.ref)
+        if result.outcome == "head_moved":
+            return self._back_to_gating(["head_sha"], note=answer.message)
+        if result.outcome == "not_mergeable":
+            return self._not_mergeable(answer)
+        return _escalate(
+            self.ctx,
+            self.run_row,
+            "merge_rejected",
+            f"GitHub refused the merge ({answer.status}): {answer.message}",
+        )
+
+    def _already_merged(self, head_sha: str, merge_sha: str | None, head_ref: str) -> Outcome:
+        if head_sha != self.sha:
+            return _escalate(
+                self.ctx,
+                self.run_row,
+                "merged_elsewhere",
+                f"the PR was merged at {head_sha}, not at the judged {self.sha}",
+            )
+        record_write(
+            self.ctx.tx,
+            key=self.key,
+            run_id=self.run_row["id"],
+            repository=self.repo,
+            action="merge",
+            mode="live",
+            request={"pr_number": self.number, "sha": self.sha},
+            response={"sha": merge_sha, "merged": True, "observed": "already merged"},
+            http_status=None,
+            outcome="already_merged",
+        )
+        return self._succeeded(merge_sha or "", head_ref)
+
+    def _not_mergeable(self, answer: WriteAnswer) -> Outcome:
+        # 405 also answers a PR that is already merged: re-read before deciding.
+        pull = self.ctx.deps.github().get_pull(self.repo, self.number)
+        if pull is not None and pull.merged and pull.head.sha == self.sha:
+            return self._already_merged(pull.head.sha, pull.merge_commit_sha, pull.head.ref)
+        transition(
+            self.ctx.tx,
+            self.run_row["id"],
+            from_statuses=["merging"],
+            to_status="needs_iteration",
+            reason="not_mergeable",
+        )
+        return NoReply(f"not mergeable: {answer.message}", run_id=self.run_row["id"])
+
+    def _back_to_gating(self, fields: list[str], note: str = "") -> Outcome:
+        transition(
+            self.ctx.tx,
+            self.run_row["id"],
+            from_statuses=["merging"],
+            to_status="waiting_for_ci",
+            reason=DRIFT_AFTER_JUDGING,
+        )
+        detail = ", ".join(fields) + (f" ({note})" if note else "")
+        return NoReply(
+            f"changed since judging: {detail}; back to gating", run_id=self.run_row["id"]
+        )
+
+    def _delete_branch(self, head_ref: str) -> None:
+        """Delete the merged head branch when the policy says so (its own effect key)."""
+        if self.policy.delete_branch and head_ref:
+            github_write(
+                self.ctx.tx,
+                self.ctx.deps,
+                key=f"delete-branch:{self.repo}:{head_ref}@{self.sha}",
+                action="delete_branch",
+                repository=self.repo,
+                run_id=self.run_row["id"],
+                request={"branch": head_ref},
+                dry_run=self.policy.dry_run,
+                call=lambda writer: writer.delete_branch(self.repo, head_ref),
+                # 422 "Reference does not exist": someone (or GitHub's auto-delete) was first.
+                classify=lambda a: (
+                    "deleted"
+                    if a.ok
+                    else ("already_gone" if a.status == 422 else f"rejected_{a.status}")
+                ),
+            )
+
+    def _succeeded(self, merge_sha: str, head_ref: str) -> Outcome:
+        self._delete_branch(head_ref)
+        to_status = "completed" if self.policy.deploy_mode == "none" else "deploying"
+        transition(
+            self.ctx.tx,
+            self.run_row["id"],
+            from_statuses=["merging"],
+            to_status=to_status,
+            reason="merged",
+        )
+        return _merged_reply(self.run_row, self.policy, merge_sha or None, dry_run=False)
+
+
+def _merged_reply(
+    run: dict[str, Any], policy: Policy, merge_sha: str | None, *, dry_run: bool, method: str = ""
+) -> Reply:
+    data = PrMerged(
+        run_id=run["id"],
+        repository=run["repository"],
+        pr_number=run["pr_number"],
+        head_sha=run["head_sha"],
+        merge_commit_sha=merge_sha,
+        merge_method=method or policy.merge_method,  # type: ignore[arg-type]
+        dry_run=dry_run,
+    )
+    return Reply(
+        PR_MERGED, data, key=f"merge:{run['id']}", subject=str(run["id"]), run_id=run["id"]
+    )
+
+
+def _replay(ctx: Context, run: dict[str, Any], policy: Policy) -> Outcome:
+    """A run already past ``merging``: the same reply as when it was merged, else nothing."""
+    key = merge_key(run["repository"], int(run["pr_number"]), run["head_sha"])
+    row = ctx.tx.one(SQL_MERGE_RECORD, key=key, outcomes=list(MERGED_OUTCOMES))
+    if row is None:
+        return NoReply(f"run is {run['status']}; nothing to merge", run_id=run["id"])
+    response = row["response"] or {}
+    method = str((row["request"] or {}).get("merge_method") or policy.merge_method)
+    return _merged_reply(
+        run,
+        policy,
+        response.get("sha"),
+        dry_run=row["outcome"] == DRY_RUN,
+        method=method,
+    )
+
+
+def _escalate(ctx: Context, run: dict[str, Any], reason: str, message: str) -> Outcome:
+    """``merging`` → ``needs_human`` with ``reason``; reply ``run.escalated`` (once)."""
+    moved = transition(
+        ctx.tx, run["id"], from_statuses=["merging"], to_status="needs_human", reason=reason
+    )
+    if not moved and not (run["status"] == "needs_human" and run["reason"] == reason):
+        return NoReply(f"run is {run['status']}; not escalated", run_id=run["id"])
+    data = RunEscalated(
+        run_id=run["id"],
+        reason=reason,
+        message=message,
+        repository=run["repository"],
+        issue_number=run["issue_number"],
+        attempt=run["attempt"],
+    )
+    return Reply(
+        RUN_ESCALATED,
+        data,
+        key=f"escalated:{run['id']}:{reason}",
+        subject=str(run["id"]),
+        run_id=run["id"],
+    )

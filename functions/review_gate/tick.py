@@ -1,0 +1,85 @@
+"""review-gate on a PingSource tick: the durable review waits (issue 3 "Durable waits and
+reconcile"; driver in :mod:`shared.reconcile`).
+
+Timers owned by ``review-gate``, one of each per waiting run:
+
+* ``reconcile`` — the run had no news for ``policy.reconcile_interval_s``: re-read every review
+  and review thread from GitHub and decide, so a lost webhook delays the run by at most one
+  interval; still waiting → the timer fires again one interval later;
+* ``review_timeout`` — the deadline, ``policy.review_timeout_s`` after the wait began: one last
+  re-read, then the gate concludes ``timed_out`` with reason ``review_timeout``, naming what
+  never came (the AI reviewers' review at the head SHA, a human approval).
+
+Adoption: a run that waits for a review but holds no review-gate timer (its ``run.completed``
+was lost, or it began waiting before this code) gets both, the deadline counted from the run's
+last change; its reconcile is due at once.
+
+Every conclusion is published as ``review.concluded`` (the same id as the reply the gate
+would give to an event) and the tick answers 202.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.review_gate import verdicts
+from shared.events import Envelope
+from shared.gates.review import timed_out_summary
+from shared.policy import effective_policy
+from shared.reconcile import RECONCILE, Step, note_waiting, run_tick, tick_outcome
+from shared.runtime import Context, NoReply, Outcome
+
+REVIEW_TIMEOUT = "review_timeout"
+
+# Runs waiting for a review verdict without any pending review-gate timer.
+SQL_ORPHANS = """
+SELECT r.id, r.repository,
+       EXTRACT(EPOCH FROM (now() - r.updated_at))::float8 AS waited_s
+FROM codex_judge.runs r
+WHERE r.active AND r.review_verdict IS NULL
+  AND r.status IN ('run_complete', 'waiting_for_ci', 'waiting_for_review')
+  AND r.repository IS NOT NULL AND r.pr_number IS NOT NULL AND r.head_sha IS NOT NULL
+  AND NOT EXISTS (
+      SELECT 1 FROM runtime.timers t
+      WHERE t.owner = :owner AND t.run_id = r.id AND t.done_at IS NULL)
+ORDER BY r.id
+LIMIT :limit
+"""
+
+
+def handle(event: Envelope, ctx: Context) -> Outcome:
+    """Handle a tick: adopt orphaned waits, then every due review-gate timer."""
+    return tick_outcome(run_tick(ctx, on_timer, adopt=adopt))
+
+
+def adopt(ctx: Context, limit: int = 100) -> int:
+    """Give each waiting run without timers its deadline and an immediate reconcile."""
+    rows = ctx.tx.all(SQL_ORPHANS, owner=ctx.consumer, limit=limit)
+    for row in rows:
+        policy, _ = effective_policy(ctx.tx, ctx.deps.settings, row["repository"])
+        note_waiting(
+            ctx,
+            run_id=row["id"],
+            deadline_kind=REVIEW_TIMEOUT,
+            deadline_s=max(0.0, policy.review_timeout_s - float(row["waited_s"])),
+            reconcile_s=0.0,
+        )
+    return len(rows)
+
+
+def on_timer(ctx: Context, timer: dict[str, Any]) -> Step:
+    """Handle one due ``reconcile`` or ``review_timeout`` timer of a run."""
+    run_id = int(timer["run_id"])
+    if timer["kind"] == RECONCILE:
+        return Step(verdicts.decide_run(ctx, run_id))
+    if timer["kind"] != REVIEW_TIMEOUT:
+        return Step(NoReply(f"unknown timer kind {timer['kind']}", run_id=run_id))
+    run = verdicts.lock_run(ctx, run_id)
+    if run is None or not verdicts.is_waiting(run):
+        # Concluded (the reply is rebuilt and published again: harmless) or moved on.
+        return Step(verdicts.decide_run(ctx, run_id))
+    result, policy = verdicts.evaluate(ctx, run)
+    if result.final:
+        return Step(verdicts.conclude(ctx, run, result.summary()))
+    summary = timed_out_summary(result, policy, policy.review_timeout_s)
+    return Step(verdicts.conclude(ctx, run, summary))

@@ -1,0 +1,212 @@
+"""HttpxArgo: the Argo Workflows server API (``WorkflowService``) over httpx.
+
+Two calls, each from the Argo Server API reference (``/api/v1/workflows``):
+
+* ``GET /api/v1/workflows/{namespace}/{name}`` → the Workflow object; 404 (grpc code 5,
+  ``workflows.argoproj.io "<name>" not found``) → None, a value;
+* ``POST /api/v1/workflows/{namespace}/submit`` with
+  ``{"resourceKind": "WorkflowTemplate", "resourceName": <template>, "submitOptions": {...}}``
+  → the created Workflow. ``submitOptions`` uses Argo's *string* formats (``SubmitOpts`` in
+  ``pkg/apis/workflow/v1alpha1``): ``parameters`` is a list of ``"name=value"`` strings;
+  ``labels`` and ``annotations`` are one ``"k1=v1,k2=v2"`` string each.
+
+Errors follow :mod:`shared.adapters.http`: 5xx/timeouts → ``UpstreamError`` (503), 429 →
+``RateLimitedError``, other 4xx → ``UpstreamRejectedError`` (422). Requests send
+``Authorization: Bearer <argo_token>`` when a token is configured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from shared.adapters.http import body_json, raise_for_status, send
+from shared.errors import UpstreamError
+from shared.settings import Settings
+
+SERVICE = "Argo"
+
+#: Argo phases after which a workflow will not change (``WorkflowPhase`` in the Argo API).
+FINISHED_PHASES = frozenset({"Succeeded", "Failed", "Error"})
+
+
+class SubmittedWorkflow(BaseModel):
+    """What Argo answered for a submission: the created Workflow's identity and phase."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    namespace: str
+    uid: str | None = None
+    phase: str | None = None
+
+
+def argo_pairs(values: Mapping[str, str], *, field: str) -> str:
+    """Argo's ``"k1=v1,k2=v2"`` string for labels or annotations (keys in the given order).
+
+    Raises:
+        ValueError: a key or value contains ``,`` or a key contains ``=`` — Argo splits on
+            them, so the string would say something else (a programming error, not input).
+    """
+    parts = []
+    for key, value in values.items():
+        if "," in key or "=" in key or "," in str(value):
+            raise ValueError(f"{field}[{key!r}]: Argo's k=v,k=v format cannot carry ',' or '='")
+        parts.append(f"{key}={value}")
+    return ",".join(parts)
+
+
+def submit_body(
+    template: str,
+    *,
+    parameters: Mapping[str, str],
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str],
+    generate_name: str | None,
+    kind: Literal["WorkflowTemplate", "ClusterWorkflowTemplate"] = "WorkflowTemplate",
+) -> dict[str, Any]:
+    """The JSON body of ``POST /api/v1/workflows/{ns}/submit`` (see module docstring)."""
+    options: dict[str, Any] = {"parameters": [f"{k}={v}" for k, v in parameters.items()]}
+    if labels:
+        options["labels"] = argo_pairs(labels, field="labels")
+    if annotations:
+        options["annotations"] = argo_pairs(annotations, field="annotations")
+    if generate_name:
+        options["generateName"] = generate_name
+    return {"resourceKind": kind, "resourceName": template, "submitOptions": options}
+
+
+class HttpxArgo:
+    """The Argo Workflows server API.
+
+    Args:
+        base_url: the Argo Server, e.g. ``https://argo.example.com:2746`` (no trailing path).
+        token: a bearer token, or None.
+        timeout_s: per-request timeout in seconds.
+        transport: an httpx transport (tests).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout_s: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {"Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s, transport=transport
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HttpxArgo:
+        """Build from ``argo_server_url``, ``argo_token`` and ``argo_timeout_s``.
+
+        Raises:
+            UpstreamError: no ``argo_server_url`` is configured (503: configuration may arrive).
+        """
+        if not settings.argo_server_url:
+            raise UpstreamError("argo_server_url is not configured", field="argo_server_url")
+        token = settings.argo_token.get_secret_value() if settings.argo_token else None
+        return cls(settings.argo_server_url, token=token, timeout_s=settings.argo_timeout_s)
+
+    def get_workflow(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The Workflow object ``namespace/name``, or None when Argo answers 404.
+
+        Raises:
+            UpstreamError, RateLimitedError, UpstreamRejectedError: see module docstring.
+        """
+        resp = send(self._client, "GET", f"/api/v1/workflows/{namespace}/{name}", service=SERVICE)
+        if resp.status_code == 404:
+            return None
+        raise_for_status(resp, service=SERVICE)
+        body = body_json(resp)
+        if not isinstance(body, dict):
+            raise UpstreamError("Argo answered a workflow that is not a JSON object")
+        return body
+
+    def submit(
+        self,
+        namespace: str,
+        template: str,
+        *,
+        parameters: Mapping[str, str] | None = None,
+        labels: Mapping[str, str] | None = None,
+        annotations: Mapping[str, str] | None = None,
+        generate_name: str | None = None,
+        kind: Literal["WorkflowTemplate", "ClusterWorkflowTemplate"] = "WorkflowTemplate",
+    ) -> SubmittedWorkflow:
+        """Submit a Workflow from ``template`` in ``namespace``.
+
+        Args:
+            parameters: ``spec.arguments.parameters`` values, by name.
+            labels, annotations: metadata of the created Workflow.
+            generate_name: the name prefix (Argo adds a random suffix).
+
+        Raises:
+            UpstreamError, RateLimitedError, UpstreamRejectedError: see module docstring
+            (an unknown template is a 4xx → ``UpstreamRejectedError``).
+        """
+        body = submit_body(
+            template,
+            parameters=parameters or {},
+            labels=labels or {},
+            annotations=annotations or {},
+            generate_name=generate_name,
+            kind=kind,
+        )
+        resp = send(
+            self._client,
+            "POST",
+            f"/api/v1/workflows/{namespace}/submit",
+            service=SERVICE,
+            json=body,
+        )
+        raise_for_status(resp, service=SERVICE)
+        created = body_json(resp)
+        metadata = created.get("metadata") if isinstance(created, dict) else None
+        if not isinstance(metadata, dict) or not metadata.get("name"):
+            raise UpstreamError("Argo answered a submission without metadata.name")
+        status = created.get("status") if isinstance(created, dict) else None
+        return SubmittedWorkflow(
+            name=str(metadata["name"]),
+            namespace=str(metadata.get("namespace") or namespace),
+            uid=metadata.get("uid"),
+            phase=status.get("phase") if isinstance(status, dict) else None,
+        )
+
+
+def failed_steps(workflow: dict[str, Any]) -> list[str]:
+    """Display names of the failed steps of a Workflow object (``status.nodes``), in order.
+
+    A failed ``Retry`` node stands for its attempts (``C`` rather than ``C(0)``, ``C(1)``);
+    other failed ``Pod`` nodes are named as they are. DAG/Steps nodes are containers, not
+    tests, and are left out. Source: the Argo ``NodeStatus`` schema (``type``, ``phase``,
+    ``displayName``, ``children``).
+    """
+    status = workflow.get("status")
+    nodes = status.get("nodes") if isinstance(status, dict) else None
+    if not isinstance(nodes, dict):
+        return []
+    retried = {
+        child
+        for node in nodes.values()
+        if isinstance(node, dict) and node.get("type") == "Retry"
+        for child in node.get("children") or []
+    }
+    names: list[str] = []
+    for node_id, node in nodes.items():
+        if not isinstance(node, dict) or node.get("phase") not in ("Failed", "Error"):
+            continue
+        kind = node.get("type")
+        if kind == "Retry" or (kind == "Pod" and node_id not in retried):
+            name = str(node.get("displayName") or node.get("name") or node_id)
+            if name not in names:
+                names.append(name)
+    return names

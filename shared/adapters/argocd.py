@@ -1,0 +1,152 @@
+"""HttpxArgoCD: the Argo CD API server (``ApplicationService``) over httpx.
+
+Three calls, from the Argo CD API reference (``/api/v1/applications``):
+
+* ``POST /api/v1/applications/{name}/sync`` with ``{"name", "revision"}`` — start a sync
+  operation to ``revision`` (a Git SHA); answers the Application;
+* ``GET /api/v1/applications/{name}`` — the Application; what matters here is
+  ``status.sync.status`` (``Synced``/``OutOfSync``/``Unknown``), ``status.sync.revision`` (the
+  Git SHA in the cluster), ``status.health.status`` (``Healthy``/``Progressing``/``Degraded``/
+  ``Suspended``/``Missing``/``Unknown``), ``status.operationState.phase``
+  (``Running``/``Succeeded``/``Failed``/``Error``/``Terminating``) and ``status.history``
+  (``[{id, revision, deployedAt}]``, oldest first);
+* ``POST /api/v1/applications/{name}/rollback`` with ``{"name", "id"}`` — roll back to the
+  history entry ``id``.
+
+Errors follow :mod:`shared.adapters.http` (5xx/timeouts → 503, 429 → 429, other 4xx → 422).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.adapters.http import body_json, raise_for_status, send
+from shared.errors import UpstreamError
+from shared.settings import Settings
+
+SERVICE = "Argo CD"
+
+
+class HistoryEntry(BaseModel):
+    """One ``status.history`` item: a revision that was deployed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    revision: str | None = None
+
+
+class ApplicationState(BaseModel):
+    """The parts of an Application's ``status`` that decide a deploy (see module docstring)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    sync_status: str | None = None
+    revision: str | None = Field(default=None, description="status.sync.revision (Git SHA)")
+    health_status: str | None = None
+    operation_phase: str | None = None
+    operation_message: str | None = None
+    history: list[HistoryEntry] = Field(default_factory=list)
+
+    @classmethod
+    def from_application(cls, name: str, app: dict[str, Any]) -> ApplicationState:
+        """Read an Application object as Argo CD answers it."""
+        status = app.get("status")
+        if not isinstance(status, dict):
+            status = {}
+        sync = status.get("sync") or {}
+        health = status.get("health") or {}
+        operation = status.get("operationState") or {}
+        history = [
+            HistoryEntry(id=int(item["id"]), revision=item.get("revision"))
+            for item in status.get("history") or []
+            if isinstance(item, dict) and item.get("id") is not None
+        ]
+        return cls(
+            name=name,
+            sync_status=sync.get("status"),
+            revision=sync.get("revision"),
+            health_status=health.get("status"),
+            operation_phase=operation.get("phase"),
+            operation_message=operation.get("message"),
+            history=history,
+        )
+
+
+class HttpxArgoCD:
+    """The Argo CD API server.
+
+    Args:
+        base_url: e.g. ``https://argocd.example.com``.
+        token: an API token sent as ``Authorization: Bearer <token>``, or None.
+        timeout_s: per-request timeout in seconds.
+        transport: an httpx transport (tests).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout_s: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {"Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s, transport=transport
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HttpxArgoCD:
+        """Build from ``argocd_url``, ``argocd_token`` and ``argocd_timeout_s``.
+
+        Raises:
+            UpstreamError: no ``argocd_url`` is configured (503: configuration may arrive).
+        """
+        if not settings.argocd_url:
+            raise UpstreamError("argocd_url is not configured", field="argocd_url")
+        token = settings.argocd_token.get_secret_value() if settings.argocd_token else None
+        return cls(settings.argocd_url, token=token, timeout_s=settings.argocd_timeout_s)
+
+    def _object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        resp = send(self._client, method, path, service=SERVICE, **kwargs)
+        raise_for_status(resp, service=SERVICE)
+        body = body_json(resp)
+        if not isinstance(body, dict):
+            raise UpstreamError(f"{SERVICE} answered {path} with a body that is not an object")
+        return body
+
+    def sync(self, application: str, revision: str) -> ApplicationState:
+        """Start a sync of ``application`` to ``revision`` (40-hex Git SHA).
+
+        Raises:
+            UpstreamError, RateLimitedError, UpstreamRejectedError: see module docstring.
+        """
+        body = {"name": application, "revision": revision, "prune": False, "dryRun": False}
+        app = self._object("POST", f"/api/v1/applications/{application}/sync", json=body)
+        return ApplicationState.from_application(application, app)
+
+    def get_application(self, application: str) -> ApplicationState:
+        """The current state of ``application``.
+
+        Raises:
+            UpstreamError, RateLimitedError, UpstreamRejectedError: see module docstring.
+        """
+        app = self._object("GET", f"/api/v1/applications/{application}")
+        return ApplicationState.from_application(application, app)
+
+    def rollback(self, application: str, history_id: int) -> ApplicationState:
+        """Roll ``application`` back to its ``status.history`` entry ``history_id``.
+
+        Raises:
+            UpstreamError, RateLimitedError, UpstreamRejectedError: see module docstring.
+        """
+        body = {"name": application, "id": history_id, "prune": False, "dryRun": False}
+        app = self._object("POST", f"/api/v1/applications/{application}/rollback", json=body)
+        return ApplicationState.from_application(application, app)

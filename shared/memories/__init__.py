@@ -1,0 +1,27 @@
+"""Memories (issue 4): ten snapshots per evaluation, embedded into pgvector, recalled by
+namespace and cosine distance. :mod:`.snapshots` builds them, :mod:`.embedder` embeds them,
+:mod:`.store` stores and recalls them, :mod:`.cli` is ``codex-judge memories recall``."""
+
+from shared.memories.embedder import Embedder, HashingEmbedder, embedder_from_settings
+from shared.memories.snapshots import KINDS, Snapshot, build_snapshots
+from shared.memories.store import (
+    MemoryDimensionError,
+    Recalled,
+    Remembered,
+    recall,
+    remember,
+)
+
+__all__ = [
+    "KINDS",
+    "Embedder",
+    "HashingEmbedder",
+    "MemoryDimensionError",
+    "Recalled",
+    "Remembered",
+    "Snapshot",
+    "build_snapshots",
+    "embedder_from_settings",
+    "recall",
+    "remember",
+]
