@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from shared.mesh.state import cli_settings, mesh_file, read_mesh
 from shared.settings import Settings
 
 
@@ -44,10 +45,12 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def _mesh_urls(settings: Settings) -> dict[str, Any]:
-    path = Path(settings.data_dir) / "mesh.json"
-    if not path.is_file():
-        raise SystemExit(f"no running mesh found ({path} is missing): start `codex-judge up` first")
-    return dict(json.loads(path.read_text()))
+    urls = read_mesh(settings)
+    if urls is None:
+        raise SystemExit(
+            f"no running mesh found ({mesh_file(settings)} is missing): start `codex-judge up`"
+        )
+    return urls
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -66,11 +69,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from shared import bootstrap
     from shared.report import list_runs, render_runs
 
-    settings = _settings()
-    if not settings.database_url:
-        path = Path(settings.data_dir) / "mesh.json"
-        if path.is_file():
-            settings = Settings(database_url=json.loads(path.read_text())["database_url"])
+    settings = cli_settings()
     runs = list_runs(bootstrap.build(settings).db)
     print(json.dumps(runs, default=str, indent=2) if args.json else render_runs(runs))
     return 0
@@ -80,11 +79,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from shared import bootstrap
     from shared.explain import explain_run
 
-    settings = _settings()
-    if not settings.database_url:
-        path = Path(settings.data_dir) / "mesh.json"
-        if path.is_file():
-            settings = Settings(database_url=json.loads(path.read_text())["database_url"])
+    settings = cli_settings()
     with bootstrap.build(settings).db.transaction() as tx:
         text = explain_run(tx, args.run)
     if text is None:

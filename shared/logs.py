@@ -41,5 +41,5 @@ def configure(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Per-request access lines of the local servers and HTTP clients drown the events' own logs.
-    for noisy in ("werkzeug", "httpx", "httpcore"):
+    for noisy in ("werkzeug", "httpx", "httpcore", "pgserver"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -24,17 +24,12 @@ from typing import Any
 
 from shared.db import Database
 from shared.errors import InvalidDataError
+from shared.mesh.state import cli_settings
 from shared.settings import Settings
 
 
 def _settings() -> Settings:
-    settings = Settings()
-    if not settings.database_url:
-        path = Path(settings.data_dir) / "mesh.json"
-        if path.is_file():
-            url = json.loads(path.read_text())["database_url"]
-            settings = settings.model_copy(update={"database_url": url})
-    return settings
+    return cli_settings()
 
 
 @contextlib.contextmanager

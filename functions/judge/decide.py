@@ -28,11 +28,12 @@ from functions.judge.evaluations import existing, seal, tokens_today
 from functions.judge.llm_judge import JudgeConfig, llm_verdict
 from shared import timers
 from shared.events import Envelope
+from shared.gates.diff import load_pull_diff
 from shared.gates.judge import (
     Verdict,
     ci_failure,
-    deterministic_gates,
     diff_hash,
+    gate_report,
     mergeability,
     offline_verdict,
     review_blocking,
@@ -60,7 +61,7 @@ DEFAULT_DIFF_SOURCE = "github_pr_files"
 
 SQL_RUN = """
 SELECT id, status, active, phase, reason, repository, issue_number, attempt, head_sha,
-       pr_number, ci_verdict, ci_summary, review_verdict, review_summary, notify_payload
+       base_ref, pr_number, ci_verdict, ci_summary, review_verdict, review_summary, notify_payload
 FROM codex_judge.runs WHERE id = :id FOR UPDATE
 """
 
@@ -123,6 +124,7 @@ class _Judge:
         self.run, self.ctx, self.policy, self.policy_hash = run, ctx, policy, policy_hash
         self.files_detail: list[dict[str, Any]] = []
         self.files: list[PullFile] | None = None
+        self.unmerged_paths: list[str] = []
         self.live: LiveState | None = None
         self.mergeable_timed_out = False
         self.inputs: dict[str, Any] = {
@@ -144,8 +146,7 @@ class _Judge:
         )
         record = Seal(
             **live.model_dump(),
-            diff_source=self.inputs.get("diff_source")
-            or (DEFAULT_DIFF_SOURCE if self.files is not None else None),
+            diff_source=self.inputs.get("diff_source"),
         )
         timers.cancel(self.ctx.tx, owner="judge", run_id=self.run["id"], kind=MERGEABLE_POLL)
         return seal(
@@ -197,7 +198,7 @@ class _Judge:
         run = self.run
         if not run["active"]:
             return NoReply(f"run is {run['status']}", run_id=run["id"])
-        if run["ci_verdict"] == "failure":
+        if run["ci_verdict"] not in (None, "success"):  # failure, stale_base, timed out
             return self.seal(ci_failure(run["ci_summary"] or {}, self.policy))
         if run["ci_verdict"] is None or run["review_verdict"] is None:
             waiting = "CI" if run["ci_verdict"] is None else "review"
@@ -301,10 +302,27 @@ class _Judge:
         )
 
     def _pull_files(self) -> list[PullFile]:
+        """The changed files the gates judge: the merge-base (three-dot) diff of a local
+        worktree when one holds both commits, else GitHub's PR diff, else the PR's file list
+        (DESIGN §12 item 6); which one was used is recorded in the seal."""
         if self.files is None:
-            self.files = self.ctx.deps.github().list_pull_files(
-                self.run["repository"], self.run["pr_number"]
+            settings = self.ctx.deps.settings
+            github = self.ctx.deps.github()
+            diff = load_pull_diff(
+                github,
+                self.run["repository"],
+                self.run["pr_number"],
+                worktree_root=settings.diff_worktree_root,
+                base=self.run["base_ref"],
+                head=self.run["head_sha"],
             )
+            if diff is not None:
+                self.files, self.unmerged_paths = diff.files, list(diff.unmerged_paths)
+                self.inputs["diff_source"] = diff.source
+                self.inputs["diff_digest"] = diff.digest()
+            else:
+                self.files = github.list_pull_files(self.run["repository"], self.run["pr_number"])
+                self.inputs["diff_source"] = DEFAULT_DIFF_SOURCE
         return self.files
 
     def _live(self, pull: PullRequest) -> LiveState:
@@ -324,6 +342,11 @@ class _Judge:
         self.inputs["diff_hash"] = diff_hash(files)
         self.inputs["files"] = sorted(f.filename for f in files)
         self.files_detail = [f.model_dump(mode="json") for f in files]
-        verdict = deterministic_gates(files, self.run["notify_payload"] or {}, self.policy)
-        self.inputs["gates"] = [r.model_dump() for r in verdict.reasons] if verdict else []
-        return verdict
+        report = gate_report(
+            files,
+            self.run["notify_payload"] or {},
+            self.policy,
+            unmerged_paths=self.unmerged_paths,
+        )
+        self.inputs.update(report.record())
+        return report.verdict

@@ -38,6 +38,10 @@ NEXT_STATUS = {
 #: Statuses a run is in before its decision; a sealed run is never moved again by the judge.
 PRE_DECISION = ("notified", "run_complete", "waiting_for_ci", "waiting_for_review", "judging")
 
+SQL_RECORD_DECISION = """
+UPDATE codex_judge.runs SET decision = :decision
+WHERE id = :id AND decision IS NULL AND status = :status
+"""
 SQL_INSERT = """
 INSERT INTO codex_judge.evaluations (run_id, stage, decision, reasons, next_prompt, judge_kind,
     model, confidence, inputs, policy, policy_hash, repository, issue_number, attempt, head_sha,
@@ -204,6 +208,14 @@ def seal(
         to_status=NEXT_STATUS[row["decision"]],
         reason=reasons[0]["code"] if reasons else None,
         decision=row["decision"],
+    )
+    # A run that arrived already terminal (needs_human: missing metadata) keeps its status but
+    # still records the sealed decision, so the runs table shows what the judge decided.
+    tx.run(
+        SQL_RECORD_DECISION,
+        id=run["id"],
+        decision=row["decision"],
+        status=NEXT_STATUS[row["decision"]],
     )
     return _reply(run, row)
 

@@ -61,6 +61,8 @@ class RerunPlan:
     failing_checks: list[dict[str, Any]]
     review_threads: list[dict[str, Any]]
     reasons: list[dict[str, Any]]
+    #: The pull request the attempt continues (same head branch); None when there is none yet.
+    pr_number: int | None = None
 
 
 def delivery_id(run_id: int, attempt: int) -> str:
@@ -156,6 +158,8 @@ def argo_labels(plan: RerunPlan) -> dict[str, str]:
     }
     if plan.head_sha:
         labels["codex-judge.io/head-sha"] = plan.head_sha
+    if plan.pr_number:
+        labels["codex-judge.io/pr-number"] = str(plan.pr_number)
     return labels
 
 

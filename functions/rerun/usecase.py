@@ -72,6 +72,7 @@ def _plan_for(tx: Tx, run: dict[str, Any], row: dict[str, Any], max_attempts: in
         failing_checks=tasks.failing_checks(run.get("ci_summary")),
         review_threads=tasks.review_threads(run.get("review_summary")),
         reasons=[r for r in reasons if isinstance(r, dict)],
+        pr_number=run.get("pr_number"),
     )
 
 

@@ -1,8 +1,13 @@
-"""A fake Argo Workflows server: get a workflow, submit a workflow from a template.
+"""A fake Argo Workflows server, optionally emulating the cluster and the Argo Events sensor.
 
 State (``GET``/``PUT /_fake/state``)::
 
-    {"workflows": {"<namespace>/<name>": <Workflow object>}, "submissions": [<request body>]}
+    {"workflows": {"<namespace>/<name>": <Workflow object>}, "submissions": [<request body>],
+     "complete": {"sink": "<broker>/_mesh/kafka/argo.workflows.completions",
+                  "phases": {"<template name>" | "<label>=<value>" | "*": "Succeeded"|"Failed"},
+                  "delay_s": 0.5,
+                  "templates": {"Succeeded": <Workflow>, "Failed": <Workflow>}},
+     "completions": [{"workflow", "namespace", "uid", "template", "phase", "sink_status"}]}
 
 Routes follow the Argo Server API (``WorkflowService``): ``GET /api/v1/workflows/{ns}/{name}``
 answers the Workflow or 404 with the grpc-gateway error body
@@ -12,6 +17,14 @@ answers the Workflow or 404 with the grpc-gateway error body
 and annotations in Argo's ``"k=v,k=v"`` string format), records the body in
 ``submissions`` and answers the created Workflow (also stored, phase ``Pending``). A body
 without ``resourceKind``/``resourceName`` is answered 400 with grpc code 3.
+
+Cluster emulation (:mod:`shared.fakes.argo_cluster`): when ``complete`` is set, a submitted
+workflow whose template name, or one of whose labels (``key=value``), is a key of ``phases``
+(``*`` matches any) finishes ``delay_s`` seconds later with that phase — the stored Workflow
+gets the status of the recorded template Workflow for that phase, rewritten to its own name
+and times — and its completion is POSTed to ``sink`` exactly as our Argo Events sensor
+publishes it (:func:`shared.argo.payload_from_workflow`, Kafka key = the workflow uid). A
+workflow no key matches stays ``Pending``, like one the cluster has not scheduled.
 """
 
 from __future__ import annotations
@@ -23,9 +36,10 @@ from typing import Any
 
 import flask
 
+from shared.fakes.argo_cluster import finish_later
 from shared.fakes.base import create_fake_app, json_answer
 
-DEFAULT_STATE: dict[str, Any] = {"workflows": {}, "submissions": []}
+DEFAULT_STATE: dict[str, Any] = {"workflows": {}, "submissions": [], "completions": []}
 
 
 def _labels(raw: Any) -> dict[str, str]:
@@ -93,6 +107,8 @@ def create_app(initial_state: dict[str, Any] | None = None) -> flask.Flask:
                 "status": {"phase": "Pending"},
             }
             store.state.setdefault("workflows", {})[f"{namespace}/{name}"] = workflow
-        return json_answer(200, workflow)
+            answer = json_answer(200, workflow)
+        finish_later(store, f"{namespace}/{name}")
+        return answer
 
     return app

@@ -167,6 +167,12 @@ def parse_unified_diff(text: str) -> list[PullFile]:
                 current.hunks.append(raw)
                 in_hunk_old = int(hunk.group(2) if hunk.group(2) is not None else 1)
                 in_hunk_new = int(hunk.group(4) if hunk.group(4) is not None else 1)
+            elif current.hunks and raw[:1] in ("+", "-", " "):
+                # Past the header's line counts: a hand-edited or truncated hunk. The lines
+                # are still changes of this file, so the gates (and the judge) must see them.
+                current.hunks.append(raw)
+                current.additions += raw.startswith("+")
+                current.deletions += raw.startswith("-")
     return [f.build() for f in files]
 
 

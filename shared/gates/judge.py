@@ -252,6 +252,13 @@ def deterministic_gates(
 def ci_failure(ci_summary: Mapping[str, Any], policy: Policy) -> Verdict:
     """``needs_iteration`` / ``ci_failed`` with a prompt naming each failing check."""
     failing = [str(n) for n in ci_summary.get("failing") or []]
+    if ci_summary.get("verdict") == "stale_base":  # green, but on a base too far behind
+        base = ci_summary.get("base") or {}
+        return Verdict(
+            "needs_iteration",
+            [_reason("stale_base", f"CI ran on a stale base {base.get('base_sha') or ''}".strip())],
+            failure_prompt(dict(ci_summary), policy),
+        )
     if ci_summary.get("reason"):  # a gate-concluded failure (ci_timeout) explains itself
         return Verdict(
             "needs_iteration",

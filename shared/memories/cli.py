@@ -10,21 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
+from shared.mesh.state import cli_settings
 from shared.settings import Settings
 
 
 def _settings() -> Settings:
-    settings = Settings()
-    if not settings.database_url:
-        path = Path(settings.data_dir) / "mesh.json"
-        if path.is_file():
-            url = json.loads(path.read_text()).get("database_url")
-            if url:
-                settings = settings.model_copy(update={"database_url": url})
-    return settings
+    return cli_settings()
 
 
 def render(rows: list[dict[str, Any]]) -> str:

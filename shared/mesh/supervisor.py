@@ -1,7 +1,7 @@
 """``codex-judge up``: start the whole local mesh and stop everything it started (DESIGN §8).
 
-Order: embedded Postgres (unless ``DATABASE_URL``) → migrations → fakes (for every upstream whose
-URL is not configured) → one functions-framework process per function → the local broker
+Order: embedded Postgres (unless ``DATABASE_URL``) → migrations → fakes (GitHub, Discord, Argo,
+Facteur, Argo CD: each one whose URL is not configured) → one functions-framework process per function → the local broker
 (reading ``knative/`` and ``triggers/``). Each function is a real HTTP server in its own process
 on its own loopback port; the broker delivers to them over HTTP. The URLs are written to
 ``<data_dir>/mesh.json`` so ``codex-judge replay`` and ``runs`` find them.
@@ -77,6 +77,9 @@ class Mesh:
 
     settings: Settings
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: ``owner/name`` repositories the functions may write to on GitHub (DESIGN §11); passed as
+    #: ``CODEX_JUDGE_GITHUB_WRITE_ALLOWLIST``, after the settings' own list.
+    write_allowlist: list[str] = field(default_factory=list)
     database_url: str = ""
     broker_url: str = ""
     functions: dict[str, str] = field(default_factory=dict)
@@ -131,7 +134,7 @@ class Mesh:
         self.database_url = url
 
     def _start_fakes(self) -> None:
-        from shared.fakes import argo, discord, github
+        from shared.fakes import argo, argocd, discord, facteur, github
         from shared.fakes.base import serve_fake
 
         configured = self.settings.model_fields_set
@@ -139,6 +142,8 @@ class Mesh:
             "github": ("github_api_url" not in configured, github),
             "discord": (self.settings.discord_webhook_url is None, discord),
             "argo": (not self.settings.argo_server_url, argo),
+            "facteur": (not self.settings.facteur_url, facteur),
+            "argocd": (not self.settings.argocd_url, argocd),
         }
         for name, (needed, module) in wanted.items():
             if needed:
@@ -165,6 +170,13 @@ class Mesh:
             env["CODEX_JUDGE_DISCORD_WEBHOOK_URL"] = self.fakes["discord"] + FAKE_DISCORD_WEBHOOK
         if "argo" in self.fakes:
             env["CODEX_JUDGE_ARGO_SERVER_URL"] = self.fakes["argo"]
+        if "facteur" in self.fakes:
+            env["CODEX_JUDGE_FACTEUR_URL"] = self.fakes["facteur"]
+        if "argocd" in self.fakes:
+            env["CODEX_JUDGE_ARGOCD_URL"] = self.fakes["argocd"]
+        allowlist = [*self.settings.github_write_allowlist, *self.write_allowlist]
+        if allowlist:
+            env["CODEX_JUDGE_GITHUB_WRITE_ALLOWLIST"] = ",".join(dict.fromkeys(allowlist))
         return env
 
     def _start_functions(self) -> None:
