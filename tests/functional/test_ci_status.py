@@ -16,6 +16,7 @@ from shared.bootstrap import Container
 from shared.db import Database
 from shared.fakes.base import ServedFake, serve_fake
 from shared.fakes.github import create_app
+from tests.support.cloudevents import post_event
 
 HOOKS = Path(__file__).resolve().parents[1] / "fixtures" / "corpus" / "github-webhooks"
 REPO = "derekg1729/test-repo"
@@ -72,20 +73,6 @@ def insert_run(db: Database, *, sha: str = SHA, pr: int = 166, issue: int = 7) -
         )
     assert row is not None
     return int(row["id"])
-
-
-def post_event(url: str, event_type: str, data: dict[str, Any], event_id: str) -> httpx.Response:
-    return httpx.post(
-        url,
-        content=json.dumps(data).encode(),
-        headers={
-            "ce-specversion": "1.0",
-            "ce-id": event_id,
-            "ce-source": "/test",
-            "ce-type": event_type,
-            "content-type": "application/json",
-        },
-    )
 
 
 def run_completed(url: str, run_id: int, event_id: str = "rc-1") -> httpx.Response:

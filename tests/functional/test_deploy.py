@@ -21,6 +21,7 @@ from shared.fakes import argo as fake_argo
 from shared.fakes import argocd as fake_argocd
 from shared.fakes import github as fake_github
 from shared.fakes.base import ServedFake, serve_fake
+from tests.support import cloudevents
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "corpus"
 REPO = "python/cpython"
@@ -118,18 +119,8 @@ def setup_run(db: Database, **policy: Any) -> int:
 
 
 def post_event(url: str, event_type: str, data: dict[str, Any], event_id: str) -> httpx.Response:
-    return httpx.post(
-        url,
-        content=json.dumps(data).encode(),
-        headers={
-            "ce-specversion": "1.0",
-            "ce-id": event_id,
-            "ce-source": "/codex-judge/merge" if event_type.endswith("merged.v1") else "/test",
-            "ce-type": event_type,
-            "content-type": "application/json",
-        },
-        timeout=30,
-    )
+    source = "/codex-judge/merge" if event_type.endswith("merged.v1") else "/test"
+    return cloudevents.post_event(url, event_type, data, event_id, source=source)
 
 
 def pr_merged(url: str, run_id: int, event_id: str = "merged-1") -> httpx.Response:

@@ -18,6 +18,7 @@ from shared.db import Database
 from shared.fakes import openai as fake_openai
 from shared.fakes.base import ServedFake, serve_fake
 from shared.fakes.github import create_app
+from tests.support.cloudevents import post_event
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "corpus"
 _OPENED = json.loads(
@@ -136,20 +137,6 @@ def insert_run(
         )
     assert row is not None
     return int(row["id"])
-
-
-def post_event(url: str, event_type: str, data: dict[str, Any], event_id: str) -> httpx.Response:
-    return httpx.post(
-        url,
-        content=json.dumps(data).encode(),
-        headers={
-            "ce-specversion": "1.0",
-            "ce-id": event_id,
-            "ce-source": "/test",
-            "ce-type": event_type,
-            "content-type": "application/json",
-        },
-    )
 
 
 def ci_concluded(
