@@ -6,8 +6,8 @@ On ``io.codexjudge.judge.decided.v1`` with decision ``pass`` for a run in ``merg
 1. re-read the PR; gone → ``needs_human`` ``pr_not_found``; already merged at the judged SHA →
    success; merged at another SHA or closed → ``needs_human`` ``merged_elsewhere`` /
    ``pr_closed``;
-2. compare with the sealed decision (:mod:`functions.merge.drift`); any blocking drift → back
-   to gating (``waiting_for_ci``, reason ``drift_after_judging``), never merge;
+2. compare with the sealed decision (:mod:`functions.merge.drift`); any blocking drift →
+   ``needs_human`` ``drift_after_judging`` (escalated with the drift), never merge;
 3. merge through :func:`shared.writes.github_write` under ``merge:<repo>#<pr>@<sha>`` with
    ``sha`` = the judged head SHA and the policy's ``merge_method``. ``dry_run`` records the
    would-be merge (run ``completed``, reason ``dry_run``); a repository off the allow-list →
@@ -205,16 +205,16 @@ class _Merge:
         return NoReply(f"not mergeable: {answer.message}", run_id=self.run_row["id"])
 
     def _back_to_gating(self, fields: list[str], note: str = "") -> Outcome:
-        transition(
-            self.ctx.tx,
-            self.run_row["id"],
-            from_statuses=["merging"],
-            to_status="waiting_for_ci",
-            reason=DRIFT_AFTER_JUDGING,
-        )
+        # The sealed decision no longer describes the PR, so it is never merged. The seal is
+        # one per run and cannot be re-opened; a person (or a new attempt on the new head)
+        # takes it from here — an escalation, never a run left waiting for a verdict that
+        # was already given.
         detail = ", ".join(fields) + (f" ({note})" if note else "")
-        return NoReply(
-            f"changed since judging: {detail}; back to gating", run_id=self.run_row["id"]
+        return _escalate(
+            self.ctx,
+            self.run_row,
+            DRIFT_AFTER_JUDGING,
+            f"the pull request changed after judging: {detail}; not merged",
         )
 
     def _delete_branch(self, head_ref: str) -> None:

@@ -206,12 +206,13 @@ def test_head_moved_after_judging_is_drift_and_nothing_is_merged(
 
     answer = post(function_url("merge"), run_id)
 
-    assert answer.status_code == 202
+    assert answer.status_code == 200
+    assert answer.headers["ce-type"] == "io.codexjudge.run.escalated.v1"
     assert writes_sent(github) == []
-    assert run_row(db, run_id) == {"status": "waiting_for_ci", "reason": "drift_after_judging"}
+    assert run_row(db, run_id) == {"status": "needs_human", "reason": "drift_after_judging"}
 
 
-def test_a_push_racing_the_merge_gets_409_and_the_run_goes_back_to_gating(
+def test_a_push_racing_the_merge_gets_409_and_the_run_is_escalated_unmerged(
     function_url: Any, github: ServedFake, deps: Container, db: Database
 ) -> None:
     set_policy(db, dry_run=False)
@@ -223,10 +224,10 @@ def test_a_push_racing_the_merge_gets_409_and_the_run_goes_back_to_gating(
 
     answer = post(function_url("merge"), run_id)
 
-    assert answer.status_code == 202
+    assert answer.status_code == 200
     assert state(github)["merges"] == []
     assert state(github)["deleted_refs"] == []
-    assert run_row(db, run_id) == {"status": "waiting_for_ci", "reason": "drift_after_judging"}
+    assert run_row(db, run_id) == {"status": "needs_human", "reason": "drift_after_judging"}
     assert [(w["outcome"], w["http_status"]) for w in write_actions(db)] == [("head_moved", 409)]
 
 
@@ -340,6 +341,7 @@ def test_without_a_seal_a_moved_base_branch_is_drift(
 
     answer = post(function_url("merge"), run_id)
 
-    assert answer.status_code == 202
+    assert answer.status_code == 200
+    assert answer.headers["ce-type"] == "io.codexjudge.run.escalated.v1"
     assert writes_sent(github) == []
-    assert run_row(db, run_id) == {"status": "waiting_for_ci", "reason": "drift_after_judging"}
+    assert run_row(db, run_id) == {"status": "needs_human", "reason": "drift_after_judging"}
