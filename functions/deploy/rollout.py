@@ -29,7 +29,7 @@ from shared import effects, runs, timers
 from shared.adapters.argo import FINISHED_PHASES, failed_steps
 from shared.adapters.http import UpstreamRejectedError
 from shared.errors import PermanentError
-from shared.models.events import VERIFIES_RUN_LABEL
+from shared.models.events import DEPLOYS_RUN_LABEL, VERIFIES_RUN_LABEL
 from shared.policy import Policy
 from shared.runtime import Context, NoReply, Outcome
 
@@ -94,7 +94,7 @@ def start(ctx: Context, row: dict[str, Any], policy: Policy) -> Outcome:
                 row["namespace"],
                 str(policy.deploy_workflow_template),
                 parameters=_parameters(row),
-                labels={"codex-judge.io/deploys-run": str(row["run_id"])},
+                labels={DEPLOYS_RUN_LABEL: str(row["run_id"])},
                 annotations={"codex-judge.io/repository": row["repository"]},
                 generate_name=f"deploy-{row['run_id']}-",
             ).model_dump(mode="json"),

@@ -19,7 +19,7 @@ from functions.run_complete.verification import verification_reply, verified_run
 from shared import runs
 from shared.argo import UnfinishedWorkflow, WorkflowCompletion, parse_completion
 from shared.events import Envelope
-from shared.models.events import RUN_COMPLETED, RunCompleted
+from shared.models.events import DEPLOYS_RUN_LABEL, RUN_COMPLETED, RunCompleted
 from shared.runtime import Context, NoReply, Outcome, Reply
 
 
@@ -60,6 +60,8 @@ def complete(event: Envelope, ctx: Context) -> Outcome:
     verifies = verified_run_id(parsed)
     if verifies is not None:  # a post-deploy verification, not a new run (issue 5)
         return verification_reply(parsed, verifies, event.data)
+    if DEPLOYS_RUN_LABEL in parsed.labels:  # a deploy workflow: deploy polls Argo for it
+        return NoReply(f"deploy workflow {parsed.name} is not a Codex run")
     url = workflow_url(ctx.deps.settings.argo_server_url, parsed)
     result = runs.record_completion(ctx.tx, parsed, workflow_url=url)
     run = result.run

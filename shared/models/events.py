@@ -201,6 +201,8 @@ class PrMerged(_EventData):
 
 #: The label deploy puts on a post-deploy verification workflow; its value is the run id.
 VERIFIES_RUN_LABEL = "codex-judge.io/verifies-run"
+#: The label deploy puts on a deploy workflow; its completion is not a Codex run.
+DEPLOYS_RUN_LABEL = "codex-judge.io/deploys-run"
 
 
 class VerificationCompleted(_EventData):

@@ -192,3 +192,14 @@ def test_new_attempt_supersedes_the_older_run(function_url, db) -> None:
         ("uid-attempt-1", "superseded", "superseded_by_new_attempt"),
         ("uid-attempt-2", "waiting_for_ci", None),
     ]
+
+
+def test_a_deploy_workflow_is_not_recorded_as_a_run(function_url, db) -> None:
+    workflow = load_document(
+        (FIXTURES / "corpus/argo/workflow.succeeded.artgc-mixed-s3.yaml").read_text()
+    )
+    workflow["metadata"].setdefault("labels", {})["codex-judge.io/deploys-run"] = "7"
+    body = json.dumps(payload_from_workflow(workflow)).encode()
+    resp = _post(function_url("run_complete"), 3, body)
+    assert resp.status_code == 202
+    assert _runs(db) == []

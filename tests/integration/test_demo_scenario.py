@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from shared.db import Database
-from shared.mesh import demo
+from shared.mesh import demo, demo_actions
 from shared.mesh.replay import broker_base, send
 from shared.mesh.supervisor import Mesh
 from shared.report import list_runs
@@ -33,6 +33,7 @@ def mesh(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             "CODEX_JUDGE_GITHUB_WEBHOOK_SECRETS": demo.RECORDED_WEBHOOK_SECRET,
             "CODEX_JUDGE_LOG_LEVEL": "WARNING",
         },
+        write_allowlist=demo_actions.WRITE_ALLOWLIST,
     ).start(database="cj_integration_mesh", ping_interval_s=1.0, time_scale=0.05)
     yield started
     started.stop()
@@ -45,6 +46,14 @@ def _wait_idle(broker: str) -> None:
             return
         time.sleep(0.2)
     raise AssertionError("the broker did not go idle within 60 s")
+
+
+def _runs(mesh: Mesh) -> list[dict]:
+    db = Database(mesh.database_url, size=1)
+    try:
+        return list_runs(db)
+    finally:
+        db.close()
 
 
 def _runs_by_repo(mesh: Mesh) -> dict[str, dict]:
@@ -114,6 +123,83 @@ def test_recorded_webhooks_are_stored_once_and_forgeries_rejected(mesh: Mesh) ->
     assert forged_code == 401
     db = Database(mesh.database_url, size=1)
     with db.transaction() as tx:
-        stored = tx.one("SELECT count(*) AS n FROM github.events")
+        stored = tx.one(
+            "SELECT count(*) AS n FROM github.events WHERE delivery_id = ANY(:ids)",
+            ids=[d["headers"]["x-github-delivery"] for d in deliveries],
+        )
     db.close()
     assert stored == {"n": len(deliveries)}
+
+
+def test_actions_on_verdicts_merge_deploy_revert_rerun_and_tune_once_each(mesh: Mesh) -> None:
+    """Issue 5 "Done when": a verified deploy, a reverted deploy, two reruns then an
+    escalation, and one prompt-tuning PR — in the runs and in the fakes' recorded requests."""
+    urls = mesh.urls()
+    for repository, policy in demo_actions.ACTION_POLICIES.items():
+        demo.set_policy(mesh.database_url, repository, policy)
+    state = demo.github_state()
+    demo_actions.configure_fakes(urls, state, Settings().rerun_workflow_template)
+    with httpx.Client(timeout=30) as client:
+        for delivery in demo_actions.action_webhooks(demo.RECORDED_WEBHOOK_SECRET):
+            assert send(delivery, urls, client)[1] == 200
+        for record in demo_actions.action_completions(state, first_offset=200):
+            assert send(record, urls, client)[1] == 202
+    assert demo_actions.wait_actions(mesh.database_url)
+    _wait_idle(urls["broker"])
+
+    runs = _runs(mesh)
+    deployed = [r for r in runs if r["repository"] == demo_actions.DEPLOY_REPO]
+    reverted = [r for r in runs if r["repository"] == demo_actions.REVERT_REPO]
+    rerun = [r for r in runs if r["repository"] == demo_actions.RERUN_REPO]
+    assert [(r["status"], r["reason"], r["decision"]) for r in deployed] == [
+        ("completed", "deploy_verified", "pass")
+    ]
+    assert [(r["status"], r["reason"], r["decision"]) for r in reverted] == [
+        ("needs_iteration", "post_deploy_failed", "pass")
+    ]
+    # Attempts 1 and 2 iterate; attempt 3 is the last the policy allows: escalated.
+    assert [(r["attempt"], r["status"], r["decision"]) for r in rerun] == [
+        (1, "needs_iteration", "needs_iteration"),
+        (2, "needs_iteration", "needs_iteration"),
+        (3, "needs_human", "needs_iteration"),
+    ]
+    assert rerun[-1]["reason"] == "attempts_exhausted"
+    # Each deploy's verification came back through Kafka to run-complete, then to deploy.
+    for run in deployed + reverted:
+        consumers = [step.split(":", 1)[0] for step in run["path"]]
+        assert consumers[consumers.index("deploy") :].count("run-complete") == 1
+
+    actions = demo_actions.recorded_actions(urls)
+    merged = {(m["repository"], m["number"], m["sha"]) for m in actions["merges"]}
+    assert len(actions["merges"]) == 2
+    assert merged == {
+        (repo, 2, state["pulls"][f"{repo}#2"]["head"]["sha"])
+        for repo in (demo_actions.DEPLOY_REPO, demo_actions.REVERT_REPO)
+    }
+    merge_shas = {m["repository"]: m["merge_commit_sha"] for m in actions["merges"]}
+    assert sorted(s["revision"] for s in actions["argocd_syncs"]) == sorted(merge_shas.values())
+    assert len(actions["reverts"]) == 1
+    assert actions["reverts"][0]["url"].startswith(
+        f"https://github.com/{demo_actions.REVERT_REPO}/"
+    )
+    graphql = httpx.get(f"{urls['fakes']['github']}/_fake/requests").json()["requests"]
+    mutations = [r for r in graphql if "revertPullRequest" in str((r["json"] or {}).get("query"))]
+    assert len(mutations) == 1
+    [tuned] = actions["prompt_tuning_pulls"]
+    assert tuned["html_url"].startswith(f"https://github.com/{demo_actions.RERUN_REPO}/pull/")
+    assert tuned["body"].startswith(demo_actions.PR_TEMPLATE.strip())
+
+    submissions = actions["argo_submissions"]
+    reruns = [s for s in submissions if "codex-judge.io/rerun-of" in s["submitOptions"]["labels"]]
+    verifications = [s for s in submissions if "verifies-run" in s["submitOptions"]["labels"]]
+    assert len(reruns) == 2 and len(verifications) == 2
+    assert {c["phase"] for c in actions["argo_completions"]} == {"Succeeded", "Failed"}
+    assert all(c["sink_status"] == 202 for c in actions["argo_completions"])
+
+    by_run: dict[int, list[str]] = {}
+    for message in actions["discord_messages"]:
+        first = message["content"].split("\n", 1)[0]
+        by_run.setdefault(int(first.rsplit("run ", 1)[1]), []).append(first)
+    assert any("MERGED AND VERIFIED" in m for m in by_run[deployed[0]["id"]])
+    assert any("DEPLOY FAILED" in m for m in by_run[reverted[0]["id"]])
+    assert sum("ATTEMPTS EXHAUSTED" in m for m in by_run[rerun[-1]["id"]]) == 1
