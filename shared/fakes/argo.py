@@ -7,7 +7,8 @@ State (``GET``/``PUT /_fake/state``)::
                   "phases": {"<template name>" | "<label>=<value>" | "*": "Succeeded"|"Failed"},
                   "delay_s": 0.5,
                   "templates": {"Succeeded": <Workflow>, "Failed": <Workflow>}},
-     "completions": [{"workflow", "namespace", "uid", "template", "phase", "sink_status"}]}
+     "completions": [{"workflow", "namespace", "uid", "template", "phase", "labels",
+                      "sink_status"}]}
 
 Routes follow the Argo Server API (``WorkflowService``): ``GET /api/v1/workflows/{ns}/{name}``
 answers the Workflow or 404 with the grpc-gateway error body
@@ -39,7 +40,7 @@ import flask
 from shared.fakes.argo_cluster import finish_later
 from shared.fakes.base import create_fake_app, json_answer
 
-DEFAULT_STATE: dict[str, Any] = {"workflows": {}, "submissions": [], "completions": []}
+DEFAULT_STATE: dict[str, Any] = {"workflows": {}, "submissions": []}
 
 
 def _labels(raw: Any) -> dict[str, str]:

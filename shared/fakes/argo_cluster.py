@@ -13,7 +13,8 @@ What happens to a matched submission, ``delay_s`` seconds after it was accepted:
 2. its completion is built with :func:`shared.argo.payload_from_workflow` — the payload our
    sensor manifest (``knative/argo-events-sensor.yaml``) publishes — and POSTed to
    ``complete.sink`` with ``X-Kafka-Key`` = the workflow uid, the sensor's partitioning key;
-3. ``completions`` records ``{workflow, namespace, uid, template, phase, sink_status}``
+3. ``completions`` records ``{workflow, namespace, uid, template, phase, labels,
+   sink_status}``
    (``sink_status`` is the sink's HTTP status, or the error text after 3 failed tries).
 
 Source: the Argo Workflows ``Workflow`` schema (``status.phase``, ``status.nodes``) and the
@@ -49,7 +50,7 @@ def matched_phase(rules: dict[str, str], workflow: dict[str, Any]) -> str | None
     labels = (workflow.get("metadata") or {}).get("labels") or {}
     for key, phase in rules.items():
         label, _, value = key.partition("=")
-        if key == ANY or key == template or (value and labels.get(label) == value):
+        if key in (ANY, template) or (value and labels.get(label) == value):
             return phase if phase in FINISHED else None
     return None
 
@@ -141,6 +142,7 @@ def _finish(store: FakeStore, key: str, phase: str) -> None:
                 "uid": done["metadata"]["uid"],
                 "template": ((done.get("spec") or {}).get("workflowTemplateRef") or {}).get("name"),
                 "phase": phase,
+                "labels": dict(done["metadata"].get("labels") or {}),
                 "sink_status": status,
             }
         )

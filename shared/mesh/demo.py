@@ -20,7 +20,14 @@ The scenario (every object comes from ``tests/fixtures/corpus``; see its ``SOURC
    ``Codertocat/Hello-World-e2e``, whose policy (a ``codex_judge.policies`` row) requires a check
    ``e2e`` that never reports, with ``ci_timeout_s`` 3: the run waits on a durable timer, the
    PingSource tick (every second here) times it out, and it ends ``needs_iteration`` with
-   reason ``ci_timeout``.
+   reason ``ci_timeout``;
+8. **actions on verdicts** (:mod:`shared.mesh.demo_actions`) — a pass that is merged, deployed
+   through the fake Argo CD and verified by a workflow the fake Argo cluster runs (its
+   completion comes back through Kafka); a deploy whose verification fails and is reverted; a
+   failing run that is rerun twice through Argo and then escalates (``attempts_exhausted``);
+   and the prompt-tuning pull request those repeated failures open. After the runs table the
+   demo prints every action the fakes recorded: merges, syncs, workflow submissions, reverts,
+   prompt-tuning PRs, Facteur tasks and Discord messages.
 """
 
 from __future__ import annotations
@@ -35,6 +42,17 @@ from typing import Any
 import httpx
 import yaml
 
+from shared.mesh.demo_actions import (
+    ACTION_POLICIES,
+    WRITE_ALLOWLIST,
+    action_completions,
+    action_webhooks,
+    add_action_repos,
+    configure_fakes,
+    recorded_actions,
+    render_actions,
+    wait_actions,
+)
 from shared.mesh.replay import broker_base, send
 from shared.report import list_runs, render_runs
 from shared.settings import Settings
@@ -116,7 +134,7 @@ def github_state() -> dict[str, Any]:
 
     e2e = copy.deepcopy(hello)
     e2e["base"]["repo"]["full_name"] = e2e["head"]["repo"]["full_name"] = E2E_REPO
-    return {
+    state: dict[str, Any] = {
         "pulls": {
             f"{E2E_REPO}#2": e2e,
             "Codertocat/Hello-World#2": hello,
@@ -172,6 +190,7 @@ def github_state() -> dict[str, Any]:
             ]
         },
     }
+    return add_action_repos(state)
 
 
 def completions() -> list[dict[str, Any]]:
@@ -250,15 +269,19 @@ def run_demo(settings: Settings, *, verbose: bool = False) -> int:
         extra_env={
             "CODEX_JUDGE_GITHUB_WEBHOOK_SECRETS": ",".join([*secrets, RECORDED_WEBHOOK_SECRET])
         },
+        write_allowlist=WRITE_ALLOWLIST,
     )
     print("starting the local mesh (embedded Postgres, fakes, functions, broker)…", flush=True)
     mesh.start(database=DEMO_DATABASE, ping_interval_s=1.0, time_scale=0.2)
     try:
         urls = mesh.urls()
         print(json.dumps(urls), flush=True)
-        set_policy(mesh.database_url, E2E_REPO, E2E_POLICY)
-        httpx.put(f"{urls['fakes']['github']}/_fake/state", json=github_state(), timeout=10)
+        for repository, policy in {E2E_REPO: E2E_POLICY, **ACTION_POLICIES}.items():
+            set_policy(mesh.database_url, repository, policy)
+        state = github_state()
+        configure_fakes(urls, state, settings.rerun_workflow_template)
         records = completions()
+        records += action_completions(state, first_offset=len(records))
         notify = {
             "notify": {
                 "workflow_uid": records[0]["kafka"]["key"],
@@ -274,6 +297,8 @@ def run_demo(settings: Settings, *, verbose: bool = False) -> int:
         }
         with httpx.Client(timeout=30) as client:
             print(_line("notify (before run-complete)", send(notify, urls, client)))
+            for delivery in action_webhooks(RECORDED_WEBHOOK_SECRET):
+                print(_line("webhook pull_request (rerun scenario)", send(delivery, urls, client)))
             for record in records:
                 print(
                     _line(f"kafka offset {record['kafka']['offset']}", send(record, urls, client))
@@ -290,15 +315,20 @@ def run_demo(settings: Settings, *, verbose: bool = False) -> int:
             forged = copy.deepcopy(deliveries[0])
             forged["body_raw_base64"] = base64.b64encode(b'{"forged": true}').decode()
             print(_line("webhook forged signature", send(forged, urls, client)))
-        # Run 7 waits on a durable timer that only a tick ends; wait for it, then for quiet.
+        # Run 7 waits on a durable timer that only a tick ends; the deploys and reruns wait on
+        # ticks and on the fake cluster's completions. Wait for all of them, then for quiet.
+        print("waiting for the CI timeout, the deploys and the reruns…", flush=True)
         concluded = wait_concluded(mesh.database_url, E2E_REPO)
-        idle = _wait_idle(urls["broker"]) and concluded
+        acted = wait_actions(mesh.database_url)
+        idle = _wait_idle(urls["broker"]) and concluded and acted
         db = Database(mesh.database_url, size=1)
         print()
         print(render_runs(list_runs(db)))
         print()
-        _print_side_effects(db, urls)
+        _print_side_effects(db)
         db.close()
+        print()
+        print(render_actions(recorded_actions(urls)))
         print(f"\n{'idle' if idle else 'NOT idle'} after {time.monotonic() - started:.1f} s")
         if verbose:
             print(
@@ -351,13 +381,11 @@ def _line(label: str, result: tuple[str, int]) -> str:
     return f"  {label:<40} → HTTP {result[1]}"
 
 
-def _print_side_effects(db: Any, urls: dict[str, Any]) -> None:
+def _print_side_effects(db: Any) -> None:
     with db.transaction() as tx:
         events = tx.one("SELECT count(*) AS n FROM github.events")
         letters = tx.all("SELECT subscriber, event_type, error_code FROM runtime.dead_letters")
-    messages = httpx.get(f"{urls['fakes']['discord']}/_fake/state", timeout=10).json()
     print(f"GitHub deliveries stored: {events['n'] if events else 0}")
-    print(f"Discord messages posted: {len(messages.get('messages', []))}")
     print(
         f"Dead letters: {len(letters)}"
         + "".join(f"\n  {d['subscriber']} {d['event_type']} {d['error_code']}" for d in letters)

@@ -1,10 +1,11 @@
 """``codex-judge up``: start the whole local mesh and stop everything it started (DESIGN §8).
 
 Order: embedded Postgres (unless ``DATABASE_URL``) → migrations → fakes (GitHub, Discord, Argo,
-Facteur, Argo CD: each one whose URL is not configured) → one functions-framework process per function → the local broker
-(reading ``knative/`` and ``triggers/``). Each function is a real HTTP server in its own process
-on its own loopback port; the broker delivers to them over HTTP. The URLs are written to
-``<data_dir>/mesh.json`` so ``codex-judge replay`` and ``runs`` find them.
+Facteur, Argo CD: each one whose URL is not configured) → one functions-framework process per
+function → the local broker (reading ``knative/`` and ``triggers/``). Each function is a real
+HTTP server in its own process on its own loopback port; the broker delivers to them over HTTP.
+The URLs are written to ``<data_dir>/mesh.json`` so ``codex-judge replay`` and ``runs`` find
+them.
 """
 
 from __future__ import annotations
