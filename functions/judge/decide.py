@@ -326,12 +326,15 @@ class _Judge:
         return self.files
 
     def _live(self, pull: PullRequest) -> LiveState:
-        """The state this decision seals: check runs, statuses and threads at the head SHA."""
+        """The state this decision seals: check runs, statuses and threads at the head SHA.
+
+        Its diff hash is over GitHub's PR file list — what merge re-reads to detect drift —
+        whichever diff the gates judged (their source and digest are recorded beside it)."""
         github = self.ctx.deps.github()
         repo, sha = self.run["repository"], self.run["head_sha"]
         return live_from(
             pull,
-            self._pull_files(),
+            github.list_pull_files(repo, self.run["pr_number"]),
             github.list_check_runs(repo, sha),
             github.get_combined_status(repo, sha).statuses,
             github.list_review_threads(repo, self.run["pr_number"]),

@@ -78,7 +78,7 @@ def test_pass_is_sealed_with_checks_threads_and_matches_the_live_state(
         (CHECK_RUN["id"], "octoapp", "success")
     ]
     assert [(t.id, t.resolved) for t in sealed.review_threads or []] == [(THREAD["id"], True)]
-    assert sealed.diff_source == "github_pr_files" and len(sealed.policy_hash or "") == 64
+    assert sealed.diff_source == "github" and len(sealed.policy_hash or "") == 64
     live = read_live(deps.github(), REPO, PR, SHA)
     assert seal_matches(sealed, live) == []
     seed_checks(github, conclusion="failure")  # CI changed after judging
