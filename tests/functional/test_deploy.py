@@ -383,3 +383,33 @@ def test_a_verification_label_that_is_not_a_run_id_is_422_naming_the_label(
     resp = through_run_complete(function_url("run_complete"), json.dumps(workflow).encode(), 30)
     assert resp.status_code == 422
     assert "codex-judge.io/verifies-run" in resp.json()["field"]
+
+
+def test_argo_workflow_deploy_verifies_only_after_its_deploy_workflow_succeeded(
+    function_url: Any, db: Database, fakes: dict[str, Any]
+) -> None:
+    deploy = function_url("deploy")
+    run_id = setup_run(db, deploy_mode="argo_workflow", deploy_workflow_template="deploy-prod")
+    assert pr_merged(deploy, run_id).status_code == 202
+    assert pr_merged(deploy, run_id, event_id="merged-again").status_code == 202
+    workflows = state(fakes["argo"])["workflows"]
+    deploys = [w for w in workflows.values() if w["metadata"]["name"].startswith("deploy-")]
+    assert len(deploys) == 1  # one submission however often pr.merged arrives
+    deployed = deploys[0]
+    assert deployed["metadata"]["labels"]["codex-judge.io/deploys-run"] == str(run_id)
+    assert {"name": "revision", "value": MERGE_SHA} in deployed["spec"]["arguments"]["parameters"]
+
+    # Still running: a tick submits no verification yet.
+    assert tick(deploy, db, "poll", "tick-1").status_code == 202
+    assert [
+        w for w in state(fakes["argo"])["workflows"] if w.split("/")[-1].startswith("verify-")
+    ] == []
+
+    finished = state(fakes["argo"])
+    key = next(k for k in finished["workflows"] if k.split("/")[-1].startswith("deploy-"))
+    finished["workflows"][key].setdefault("status", {})["phase"] = "Succeeded"
+    httpx.put(f"{fakes['argo'].url}/_fake/state", json=finished).raise_for_status()
+    assert tick(deploy, db, "poll", "tick-2").status_code == 202
+    verify = submitted_verification(fakes)
+    assert verify["metadata"]["labels"]["codex-judge.io/verifies-run"] == str(run_id)
+    assert run_row(db, run_id)["status"] == "verifying"
