@@ -13,7 +13,7 @@ On ``io.codexjudge.judge.decided.v1`` with decision ``pass`` for a run in ``merg
    would-be merge (run ``completed``, reason ``dry_run``); a repository off the allow-list →
    ``needs_human`` ``repository_not_allowed``. GitHub's answers are decisions: 200 → merged;
    409 (head moved) → drift, as in step 2; 405 → re-read (merged at the judged SHA is
-   success), else ``needs_iteration`` ``not_mergeable``; any other 4xx → ``needs_human``
+   success), else ``needs_human`` ``not_mergeable``; any other 4xx → ``needs_human``
    ``merge_rejected``;
 4. on success delete the head branch when the policy says so (its own effect key), move the
    run to ``deploying`` (``deploy_mode`` ≠ none) or ``completed`` (reason ``merged``) and reply
@@ -195,14 +195,11 @@ class _Merge:
         pull = self.ctx.deps.github().get_pull(self.repo, self.number)
         if pull is not None and pull.merged and pull.head.sha == self.sha:
             return self._already_merged(pull.head.sha, pull.merge_commit_sha, pull.head.ref)
-        transition(
-            self.ctx.tx,
-            self.run_row["id"],
-            from_statuses=["merging"],
-            to_status="needs_iteration",
-            reason="not_mergeable",
+        # GitHub refused although the judge saw a mergeable PR (branch protection, a conflict
+        # that appeared since): a person decides, with GitHub's message.
+        return _escalate(
+            self.ctx, self.run_row, "not_mergeable", f"GitHub refused the merge: {answer.message}"
         )
-        return NoReply(f"not mergeable: {answer.message}", run_id=self.run_row["id"])
 
     def _back_to_gating(self, fields: list[str], note: str = "") -> Outcome:
         # The sealed decision no longer describes the PR, so it is never merged. The seal is

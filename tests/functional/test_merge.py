@@ -269,7 +269,7 @@ def test_a_repository_off_the_allow_list_is_never_called_and_escalates(
     ]
 
 
-def test_a_blocked_pull_request_405_moves_the_run_to_needs_iteration(
+def test_a_blocked_pull_request_405_is_escalated_with_githubs_reason(
     function_url: Any, github: ServedFake, deps: Container, db: Database
 ) -> None:
     set_policy(db, dry_run=False)
@@ -278,9 +278,10 @@ def test_a_blocked_pull_request_405_moves_the_run_to_needs_iteration(
 
     answer = post(function_url("merge"), run_id)
 
-    assert answer.status_code == 202
+    assert answer.status_code == 200
+    assert answer.headers["ce-type"] == "io.codexjudge.run.escalated.v1"
     assert state(github)["merges"] == []
-    assert run_row(db, run_id) == {"status": "needs_iteration", "reason": "not_mergeable"}
+    assert run_row(db, run_id) == {"status": "needs_human", "reason": "not_mergeable"}
     assert [(w["outcome"], w["http_status"]) for w in write_actions(db)] == [("not_mergeable", 405)]
 
 
