@@ -26,11 +26,13 @@ import json
 from typing import Any
 
 from functions.prompt_tune import suggestions
+from shared.bootstrap import Container
 from shared.db import Tx
 from shared.events import Envelope
 from shared.models.events import JUDGE_DECIDED, JudgeDecided
 from shared.policy import Policy, effective_policy
 from shared.ports import WriteAnswer
+from shared.projections import project_pull
 from shared.runtime import Context, NoReply, Outcome
 from shared.writes import github_write
 
@@ -55,6 +57,29 @@ SELECT base_sha FROM github.pr_state
  WHERE repository = :repository AND base_ref = :base AND base_sha IS NOT NULL
  ORDER BY observed_at DESC LIMIT 1
 """
+SQL_LATEST_PR = """
+SELECT pr_number FROM codex_judge.runs
+ WHERE repository = :repository AND pr_number IS NOT NULL
+ ORDER BY id DESC LIMIT 1
+"""
+
+
+def _base_sha(tx: Tx, deps: Container, repository: str, base: str) -> str | None:
+    """The base branch's head SHA: the newest projected PR state, else read from GitHub
+    through the repository's latest judged PR (and projected for the next time)."""
+    row = tx.one(SQL_BASE_SHA, repository=repository, base=base)
+    if row is not None:
+        return str(row["base_sha"])
+    latest = tx.one(SQL_LATEST_PR, repository=repository)
+    if latest is None:
+        return None
+    pull = deps.github().get_pull(repository, int(latest["pr_number"]))
+    if pull is None or pull.base.ref != base:
+        return None
+    project_pull(tx, repository, pull)
+    return pull.base.sha
+
+
 SQL_RECORD = """
 INSERT INTO codex_judge.prompt_tuning
     (repository, idempotency_key, state, failure_count, window_hours, reasons, suggestions,
@@ -108,8 +133,8 @@ def _open_pull(
     if policy.dry_run:
         write("pull", {"branch": branch, "base": base, "evidence": evidence}, None)
         return out
-    base_row = tx.one(SQL_BASE_SHA, repository=repository, base=base)
-    if base_row is None:
+    base_sha = _base_sha(tx, deps, repository, base)
+    if base_sha is None:
         return {**out, "state": "failed", "error": f"head SHA of {base} is unknown"}
     writer = deps.github_writer()
     current, blob = _decode(writer.get_contents(repository, policy.prompt_template_path, ref=base))
@@ -121,10 +146,8 @@ def _open_pull(
     steps: list[tuple[str, dict[str, Any], Any]] = [
         (
             "ref",
-            {"ref": f"refs/heads/{branch}", "sha": base_row["base_sha"]},
-            lambda w: w.create_ref(
-                repository, ref=f"refs/heads/{branch}", sha=base_row["base_sha"]
-            ),
+            {"ref": f"refs/heads/{branch}", "sha": base_sha},
+            lambda w: w.create_ref(repository, ref=f"refs/heads/{branch}", sha=base_sha),
         ),
         (
             "template",

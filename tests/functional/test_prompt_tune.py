@@ -59,7 +59,9 @@ def settings(database_url: str, tmp_path: Path, github: ServedFake) -> Settings:
     )
 
 
-def _seed(db: Database, count: int, code: str = "ci_failed", *, first: int = 1) -> list[int]:
+def _seed(
+    db: Database, count: int, code: str = "ci_failed", *, first: int = 1, pr_state: bool = True
+) -> list[int]:
     """``count`` runs of REPO with a failed evaluation each; returns their ids."""
     ids = []
     with db.transaction() as tx:
@@ -69,16 +71,17 @@ def _seed(db: Database, count: int, code: str = "ci_failed", *, first: int = 1) 
             r=REPO,
             d=json.dumps({"dry_run": False, "prompt_tuning_threshold": 3}),
         )
-        tx.run(
-            "INSERT INTO github.pr_state (repository, pr_number, base_ref, base_sha)"
-            " VALUES (:r, 1, 'main', :sha) ON CONFLICT DO NOTHING",
-            r=REPO,
-            sha=BASE_SHA,
-        )
+        if pr_state:
+            tx.run(
+                "INSERT INTO github.pr_state (repository, pr_number, base_ref, base_sha)"
+                " VALUES (:r, 1, 'main', :sha) ON CONFLICT DO NOTHING",
+                r=REPO,
+                sha=BASE_SHA,
+            )
         for n in range(first, first + count):
             row = tx.one(
                 "INSERT INTO codex_judge.runs (workflow_uid, repository, issue_number, attempt,"
-                " base_ref, status, reason) VALUES (:uid, :r, :issue, 1, 'main',"
+                " base_ref, pr_number, status, reason) VALUES (:uid, :r, :issue, 1, 'main', 1,"
                 " 'needs_iteration', :code) RETURNING id",
                 uid=f"uid-{n}",
                 r=REPO,
@@ -189,3 +192,17 @@ def test_contents_are_sent_base64_encoded_through_the_contents_api(
     assert len(puts) == 2
     text = base64.b64decode(puts[0]["json"]["content"]).decode()
     assert text.startswith("You are Codex.") and puts[0]["json"]["sha"]
+
+
+def test_without_a_projected_pr_the_base_head_is_read_from_github(
+    function_url: Any, github: ServedFake, db: Database
+) -> None:
+    runs = _seed(db, 3, pr_state=False)
+    url = function_url("prompt_tune")
+    for run_id in runs:
+        assert _post(url, f"evt-{run_id}", run_id).status_code == 202
+    state = _state(github)
+    assert len(state["created_pulls"]) == 1
+    log = httpx.get(f"{github.url}/_fake/requests").json()["requests"]
+    created = [r["json"] for r in log if r["method"] == "POST" and r["path"].endswith("/git/refs")]
+    assert [c["sha"] for c in created] == [BASE_SHA]  # the branch starts at main's head
