@@ -23,7 +23,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from shared.adapters.http import body_json, raise_for_status, send
+from shared.adapters.http import bearer_client, body_json, raise_for_status, send
 from shared.errors import UpstreamError
 from shared.settings import Settings
 
@@ -97,11 +97,8 @@ class HttpxArgo:
         timeout_s: float = 10.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        headers = {"Accept": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        self._client = httpx.Client(
-            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s, transport=transport
+        self._client = bearer_client(
+            base_url, token=token, timeout_s=timeout_s, transport=transport
         )
 
     @classmethod

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.adapters.http import body_json, raise_for_status, send
+from shared.adapters.http import bearer_client, body_json, raise_for_status, send
 from shared.errors import UpstreamError
 from shared.settings import Settings
 
@@ -95,11 +95,8 @@ class HttpxArgoCD:
         timeout_s: float = 10.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        headers = {"Accept": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        self._client = httpx.Client(
-            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s, transport=transport
+        self._client = bearer_client(
+            base_url, token=token, timeout_s=timeout_s, transport=transport
         )
 
     @classmethod

@@ -31,6 +31,22 @@ class UpstreamRejectedError(PermanentError):
     status = 422
 
 
+def bearer_client(
+    base_url: str,
+    *,
+    token: str | None,
+    timeout_s: float,
+    transport: httpx.BaseTransport | None = None,
+) -> httpx.Client:
+    """An httpx client for a JSON API at ``base_url`` with an optional bearer token."""
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return httpx.Client(
+        base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s, transport=transport
+    )
+
+
 def send(
     client: httpx.Client, method: str, url: str, *, service: str, **kwargs: Any
 ) -> httpx.Response:
