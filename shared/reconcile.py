@@ -67,6 +67,36 @@ def note_waiting(
     timers.schedule(ctx.tx, owner=owner, run_id=run_id, kind=RECONCILE, delay_s=reconcile_s)
 
 
+def adopt_orphans(
+    ctx: Context,
+    orphans_sql: str,
+    *,
+    deadline_kind: str,
+    timeout_of: Callable[[Any], int],
+    limit: int = 100,
+) -> int:
+    """Give each waiting run that has no pending timer (``orphans_sql`` lists them with
+    ``id``, ``repository`` and ``waited_s``) its deadline, counted from when it started
+    waiting, and an immediate reconcile; returns how many were adopted.
+
+    Args:
+        timeout_of: the policy's timeout in seconds for this wait (``ci_timeout_s`` …).
+    """
+    from shared.policy import effective_policy
+
+    rows = ctx.tx.all(orphans_sql, owner=ctx.consumer, limit=limit)
+    for row in rows:
+        policy, _ = effective_policy(ctx.tx, ctx.deps.settings, row["repository"])
+        note_waiting(
+            ctx,
+            run_id=row["id"],
+            deadline_kind=deadline_kind,
+            deadline_s=max(0.0, timeout_of(policy) - float(row["waited_s"])),
+            reconcile_s=0.0,
+        )
+    return len(rows)
+
+
 def settle(ctx: Context, run_id: int) -> None:
     """Retire every pending timer ``ctx.consumer`` holds for run ``run_id`` (it concluded).
 

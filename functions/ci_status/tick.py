@@ -29,7 +29,14 @@ from shared.gates.ci import ci_verdict
 from shared.models.events import CI_CONCLUDED, CheckSummary, CiConcluded
 from shared.policy import Policy, effective_policy
 from shared.projections import checks_for_sha
-from shared.reconcile import RECONCILE, Step, note_waiting, run_tick, settle, tick_outcome
+from shared.reconcile import (
+    RECONCILE,
+    Step,
+    adopt_orphans,
+    run_tick,
+    settle,
+    tick_outcome,
+)
 from shared.runtime import Context, NoReply, Outcome, Reply
 
 CI_TIMEOUT = "ci_timeout"
@@ -65,17 +72,9 @@ def handle(event: Envelope, ctx: Context) -> Outcome:
 
 def adopt(ctx: Context, limit: int = 100) -> int:
     """Give each run waiting for CI without timers its deadline and an immediate reconcile."""
-    rows = ctx.tx.all(SQL_ORPHANS, owner=ctx.consumer, limit=limit)
-    for row in rows:
-        policy, _ = effective_policy(ctx.tx, ctx.deps.settings, row["repository"])
-        note_waiting(
-            ctx,
-            run_id=row["id"],
-            deadline_kind=CI_TIMEOUT,
-            deadline_s=max(0.0, policy.ci_timeout_s - float(row["waited_s"])),
-            reconcile_s=0.0,
-        )
-    return len(rows)
+    return adopt_orphans(
+        ctx, SQL_ORPHANS, deadline_kind=CI_TIMEOUT, timeout_of=lambda p: p.ci_timeout_s, limit=limit
+    )
 
 
 def on_timer(ctx: Context, timer: dict[str, Any]) -> Step:

@@ -25,8 +25,7 @@ from typing import Any
 from functions.review_gate import verdicts
 from shared.events import Envelope
 from shared.gates.review import timed_out_summary
-from shared.policy import effective_policy
-from shared.reconcile import RECONCILE, Step, note_waiting, run_tick, tick_outcome
+from shared.reconcile import RECONCILE, Step, adopt_orphans, run_tick, tick_outcome
 from shared.runtime import Context, NoReply, Outcome
 
 REVIEW_TIMEOUT = "review_timeout"
@@ -54,17 +53,13 @@ def handle(event: Envelope, ctx: Context) -> Outcome:
 
 def adopt(ctx: Context, limit: int = 100) -> int:
     """Give each waiting run without timers its deadline and an immediate reconcile."""
-    rows = ctx.tx.all(SQL_ORPHANS, owner=ctx.consumer, limit=limit)
-    for row in rows:
-        policy, _ = effective_policy(ctx.tx, ctx.deps.settings, row["repository"])
-        note_waiting(
-            ctx,
-            run_id=row["id"],
-            deadline_kind=REVIEW_TIMEOUT,
-            deadline_s=max(0.0, policy.review_timeout_s - float(row["waited_s"])),
-            reconcile_s=0.0,
-        )
-    return len(rows)
+    return adopt_orphans(
+        ctx,
+        SQL_ORPHANS,
+        deadline_kind=REVIEW_TIMEOUT,
+        timeout_of=lambda p: p.review_timeout_s,
+        limit=limit,
+    )
 
 
 def on_timer(ctx: Context, timer: dict[str, Any]) -> Step:
