@@ -8,6 +8,7 @@ State (``GET``/``PUT /_fake/state``)::
      "statuses":       {"owner/repo@<sha>": [<REST status object>]},
      "reviews":        {"owner/repo#12": [<REST review object>]},
      "review_threads": {"owner/repo#12": [<GraphQL PullRequestReviewThread node>]},
+     "comments":       {"owner/repo#12": [<REST issue comment object>]},
      "check_suites":   {"owner/repo@<sha>": [<REST check-suite object>]},
      "compare":        {"owner/repo@<base>...<head>": <REST comparison object>},
      "rerequested":    [{"repository", "suite_id"}],   # appended by POST …/rerequest
@@ -64,6 +65,7 @@ DEFAULT_STATE: dict[str, Any] = {
     "statuses": {},
     "reviews": {},
     "review_threads": {},
+    "comments": {},
     "check_suites": {},
     "compare": {},
     "rerequested": [],
@@ -295,6 +297,10 @@ def create_app(initial_state: dict[str, Any] | None = None) -> flask.Flask:
     @app.get("/repos/<owner>/<repo>/pulls/<int:number>/reviews")
     def list_reviews(owner: str, repo: str, number: int) -> flask.Response:
         return listing("reviews", f"{owner}/{repo}#{number}")
+
+    @app.get("/repos/<owner>/<repo>/issues/<int:number>/comments")
+    def list_issue_comments(owner: str, repo: str, number: int) -> flask.Response:
+        return listing("comments", f"{owner}/{repo}#{number}")
 
     @app.get("/repos/<owner>/<repo>/commits/<sha>/check-runs")
     def list_check_runs(owner: str, repo: str, sha: str) -> flask.Response:

@@ -68,3 +68,27 @@ def test_remaining_budget_counts_down_to_a_403(fake: ServedFake) -> None:
     assert ok.status_code == 200 and ok.headers["x-ratelimit-remaining"] == "0"
     assert limited.status_code == 403
     assert "rate limit exceeded" in limited.json()["message"]
+
+
+def test_issue_comments_are_served_in_pages_like_github() -> None:
+    import json
+    from pathlib import Path
+
+    recorded = json.loads(
+        (
+            Path(__file__).resolve().parents[1]
+            / "fixtures/corpus/github-webhooks"
+            / "issue_comment.created.on-pr.prow.json"
+        ).read_text()
+    )["comment"]
+    comments = [{**recorded, "id": recorded["id"] + n} for n in range(3)]
+    served = serve_fake(fake_github.create_app({"comments": {f"{REPO}#7": comments}}))
+    try:
+        first = httpx.get(f"{served.url}/repos/{REPO}/issues/7/comments", params={"per_page": 2})
+        assert [c["id"] for c in first.json()] == [c["id"] for c in comments[:2]]
+        assert 'rel="next"' in first.headers["link"]
+        rest = httpx.get(first.links["next"]["url"])
+        assert [c["body"] for c in rest.json()] == [recorded["body"]]
+        assert "comments" in httpx.get(f"{served.url}/_fake/state").json()
+    finally:
+        served.stop()
