@@ -34,7 +34,7 @@ def mesh(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             "CODEX_JUDGE_LOG_LEVEL": "WARNING",
         },
         write_allowlist=demo_actions.WRITE_ALLOWLIST,
-    ).start(database="cj_integration_mesh", ping_interval_s=1.0, time_scale=0.05)
+    ).start(database="cj_integration_mesh", ping_interval_s=1.0, time_scale=0.2)
     yield started
     started.stop()
 
