@@ -35,6 +35,15 @@ def _short(value: Any, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _reasons_cell(current: str | None, judged: list[str]) -> str:
+    """The run's current reason, then the judge's when they differ (a run moves on after its
+    verdict: merged, deploy failed, attempts exhausted)."""
+    verdict = ",".join(judged)
+    if current and verdict and current not in judged:
+        return f"{current} (judge: {verdict})"
+    return current or verdict
+
+
 def render_runs(runs: list[dict[str, Any]]) -> str:
     """A fixed-width table, one run per line, then each run's path through the pipeline."""
     cols = [
@@ -49,7 +58,7 @@ def render_runs(runs: list[dict[str, Any]]) -> str:
         ("ci", "ci_verdict", 8),
         ("review", "review_verdict", 18),
         ("evals", "evaluations", 5),
-        ("reasons", "reasons", 40),
+        ("reasons", "reasons", 56),
     ]
     lines = ["  ".join(title.ljust(width) for title, _, width in cols)]
     for run in runs:
@@ -57,7 +66,7 @@ def render_runs(runs: list[dict[str, Any]]) -> str:
         for _, key, width in cols:
             value = run.get(key)
             if key == "reasons":
-                value = ",".join(value or []) or run.get("reason")
+                value = _reasons_cell(run.get("reason"), value or [])
             cells.append(_short(value, width).ljust(width))
         lines.append("  ".join(cells).rstrip())
     lines.append("")
