@@ -144,11 +144,12 @@ class Policy(BaseModel):
     prompt_tuning_window_h: int = Field(default=168, ge=1)
     prompt_tuning_cooldown_h: int = Field(default=72, ge=0)
     prompt_template_path: str = ".codex/prompt.md"
+    # Issue 5: success (merged and verified) and escalations only; add "needs_iteration" to
+    # hear about every rerun.
     discord_kinds: list[str] = Field(
         default_factory=lambda: [
             "success",
             "needs_human",
-            "needs_iteration",
             "attempts_exhausted",
             "repeated_failure",
             "deploy_failed",

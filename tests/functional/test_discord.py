@@ -55,6 +55,14 @@ def run_id(db: Database) -> int:
             ci=json.dumps({"verdict": "failure", "failing": ["tests (3.12)"]}),
         )
         assert row is not None
+        # This repository opted in to a notice for every iteration (the default posts only
+        # success and escalations).
+        tx.run(
+            "INSERT INTO codex_judge.policies (repository, document)"
+            " VALUES (:repo, CAST(:doc AS jsonb))",
+            repo=REPO,
+            doc=json.dumps({"discord_kinds": ["success", "needs_human", "needs_iteration"]}),
+        )
         tx.run(
             "INSERT INTO codex_judge.artifacts (run_id, name, bucket, key)"
             " VALUES (:id, 'implementation-log', 'argo-artifacts', 'codex/run-abc12/log.tgz')",

@@ -232,3 +232,21 @@ def test_bot_token_mode_posts_to_the_channel(
     assert request["path"] == "/api/v10/channels/1100000000000000001/messages"
     assert request["headers"]["Authorization"] == "Bot ***"
     assert _messages(discord_fake)[0]["content"] == "hello from bot mode"
+
+
+def test_by_default_only_success_and_escalations_are_posted(
+    function_url: Any, discord_fake: ServedFake, run_id: int
+) -> None:
+    url = function_url("discord")
+    iteration = {
+        "run_id": run_id,
+        "evaluation_id": 1,
+        "decision": "needs_iteration",
+        "judge_kind": "offline",
+        "next_prompt": "Fix the failing test.",
+    }
+    _post(url, "evt-1", "io.codexjudge.judge.decided.v1", iteration)
+    assert _messages(discord_fake) == []
+    escalation = {**iteration, "decision": "needs_human"}
+    _post(url, "evt-2", "io.codexjudge.judge.decided.v1", escalation)
+    assert len(_messages(discord_fake)) == 1

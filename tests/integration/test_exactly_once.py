@@ -93,14 +93,11 @@ EXPECTED: dict[str, Any] = {
     "reverted": [f"{REVERT}#2"],
     "deploys": [(HELLO, "verified"), (REVERT, "failed")],
     "submitted_attempts": [(FAILING, 2), (FAILING, 3)],
-    # (repository, attempt, kind): the policy default posts needs_iteration notices too.
+    # (repository, attempt, kind): by default success and escalations only (issue 5).
     "notices": [
         (HELLO, 1, "success"),
         (REVERT, 1, "deploy_failed"),
-        (FAILING, 1, "needs_iteration"),
-        (FAILING, 2, "needs_iteration"),
         (FAILING, 3, "attempts_exhausted"),
-        (FAILING, 3, "needs_iteration"),
     ],
     "prompt_tuning": [(FAILING, "opened", None, True)],
 }
