@@ -54,6 +54,36 @@ def _effect(ctx: Context, row: dict[str, Any], what: str, **kwargs: Any) -> dict
     return result.response
 
 
+def _submit_workflow(
+    ctx: Context,
+    row: dict[str, Any],
+    what: str,
+    template: str,
+    *,
+    revision: str,
+    label: str,
+    prefix: str,
+) -> dict[str, Any] | str:
+    """Submit ``template`` for the merge commit once (effect ``deploy:<what>:…``), labelled
+    ``label=<run id>`` so its completion is recognised; see :func:`_effect` for the result."""
+    argo = ctx.deps.argo()
+    return _effect(
+        ctx,
+        row,
+        what,
+        kind="argo.submit",
+        request={"template": template, "revision": revision},
+        call=lambda: argo.submit(
+            row["namespace"],
+            template,
+            parameters=_parameters(row),
+            labels={label: str(row["run_id"])},
+            annotations={"codex-judge.io/repository": row["repository"]},
+            generate_name=f"{prefix}-{row['run_id']}-",
+        ).model_dump(mode="json"),
+    )
+
+
 def schedule_poll(ctx: Context, run_id: int, delay_s: float) -> None:
     """(Re)arm the deploy's poll timer ``delay_s`` seconds from now."""
     timers.schedule(ctx.tx, owner=OWNER, run_id=run_id, kind="poll", delay_s=delay_s)
@@ -83,21 +113,14 @@ def start(ctx: Context, row: dict[str, Any], policy: Policy) -> Outcome:
                 ctx, row, policy, reason="sync_failed", message=f"Argo CD refused: {synced}"
             )
     else:
-        argo = ctx.deps.argo()
-        submitted = _effect(
+        submitted = _submit_workflow(
             ctx,
             row,
             "submit",
-            kind="argo.submit",
-            request={"template": policy.deploy_workflow_template, "revision": sha},
-            call=lambda: argo.submit(
-                row["namespace"],
-                str(policy.deploy_workflow_template),
-                parameters=_parameters(row),
-                labels={DEPLOYS_RUN_LABEL: str(row["run_id"])},
-                annotations={"codex-judge.io/repository": row["repository"]},
-                generate_name=f"deploy-{row['run_id']}-",
-            ).model_dump(mode="json"),
+            str(policy.deploy_workflow_template),
+            revision=sha,
+            label=DEPLOYS_RUN_LABEL,
+            prefix="deploy",
         )
         if isinstance(submitted, str):
             return conclude.failed(
@@ -216,21 +239,14 @@ def submit_verification(
     Raises:
         TransientError: Argo failed transiently (see :func:`start`).
     """
-    argo = ctx.deps.argo()
-    submitted = _effect(
+    submitted = _submit_workflow(
         ctx,
         row,
         "verify",
-        kind="argo.submit",
-        request={"template": policy.verify_workflow_template, "revision": revision},
-        call=lambda: argo.submit(
-            row["namespace"],
-            str(policy.verify_workflow_template),
-            parameters=_parameters(row),
-            labels={VERIFIES_RUN_LABEL: str(row["run_id"])},
-            annotations={"codex-judge.io/repository": row["repository"]},
-            generate_name=f"verify-{row['run_id']}-",
-        ).model_dump(mode="json"),
+        str(policy.verify_workflow_template),
+        revision=revision,
+        label=VERIFIES_RUN_LABEL,
+        prefix="verify",
     )
     if isinstance(submitted, str):
         return conclude.failed(

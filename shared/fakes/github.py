@@ -157,6 +157,18 @@ def _page(items: list[Any], headers: dict[str, str]) -> tuple[list[Any], dict[st
     return items[(page - 1) * per_page : page * per_page], out
 
 
+def _counted_listing(store: FakeStore, state_key: str, key: str) -> flask.Response:
+    """A ``{total_count, <state_key>: [page]}`` list, as GitHub answers for check runs and
+    check suites."""
+    refused, headers = _spend(store, "core")
+    if refused is not None:
+        return refused
+    with store.lock:
+        items = list(store.state[state_key].get(key, []))
+    page, headers = _page(items, headers)
+    return json_answer(200, {"total_count": len(items), state_key: page}, headers)
+
+
 def _combined_state(statuses: list[dict[str, Any]]) -> str:
     """GitHub's rule: failure if any error/failure, pending if any pending or none, else success."""
     states = {s.get("state") for s in statuses}
@@ -304,13 +316,7 @@ def create_app(initial_state: dict[str, Any] | None = None) -> flask.Flask:
 
     @app.get("/repos/<owner>/<repo>/commits/<sha>/check-runs")
     def list_check_runs(owner: str, repo: str, sha: str) -> flask.Response:
-        refused, headers = _spend(store, "core")
-        if refused is not None:
-            return refused
-        with store.lock:
-            runs = list(store.state["check_runs"].get(f"{owner}/{repo}@{sha}", []))
-        page, headers = _page(runs, headers)
-        return json_answer(200, {"total_count": len(runs), "check_runs": page}, headers)
+        return _counted_listing(store, "check_runs", f"{owner}/{repo}@{sha}")
 
     @app.get("/repos/<owner>/<repo>/commits/<sha>/status")
     def combined_status(owner: str, repo: str, sha: str) -> flask.Response:
@@ -382,13 +388,7 @@ def _install_ci_routes(app: flask.Flask, store: FakeStore) -> None:
 
     @app.get("/repos/<owner>/<repo>/commits/<sha>/check-suites")
     def list_check_suites(owner: str, repo: str, sha: str) -> flask.Response:
-        refused, headers = _spend(store, "core")
-        if refused is not None:
-            return refused
-        with store.lock:
-            suites = list(store.state["check_suites"].get(f"{owner}/{repo}@{sha}", []))
-        page, headers = _page(suites, headers)
-        return json_answer(200, {"total_count": len(suites), "check_suites": page}, headers)
+        return _counted_listing(store, "check_suites", f"{owner}/{repo}@{sha}")
 
     @app.post("/repos/<owner>/<repo>/check-suites/<int:suite_id>/rerequest")
     def rerequest_check_suite(owner: str, repo: str, suite_id: int) -> flask.Response:
