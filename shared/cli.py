@@ -1,7 +1,8 @@
-"""The ``codex-judge`` command line: migrate, up, replay, runs, explain, demo, schemas.
+"""The ``codex-judge`` command line: migrate, up, replay, runs, explain, demo, schemas, serve.
 
 ``up`` prints one JSON line with every URL when ready and runs until SIGINT/SIGTERM; ``demo`` is
-what ``make run`` calls (up + seed the fakes + replay the recorded scenario + print the runs).
+what ``make run`` calls (up + seed the fakes + replay the recorded scenario + print the runs);
+``serve`` is the container's command (one function per process, see :mod:`shared.serve`).
 """
 
 from __future__ import annotations
@@ -95,6 +96,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(_settings(), verbose=args.verbose)
 
 
+def cmd_serve(_: argparse.Namespace) -> int:
+    from shared.serve import serve
+
+    return serve()
+
+
 def cmd_schemas(args: argparse.Namespace) -> int:
     from shared import schemas
 
@@ -134,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="up + replay the recorded scenario + print the runs")
     demo.add_argument("--verbose", action="store_true")
     demo.set_defaults(fn=cmd_demo)
+    serve = sub.add_parser("serve", help="serve FUNCTION_SOURCE (the container's command)")
+    serve.set_defaults(fn=cmd_serve)
     schemas = sub.add_parser("schemas", help="check (or --write) schemas/ against the models")
     schemas.add_argument("--write", action="store_true")
     schemas.set_defaults(fn=cmd_schemas)
