@@ -3,9 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+IMAGE ?= ghcr.io/codex-judge/codex-judge:$(VERSION)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck bench schemas up clean
+.PHONY: help run test lint typecheck bench schemas up image clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -14,7 +16,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,local]'
 	$(BIN)/python -m compileall -q shared functions >/dev/null
 	@touch $(STAMP)
 
@@ -39,6 +41,10 @@ bench: $(STAMP) ## Benchmarks, reported as ratios against a baseline measured in
 
 schemas: $(STAMP) ## Regenerate schemas/ (JSON Schema per event type) from the models
 	$(BIN)/codex-judge schemas --write
+
+image: ## Build the container image every function runs, tagged IMAGE (ghcr.io/codex-judge/codex-judge:VERSION)
+	docker build -t $(IMAGE) --build-arg VERSION=$(VERSION) \
+		--build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) .
 
 clean: ## Remove the virtualenv and the embedded database
 	rm -rf $(VENV) .data

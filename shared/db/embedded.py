@@ -17,11 +17,19 @@ def start_embedded(data_dir: Path) -> tuple[str, Any]:
     The handle must stay referenced for as long as the server is needed.
 
     Raises:
-        RuntimeError: pgserver could not start Postgres (its log is in the message).
+        RuntimeError: pgserver could not start Postgres (its log is in the message), or it is
+            not installed: it comes with the ``local`` extra only, never in the image.
     """
     with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
-        import pgserver  # heavy import, only where the embedded default is used
+        try:
+            import pgserver  # heavy import, only where the embedded default is used
+        except ImportError as exc:
+            raise RuntimeError(
+                "DATABASE_URL is not set and the embedded Postgres (pgserver) is not installed:"
+                " set DATABASE_URL to postgresql://user:pass@host:port/db, or install"
+                " codex-judge[local] for the embedded default"
+            ) from exc
 
     pgdata = (data_dir / "pg").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
