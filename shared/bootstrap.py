@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from shared import logs, observability
-from shared.db import Database
+from shared.db import Database, TlsOptions
 from shared.ports import Discord, GitHub, GitHubWriter, LanguageModel
 from shared.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from shared.adapters.argo import HttpxArgo
     from shared.adapters.argocd import HttpxArgoCD
+    from shared.db.connect import SslMode
     from shared.memories.embedder import Embedder
 
 
@@ -106,15 +107,46 @@ _lock = threading.Lock()
 _container: Container | None = None
 
 
-def build(settings: Settings) -> Container:
-    """Build a container from settings, starting the embedded Postgres if no URL is set."""
+def database(settings: Settings, url: str, *, require_schema: bool = True) -> Database:
+    """The process's pool for ``url`` with the TLS and host settings (see
+    :mod:`shared.db.connect`): ``db_sslmode``/``db_sslrootcert``/``db_sslcert``/``db_sslkey``
+    (the URL's query string wins), ``db_host``, and the deprecated ``db_ssl``.
+
+    With ``require_schema`` its first transaction checks that the schema has every migration
+    this build ships (:class:`shared.db.schema.SchemaGate`: 503 until it has); migrations and
+    other work on :meth:`Database.connection` are never gated.
+    """
+    from shared.db.schema import SchemaGate
+
+    mode = settings.db_tls_mode()
+    tls = TlsOptions(
+        sslmode=cast("SslMode | None", mode),
+        sslrootcert=settings.db_tls_rootcert(),
+        sslcert=settings.db_sslcert,
+        sslkey=settings.db_sslkey,
+    )
+    return Database(
+        url,
+        size=settings.db_pool_size,
+        tls=tls,
+        host=settings.db_host,
+        gate=SchemaGate() if require_schema else None,
+    )
+
+
+def build(settings: Settings, *, require_schema: bool = True) -> Container:
+    """Build a container from settings, starting the embedded Postgres if no URL is set.
+
+    ``require_schema``: see :func:`database` (``codex-judge migrate`` needs no gate, as it only
+    uses :meth:`Database.connection`; the gate stays on by default).
+    """
     embedded = None
     url = settings.database_url
     if not url:
         from shared.db.embedded import start_embedded
 
         url, embedded = start_embedded(settings.data_dir)
-    db = Database(url, size=settings.db_pool_size, ssl_enabled=settings.db_ssl)
+    db = database(settings, url, require_schema=require_schema)
     return Container(settings=settings, db=db, _embedded=embedded)
 
 

@@ -7,10 +7,22 @@
     │   ├── MalformedEventError   400: not a CloudEvent, or a required attribute is missing
     │   ├── InvalidDataError      422: ``data`` fails its pydantic model (names the field)
     │   └── UnauthorizedError     401: a webhook whose signature does not verify (stored nowhere)
-    └── TransientError            503 → Knative retries with the Trigger's backoff
-        ├── RateLimitedError      429 with ``Retry-After`` (seconds)
-        ├── ConflictError         409: the same work is already in progress
-        └── UpstreamError         503: GitHub/LLM/Discord/Argo answered 5xx or did not answer
+    ├── TransientError            503 → Knative retries with the Trigger's backoff
+    │   ├── RateLimitedError      429 with ``Retry-After`` (seconds)
+    │   ├── ConflictError         409: the same work is already in progress
+    │   ├── UpstreamError         503: GitHub/LLM/Discord/Argo answered 5xx or did not answer
+    │   └── SchemaBehindError     503: the database lacks migrations this build needs (the
+    │                             migration Job may still be running)
+    └── ConfigurationError        500: the deployment is wrong, not the event, and no retry of
+        │                         this process can cure it; logged at ERROR naming the setting
+        └── DatabaseConfigError   500: Postgres TLS/certificate settings do not work (names
+                                  host:port, sslmode, sslrootcert and the verification reason)
+
+A :class:`ConfigurationError` is answered 500, not 503 and not 4xx: Knative retries a 5xx only
+up to the Trigger's ``retry`` count and then hands the event to the dead-letter sink, so the
+event is kept for replay once the operator fixes the setting, while the 500 (and its ERROR log
+line) does not pose as an outage that fixes itself the way a 503 does, nor blames the event the
+way a 4xx does.
 
 Source: DESIGN §6 (delivery contract) and Knative's retry rules (5xx, 404, 408, 409, 429 and
 network errors are retried; any other 4xx goes straight to the dead-letter sink).
@@ -91,3 +103,23 @@ class ConflictError(TransientError):
     """Another delivery of the same work holds the lock; retry later."""
 
     status = 409
+
+
+class SchemaBehindError(TransientError):
+    """The database schema is older than the newest migration this build ships."""
+
+    status = 503
+
+
+class ConfigurationError(CodexJudgeError):
+    """The deployment's settings are wrong; only an operator can fix it (see module docstring)."""
+
+    status = 500
+
+
+class DatabaseConfigError(ConfigurationError):
+    """Postgres cannot be reached as configured: a TLS certificate that does not verify, a
+    missing ``sslrootcert`` file, a server that refuses TLS under ``sslmode=require`` or
+    stricter. The message names host:port, sslmode, sslrootcert and the reason."""
+
+    status = 500

@@ -13,7 +13,12 @@ and changes nothing; a duplicate that arrives while the first is still in progre
 
 * :class:`~shared.errors.PermanentError` → 400/401/422 with ``{"error", "message", "field"}``;
   the event is stored in ``runtime.dead_letters`` (except 401: forged input is stored nowhere);
-* :class:`~shared.errors.TransientError` → 503 (429 with ``Retry-After``; 409);
+* :class:`~shared.errors.TransientError` → 503 (429 with ``Retry-After``; 409); a
+  :class:`~shared.errors.SchemaBehindError` (the schema lacks this build's migrations, checked
+  by the first transaction) is logged once per process by the check, not per request;
+* :class:`~shared.errors.ConfigurationError` (e.g. Postgres TLS that cannot verify) → 500 with
+  its message, logged at ERROR: Knative retries a bounded number of times, then the event waits
+  in the dead-letter sink for the operator's fix;
 * anything else → 500 (Knative retries), logged with its traceback; never a crash.
 """
 
@@ -34,9 +39,11 @@ from shared.bootstrap import Container
 from shared.db import Tx
 from shared.errors import (
     CodexJudgeError,
+    ConfigurationError,
     ConflictError,
     PermanentError,
     RateLimitedError,
+    SchemaBehindError,
     UnauthorizedError,
 )
 from shared.events import Envelope, OutgoingEvent, read_event, to_binary_http
@@ -298,11 +305,19 @@ def _run_event(consumer: str, handler: Handler, event: Envelope, deps: Container
             extra={"function": consumer, "event_id": event.id, "error": exc.body()},
         )
         return error_response(exc)
-    except CodexJudgeError as exc:
-        log.warning(
-            "transient failure",
+    except ConfigurationError as exc:
+        log.error(
+            "misconfigured: %s",
+            exc.message,
             extra={"function": consumer, "event_id": event.id, "error": exc.body()},
         )
+        return error_response(exc)
+    except CodexJudgeError as exc:
+        if not isinstance(exc, SchemaBehindError):  # SchemaGate logs it once per process
+            log.warning(
+                "transient failure",
+                extra={"function": consumer, "event_id": event.id, "error": exc.body()},
+            )
         return error_response(exc)
     except Exception:
         log.exception("unexpected failure", extra={"function": consumer, "event_id": event.id})

@@ -1,19 +1,37 @@
 """Process settings: the only module that reads the environment (DESIGN §9).
 
-Every field reads ``CODEX_JUDGE_<NAME>`` (``DATABASE_URL`` also works unprefixed) or a file of
-the same name under ``CODEX_JUDGE_SECRETS_DIR`` (Kubernetes Secret volumes). Secrets are
-``SecretStr`` and never logged. Upstream URLs left empty mean "use the local fake"
+Every field reads ``CODEX_JUDGE_<NAME>`` (``DATABASE_URL`` also works unprefixed, and the TLS
+fields read libpq's ``PGSSLMODE``, ``PGSSLROOTCERT``, ``PGSSLCERT``, ``PGSSLKEY``) or a file
+named like any of those variables in the directory that ``CODEX_JUDGE_SECRETS_DIR`` names (a
+Kubernetes Secret volume: one file per key, its content the value, trailing whitespace dropped).
+
+Precedence, highest first: arguments to ``Settings(...)``, environment variables, secret files,
+defaults. An environment variable therefore wins over a file of the same name: an operator can
+override one mounted secret for a debugging session with ``kubectl set env`` without editing the
+Secret. ``CODEX_JUDGE_SECRETS_DIR`` is read when ``Settings()`` is instantiated, not at import.
+
+Secrets are ``SecretStr`` and never logged. Upstream URLs left empty mean "use the local fake"
 (``codex-judge up`` starts one) or, for the language model, "use the offline judge".
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
+
+SECRETS_DIR_ENV = "CODEX_JUDGE_SECRETS_DIR"
+SslModeSetting = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 
 
 def _csv(value: object) -> object:
@@ -46,7 +64,39 @@ class Settings(BaseSettings):
         description="at least 2 per request thread: a use case may"
         " hold its transaction while the effects outbox commits on a second connection",
     )
-    db_ssl: bool = Field(default=False, description="TLS to Postgres (CNPG in cluster)")
+    db_host: str | None = Field(
+        default=None,
+        description="replaces DATABASE_URL's host (a name, an address, or a Unix socket directory"
+        " starting with /): keeps CNPG's generated `uri` (user, password, database) while"
+        " connecting through the PgBouncer Pooler Service, e.g. codex-judge-db-pooler-rw",
+    )
+    db_sslmode: SslModeSetting | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PGSSLMODE", "CODEX_JUDGE_DB_SSLMODE"),
+        description="libpq's sslmode; unset → prefer (verify-full with sslrootcert=system);"
+        " DATABASE_URL's ?sslmode= wins. See shared/db/connect.py",
+    )
+    db_sslrootcert: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PGSSLROOTCERT", "CODEX_JUDGE_DB_SSLROOTCERT"),
+        description="PEM file of the CA that signed the server certificate (CNPG: the"
+        " <cluster>-ca Secret's ca.crt), or `system`; DATABASE_URL's ?sslrootcert= wins",
+    )
+    db_sslcert: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PGSSLCERT", "CODEX_JUDGE_DB_SSLCERT"),
+        description="optional client certificate (PEM) for Postgres' cert authentication",
+    )
+    db_sslkey: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PGSSLKEY", "CODEX_JUDGE_DB_SSLKEY"),
+        description="the client certificate's private key (PEM); unset → inside db_sslcert",
+    )
+    db_ssl: bool = Field(
+        default=False,
+        description="deprecated: true means db_sslmode=verify-full (with sslrootcert=system"
+        " unless db_sslrootcert is set) when db_sslmode is unset",
+    )
 
     # --- identity ---
     function_name: str = Field(default="codex-judge", description="the Knative Service name")
@@ -205,6 +255,34 @@ class Settings(BaseSettings):
         description="directory holding <owner>/<name> git clones; the judge then diffs "
         "base...head locally instead of asking GitHub",
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then ``CODEX_JUDGE_SECRETS_DIR``'s files (read
+        now, at instantiation), then defaults; see the module docstring."""
+        secrets_dir = os.environ.get(SECRETS_DIR_ENV) or None
+        secrets = SecretsSettingsSource(settings_cls, secrets_dir=secrets_dir)
+        return init_settings, env_settings, dotenv_settings, secrets
+
+    def db_tls_mode(self) -> str | None:
+        """``db_sslmode``, or verify-full when only the deprecated ``db_ssl`` is set."""
+        if self.db_sslmode is None and self.db_ssl:
+            return "verify-full"
+        return self.db_sslmode
+
+    def db_tls_rootcert(self) -> str | None:
+        """``db_sslrootcert``, or ``system`` for the deprecated ``db_ssl`` without one (what
+        ``db_ssl=true`` always verified against)."""
+        if self.db_sslrootcert is None and self.db_ssl and self.db_sslmode is None:
+            return "system"
+        return self.db_sslrootcert
 
     @field_validator(
         "github_webhook_secrets",

@@ -1,5 +1,12 @@
 """Shared fixtures: a real Postgres (embedded, or ``DATABASE_URL``), one fresh database per
-test cloned from a migrated template, and functions served over real HTTP."""
+test cloned from a migrated template, and functions served over real HTTP.
+
+Like in the cluster, nothing but the bootstrap runs as a superuser: the template is made by
+:func:`shared.db.bootstrap_database` (what CNPG's initdb does) and owned by the NOSUPERUSER role
+:data:`APP_ROLE`, migrations run as that role, and every test's ``settings`` connect as it.
+Creating and dropping databases stays on the admin URL. The role logs in without a password,
+so a ``DATABASE_URL`` server must trust local connections (pgserver's socket does).
+"""
 
 from __future__ import annotations
 
@@ -15,19 +22,14 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from shared import bootstrap
 from shared.bootstrap import Container
-from shared.db import Database
+from shared.db import Database, bootstrap_database
 from shared.db.migrate import apply_migrations
 from shared.db.pool import connect_params
 from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
-
-
-def _with_database(url: str, name: str) -> str:
-    base, _, query = url.partition("?")
-    head, _, _ = base.rpartition("/")
-    return f"{head}/{name}" + (f"?{query}" if query else "")
+APP_ROLE = "codex_judge_app"  # CNPG's application role: owns its database, no superuser
 
 
 @pytest.fixture(scope="session")
@@ -46,26 +48,22 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def template_db(pg_admin_url: str) -> str:
-    """A migrated template database, rebuilt once per session."""
+    """A template database bootstrapped like CNPG's (owned by :data:`APP_ROLE`, extensions
+    created by the superuser) and migrated as :data:`APP_ROLE`, once per session."""
     name = f"cj_template_{uuid.uuid4().hex[:8]}"
-    admin = Database(pg_admin_url, size=1)
-    with admin.connection() as con:
-        con.run(f'CREATE DATABASE "{name}"')
-    db = Database(_with_database(pg_admin_url, name), size=1)
+    db = Database(bootstrap_database(pg_admin_url, name, APP_ROLE), size=1)
     apply_migrations(db)
     db.close()
-    admin.close()
     return name
 
 
 @pytest.fixture
 def database_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
-    """A fresh database for this test, cloned from the migrated template."""
+    """A fresh database for this test, cloned from the migrated template, owned by and
+    connecting as :data:`APP_ROLE`."""
     name = f"cj_test_{uuid.uuid4().hex[:10]}"
+    url = bootstrap_database(pg_admin_url, name, APP_ROLE, template=template_db)
     admin = Database(pg_admin_url, size=1)
-    with admin.connection() as con:
-        con.run(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
-    url = _with_database(pg_admin_url, name)
     yield url
     with admin.connection() as con:
         con.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -147,4 +145,4 @@ def function_url(deps: Container, serve: Any) -> Any:
     return _function
 
 
-__all__ = ["FIXTURES", "ROOT", "connect_params"]
+__all__ = ["APP_ROLE", "FIXTURES", "ROOT", "connect_params"]

@@ -1,7 +1,10 @@
 """The embedded Postgres default: the ``pgserver`` package, data under ``<data_dir>/pg``.
 
 Used when ``DATABASE_URL`` is unset (DESIGN §8). Several processes may share one data
-directory; pgserver keeps the server up while any of them uses it.
+directory; pgserver keeps the server up while any of them uses it. Like CNPG's bootstrap, the
+superuser creates the extensions the migrations need (:data:`shared.db.migrate.
+REQUIRED_EXTENSIONS`) in the default database; databases made with
+:func:`shared.db.provision.bootstrap_database` get them the same way.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from typing import Any
 def start_embedded(data_dir: Path) -> tuple[str, Any]:
     """Start (or join) the embedded server; returns ``(database_url, server_handle)``.
 
-    The handle must stay referenced for as long as the server is needed.
+    The URL connects as the superuser ``postgres`` to the default database, in which the
+    required extensions exist. The handle must stay referenced for as long as the server is
+    needed.
 
     Raises:
         RuntimeError: pgserver could not start Postgres (its log is in the message), or it is
@@ -36,4 +41,8 @@ def start_embedded(data_dir: Path) -> tuple[str, Any]:
     server = pgserver.get_server(  # type: ignore[attr-defined]
         str(pgdata), cleanup_mode="stop"
     )
-    return str(server.get_uri()), server
+    url = str(server.get_uri())
+    from shared.db.provision import ensure_extensions
+
+    ensure_extensions(url)
+    return url, server

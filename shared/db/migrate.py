@@ -2,7 +2,14 @@
 
 Files are ``shared/db/migrations/NNNN_name.sql``. Each is applied once, in its own transaction,
 and recorded in ``runtime.schema_migrations`` with its SHA-256; applying twice is a no-op, and a
-recorded migration whose file has since changed is an error (edit by adding a new file).
+recorded migration whose file has since changed is an error (edit by adding a new file). The one
+exception is :data:`EQUIVALENT_CHECKSUMS`: an earlier text of a file that is known to leave the
+same schema behind.
+
+Migrations never need a superuser: they run as the database's owner (CNPG's application role).
+What only a superuser may do, creating the :data:`REQUIRED_EXTENSIONS`, belongs to the
+database's bootstrap (CNPG ``spec.bootstrap.initdb.postInitApplicationSQL``; locally
+:func:`shared.db.provision.bootstrap_database`); the runner checks it before applying anything.
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import pg8000.native
+
 from shared.db.pool import Database
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -19,8 +28,21 @@ _LOCK_KEY = 0x636A6D67  # "cjmg": one advisory lock for every migrating process
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
+REQUIRED_EXTENSIONS: tuple[str, ...] = ("vector",)
+"""Extensions the migrations use and may not create (not trusted: superuser only). pgvector:
+``memories.entries.embedding`` (0005)."""
+
+EQUIVALENT_CHECKSUMS: dict[int, frozenset[str]] = {
+    # 0005_memories before the extension moved to the bootstrap: it began with
+    # CREATE EXTENSION IF NOT EXISTS vector; databases that applied it have the extension.
+    5: frozenset({"76fdcf7aa991d2b1369b82276bfd8cbb9927b7916f83c2907fcda07cfd592ada"}),
+}
+"""Earlier checksums accepted as "this migration is applied", by version."""
+
+
 class MigrationError(RuntimeError):
-    """A recorded migration no longer matches its file, or a file name is malformed."""
+    """A recorded migration no longer matches its file, a file name is malformed, or the
+    database lacks an extension the migrations need."""
 
 
 @dataclass(frozen=True)
@@ -54,16 +76,43 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
+SQL_INSTALLED_EXTENSIONS = "SELECT extname FROM pg_extension"
+
+
+def missing_extensions(con: pg8000.native.Connection) -> list[str]:
+    """The :data:`REQUIRED_EXTENSIONS` not installed in the connected database, in order."""
+    installed = {row[0] for row in con.run(SQL_INSTALLED_EXTENSIONS)}
+    return [name for name in REQUIRED_EXTENSIONS if name not in installed]
+
+
+def _extension_error(missing: list[str], database: str) -> MigrationError:
+    creates = "; ".join(f"CREATE EXTENSION IF NOT EXISTS {name}" for name in missing)
+    return MigrationError(
+        f"extension {', '.join(missing)} is not installed in database {database!r}, and the"
+        " migrations need it; only a superuser may create it: connect to that database as"
+        f" one and run `{creates}` (CloudNativePG: list it in the Cluster's"
+        " spec.bootstrap.initdb.postInitApplicationSQL; a database bootstrapped before that"
+        " needs the statement run once by hand, e.g. kubectl cnpg psql <cluster> -- -d"
+        f" {database}); nothing was applied"
+    )
+
+
 def apply_migrations(db: Database, directory: Path = MIGRATIONS_DIR) -> list[int]:
     """Apply every pending migration; returns the versions applied by this call.
 
     Raises:
-        MigrationError: an applied migration's checksum differs from its file.
+        MigrationError: an extension of :data:`REQUIRED_EXTENSIONS` is missing (checked before
+            anything is applied), or an applied migration's checksum differs from its file
+            (and from its :data:`EQUIVALENT_CHECKSUMS`).
     """
     applied: list[int] = []
     with db.connection() as con:
         con.run("SELECT pg_advisory_lock(:k)", k=_LOCK_KEY)
         try:
+            missing = missing_extensions(con)
+            if missing:
+                (database,) = con.run("SELECT current_database()")[0]
+                raise _extension_error(missing, str(database))
             con.run("CREATE SCHEMA IF NOT EXISTS runtime")
             con.run(
                 "CREATE TABLE IF NOT EXISTS runtime.schema_migrations ("
@@ -76,7 +125,10 @@ def apply_migrations(db: Database, directory: Path = MIGRATIONS_DIR) -> list[int
             }
             for migration in discover(directory):
                 if migration.version in done:
-                    if done[migration.version] != migration.checksum:
+                    accepted = {migration.checksum} | EQUIVALENT_CHECKSUMS.get(
+                        migration.version, frozenset()
+                    )
+                    if done[migration.version] not in accepted:
                         raise MigrationError(
                             f"migration {migration.version:04d}_{migration.name} changed after "
                             "it was applied; add a new migration instead"

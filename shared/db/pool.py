@@ -5,7 +5,11 @@ failure, deadlock, too many connections) become :class:`shared.errors.TransientE
 runtime answers with 503 so Knative redelivers (DESIGN §6). Other database errors propagate.
 
 Connections are kept and reused: a new pg8000 connection costs ~32 ms with its default SSL
-handling, ~2.3 ms without (DESIGN §14), so TLS is only used when ``db_ssl`` is set.
+handling, ~2.3 ms without (DESIGN §14), so the TLS context is built once per :class:`Database`
+(see :mod:`shared.db.connect` for sslmode/sslrootcert). A TLS misconfiguration (certificate
+that does not verify, missing CA file, server refusing TLS under ``sslmode=require``) is a
+:class:`shared.errors.DatabaseConfigError` (HTTP 500, see :mod:`shared.errors`), never
+transient: no retry can cure it.
 """
 
 from __future__ import annotations
@@ -13,55 +17,21 @@ from __future__ import annotations
 import contextlib
 import queue
 import socket
-import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
-from shared.errors import TransientError
+from shared.db.connect import TlsOptions, connect_params, open_connection, parse_url
+from shared.errors import DatabaseConfigError, TransientError
+
+__all__ = ["Database", "TlsOptions", "Tx", "connect_params", "is_transient", "sqlstate"]
 
 # SQLSTATE classes/codes that mean "try again": connection exceptions (08), operator
 # intervention (57P01..57P03), insufficient resources (53), serialization failure and deadlock.
 _TRANSIENT_SQLSTATE_PREFIXES = ("08", "53", "57P", "40001", "40P01")
-
-
-def connect_params(url: str, *, ssl_enabled: bool = False) -> dict[str, Any]:
-    """Translate ``postgresql://user:pass@host:port/db?host=/socket/dir`` into pg8000 kwargs.
-
-    A ``host`` query parameter (libpq style) that names a directory selects the Unix socket
-    ``<dir>/.s.PGSQL.<port>``.
-
-    Raises:
-        ValueError: the URL is not a postgres URL.
-    """
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql"):
-        raise ValueError(f"DATABASE_URL must start with postgresql://, got {parts.scheme!r}")
-    query = parse_qs(parts.query)
-    port = parts.port or 5432
-    params: dict[str, Any] = {
-        "user": unquote(parts.username or "postgres"),
-        "database": unquote(parts.path.lstrip("/")) or "postgres",
-        "port": port,
-        "application_name": "codex-judge",
-    }
-    if parts.password:
-        params["password"] = unquote(parts.password)
-    socket_dir = next(iter(query.get("host") or []), None)
-    if socket_dir and socket_dir.startswith("/"):
-        params["unix_sock"] = f"{socket_dir}/.s.PGSQL.{port}"
-    else:
-        params["host"] = parts.hostname or socket_dir or "localhost"
-        sslmode = (query.get("sslmode") or [""])[0]
-        if ssl_enabled or sslmode in ("require", "verify-ca", "verify-full"):
-            params["ssl_context"] = ssl.create_default_context()
-        else:
-            params["ssl_context"] = False
-    return params
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -124,20 +94,57 @@ class Database:
     """A bounded pool of connections to one database. Thread-safe; one per process.
 
     Args:
-        url: a ``postgresql://`` URL (see :func:`connect_params`).
+        url: a ``postgresql://`` URL (see :func:`shared.db.connect.parse_url`).
         size: the most connections kept open at once.
-        ssl_enabled: use TLS (CNPG over the network); off for local sockets.
+        tls: sslmode/sslrootcert/sslcert/sslkey defaults; the URL's query string wins.
+        host: replaces the URL's host (``db_host``), e.g. the PgBouncer Pooler service.
+        gate: called with this database before :meth:`transaction` hands out a connection,
+            until it returns once without raising (the schema check of a function process,
+            :class:`shared.db.schema.SchemaGate`); :meth:`connection` is never gated, so
+            migrations and admin work run on an old schema.
+
+    A TLS setup that cannot work (a missing CA file, ``sslrootcert=system`` with a weak mode)
+    does not fail construction: every connection attempt raises the same
+    :class:`DatabaseConfigError`, so a function answers each request with it.
     """
 
-    def __init__(self, url: str, *, size: int = 4, ssl_enabled: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        size: int = 4,
+        tls: TlsOptions | None = None,
+        host: str | None = None,
+        gate: Callable[[Database], None] | None = None,
+    ) -> None:
         self.url = url
-        self._params = connect_params(url, ssl_enabled=ssl_enabled)
+        self._spec = parse_url(url, tls=tls, host=host)
+        self._config_error: DatabaseConfigError | None = None
+        try:
+            self._ssl_context = self._spec.context()
+        except DatabaseConfigError as exc:
+            self._ssl_context, self._config_error = None, exc
+        self._gate = gate
         self._idle: queue.LifoQueue[pg8000.native.Connection] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(size)
 
+    @property
+    def sslmode(self) -> str:
+        """The sslmode in force (``disable`` for a Unix socket)."""
+        return self._spec.sslmode
+
+    @property
+    def where(self) -> str:
+        """``host:port`` or the socket path, for messages."""
+        return self._spec.where
+
     def _connect(self) -> pg8000.native.Connection:
+        if self._config_error is not None:
+            raise self._config_error
         try:
-            return pg8000.native.Connection(timeout=30, **self._params)
+            return open_connection(self._spec, self._ssl_context, timeout=30)
+        except DatabaseConfigError:
+            raise
         except Exception as exc:
             if is_transient(exc):
                 raise TransientError(f"database unavailable: {exc}") from exc
@@ -171,8 +178,14 @@ class Database:
         """``BEGIN`` … ``COMMIT``; rolls back and re-raises on any error.
 
         Raises:
-            TransientError: the database is unreachable, or the error is worth a retry.
+            TransientError: the database is unreachable, or the error is worth a retry
+                (:class:`~shared.errors.SchemaBehindError` from the gate included).
+            DatabaseConfigError: TLS to the database cannot work as configured.
         """
+        gate = self._gate
+        if gate is not None:
+            gate(self)
+            self._gate = None  # only a success is cached: a raising gate runs again next time
         try:
             with self.connection() as con:
                 con.run("BEGIN")

@@ -121,14 +121,11 @@ class Mesh:
             from shared.db.embedded import start_embedded
 
             url, self._embedded = start_embedded(Path(self.settings.data_dir))
-        if database:  # a fresh, named database on the same server (the demo's)
-            admin = Database(url, size=1)
-            with admin.connection() as con:
-                con.run(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-                con.run(f'CREATE DATABASE "{database}"')
-            admin.close()
-            base, _, query = url.partition("?")
-            url = f"{base.rpartition('/')[0]}/{database}" + (f"?{query}" if query else "")
+        if database:  # a fresh, named database on the same server (the demo's), made like
+            # CNPG's bootstrap: owned by a NOSUPERUSER role that migrates and serves it
+            from shared.db.provision import bootstrap_database
+
+            url = bootstrap_database(url, database, "codex_judge_app", recreate=True)
         db = Database(url, size=1)
         apply_migrations(db)
         db.close()

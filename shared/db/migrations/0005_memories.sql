@@ -8,9 +8,12 @@
 -- dimension. An operator who wants an HNSW index fixes the column (`ALTER TABLE … TYPE
 -- vector(N)`); the store then checks its settings against that column at start.
 --
--- pgvector ships with the embedded Postgres (pgserver) and with CloudNativePG's images.
-
-CREATE EXTENSION IF NOT EXISTS vector;
+-- pgvector ships with the embedded Postgres (pgserver) and with CloudNativePG's images. It is not
+-- a trusted extension, so it is not created here (the migrating role is no superuser): the
+-- database's bootstrap creates it (CNPG: spec.bootstrap.initdb.postInitApplicationSQL; embedded
+-- and tests: shared.db.bootstrap_database), and the runner checks it first (REQUIRED_EXTENSIONS
+-- in shared/db/migrate.py). The earlier text of this file, with CREATE EXTENSION, is accepted
+-- as applied there too (EQUIVALENT_CHECKSUMS).
 CREATE SCHEMA IF NOT EXISTS memories;
 
 CREATE TABLE memories.entries (
