@@ -162,7 +162,9 @@ def run_tick(
         adopt: schedules timers for runs that wait without any (see the gates' tick modules).
 
     Raises:
-        UpstreamError: the Broker could not be reached; the timer stays due (answer 503).
+        UpstreamError: the Broker could not be reached, or no SinkBinding gives this function a
+            ``K_SINK`` (:class:`shared.publish.SinkNotBoundError`); the timer stays due and the
+            answer is 503, so the tick is retried and the next one publishes.
         TransientError: the database failed; whatever committed stays committed.
     """
     report = TickReport()
@@ -193,12 +195,8 @@ def run_tick(
                 tx.run(SQL_COMPLETE_UNLESS_MOVED, id=timer["id"])
             report.notes.append(f"{timer['kind']}#{timer['run_id']}: {_describe(step.outcome)}")
         if event is not None:
-            if publish_event(deps.settings, event):
-                report.published += 1
-            else:
-                ctx.log.warning(
-                    "no K_SINK: %s for run %s not published", event.type, timer["run_id"]
-                )
+            publish_event(deps.settings, event)  # raises (503) with the timer still due
+            report.published += 1
             with deps.db.transaction() as tx:
                 timers.complete(tx, int(timer["id"]))
     ctx.log.info(report.note(), extra={"tick_notes": report.notes})

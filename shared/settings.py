@@ -342,3 +342,9 @@ class ServeSettings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read from the environment once."""
     return Settings()
+
+
+def inherited_environment() -> dict[str, str]:
+    """A copy of this process's environment, for child processes the local mesh starts (their
+    base layer; their manifests override it, see ``shared.mesh.cluster``)."""
+    return dict(os.environ)

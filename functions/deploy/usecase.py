@@ -145,7 +145,12 @@ def verification(data: VerificationCompleted, ctx: Context) -> Outcome:
 
 
 def tick(ctx: Context) -> Outcome:
-    """Handle every due ``deploy`` timer; publish each conclusion (202 either way)."""
+    """Handle every due ``deploy`` timer; publish each conclusion (202).
+
+    Raises:
+        UpstreamError: a conclusion could not be published (no ``K_SINK`` or the Broker failed):
+            the tick's transaction rolls back, so its timers stay due (503, retried).
+    """
     handled = 0
     for timer in timers.claim_due(ctx.tx, rollout.OWNER):
         outcome = _timer(ctx, timer)
@@ -154,8 +159,8 @@ def tick(ctx: Context) -> Outcome:
             event = reply_event(
                 ctx.consumer, ctx.deps.settings.event_source, outcome, dict(ctx.extensions_out)
             )
-            if not publish_event(ctx.deps.settings, event):
-                ctx.log.warning("no K_SINK: conclusion not published", extra={"id": event.id})
+            # Raises without a sink: the transaction rolls back and the timer stays due.
+            publish_event(ctx.deps.settings, event)
     return NoReply(f"{handled} deploy timer(s) handled")
 
 

@@ -145,11 +145,12 @@ def publish(db: Database, settings: Settings, event: OutgoingEvent) -> None:
     """POST ``event`` in binary mode to ``K_SINK`` and record ``published_at``.
 
     Raises:
-        UpstreamError: the sink did not answer 2xx (the caller answers 503).
+        UpstreamError: no ``K_SINK``, or the sink did not answer 2xx (the caller answers 503;
+            the delivery stays stored and unpublished until a redelivery publishes it).
     """
-    if publish_event(settings, event, timeout_s=settings.github_timeout_s):
-        with db.transaction() as tx:
-            tx.run(SQL_MARK_PUBLISHED, delivery_id=event.id)
+    publish_event(settings, event, timeout_s=settings.github_timeout_s)
+    with db.transaction() as tx:
+        tx.run(SQL_MARK_PUBLISHED, delivery_id=event.id)
 
 
 def froussard_delivery(data: Mapping[str, Any]) -> Delivery:

@@ -1,4 +1,4 @@
-"""Typed views of the Knative manifests under ``knative/`` and ``triggers/`` (DESIGN §8).
+"""Typed views of the Knative objects of a kustomize build of ``knative/`` (DESIGN §8).
 
 Only the fields the local broker acts on are modelled; everything else in a document is
 ignored, and kinds the mesh does not emulate (CNPG ``Cluster``, ``Kustomization``, Argo Events
@@ -23,8 +23,6 @@ from pydantic.alias_generators import to_camel
 REPLIES_ANNOTATION = "codex-judge.io/replies"
 """Service annotation: comma-separated event types the function may reply with (``*`` suffix =
 a prefix, e.g. ``com.github.*``). Read by the reply-loop test; Knative itself ignores it."""
-
-MANIFEST_DIRS = ("knative", "triggers")
 
 
 class ManifestError(ValueError):
@@ -160,22 +158,19 @@ def read_documents(paths: Iterable[Path]) -> Iterator[tuple[Path, dict[str, Any]
             yield path, doc
 
 
-def manifest_files(root: Path) -> list[Path]:
-    """The YAML files under ``root/knative`` and ``root/triggers``, sorted."""
-    files: list[Path] = []
-    for folder in MANIFEST_DIRS:
-        base = root / folder
-        files += sorted(p for p in base.rglob("*") if p.suffix in (".yaml", ".yml"))
-    return files
-
-
-def load_manifests(root: Path) -> Manifests:
-    """Read every manifest under ``root/knative`` and ``root/triggers`` (the repository root).
+def load_manifests(root: Path, overlay: str | None = None) -> Manifests:
+    """The emulated objects of the kustomize build of ``root/knative/overlays/<overlay>``
+    (default: the overlay the local mesh runs, :data:`shared.mesh.cluster.OVERLAY`).
 
     Raises:
-        ManifestError: a document of an emulated kind is invalid; names file and field.
+        ManifestError: a document of an emulated kind is invalid; names the build and field.
+        ClusterBuildError: the overlay cannot be built.
     """
-    return parse_documents(read_documents(manifest_files(root)))
+    from shared.mesh.cluster import OVERLAY, kustomize_build, overlay_dir
+
+    name = overlay or OVERLAY
+    where = overlay_dir(root, name)
+    return parse_documents((where, doc) for doc in kustomize_build(root, name))
 
 
 def parse_documents(docs: Iterable[tuple[Path, dict[str, Any]]]) -> Manifests:

@@ -1,9 +1,11 @@
 """``codex-judge up``: start the whole local mesh and stop everything it started (DESIGN §8).
 
 Order: embedded Postgres (unless ``DATABASE_URL``) → migrations → fakes (GitHub, Discord, Argo,
-Facteur, Argo CD: each one whose URL is not configured) → one functions-framework process per
-function → the local broker (reading ``knative/`` and ``triggers/``). Each function is a real
-HTTP server in its own process on its own loopback port; the broker delivers to them over HTTP.
+Facteur, Argo CD: each one whose URL is not configured) → one process per Knative Service of the
+overlay's kustomize build, started with the container command and environment its manifest
+declares (:mod:`shared.mesh.cluster`, which names every local difference) → the local broker
+(reading the same build's Broker, Triggers and sources). Each function is a real HTTP server in
+its own process on its own loopback port; the broker delivers to them over HTTP.
 The URLs are written to ``<data_dir>/mesh.json`` so ``codex-judge replay`` and ``runs`` find
 them.
 """
@@ -13,10 +15,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,26 +26,14 @@ import httpx
 
 from shared.db import Database
 from shared.db.migrate import apply_migrations
-from shared.settings import Settings
+from shared.mesh.cluster import OVERLAY, LocalCluster, function_processes, kustomize_build
+from shared.settings import Settings, inherited_environment
 
 log = logging.getLogger("codex_judge.mesh")
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-FUNCTIONS = {
-    "run-complete": "run_complete",
-    "notify": "notify",
-    "github-webhook": "github_webhook",
-    "ci-status": "ci_status",
-    "review-gate": "review_gate",
-    "judge": "judge",
-    "discord": "discord",
-    "rerun": "rerun",
-    "prompt-tune": "prompt_tune",
-    "merge": "merge",
-    "deploy": "deploy",
-    "memories": "memories",
-    "dead-letter": "dead_letter",
-}
+SECRETS = "codex-judge-secrets"
+"""The Secret of tokens and webhook secrets every function mounts (knative/base)."""
 BROKER_PATH = "/codex-judge/codex-judge"
 FAKE_DISCORD_WEBHOOK = "/api/webhooks/1000/local-fake-token"
 
@@ -81,6 +69,10 @@ class Mesh:
     #: ``owner/name`` repositories the functions may write to on GitHub (DESIGN §11); passed as
     #: ``CODEX_JUDGE_GITHUB_WRITE_ALLOWLIST``, after the settings' own list.
     write_allowlist: list[str] = field(default_factory=list)
+    #: The local stand-in for the Secret ``codex-judge-secrets`` (key = setting's variable).
+    secrets: dict[str, str] = field(default_factory=dict)
+    #: The overlay under ``knative/overlays/`` whose build the mesh runs.
+    overlay: str = OVERLAY
     database_url: str = ""
     broker_url: str = ""
     functions: dict[str, str] = field(default_factory=dict)
@@ -149,60 +141,49 @@ class Mesh:
                 self._stoppers.append(served.stop)
                 self.fakes[name] = served.url
 
-    def _function_env(self, name: str, broker_url: str) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(self.extra_env)
-        env.update(
-            {
-                "DATABASE_URL": self.database_url,
-                "CODEX_JUDGE_FUNCTION_NAME": name,
-                "K_SINK": broker_url,
-                "WORKERS": "1",
-                "THREADS": "2",
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
+    def _local_cluster(self) -> LocalCluster:
+        """The stand-ins for what the cluster provides (shared/mesh/cluster.py, DIFFERENCES)."""
+        upstreams: dict[str, str] = {}
         if "github" in self.fakes:
-            env["CODEX_JUDGE_GITHUB_API_URL"] = self.fakes["github"]
+            upstreams["CODEX_JUDGE_GITHUB_API_URL"] = self.fakes["github"]
         if "discord" in self.fakes:
-            env["CODEX_JUDGE_DISCORD_WEBHOOK_URL"] = self.fakes["discord"] + FAKE_DISCORD_WEBHOOK
+            upstreams["CODEX_JUDGE_DISCORD_WEBHOOK_URL"] = (
+                self.fakes["discord"] + FAKE_DISCORD_WEBHOOK
+            )
         if "argo" in self.fakes:
-            env["CODEX_JUDGE_ARGO_SERVER_URL"] = self.fakes["argo"]
+            upstreams["CODEX_JUDGE_ARGO_SERVER_URL"] = self.fakes["argo"]
         if "facteur" in self.fakes:
-            env["CODEX_JUDGE_FACTEUR_URL"] = self.fakes["facteur"]
+            upstreams["CODEX_JUDGE_FACTEUR_URL"] = self.fakes["facteur"]
         if "argocd" in self.fakes:
-            env["CODEX_JUDGE_ARGOCD_URL"] = self.fakes["argocd"]
+            upstreams["CODEX_JUDGE_ARGOCD_URL"] = self.fakes["argocd"]
+        extra = {"PYTHONUNBUFFERED": "1", **self.extra_env}
         allowlist = [*self.settings.github_write_allowlist, *self.write_allowlist]
         if allowlist:
-            env["CODEX_JUDGE_GITHUB_WRITE_ALLOWLIST"] = ",".join(dict.fromkeys(allowlist))
-        return env
+            extra["CODEX_JUDGE_GITHUB_WRITE_ALLOWLIST"] = ",".join(dict.fromkeys(allowlist))
+        return LocalCluster(
+            database_url=self.database_url,
+            broker_url=self.broker_url,
+            data_dir=Path(self.settings.data_dir).resolve(),
+            secrets={SECRETS: dict(self.secrets)},
+            upstreams=upstreams,
+            extra_env=extra,
+            inherited=inherited_environment(),
+        )
 
     def _start_functions(self) -> None:
-        runner = Path(sys.executable).with_name("functions-framework")
         log_dir = Path(self.settings.data_dir) / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         broker_port = free_port()
         self.broker_url = f"http://127.0.0.1:{broker_port}{BROKER_PATH}"
         self._broker_port = broker_port
-        for name, folder in FUNCTIONS.items():
+        processes = function_processes(kustomize_build(ROOT, self.overlay), self._local_cluster())
+        for name, process in processes.items():
             port = free_port()
             logfile = (log_dir / f"{name}.log").open("wb")
             proc = subprocess.Popen(
-                [
-                    str(runner),
-                    "--target",
-                    "handle",
-                    "--signature-type",
-                    "http",
-                    "--source",
-                    str(ROOT / "functions" / folder / "main.py"),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                env=self._function_env(name, self.broker_url),
-                cwd=ROOT,
+                list(process.command),
+                env={**process.env, "PORT": str(port), "HOST": "127.0.0.1"},
+                cwd=Path(self.settings.data_dir).resolve(),
                 stdout=logfile,
                 stderr=subprocess.STDOUT,
             )
@@ -216,7 +197,7 @@ class Mesh:
         from shared.mesh.manifests import load_manifests
 
         broker = LocalBroker(
-            load_manifests(ROOT),
+            load_manifests(ROOT, self.overlay),
             self.functions,
             time_scale=time_scale,
             ping_interval_s=ping_interval_s,

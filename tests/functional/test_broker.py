@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from shared.mesh.broker import LocalBroker
+from shared.mesh.cluster import kustomize_build, services
 from shared.mesh.manifests import Manifests, load_manifests, parse_documents
-from shared.mesh.supervisor import FUNCTIONS
 from tests.conftest import FIXTURES, ROOT
 
 NS = "codex-judge"
@@ -464,7 +464,7 @@ def test_the_real_manifests_carry_an_argo_completion_through_run_complete_to_the
             "Content-Type": "application/json",
         },
     )
-    recorders = {name: Recorder() for name in FUNCTIONS}
+    recorders = {s["metadata"]["name"]: Recorder() for s in services(kustomize_build(ROOT))}
     recorders["run-complete"] = Recorder(run_completed)
     broker, rec = mesh(load_manifests(ROOT), recorders)
     base = broker.ingress_url.removesuffix(broker.path)

@@ -226,6 +226,26 @@ def test_a_broker_outage_keeps_the_conclusion_due_until_published(
     assert timers_of(db, run_id)[("ci-status", "ci_timeout")] is False
 
 
+def test_a_tick_without_a_sink_binding_keeps_its_timer_due_and_answers_503(
+    function_url: Any, github: ServedFake, sink: Sink, deps: Container, db: Database
+) -> None:
+    set_policy(db, {"required_checks": ["e2e"], "ci_timeout_s": CI_TIMEOUT_S})
+    run_id = insert_run(db)
+    url = function_url("ci_status")
+    assert run_completed(url, run_id).status_code == 202
+    make_due(db, "ci-status", "ci_timeout")
+    bound, deps.settings.k_sink = deps.settings.k_sink, None  # the Service lost its binding
+    refused = tick(url, 1)
+    assert refused.status_code == 503
+    assert refused.json()["error"] == "SinkNotBoundError" and refused.json()["field"] == "K_SINK"
+    assert timers_of(db, run_id)[("ci-status", "ci_timeout")] is True
+    deps.settings.k_sink = bound
+    assert tick(url, 2).status_code == 202
+    [event] = sink.of_type("ci.concluded.v1")
+    assert event["reason"] == "ci_timeout"
+    assert timers_of(db, run_id)[("ci-status", "ci_timeout")] is False
+
+
 def test_no_ai_review_before_the_deadline_times_out_the_review(
     function_url: Any, github: ServedFake, sink: Sink, db: Database
 ) -> None:

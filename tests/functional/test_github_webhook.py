@@ -44,12 +44,6 @@ def _signed(name: str, event: str, delivery_id: str) -> tuple[dict[str, str], by
     }, body
 
 
-@pytest.fixture
-def webhook(deps: Container, function_url: Any) -> str:
-    deps.settings.github_webhook_secrets = [SecretStr("an-older-secret"), SecretStr(SECRET)]
-    return str(function_url("github_webhook"))
-
-
 class Sink:
     """A stand-in Broker ingress that records binary-mode CloudEvents."""
 
@@ -69,6 +63,13 @@ def sink(deps: Container, serve: Any) -> Iterator[Sink]:
     recorder = Sink()
     deps.settings.k_sink = serve(recorder.app).url + "/"
     yield recorder
+
+
+@pytest.fixture
+def webhook(deps: Container, function_url: Any, sink: Sink) -> str:
+    """The function, bound to a recording Broker ingress as its SinkBinding binds it."""
+    deps.settings.github_webhook_secrets = [SecretStr("an-older-secret"), SecretStr(SECRET)]
+    return str(function_url("github_webhook"))
 
 
 def _events(db: Database) -> list[dict[str, Any]]:

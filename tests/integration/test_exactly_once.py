@@ -59,9 +59,10 @@ from shared.fakes import github as fake_github
 from shared.fakes.base import FakeStore, ServedFake, fake_store, serve_fake
 from shared.mesh import demo
 from shared.mesh.broker import LocalBroker
+from shared.mesh.cluster import kustomize_build, services
 from shared.mesh.manifests import load_manifests
 from shared.mesh.replay import send
-from shared.mesh.supervisor import FAKE_DISCORD_WEBHOOK, FUNCTIONS
+from shared.mesh.supervisor import FAKE_DISCORD_WEBHOOK
 from shared.models.events import VERIFIES_RUN_LABEL
 from shared.settings import Settings
 from tests.support.chaos import Chaos, chaos_proxy
@@ -241,11 +242,18 @@ class Stack:
                 )
         s.github_webhook_secrets = [SecretStr(demo.RECORDED_WEBHOOK_SECRET)]
         urls, self.direct = {}, {}
-        for service, folder in FUNCTIONS.items():
+        # Every Service of the build, served in-process (the chaos proxies sit in front of
+        # each); source and target as its manifest declares them.
+        for manifest in services(kustomize_build(ROOT)):
+            service = manifest["metadata"]["name"]
+            env = {
+                e["name"]: e.get("value")
+                for e in manifest["spec"]["template"]["spec"]["containers"][0]["env"]
+            }
             app = functions_framework.create_app(  # type: ignore[no-untyped-call]
-                target="handle",
-                source=str(ROOT / "functions" / folder / "main.py"),
-                signature_type="http",
+                target=env["FUNCTION_TARGET"],
+                source=str(ROOT / env["FUNCTION_SOURCE"]),
+                signature_type=env["FUNCTION_SIGNATURE_TYPE"],
             )
             self.direct[service] = serve(app).url
             urls[service] = serve(

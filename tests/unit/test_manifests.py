@@ -1,8 +1,10 @@
-"""The deployable manifests in knative/ and triggers/: valid against the CRD schemas, wired to
-each other, scale-to-zero, and free of reply loops (the Kafka broker has no loop protection)."""
+"""The deployable manifests, as the kustomize build of every overlay renders them: valid
+against the CRD schemas, wired to each other, scale-to-zero, every publisher bound to a sink,
+and free of reply loops (the Kafka broker has no loop protection)."""
 
 from __future__ import annotations
 
+import ast
 import json
 from collections.abc import Iterator
 from functools import cache
@@ -11,21 +13,22 @@ from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 
 from shared.mesh import filters
+from shared.mesh.cluster import kustomize_build, overlays, services, sink_of
 from shared.mesh.manifests import (
     Manifests,
     Service,
     Trigger,
     load_manifests,
-    manifest_files,
     parse_documents,
-    read_documents,
 )
 from tests.conftest import FIXTURES, ROOT
 
 SCHEMAS = FIXTURES / "k8s-schemas"
 NAMESPACE = "codex-judge"
+IMAGE = "ghcr.io/codex-judge/codex-judge"
 FUNCTIONS = [
     "run-complete",
     "notify",
@@ -46,7 +49,10 @@ FUNCTIONS = [
 UNSCHEMATISED = {
     ("v1", "Namespace"),
     ("v1", "ConfigMap"),
-    ("kustomize.config.k8s.io/v1beta1", "Kustomization"),
+    ("v1", "ServiceAccount"),
+    ("batch/v1", "Job"),
+    ("sources.knative.dev/v1", "SinkBinding"),
+    ("postgresql.cnpg.io/v1", "Pooler"),
     ("argoproj.io/v1alpha1", "EventSource"),
     ("argoproj.io/v1alpha1", "Sensor"),
 }
@@ -54,10 +60,18 @@ KAFKA_SOURCE = (
     "/apis/v1/namespaces/codex-judge/kafkasources/argo-workflow-completions"
     "#argo.workflows.completions"
 )
+# What a function calls to publish to K_SINK (so its Service needs a SinkBinding).
+PUBLISHING_CALLS = {("shared.publish", "publish_event"), ("shared.reconcile", "run_tick")}
 
 
-def _documents() -> list[tuple[Path, dict[str, Any]]]:
-    return list(read_documents(manifest_files(ROOT)))
+@cache
+def _build(overlay: str) -> tuple[dict[str, Any], ...]:
+    return tuple(kustomize_build(ROOT, overlay))
+
+
+def _documents(overlay: str = "dev") -> list[tuple[Path, dict[str, Any]]]:
+    where = Path("knative/overlays") / overlay
+    return [(where, json.loads(json.dumps(doc))) for doc in _build(overlay)]
 
 
 def _without_closed_preserved_objects(node: Any) -> Any:
@@ -86,8 +100,8 @@ def _schema(api_version: str, kind: str) -> dict[str, Any] | None:
     return dict(_without_closed_preserved_objects(json.loads(path.read_text())))
 
 
-def _objects(kind: str) -> Iterator[dict[str, Any]]:
-    return (doc for _, doc in _documents() if doc.get("kind") == kind)
+def _objects(kind: str, overlay: str = "dev") -> Iterator[dict[str, Any]]:
+    return (doc for _, doc in _documents(overlay) if doc.get("kind") == kind)
 
 
 @pytest.fixture(scope="module")
@@ -101,10 +115,10 @@ def test_every_manifest_validates_against_its_crd_schema() -> None:
     for path, doc in docs:
         api_version, kind = doc.get("apiVersion", ""), doc.get("kind", "")
         schema = _schema(api_version, kind)
-        where = f"{path.relative_to(ROOT)}: {kind} {doc.get('metadata', {}).get('name')}"
+        where = f"{path}: {kind} {doc.get('metadata', {}).get('name')}"
         if schema is None:
             assert (api_version, kind) in UNSCHEMATISED, f"{where}: no schema for {api_version}"
-            assert kind == "Kustomization" or doc["metadata"]["name"], where
+            assert doc["metadata"]["name"], where
             continue
         errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(doc), key=str)
         assert not errors, f"{where}: {[f'{list(e.path)}: {e.message}' for e in errors]}"
@@ -124,32 +138,73 @@ def test_schema_check_rejects_an_unknown_field() -> None:
     assert list(jsonschema.Draft7Validator(schema).iter_errors(doc))
 
 
-def test_kustomizations_list_every_manifest_file_exactly() -> None:
-    listed: set[Path] = set()
-    for folder in ("knative", "triggers"):
-        kustomization = next(read_documents([ROOT / folder / "kustomization.yaml"]))[1]
-        for entry in kustomization["resources"]:
-            target = (ROOT / folder / entry).resolve()
-            assert target.exists(), f"{folder}/kustomization.yaml lists missing {entry}"
-            if target.is_file():
-                listed.add(target)
-    files = {p.resolve() for p in manifest_files(ROOT) if p.name != "kustomization.yaml"}
-    assert files == listed
+def _kustomized_files(folder: Path, seen: set[Path]) -> set[Path]:
+    """Every file a kustomization in ``folder`` uses (resources, patches), recursively."""
+    folder = folder.resolve()
+    if folder in seen:
+        return set()
+    seen.add(folder)
+    kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text())
+    used = {folder / "kustomization.yaml"}
+    entries = [*kustomization.get("resources", [])]
+    entries += [p["path"] for p in kustomization.get("patches", []) if "path" in p]
+    for entry in entries:
+        target = (folder / entry).resolve()
+        assert target.exists(), f"{folder / 'kustomization.yaml'} lists missing {entry}"
+        used |= _kustomized_files(target, seen) if target.is_dir() else {target}
+    return used
 
 
-def test_every_function_is_a_scale_to_zero_service_with_matching_concurrency() -> None:
-    services = {doc["metadata"]["name"]: doc for doc in _objects("Service")}
-    assert sorted(services) == sorted(FUNCTIONS)
-    for name, doc in services.items():
+def test_every_manifest_file_is_used_by_an_overlay() -> None:
+    seen: set[Path] = set()
+    used: set[Path] = set()
+    for overlay in overlays(ROOT):
+        used |= _kustomized_files(ROOT / "knative" / "overlays" / overlay, seen)
+    files = {
+        p.resolve()
+        for folder in ("knative", "triggers")
+        for p in (ROOT / folder).rglob("*.yaml")
+        if "examples" not in p.relative_to(ROOT).parts  # documented, applied by hand
+    }
+    assert files - used == set()
+    assert overlays(ROOT) == ["dev", "production"]
+
+
+@pytest.mark.parametrize("overlay", ["dev", "production"])
+def test_every_function_runs_the_one_image_as_its_container_command(overlay: str) -> None:
+    found = {doc["metadata"]["name"]: doc for doc in services(_build(overlay))}
+    assert sorted(found) == sorted(FUNCTIONS)
+    for name, doc in found.items():
         assert doc["metadata"]["namespace"] == NAMESPACE
         assert "codex-judge.io/replies" in doc["metadata"]["annotations"], name
         template = doc["spec"]["template"]
-        assert template["metadata"]["annotations"]["autoscaling.knative.dev/min-scale"] == "0"
         (container,) = template["spec"]["containers"]
-        assert container["image"] == f"ghcr.io/codex-judge/{name}"
+        assert container["image"].startswith(IMAGE + ":"), name
+        assert container["command"] == ["codex-judge", "serve"], name
         env = {e["name"]: e.get("value") for e in container["env"]}
-        assert env["FUNCTION_TARGET"] == "handle"
+        source = env["FUNCTION_SOURCE"]
+        assert source == f"functions/{name.replace('-', '_')}/main.py", name
+        assert (ROOT / source).is_file(), name
+        assert (env["FUNCTION_TARGET"], env["FUNCTION_SIGNATURE_TYPE"]) == ("handle", "http")
         assert template["spec"]["containerConcurrency"] == int(env["WORKERS"]) * int(env["THREADS"])
+        assert template["spec"]["serviceAccountName"] == "codex-judge-function"
+        assert template["spec"]["automountServiceAccountToken"] is False
+        security = container["securityContext"]
+        assert security["runAsNonRoot"] and security["readOnlyRootFilesystem"], name
+        assert security["capabilities"]["drop"] == ["ALL"], name
+        assert security["seccompProfile"]["type"] == "RuntimeDefault", name
+        assert container["readinessProbe"]["httpGet"]["path"] == "/healthz", name
+
+
+def test_only_the_public_webhook_receiver_stays_warm_and_everything_else_scales_to_zero() -> None:
+    scale = {
+        doc["metadata"]["name"]: doc["spec"]["template"]["metadata"]["annotations"][
+            "autoscaling.knative.dev/min-scale"
+        ]
+        for doc in _objects("Service")
+    }
+    # GitHub waits 10 s for an answer and never redelivers by itself: no cold start there.
+    assert {name for name, value in scale.items() if value != "0"} == {"github-webhook"}
 
 
 def test_only_the_github_webhook_is_reachable_from_outside_the_cluster() -> None:
@@ -161,39 +216,146 @@ def test_only_the_github_webhook_is_reachable_from_outside_the_cluster() -> None
     assert public == ["github-webhook"]
 
 
-def test_every_trigger_and_kafka_source_declares_delivery_to_the_dead_letter_service() -> None:
-    docs = [*_objects("Trigger"), *_objects("KafkaSource"), *_objects("Broker")]
-    assert len(docs) == 14  # every Trigger, KafkaSource and the Broker
+def test_every_trigger_and_kafka_source_declares_delivery_with_a_dead_letter_sink() -> None:
+    (broker,) = _objects("Broker")
+    sink = broker["spec"]["delivery"]["deadLetterSink"]
+    docs = [*_objects("Trigger"), *_objects("KafkaSource")]
     for doc in docs:
         delivery = doc["spec"]["delivery"]
         name = doc["metadata"]["name"]
         assert delivery["retry"] >= 3, name
-        assert delivery["backoffPolicy"] == "exponential", name
         assert delivery["backoffDelay"].startswith("PT"), name
         assert delivery["timeout"].startswith("PT"), name
-        assert delivery["deadLetterSink"]["ref"] == {
-            "apiVersion": "serving.knative.dev/v1",
-            "kind": "Service",
-            "name": "dead-letter",
-            "namespace": NAMESPACE,
-        }, name
+        if doc["kind"] == "Trigger":  # the same dead-letter path as the Broker's default
+            assert delivery["deadLetterSink"] == sink, name
 
 
-def test_sources_sink_into_the_kafka_broker_never_into_a_function(manifests: Manifests) -> None:
+def test_sources_sink_into_the_kafka_broker_or_a_function_that_replies_nothing(
+    manifests: Manifests,
+) -> None:
     (broker_doc,) = _objects("Broker")
     assert broker_doc["metadata"]["annotations"]["eventing.knative.dev/broker.class"] == "Kafka"
     broker = manifests.broker("codex-judge")
     assert broker.namespace == NAMESPACE
-    kafkas = sorted(manifests.kafka_sources, key=lambda k: k.name)
-    assert [(k.name, k.topics) for k in kafkas] == [
-        ("argo-workflow-completions", ["argo.workflows.completions"]),
-        ("github-events", ["github.webhooks"]),
-    ]
+    topics = {k.name: k.topics for k in manifests.kafka_sources}
+    assert topics["argo-workflow-completions"] == ["argo.workflows.completions"]
+    assert topics["github-events"] == ["github.webhooks"]
     (ping,) = manifests.ping_sources
     assert (ping.name, ping.schedule) == ("tick", "* * * * *")
-    for sink in (*(k.sink for k in kafkas), ping.sink):
-        assert sink.ref is not None
-        assert (sink.ref.kind, sink.ref.name) == ("Broker", "codex-judge")
+    replies = {s.name: s.replies for s in manifests.services}
+    for source, sink in [
+        *((k.name, k.sink) for k in manifests.kafka_sources),
+        (ping.name, ping.sink),
+    ]:
+        assert sink.ref is not None, source
+        # A source discards replies (DESIGN §2): only a function with nothing to reply may
+        # take a source directly.
+        if sink.ref.kind != "Broker":
+            assert (sink.ref.kind, replies.get(sink.ref.name)) == ("Service", ()), source
+        else:
+            assert sink.ref.name == "codex-judge", source
+
+
+def _module_file(module: str) -> Path | None:
+    path = ROOT / Path(*module.split("."))
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _publishing_calls(path: Path) -> tuple[list[str], set[str]]:
+    """``(the file:line of every call of a PUBLISHING_CALLS function, the functions.*
+    modules this file imports)``, read with ``ast`` (names resolved through the imports)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: dict[str, tuple[str, str]] = {}  # local name -> (module, attribute or "")
+    imports: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                names[alias.asname or alias.name] = (node.module, alias.name)
+                imports.add(f"{node.module}.{alias.name}")
+                imports.add(node.module)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                names[alias.asname or alias.name] = (alias.name, "")
+                imports.add(alias.name)
+    calls = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        target: tuple[str, str] | None = None
+        if isinstance(func, ast.Name) and func.id in names:
+            target = names[func.id]
+        elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            module, attribute = names.get(func.value.id, ("", ""))
+            target = (f"{module}.{attribute}" if attribute else module, func.attr)
+        if target in PUBLISHING_CALLS:
+            calls.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return calls, {m for m in imports if m.startswith("functions.")}
+
+
+def publishers_from_code() -> dict[str, list[str]]:
+    """Function package → where it publishes to K_SINK, following its functions.* imports."""
+    found: dict[str, list[str]] = {}
+    for main in sorted((ROOT / "functions").glob("*/main.py")):
+        queue, seen, calls = [main], set(), []
+        while queue:
+            path = queue.pop()
+            if path in seen:
+                continue
+            seen.add(path)
+            more, imported = _publishing_calls(path)
+            calls += more
+            queue += [f for f in map(_module_file, imported) if f is not None]
+            queue += [p for p in path.parent.glob("*.py") if path.parent != ROOT / "functions"]
+        if calls:
+            found[main.parent.name] = sorted(set(calls))
+    return found
+
+
+def unbound_publishers(objects: list[dict[str, Any]]) -> list[str]:
+    """Services whose function publishes to K_SINK but that no SinkBinding selects, and
+    Services bound to a sink whose function never publishes."""
+    publishers = publishers_from_code()
+    problems = []
+    for service in services(objects):
+        name = service["metadata"]["name"]
+        bound = sink_of(service, objects) is not None
+        package = name.replace("-", "_")
+        if package in publishers and not bound:
+            problems.append(f"{name} publishes ({publishers[package][0]}) but has no sink")
+        if bound and package not in publishers:
+            problems.append(f"{name} has a sink but never publishes")
+    return problems
+
+
+def test_publishers_are_found_in_the_code() -> None:
+    assert sorted(publishers_from_code()) == [
+        "ci_status",
+        "deploy",
+        "github_webhook",
+        "judge",
+        "rerun",
+        "review_gate",
+    ]
+
+
+@pytest.mark.parametrize("overlay", ["dev", "production"])
+def test_every_publisher_has_a_sink_binding_and_only_publishers_do(overlay: str) -> None:
+    assert unbound_publishers(list(_build(overlay))) == []
+
+
+def test_the_sink_check_fails_when_a_service_loses_its_binding() -> None:
+    objects = [json.loads(json.dumps(o)) for o in _build("dev")]
+    judge = next(o for o in services(objects) if o["metadata"]["name"] == "judge")
+    del judge["metadata"]["labels"]["codex-judge.io/publishes"]
+    (problem,) = unbound_publishers(objects)
+    assert problem.startswith("judge publishes (functions/judge/tick.py:")
+    assert problem.endswith("but has no sink")
+    without_bindings = [o for o in objects if o.get("kind") != "SinkBinding"]
+    assert len(unbound_publishers(without_bindings)) == len(publishers_from_code())
 
 
 def _event(type_: str, source: str = "/codex-judge/test") -> dict[str, str]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.mesh.cluster import ClusterBuildError
 from shared.mesh.manifests import ManifestError, load_manifests, parse_documents
 from tests.conftest import ROOT
 
@@ -29,7 +30,7 @@ def test_the_repository_manifests_load_into_one_broker_with_its_triggers() -> No
         "run-complete",
     ]
     run_complete = next(t for t in manifests.triggers if t.name == "run-complete")
-    assert run_complete.attributes["type"] == "dev.knative.kafka.event"
+    assert run_complete.filters[0] == {"exact": {"type": "dev.knative.kafka.event"}}
     judge = next(s for s in manifests.services if s.name == "judge")
     assert judge.replies == ("io.codexjudge.judge.decided.v1",)
 
@@ -68,11 +69,14 @@ def test_an_invalid_trigger_names_the_file_and_field() -> None:
         parse_documents([(Path("bad.yaml"), doc)])
 
 
-def test_a_file_that_is_not_yaml_is_reported(tmp_path: Path) -> None:
-    (tmp_path / "knative").mkdir()
-    (tmp_path / "knative" / "broken.yaml").write_text("kind: [unclosed\n")
-    with pytest.raises(ManifestError, match=r"broken\.yaml: not YAML"):
+def test_an_overlay_kustomize_cannot_build_is_reported_with_its_message(tmp_path: Path) -> None:
+    overlay = tmp_path / "knative" / "overlays" / "dev"
+    overlay.mkdir(parents=True)
+    (overlay / "kustomization.yaml").write_text("resources:\n  - missing.yaml\n")
+    with pytest.raises(ClusterBuildError, match=r"kubectl kustomize .*missing\.yaml"):
         load_manifests(tmp_path)
+    with pytest.raises(ClusterBuildError, match="no such overlay"):
+        load_manifests(tmp_path, "staging")
 
 
 def test_asking_for_a_missing_broker_is_a_clear_error() -> None:
