@@ -11,7 +11,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 import yaml
 
@@ -24,9 +23,8 @@ from shared.mesh.manifests import (
     load_manifests,
     parse_documents,
 )
-from tests.conftest import FIXTURES, ROOT
+from tests.conftest import ROOT
 
-SCHEMAS = FIXTURES / "k8s-schemas"
 NAMESPACE = "codex-judge"
 IMAGE = "ghcr.io/codex-judge/codex-judge"
 FUNCTIONS = [
@@ -44,18 +42,6 @@ FUNCTIONS = [
     "prompt-tune",
     "dead-letter",
 ]
-# Kinds with no schema in tests/fixtures/k8s-schemas: core objects, kustomize and Argo Events
-# (whose catalog schemas are empty stubs). They get the basic shape check only.
-UNSCHEMATISED = {
-    ("v1", "Namespace"),
-    ("v1", "ConfigMap"),
-    ("v1", "ServiceAccount"),
-    ("batch/v1", "Job"),
-    ("sources.knative.dev/v1", "SinkBinding"),
-    ("postgresql.cnpg.io/v1", "Pooler"),
-    ("argoproj.io/v1alpha1", "EventSource"),
-    ("argoproj.io/v1alpha1", "Sensor"),
-}
 KAFKA_SOURCE = (
     "/apis/v1/namespaces/codex-judge/kafkasources/argo-workflow-completions"
     "#argo.workflows.completions"
@@ -74,32 +60,6 @@ def _documents(overlay: str = "dev") -> list[tuple[Path, dict[str, Any]]]:
     return [(where, json.loads(json.dumps(doc))) for doc in _build(overlay)]
 
 
-def _without_closed_preserved_objects(node: Any) -> Any:
-    """Honour ``x-kubernetes-preserve-unknown-fields``: the catalog's converter added
-    ``additionalProperties: false`` everywhere, but the API server keeps unknown fields where
-    the CRD preserves them (e.g. ``delivery.timeout`` on Broker and Trigger)."""
-    if isinstance(node, dict):
-        out = {k: _without_closed_preserved_objects(v) for k, v in node.items()}
-        if (
-            out.get("x-kubernetes-preserve-unknown-fields")
-            and out.get("additionalProperties") is False
-        ):
-            del out["additionalProperties"]
-        return out
-    if isinstance(node, list):
-        return [_without_closed_preserved_objects(v) for v in node]
-    return node
-
-
-@cache
-def _schema(api_version: str, kind: str) -> dict[str, Any] | None:
-    group, _, version = api_version.rpartition("/")
-    path = SCHEMAS / group / f"{kind.lower()}_{version}.json"
-    if not group or not path.exists():
-        return None
-    return dict(_without_closed_preserved_objects(json.loads(path.read_text())))
-
-
 def _objects(kind: str, overlay: str = "dev") -> Iterator[dict[str, Any]]:
     return (doc for _, doc in _documents(overlay) if doc.get("kind") == kind)
 
@@ -107,35 +67,6 @@ def _objects(kind: str, overlay: str = "dev") -> Iterator[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def manifests() -> Manifests:
     return load_manifests(ROOT)
-
-
-def test_every_manifest_validates_against_its_crd_schema() -> None:
-    docs = _documents()
-    assert len(docs) >= 15
-    for path, doc in docs:
-        api_version, kind = doc.get("apiVersion", ""), doc.get("kind", "")
-        schema = _schema(api_version, kind)
-        where = f"{path}: {kind} {doc.get('metadata', {}).get('name')}"
-        if schema is None:
-            assert (api_version, kind) in UNSCHEMATISED, f"{where}: no schema for {api_version}"
-            assert doc["metadata"]["name"], where
-            continue
-        errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(doc), key=str)
-        assert not errors, f"{where}: {[f'{list(e.path)}: {e.message}' for e in errors]}"
-
-
-def test_schema_check_rejects_an_unknown_field() -> None:
-    schema = _schema("eventing.knative.dev/v1", "Trigger")
-    assert schema is not None
-    doc = {
-        "apiVersion": "eventing.knative.dev/v1",
-        "kind": "Trigger",
-        "spec": {
-            "broker": "codex-judge",
-            "subscriber": {"ref": {"kind": "Service", "name": "judge", "nmae": "typo"}},
-        },
-    }
-    assert list(jsonschema.Draft7Validator(schema).iter_errors(doc))
 
 
 def _kustomized_files(folder: Path, seen: set[Path]) -> set[Path]:
