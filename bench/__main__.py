@@ -25,7 +25,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from shared.db import Database  # noqa: E402
+from shared.db import Database, bootstrap_database  # noqa: E402
 from shared.db.embedded import start_embedded  # noqa: E402
 from shared.db.migrate import apply_migrations  # noqa: E402
 from shared.mesh.supervisor import free_port, wait_ready  # noqa: E402
@@ -114,12 +114,8 @@ def _blast(url: str, bodies: list[bytes], offset: int) -> float:
 
 def main() -> int:
     url, server = start_embedded(ROOT / ".data")
-    admin = Database(url, size=1)
-    with admin.connection() as con:
-        con.run('DROP DATABASE IF EXISTS "codex_judge_bench" WITH (FORCE)')
-        con.run('CREATE DATABASE "codex_judge_bench"')
-    base, _, query = url.partition("?")
-    db_url = f"{base.rpartition('/')[0]}/codex_judge_bench?{query}"
+    # As CNPG bootstraps it: a non-superuser owner, the extensions created by the superuser.
+    db_url = bootstrap_database(url, "codex_judge_bench", "codex_judge_app", recreate=True)
     apply_migrations(Database(db_url, size=1))
     workers = str(os.cpu_count() or 1)
     env = {

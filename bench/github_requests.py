@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from functions.ci_status.verdicts import handle  # noqa: E402
 from shared.bootstrap import build  # noqa: E402
-from shared.db import Database  # noqa: E402
+from shared.db import Database, bootstrap_database  # noqa: E402
 from shared.db.embedded import start_embedded  # noqa: E402
 from shared.db.migrate import apply_migrations  # noqa: E402
 from shared.events import Envelope  # noqa: E402
@@ -69,12 +69,8 @@ def _checks(sha: str, codeql_done: bool) -> list[dict[str, Any]]:
     return [*out, codeql]
 
 
-def _fresh_database(admin: Database, url: str, name: str) -> str:
-    with admin.connection() as con:
-        con.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        con.run(f'CREATE DATABASE "{name}"')
-    base, _, query = url.partition("?")
-    db_url = f"{base.rpartition('/')[0]}/{name}?{query}"
+def _fresh_database(url: str, name: str) -> str:
+    db_url = bootstrap_database(url, name, "codex_judge_app", recreate=True)
     apply_migrations(Database(db_url, size=1))
     return db_url
 
@@ -153,12 +149,10 @@ def measure() -> dict[str, Any]:
     """Both modes on fresh databases of the embedded Postgres; one JSON-friendly dict."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the fake's access log
     url, server = start_embedded(ROOT / ".data")
-    admin = Database(url, size=1)
     try:
-        with_cache = scenario(_fresh_database(admin, url, "codex_judge_bench_gh1"), etag_cache=True)
-        without = scenario(_fresh_database(admin, url, "codex_judge_bench_gh2"), etag_cache=False)
+        with_cache = scenario(_fresh_database(url, "codex_judge_bench_gh1"), etag_cache=True)
+        without = scenario(_fresh_database(url, "codex_judge_bench_gh2"), etag_cache=False)
     finally:
-        admin.close()
         del server
     saved = (
         1 - with_cache["rate_limit_cost_per_judged_run"] / without["rate_limit_cost_per_judged_run"]
