@@ -7,8 +7,8 @@ Sources:
   value matches any value of a *present* attribute (Knative's ``TriggerAnyFilter``).
 * Knative "New Trigger Filters" (``spec.filters``, GA since Knative 1.14), from the CloudEvents
   Subscriptions API: an array of expressions, all of which must be true. Each expression has
-  exactly one dialect: ``exact``/``prefix``/``suffix`` (every key must be present and match,
-  case-sensitive), ``all`` (every nested expression), ``any`` (at least one), ``not`` (the
+  exactly one dialect: ``exact``/``prefix``/``suffix`` (one attribute, which must be present
+  and match, case-sensitive; Knative's webhook rejects a map of several), ``all`` (every nested expression), ``any`` (at least one), ``not`` (the
   nested expression is false), ``cesql`` (CloudEvents SQL, not supported here). When
   ``filters`` is non-empty it takes precedence over ``filter``.
 
@@ -21,10 +21,12 @@ Errors: :class:`FilterError` (a ``ValueError``) names the path of the offending 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 DIALECTS = ("exact", "prefix", "suffix", "all", "any", "not", "cesql")
+_ATTRIBUTE_NAME = re.compile(r"[a-z][a-z0-9]*")
 
 
 class FilterError(ValueError):
@@ -122,14 +124,23 @@ def _dialect(expression: Mapping[str, Any], path: str) -> tuple[str, Any]:
 
 
 def _string_map(operand: Any, path: str) -> dict[str, str]:
-    if not isinstance(operand, Mapping) or not operand:
-        raise FilterError(f"{path}: expected a non-empty map of attribute name to string")
+    """An ``exact``/``prefix``/``suffix`` operand: exactly one attribute, as Knative's webhook
+    requires (``ValidateSingleAttributeMap``: "Multiple items found, can have only one
+    key-value"); combine several with ``all``."""
+    if not isinstance(operand, Mapping) or len(operand) != 1:
+        raise FilterError(
+            f"{path}: expected exactly one attribute name and value, found "
+            f"{sorted(operand) if isinstance(operand, Mapping) else type(operand).__name__}"
+            " (Knative rejects several; combine them with `all`)"
+        )
     for name, value in operand.items():
-        if not isinstance(name, str) or not name or not isinstance(value, str) or not value:
+        if not isinstance(name, str) or not _ATTRIBUTE_NAME.fullmatch(name):
             raise FilterError(
-                f"{path}.{name}: attribute names and values must be non-empty "
-                "strings (Knative spec)"
+                f"{path}.{name}: an attribute name starts with a letter and has only lowercase"
+                " letters and digits (Knative spec)"
             )
+        if not isinstance(value, str) or not value:
+            raise FilterError(f"{path}.{name}: the value must be a non-empty string")
     return dict(operand)
 
 

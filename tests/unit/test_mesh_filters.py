@@ -36,12 +36,20 @@ def test_empty_attribute_value_matches_any_value_but_not_a_missing_attribute() -
     ("expression", "expected"),
     [
         ({"exact": {"type": "com.github.check_run.completed"}}, True),
-        ({"exact": {"type": "com.github.check_run.completed", "subject": "o/r#13"}}, False),
+        (
+            {
+                "all": [
+                    {"exact": {"type": "com.github.check_run.completed"}},
+                    {"exact": {"subject": "o/r#13"}},
+                ]
+            },
+            False,
+        ),
         ({"exact": {"missing": "x"}}, False),
         ({"prefix": {"type": "com.github.check_run."}}, True),
         ({"prefix": {"type": "com.github.check_suite."}}, False),
         ({"suffix": {"type": ".completed"}}, True),
-        ({"suffix": {"type": ".created", "source": "o/r"}}, False),
+        ({"suffix": {"type": ".created"}}, False),
         ({"all": [{"prefix": {"type": "com.github."}}, {"exact": {"key": "o/r"}}]}, True),
         ({"all": [{"prefix": {"type": "com.github."}}, {"exact": {"key": "o/x"}}]}, False),
         (
@@ -113,8 +121,13 @@ def test_cesql_is_rejected_with_a_clear_error() -> None:
         ),
         ([{}], r"filters\[0\]: expected exactly one dialect"),
         ([{"regex": {"type": "a.*"}}], r"filters\[0\]: unknown dialect 'regex'"),
-        ([{"exact": {}}], r"filters\[0\]\.exact: expected a non-empty map"),
-        ([{"prefix": {"type": ""}}], r"filters\[0\]\.prefix\.type: attribute names and values"),
+        ([{"exact": {}}], r"filters\[0\]\.exact: expected exactly one attribute"),
+        (
+            [{"exact": {"type": "a", "decision": "pass"}}],
+            r"filters\[0\]\.exact: expected exactly one attribute .*Knative rejects several",
+        ),
+        ([{"prefix": {"type": ""}}], r"filters\[0\]\.prefix\.type: the value must be"),
+        ([{"exact": {"timerOwner": "x"}}], r"filters\[0\]\.exact\.timerOwner: an attribute name"),
         ([{"any": []}], r"filters\[0\]\.any: expected a non-empty list"),
         (
             [{"all": [{"exact": {"type": "a"}}, {"not": [{"exact": {"type": "b"}}]}]}],
