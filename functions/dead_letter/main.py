@@ -2,8 +2,16 @@
 
 Knative delivers the failed event unchanged plus the error extensions ``knativeerrordest``
 (the subscriber URL), ``knativeerrorcode`` (its last HTTP status) and ``knativeerrordata``
-(base64 of its response body, truncated). The event is stored once per (subscriber, source, id)
-for inspection and replay; a repeat refreshes the error fields. Answers 202.
+(base64 of its response body, truncated); it comes through the KafkaSink ``dead-letters`` and
+the KafkaSource that reads its topic, which delivers the stored CloudEvent as is
+(knative/base/dead-letters.yaml). The event is stored once per (subscriber, source, id) for
+inspection and replay (DESIGN §6: dead letters are per event *and* subscriber), merged with the
+row the subscriber may have written itself when it rejected the event. Answers 202; 503 while
+the database is down, so the record waits in Kafka and is redelivered.
+
+The inbox is keyed per failing subscriber (``dead-letter/<subscriber>``), not per event alone:
+two subscribers failing the same event are two dead letters, and a duplicate delivery of one of
+them is still answered from the inbox.
 """
 
 from __future__ import annotations
@@ -14,8 +22,14 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from shared.events import Envelope
-from shared.runtime import Context, NoReply, Outcome, cloudevent_function
+import flask
+
+from shared import bootstrap
+from shared.errors import PermanentError
+from shared.events import Envelope, read_event
+from shared.runtime import Context, NoReply, Outcome, cloudevent_function, run_event
+
+CONSUMER = "dead-letter"
 
 
 def _error_body(encoded: str | None) -> dict[str, Any]:
@@ -75,4 +89,18 @@ def store(event: Envelope, ctx: Context) -> Outcome:
     return NoReply("stored")
 
 
-handle = cloudevent_function("dead-letter", store)
+_rejecting = cloudevent_function(CONSUMER, store)
+
+
+def handle(request: flask.Request) -> flask.Response:
+    """The entrypoint: readiness probes and malformed requests as every function answers them;
+    a dead letter through the inbox of its failing subscriber (see the module docstring)."""
+    if request.method not in ("GET", "HEAD"):
+        try:
+            event = read_event(dict(request.headers), request.get_data(cache=True))
+        except PermanentError:
+            pass  # answered (400 naming the field, and stored) by the common path below
+        else:
+            subscriber = subscriber_name(event.extensions.get("knativeerrordest"))
+            return run_event(f"{CONSUMER}/{subscriber}", store, event, bootstrap.container())
+    return _rejecting(request)

@@ -57,3 +57,22 @@ def test_request_that_is_not_a_cloudevent_gets_400_naming_the_field(function_url
     with db.transaction() as tx:
         stored = tx.all("SELECT subscriber FROM runtime.dead_letters")
     assert stored == [{"subscriber": "dead-letter"}]
+
+
+def test_two_subscribers_failing_one_event_are_two_dead_letters(function_url, db: Database) -> None:
+    url = function_url("dead_letter")
+    judge = {
+        **_dead_letter_headers("rc-9"),
+        "ce-knativeerrordest": "http://judge.codex-judge.svc.cluster.local",
+        "ce-knativeerrorcode": "500",
+    }
+    for headers in (_dead_letter_headers("rc-9"), judge, judge):  # the last one a duplicate
+        assert httpx.post(url, headers=headers, content=b"{}").status_code == 202
+    with db.transaction() as tx:
+        rows = tx.all(
+            "SELECT subscriber, event_id, error_code FROM runtime.dead_letters ORDER BY subscriber"
+        )
+    assert rows == [
+        {"subscriber": "judge", "event_id": "rc-9", "error_code": 500},
+        {"subscriber": "run-complete", "event_id": "rc-9", "error_code": 422},
+    ]
