@@ -4,7 +4,12 @@ metrics for handled events, their latency and dead letters (DESIGN §10).
 The tracer and meter providers are configured once per process by :func:`configure` (the
 composition root calls it); until then the OpenTelemetry API's no-op providers make every call
 here free. ``otel_exporter`` selects where spans go: ``none`` (default), ``console`` (JSON lines
-on stderr), or ``memory`` (kept in :data:`MEMORY_EXPORTER`, for tests).
+on stderr), ``memory`` (kept in :data:`MEMORY_EXPORTER`, for tests), or ``otlp``: spans and the
+metrics below to an OpenTelemetry collector over OTLP/HTTP (protobuf), batched in the background.
+The exporter reads its own standard configuration from the environment
+(``OTEL_EXPORTER_OTLP_ENDPOINT``, to which it appends ``/v1/traces`` and ``/v1/metrics``;
+``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_BSP_SCHEDULE_DELAY``, ``OTEL_METRIC_EXPORT_INTERVAL``, …),
+and is imported only when selected: it costs import time on every cold start (DESIGN §14).
 
 Span names follow the OpenTelemetry messaging conventions (``<consumer> process``, kind
 CONSUMER) with the CloudEvents semantic attributes ``cloudevents.event_id``,
@@ -17,12 +22,16 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from shared.events import Envelope
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 _lock = threading.Lock()
@@ -42,7 +51,13 @@ DEAD_LETTERS = _meter.create_counter(
 
 
 def configure(service_name: str, exporter: str = "none") -> None:
-    """Install the SDK tracer provider once per process (later calls are no-ops)."""
+    """Install the SDK tracer provider (and, for ``otlp``, the meter provider) once per process;
+    later calls are no-ops.
+
+    Args:
+        service_name: the ``service.name`` resource attribute (the Knative Service name).
+        exporter: ``none``, ``console``, ``memory`` or ``otlp`` (see the module docstring).
+    """
     global _configured, MEMORY_EXPORTER
     with _lock:
         if _configured or exporter == "none":
@@ -55,14 +70,34 @@ def configure(service_name: str, exporter: str = "none") -> None:
         )
         from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-        provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+        resource = Resource.create({"service.name": service_name})
+        provider = TracerProvider(resource=resource)
         if exporter == "memory":
             MEMORY_EXPORTER = InMemorySpanExporter()
             provider.add_span_processor(SimpleSpanProcessor(MEMORY_EXPORTER))
+        elif exporter == "otlp":
+            _configure_otlp(provider, resource)
         else:
             provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
         trace.set_tracer_provider(provider)
         _configured = True
+
+
+def _configure_otlp(provider: TracerProvider, resource: Resource) -> None:
+    """Spans through a batch processor (an export never delays a reply) and the metrics through
+    a periodic reader, both to the collector at ``OTEL_EXPORTER_OTLP_ENDPOINT``. Both flush when
+    the process exits (the SDK's shutdown hooks), so a worker stopped by scale-to-zero loses
+    nothing it had recorded. The instruments above were made through the API's proxy meter, so
+    they start recording into this provider once it is set."""
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    reader = PeriodicExportingMetricReader(OTLPMetricExporter())
+    metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[reader]))
 
 
 @contextlib.contextmanager

@@ -102,8 +102,10 @@ class Settings(BaseSettings):
     function_name: str = Field(default="codex-judge", description="the Knative Service name")
     event_source: str = Field(default="/codex-judge", description="CloudEvent source prefix")
     log_level: str = "INFO"
-    otel_exporter: Literal["none", "console", "memory"] = Field(
-        default="none", description="where OpenTelemetry spans go (memory: tests)"
+    otel_exporter: Literal["none", "console", "memory", "otlp"] = Field(
+        default="none",
+        description="where OpenTelemetry spans go (memory: tests; otlp: spans and metrics to"
+        " OTEL_EXPORTER_OTLP_ENDPOINT over OTLP/HTTP)",
     )
 
     # --- GitHub ---
