@@ -1,10 +1,12 @@
 """The container's command serves every function from the installed wheel (issue 8).
 
 What the image does, without a Docker engine: the wheel is built from the files the Docker build
-context holds, installed non-editable into a fresh virtualenv, and each of the 13 functions is
-started as its Knative Service starts it, ``codex-judge serve`` with ``FUNCTION_SOURCE`` relative
-to the installed package root, from a working directory outside the checkout. Each answers a
-real binary-mode CloudEvent over HTTP, and a malformed one with a 4xx naming the field.
+context holds, installed non-editable into a fresh virtualenv, and each Knative
+Service of the kustomize build is started as its manifest declares it (container command and
+env, through :mod:`shared.mesh.cluster`), ``codex-judge serve`` from the fresh venv's ``bin``
+with ``FUNCTION_SOURCE`` relative to the installed package root, from a working directory
+outside the checkout. Each answers a real binary-mode CloudEvent over HTTP, and a malformed one
+with a 4xx naming the field.
 
 The fresh virtualenv borrows the dependencies of the running one through a ``.pth`` line (a
 plain path entry: the editable install's finder in that directory is never activated), so
@@ -21,16 +23,22 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
 
 from shared.db import Database
+from shared.mesh.cluster import FunctionProcess, LocalCluster, function_processes, kustomize_build
 from tests.functional.test_github_webhook import SECRET as RECORDED_WEBHOOK_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -38,6 +46,12 @@ FIXTURES = ROOT / "tests" / "fixtures"
 # The Docker build context (.dockerignore): what the wheel is built from.
 CONTEXT = ("pyproject.toml", "README.md", "shared", "functions")
 START_TIMEOUT_S = 90.0
+SECRETS = "codex-judge-secrets"  # the Secret every Service mounts (knative/base)
+TIMERS_DUE = "io.codexjudge.timers.due.v1"  # the scheduler's wake-up of a timer owner
+OFFLINE = "http://127.0.0.1:9"  # nothing listens there: a call fails fast, on this machine
+# The upstream URLs the manifests' ConfigMap sets (test_no_process_is_pointed_off_the_machine
+# fails when it sets another).
+OFFLINE_UPSTREAMS = ("CODEX_JUDGE_GITHUB_API_URL", "CODEX_JUDGE_ARGO_SERVER_URL")
 # Knative Service name → function folder (DESIGN §13: kebab-case names, snake_case folders).
 FUNCTIONS = {
     path.parent.name.replace("_", "-"): path.parent.name
@@ -52,11 +66,6 @@ class FreshVenv:
     root: Path
     site_packages: Path
     workdir: Path
-
-    @property
-    def command(self) -> list[str]:
-        """The container's command, as every Knative Service declares it."""
-        return [str(self.root / "bin" / "codex-judge"), "serve"]
 
     def python(self, code: str) -> str:
         out = subprocess.run(
@@ -142,7 +151,7 @@ def test_the_installed_wheel_not_the_checkout_is_what_runs(fresh_venv: FreshVenv
 
 @pytest.fixture(scope="module")
 def container_database(pg_admin_url: str, template_db: str) -> Iterator[str]:
-    """One migrated database shared by the 13 processes of this module."""
+    """One migrated database shared by the function processes of this module."""
     name = f"cj_container_{uuid.uuid4().hex[:10]}"
     admin = Database(pg_admin_url, size=1)
     with admin.connection() as con:
@@ -183,33 +192,78 @@ def _wait_ready(served: Served, deadline: float) -> None:
     pytest.fail(f"{served.name} not ready after {START_TIMEOUT_S}s:\n{served.log_tail()}")
 
 
+class RecordingSink:
+    """The Broker's ingress stand-in for ``K_SINK``: records what functions publish, answers 202."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, str]] = []
+        self.server = make_server("127.0.0.1", 0, self._app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def _app(self, environ: Any, start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        self.received.append({k.lower(): v for k, v in request.headers.items()})
+        return Response(status=202)(environ, start_response)
+
+
 @pytest.fixture(scope="module")
-def services(fresh_venv: FreshVenv, container_database: str) -> Iterator[dict[str, Served]]:
-    """Every function as its own ``codex-judge serve`` process, started in parallel."""
+def sink() -> Iterator[RecordingSink]:
+    recording = RecordingSink()
+    yield recording
+    recording.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def processes(
+    fresh_venv: FreshVenv, container_database: str, sink: RecordingSink
+) -> dict[str, FunctionProcess]:
+    """Each Service of the kustomize build as the process its manifest declares."""
+    local = LocalCluster(
+        database_url=container_database,
+        broker_url=sink.url,
+        data_dir=fresh_venv.workdir / "cluster",
+        # The one Secret every Service mounts: the secret the recorded deliveries were signed with.
+        secrets={SECRETS: {"CODEX_JUDGE_GITHUB_WEBHOOK_SECRETS": RECORDED_WEBHOOK_SECRET}},
+        # Nothing may leave the machine: the ConfigMap's upstreams point at a closed port.
+        upstreams={name: OFFLINE for name in OFFLINE_UPSTREAMS},
+        inherited=_base_env(fresh_venv.workdir),
+    )
+    return function_processes(kustomize_build(ROOT), local)
+
+
+def test_every_function_has_a_service_that_runs_the_container_command(
+    processes: dict[str, FunctionProcess],
+) -> None:
+    assert sorted(processes) == sorted(FUNCTIONS)
+    for name, process in processes.items():
+        assert [Path(process.command[0]).name, *process.command[1:]] == ["codex-judge", "serve"]
+        assert process.env["FUNCTION_SOURCE"] == f"functions/{FUNCTIONS[name]}/main.py"
+
+
+def test_no_process_is_pointed_off_the_machine(processes: dict[str, FunctionProcess]) -> None:
+    for name, process in processes.items():
+        for variable, value in process.env.items():
+            host = urlsplit(value).hostname if "://" in value else None
+            assert host in (None, "127.0.0.1", "localhost"), f"{name}: {variable}={value}"
+
+
+@pytest.fixture(scope="module")
+def services(
+    fresh_venv: FreshVenv, processes: dict[str, FunctionProcess]
+) -> Iterator[dict[str, Served]]:
+    """Every function as its own process, started in parallel: the Service's container command
+    run from the fresh venv's ``bin`` (the image's PATH), with the env its manifest declares."""
     started: dict[str, Served] = {}
     try:
-        for name, folder in FUNCTIONS.items():
+        for name, declared in processes.items():
             port = _free_port()
-            env = _base_env(fresh_venv.workdir) | {
-                "FUNCTION_SOURCE": f"functions/{folder}/main.py",
-                "FUNCTION_TARGET": "handle",
-                "FUNCTION_SIGNATURE_TYPE": "http",
-                "CODEX_JUDGE_FUNCTION_NAME": name,
-                "HOST": "127.0.0.1",
-                "PORT": str(port),
-                "WORKERS": "1",
-                "THREADS": "1",
-                "DATABASE_URL": container_database,
-                # Nothing may leave the machine: upstreams unset (offline judge, no Discord)
-                # except GitHub, which has a public default.
-                "CODEX_JUDGE_GITHUB_API_URL": "http://127.0.0.1:9",
-                # In the cluster a Secret: the one the recorded webhook deliveries were signed with.
-                "CODEX_JUDGE_GITHUB_WEBHOOK_SECRETS": RECORDED_WEBHOOK_SECRET,
-            }
+            command = [str(fresh_venv.root / "bin" / Path(declared.command[0]).name)]
+            env = dict(declared.env) | {"HOST": "127.0.0.1", "PORT": str(port)}
             log = fresh_venv.workdir / f"{name}.log"
             with log.open("wb") as out:
                 process = subprocess.Popen(
-                    fresh_venv.command,
+                    [*command, *declared.command[1:]],
                     cwd=fresh_venv.workdir,
                     env=env,
                     stdout=out,
@@ -232,9 +286,35 @@ def services(fresh_venv: FreshVenv, container_database: str) -> Iterator[dict[st
                 served.process.wait()
 
 
+def _exact_types(node: Any) -> set[str]:
+    """Every event type a Trigger's filters match exactly (``filters`` dialects, nested)."""
+    if isinstance(node, list):
+        return set().union(*map(_exact_types, node)) if node else set()
+    if not isinstance(node, dict):
+        return set()
+    found = (
+        {str(node["exact"]["type"])}
+        if isinstance(node.get("exact"), dict) and "type" in node["exact"]
+        else set()
+    )
+    return found.union(*(_exact_types(v) for k, v in node.items() if k != "exact"))
+
+
+def _subscribed_types(name: str) -> set[str]:
+    """The types the Triggers of the build deliver to Service ``name``."""
+    return set().union(
+        *(
+            _exact_types(o["spec"])
+            for o in kustomize_build(ROOT)
+            if o.get("kind") == "Trigger" and o["spec"]["subscriber"]["ref"]["name"] == name
+        )
+    )
+
+
 def _real_event(name: str) -> tuple[dict[str, str], bytes]:
     """A real event the function accepts: its ingested input for the three ingesters (recorded
-    payloads, as KafkaSource and the wrapper send them), a PingSource tick for the others."""
+    payloads, as KafkaSource and the wrapper send them); for a timer owner the scheduler's
+    ``timers.due`` wake-up when its Trigger subscribes to one; otherwise a PingSource tick."""
     kafka = {"ce-type": "dev.knative.kafka.event", "ce-subject": "partition:0#7"}
     if name == "run-complete":
         body = (FIXTURES / "argo" / "sensor.succeeded.artgc-mixed-s3.params.json").read_bytes()
@@ -245,7 +325,12 @@ def _real_event(name: str) -> tuple[dict[str, str], bytes]:
     if name == "notify":
         notice = {"workflow_uid": "container-test-uid", "summary": "from the installed wheel"}
         return {"ce-type": "io.codexjudge.run.notify.v1"}, json.dumps(notice).encode()
-    return {"ce-type": "dev.knative.sources.ping", "content-type": "application/json"}, b"{}"
+    json_type = {"content-type": "application/json"}
+    if TIMERS_DUE in _subscribed_types(name):
+        wake_up = {"owner": name, "due": 0}
+        headers = {"ce-type": TIMERS_DUE, "ce-timerowner": name, **json_type}
+        return headers, json.dumps(wake_up).encode()
+    return {"ce-type": "dev.knative.sources.ping", **json_type}, b"{}"
 
 
 @pytest.mark.parametrize("name", list(FUNCTIONS))
