@@ -9,9 +9,10 @@ waited a whole interval without news: the tick re-reads GitHub (level-triggered,
 Tide's sync) and a lost webhook delays the run by at most one interval. :func:`settle` retires
 a run's timers once the gate concluded.
 
-:func:`run_tick` is the PingSource tick's driver, shared by every function that owns timers.
-It handles one due timer per transaction (``FOR UPDATE SKIP LOCKED``, so concurrent ticks and
-a restarted process never handle the same timer twice at once), and publishes what a timer
+:func:`run_tick` drives an owner's tick (the scheduler's ``timers.due`` waking it), shared by
+every function that owns timers. It handles one due timer per transaction (``FOR UPDATE SKIP
+LOCKED``, so concurrent ticks and a restarted process never handle the same timer twice at
+once), and publishes what a timer
 concluded to the Broker (``K_SINK``) only **after** that transaction committed: a consumer
 that receives the event always finds the verdict in the database. The timer is completed only
 after the publish, so a crash or a Broker outage between the two leaves it due, and the next

@@ -1,7 +1,9 @@
 """ci-status: the CI verdict for a run's exact head SHA (see :mod:`functions.ci_status.verdicts`).
 
 Triggered by ``io.codexjudge.run.completed.v1`` and ``com.github.check_run.*``,
-``com.github.check_suite.*``, ``com.github.status``, ``com.github.workflow_run.*``; replies
+``com.github.check_suite.*``, ``com.github.status``, ``com.github.workflow_run.*``,
+``com.github.pull_request.synchronize`` and the scheduler's ``io.codexjudge.timers.due.v1`` with
+``timerowner = ci-status`` (:mod:`functions.ci_status.tick`); replies
 ``io.codexjudge.ci.concluded.v1`` (which matches none of its own Triggers).
 """
 

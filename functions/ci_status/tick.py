@@ -1,5 +1,5 @@
-"""ci-status on a PingSource tick: the durable CI waits (issue 3 "Durable waits and
-reconcile"; driver in :mod:`shared.reconcile`).
+"""ci-status woken by the scheduler's ``timers.due``: the durable CI waits (issue 3
+"Durable waits and reconcile"; driver in :mod:`shared.reconcile`).
 
 Timers owned by ``ci-status``, one of each per run waiting for CI:
 
@@ -12,7 +12,8 @@ Timers owned by ``ci-status``, one of each per run waiting for CI:
   moves on to ``waiting_for_review`` as with any CI verdict.
 
 Adoption: a run in ``waiting_for_ci`` without any ci-status timer gets both, the deadline
-counted from the run's last change, its reconcile due at once.
+counted from the run's last change, its reconcile due at once (the scheduler wakes ci-status
+when there is one: :mod:`shared.orphans`).
 
 Conclusions are published as ``ci.concluded`` with the id the gate's own reply would have
 (``<run_id>:<head SHA>``), so the judge sees one event whichever path concluded the run.
@@ -27,6 +28,7 @@ from functions.ci_status import verdicts
 from shared.events import Envelope
 from shared.gates.ci import ci_verdict
 from shared.models.events import CI_CONCLUDED, CheckSummary, CiConcluded
+from shared.orphans import SQL_CI_ORPHANS
 from shared.policy import Policy, effective_policy
 from shared.projections import checks_for_sha
 from shared.reconcile import (
@@ -41,18 +43,6 @@ from shared.runtime import Context, NoReply, Outcome, Reply
 
 CI_TIMEOUT = "ci_timeout"
 
-SQL_ORPHANS = """
-SELECT r.id, r.repository,
-       EXTRACT(EPOCH FROM (now() - r.updated_at))::float8 AS waited_s
-FROM codex_judge.runs r
-WHERE r.active AND r.status = 'waiting_for_ci' AND r.ci_verdict IS NULL
-  AND r.repository IS NOT NULL AND r.head_sha IS NOT NULL
-  AND NOT EXISTS (
-      SELECT 1 FROM runtime.timers t
-      WHERE t.owner = :owner AND t.run_id = r.id AND t.done_at IS NULL)
-ORDER BY r.id
-LIMIT :limit
-"""
 SQL_RUN = """
 SELECT id, status, active, repository, head_sha, pr_number, ci_verdict
 FROM codex_judge.runs WHERE id = :id FOR UPDATE
@@ -66,14 +56,18 @@ WHERE id = :id AND ci_verdict IS NULL AND active AND status = 'waiting_for_ci'
 
 
 def handle(event: Envelope, ctx: Context) -> Outcome:
-    """Handle a tick: adopt orphaned waits, then every due ci-status timer."""
+    """Handle a wake-up: adopt orphaned waits, then every due ci-status timer."""
     return tick_outcome(run_tick(ctx, on_timer, adopt=adopt))
 
 
 def adopt(ctx: Context, limit: int = 100) -> int:
     """Give each run waiting for CI without timers its deadline and an immediate reconcile."""
     return adopt_orphans(
-        ctx, SQL_ORPHANS, deadline_kind=CI_TIMEOUT, timeout_of=lambda p: p.ci_timeout_s, limit=limit
+        ctx,
+        SQL_CI_ORPHANS,
+        deadline_kind=CI_TIMEOUT,
+        timeout_of=lambda p: p.ci_timeout_s,
+        limit=limit,
     )
 
 

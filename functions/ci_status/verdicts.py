@@ -33,8 +33,8 @@ from shared.events import Envelope
 from shared.gates.ci import CiResult, ci_verdict
 from shared.models.events import (
     CI_CONCLUDED,
-    PING_EVENT,
     RUN_COMPLETED,
+    TIMERS_DUE,
     CheckSummary,
     CiConcluded,
     RunCompleted,
@@ -88,7 +88,7 @@ def github_event_name(event_type: str) -> str | None:
 
 def handle(event: Envelope, ctx: Context) -> Outcome:
     """Route one event to the CI verdict (see the module docstring)."""
-    if event.type == PING_EVENT:  # durable waits: timeouts and reconcile (H2)
+    if event.type == TIMERS_DUE:  # durable waits: timeouts and reconcile (H2)
         return tick.handle(event, ctx)
     if event.type == RUN_COMPLETED:
         return decide_run(ctx, event.model(RunCompleted).run_id)

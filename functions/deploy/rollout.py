@@ -17,7 +17,8 @@ Once deployed, the verification WorkflowTemplate is submitted with the merge SHA
 ``codex-judge.io/verifies-run: "<run_id>"`` (effect key ``deploy:verify:<repo>#<pr>@<sha>``);
 its completion arrives through run-complete. Health alone never concludes a deploy (DESIGN
 §12.7). Waiting is durable: a ``poll`` timer and a ``deadline`` timer
-(``policy.deploy_timeout_s``) owned by ``deploy``, woken by PingSource ticks.
+(``policy.deploy_timeout_s``) owned by ``deploy``, woken by the scheduler's
+``timers.due`` when one is due.
 """
 
 from __future__ import annotations

@@ -8,10 +8,11 @@
   a deploy that cannot be verified must not be called verified (DESIGN §12.7).
 * ``io.codexjudge.verification.completed.v1`` — the verification workflow of a run finished
   (forwarded by run-complete): verified, or failed → revert/rollback.
-* ``dev.knative.sources.ping`` — due ``deploy`` timers: ``poll`` (rollout progress, or a lost
-  verification completion) and ``deadline`` (``policy.deploy_timeout_s`` → ``deploy_timeout``).
-  A tick may conclude several deploys; each conclusion is published to ``K_SINK`` with the same
-  CloudEvent id a reply would have, and the tick answers 202.
+* ``io.codexjudge.timers.due.v1`` (``timerowner=deploy``: the scheduler's wake-up, a *tick*)
+  — due ``deploy`` timers: ``poll`` (rollout progress, or a lost verification completion) and
+  ``deadline`` (``policy.deploy_timeout_s`` → ``deploy_timeout``). A tick may conclude
+  several deploys; each conclusion is published to ``K_SINK`` with the same CloudEvent id a
+  reply would have, and the tick answers 202.
 
 Replies: ``io.codexjudge.deploy.verified.v1`` / ``io.codexjudge.deploy.failed.v1``.
 """
@@ -25,9 +26,9 @@ from shared import runs, timers
 from shared.errors import InvalidDataError, TransientError
 from shared.events import Envelope
 from shared.models.events import (
-    PING_EVENT,
     PR_MERGED,
     RUN_ESCALATED,
+    TIMERS_DUE,
     VERIFICATION_COMPLETED,
     PrMerged,
     RunEscalated,
@@ -50,10 +51,10 @@ def handle(event: Envelope, ctx: Context) -> Outcome:
         return merged(event.model(PrMerged), ctx)
     if event.type == VERIFICATION_COMPLETED:
         return verification(event.model(VerificationCompleted), ctx)
-    if event.type == PING_EVENT:
+    if event.type == TIMERS_DUE:
         return tick(ctx)
     raise InvalidDataError(
-        f"type: deploy handles {PR_MERGED}, {VERIFICATION_COMPLETED} and {PING_EVENT}, "
+        f"type: deploy handles {PR_MERGED}, {VERIFICATION_COMPLETED} and {TIMERS_DUE}, "
         f"not {event.type!r}",
         field="type",
     )

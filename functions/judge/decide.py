@@ -40,9 +40,9 @@ from shared.gates.judge import (
 )
 from shared.models.events import (
     CI_CONCLUDED,
-    PING_EVENT,
     REVIEW_CONCLUDED,
     RUN_COMPLETED,
+    TIMERS_DUE,
     CiConcluded,
     JudgeDecided,
     Reason,
@@ -68,7 +68,7 @@ FROM codex_judge.runs WHERE id = :id FOR UPDATE
 
 def handle(event: Envelope, ctx: Context) -> Outcome:
     """Route one event to a decision (see the module docstring)."""
-    if event.type == PING_EVENT:  # mergeable_state re-polls (functions.judge.tick, H2)
+    if event.type == TIMERS_DUE:  # mergeable_state re-polls (functions.judge.tick, H2)
         return tick.handle(event, ctx)
     run_id: int
     if event.type == RUN_COMPLETED:

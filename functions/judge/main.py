@@ -1,8 +1,10 @@
 """judge: deterministic gates, then the offline or LLM judge; one sealed decision per run
 (see :mod:`functions.judge.decide`).
 
-Triggered by ``io.codexjudge.run.completed.v1``, ``io.codexjudge.ci.concluded.v1`` and
-``io.codexjudge.review.concluded.v1``; replies ``io.codexjudge.judge.decided.v1``.
+Triggered by ``io.codexjudge.run.completed.v1``, ``io.codexjudge.ci.concluded.v1``,
+``io.codexjudge.review.concluded.v1`` and the scheduler's ``io.codexjudge.timers.due.v1`` with
+``timerowner = judge`` (:mod:`functions.judge.tick`); replies
+``io.codexjudge.judge.decided.v1``.
 """
 
 from __future__ import annotations

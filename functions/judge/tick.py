@@ -1,5 +1,5 @@
-"""judge on a PingSource tick: re-polling ``mergeable_state: unknown`` with backoff
-(issue 3 "Durable waits and reconcile"; driver in :mod:`shared.reconcile`).
+"""judge woken by the scheduler's ``timers.due``: re-polling ``mergeable_state: unknown`` with
+backoff (issue 3 "Durable waits and reconcile"; driver in :mod:`shared.reconcile`).
 
 GitHub computes a pull request's mergeability lazily: right after a push, ``GET /pulls/{n}``
 answers ``mergeable: null`` / ``mergeable_state: "unknown"`` and starts a background job

@@ -1,9 +1,9 @@
 """rerun: attempt cap, durable backoff, one submission per attempt (DESIGN §4, issue 5).
 
 Triggered by ``io.codexjudge.judge.decided.v1`` with ``decision = needs_iteration`` and by the
-PingSource ``tick``. Replies ``io.codexjudge.rerun.submitted.v1`` or
-``io.codexjudge.run.escalated.v1``; ticks publish those to ``K_SINK`` and answer 202. The use
-case is :mod:`functions.rerun.usecase`.
+scheduler's ``io.codexjudge.timers.due.v1`` with ``timerowner = rerun``. Replies
+``io.codexjudge.rerun.submitted.v1`` or ``io.codexjudge.run.escalated.v1``; ticks publish those
+to ``K_SINK`` and answer 202. The use case is :mod:`functions.rerun.usecase`.
 """
 
 from __future__ import annotations

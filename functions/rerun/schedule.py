@@ -11,7 +11,8 @@ For a run in ``needs_iteration``:
    one per delivery id) — a duplicate or concurrent decision never yields a second attempt;
 3. past ``policy.max_attempts`` the run goes ``needs_human`` with reason ``attempts_exhausted``;
 4. otherwise the submission waits ``policy.backoff_s[n-1]`` seconds (the last entry repeats)
-   as a durable timer (owner ``rerun``), handled on PingSource ticks — never in memory.
+   as a durable timer (owner ``rerun``), handled when the scheduler's
+   ``timers.due`` wakes rerun — never in memory.
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
-"""The rerun use case: plan on ``judge.decided`` needs_iteration, submit on PingSource ticks.
+"""The rerun use case: plan on ``judge.decided`` needs_iteration, submit on the scheduler's
+wake-ups.
 
 * ``io.codexjudge.judge.decided.v1`` (the Trigger filters ``decision = needs_iteration``):
   :func:`functions.rerun.schedule.plan`; a zero backoff submits at once and replies
   ``rerun.submitted``; an escalation replies ``run.escalated``.
-* ``dev.knative.sources.ping``: every due ``rerun`` timer is submitted
-  (:mod:`functions.rerun.submit`); each resulting event is published to ``K_SINK`` with a
-  deterministic id (a repeated publish is deduplicated downstream) and the tick answers 202.
+* ``io.codexjudge.timers.due.v1`` (``timerowner=rerun``: the scheduler's wake-up, a *tick*):
+  every due ``rerun`` timer is submitted (:mod:`functions.rerun.submit`); each resulting event
+  is published to ``K_SINK`` with a deterministic id (a repeated publish is deduplicated
+  downstream) and the tick answers 202.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from shared.errors import ConflictError
 from shared.events import Envelope
 from shared.models.events import (
     JUDGE_DECIDED,
-    PING_EVENT,
     RERUN_SUBMITTED,
     RUN_ESCALATED,
+    TIMERS_DUE,
     JudgeDecided,
     RerunSubmitted,
     RunEscalated,
@@ -142,6 +144,6 @@ def handle_event(event: Envelope, ctx: Context) -> Outcome:
     """Dispatch by event type; anything else is acknowledged and ignored."""
     if event.type == JUDGE_DECIDED:
         return on_decision(event, ctx)
-    if event.type == PING_EVENT:
+    if event.type == TIMERS_DUE:
         return on_tick(event, ctx)
     return NoReply(f"ignored event type {event.type}")

@@ -3,8 +3,9 @@
 
 Triggered by ``io.codexjudge.run.completed.v1`` and ``com.github.pull_request.*``,
 ``com.github.pull_request_review.*``, ``com.github.pull_request_review_thread.*``,
-``com.github.pull_request_review_comment.*``, ``com.github.issue_comment.*``; replies
-``io.codexjudge.review.concluded.v1``.
+``com.github.pull_request_review_comment.*``, ``com.github.issue_comment.*`` and the scheduler's
+``io.codexjudge.timers.due.v1`` with ``timerowner = review-gate``
+(:mod:`functions.review_gate.tick`); replies ``io.codexjudge.review.concluded.v1``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""review-gate on a PingSource tick: the durable review waits (issue 3 "Durable waits and
-reconcile"; driver in :mod:`shared.reconcile`).
+"""review-gate woken by the scheduler's ``timers.due``: the durable review waits (issue 3
+"Durable waits and reconcile"; driver in :mod:`shared.reconcile`).
 
 Timers owned by ``review-gate``, one of each per waiting run:
 
@@ -12,7 +12,8 @@ Timers owned by ``review-gate``, one of each per waiting run:
 
 Adoption: a run that waits for a review but holds no review-gate timer (its ``run.completed``
 was lost, or it began waiting before this code) gets both, the deadline counted from the run's
-last change; its reconcile is due at once.
+last change; its reconcile is due at once (the scheduler wakes review-gate when there is one:
+:mod:`shared.orphans`).
 
 Every conclusion is published as ``review.concluded`` (the same id as the reply the gate
 would give to an event) and the tick answers 202.
@@ -25,29 +26,15 @@ from typing import Any
 from functions.review_gate import verdicts
 from shared.events import Envelope
 from shared.gates.review import timed_out_summary
+from shared.orphans import SQL_REVIEW_ORPHANS
 from shared.reconcile import RECONCILE, Step, adopt_orphans, run_tick, tick_outcome
 from shared.runtime import Context, NoReply, Outcome
 
 REVIEW_TIMEOUT = "review_timeout"
 
-# Runs waiting for a review verdict without any pending review-gate timer.
-SQL_ORPHANS = """
-SELECT r.id, r.repository,
-       EXTRACT(EPOCH FROM (now() - r.updated_at))::float8 AS waited_s
-FROM codex_judge.runs r
-WHERE r.active AND r.review_verdict IS NULL
-  AND r.status IN ('run_complete', 'waiting_for_ci', 'waiting_for_review')
-  AND r.repository IS NOT NULL AND r.pr_number IS NOT NULL AND r.head_sha IS NOT NULL
-  AND NOT EXISTS (
-      SELECT 1 FROM runtime.timers t
-      WHERE t.owner = :owner AND t.run_id = r.id AND t.done_at IS NULL)
-ORDER BY r.id
-LIMIT :limit
-"""
-
 
 def handle(event: Envelope, ctx: Context) -> Outcome:
-    """Handle a tick: adopt orphaned waits, then every due review-gate timer."""
+    """Handle a wake-up: adopt orphaned waits, then every due review-gate timer."""
     return tick_outcome(run_tick(ctx, on_timer, adopt=adopt))
 
 
@@ -55,7 +42,7 @@ def adopt(ctx: Context, limit: int = 100) -> int:
     """Give each waiting run without timers its deadline and an immediate reconcile."""
     return adopt_orphans(
         ctx,
-        SQL_ORPHANS,
+        SQL_REVIEW_ORPHANS,
         deadline_kind=REVIEW_TIMEOUT,
         timeout_of=lambda p: p.review_timeout_s,
         limit=limit,

@@ -9,8 +9,8 @@ only order-safe truth — projected, and judged. A final verdict is written once
 (compare-and-set on ``review_verdict IS NULL``) and replied as ``review.concluded``; a run
 already concluded is answered with the same reply, rebuilt from the database. No AI review at
 the head yet → NoReply("waiting"), and the wait is noted as durable timers (a
-``review_timeout`` deadline and a ``reconcile``; :mod:`shared.reconcile`) that the PingSource
-tick handles in :mod:`functions.review_gate.tick`.
+``review_timeout`` deadline and a ``reconcile``; :mod:`shared.reconcile`) that the scheduler's
+``timers.due`` wake-up handles in :mod:`functions.review_gate.tick`.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from functions.review_gate import tick
 from shared.events import Envelope
 from shared.gates.review import ReviewResult, review_verdict
 from shared.models.events import (
-    PING_EVENT,
     REVIEW_CONCLUDED,
     RUN_COMPLETED,
+    TIMERS_DUE,
     ReviewConcluded,
     RunCompleted,
     ThreadSummary,
@@ -66,7 +66,7 @@ WHERE id = :id AND review_verdict IS NULL AND active
 
 def handle(event: Envelope, ctx: Context) -> Outcome:
     """Route one event to the review verdict (see the module docstring)."""
-    if event.type == PING_EVENT:
+    if event.type == TIMERS_DUE:  # durable waits: timeouts and reconcile
         return tick.handle(event, ctx)
     if event.type == RUN_COMPLETED:
         return decide_run(ctx, event.model(RunCompleted).run_id)

@@ -37,7 +37,7 @@ from shared.mesh import filters
 from shared.mesh.delivery import DeliveryPolicy
 from shared.mesh.dispatcher import Dispatcher, Target
 from shared.mesh.manifests import DeliverySpec, Destination, Manifests
-from shared.mesh.wire import PING_EVENT_TYPE, attributes, kafka_record_event, ping_event
+from shared.mesh.wire import attributes, is_wake_up, kafka_record_event, ping_event
 
 log = logging.getLogger("codex_judge.mesh.broker")
 
@@ -135,7 +135,7 @@ class LocalBroker:
         ]
         with self._lock:
             self._accepted += 1
-        if event.type != PING_EVENT_TYPE:  # ticks are not activity (see Dispatcher.idle)
+        if not is_wake_up(event):  # ticks and timers.due are not activity (Dispatcher.idle)
             self._dispatcher.touch()
         for name in matched:
             self._dispatcher.submit(event, self._targets[name])

@@ -18,9 +18,10 @@ The scenario (every object comes from ``tests/fixtures/corpus``; see its ``SOURC
    forged copy that is rejected with 401;
 7. **CI timeout** — the recorded Codertocat/Hello-World PR re-keyed to the scenario repository
    ``Codertocat/Hello-World-e2e``, whose policy (a ``codex_judge.policies`` row) requires a check
-   ``e2e`` that never reports, with ``ci_timeout_s`` 3: the run waits on a durable timer, the
-   PingSource tick (every second here) times it out, and it ends ``needs_iteration`` with
-   reason ``ci_timeout``;
+   ``e2e`` that never reports, with ``ci_timeout_s`` 3: the run waits on a durable timer; the
+   PingSource tick (every second here) wakes the scheduler, which wakes ci-status once the
+   timer is due; it times the wait out, and the run ends ``needs_iteration`` with reason
+   ``ci_timeout``;
 8. **actions on verdicts** (:mod:`shared.mesh.demo_actions`) — a pass that is merged, deployed
    through the fake Argo CD and verified by a workflow the fake Argo cluster runs (its
    completion comes back through Kafka); a deploy whose verification fails and is reverted; a

@@ -7,9 +7,10 @@ sleeps per retry), or hand it to the subscription's dead-letter sink with Knativ
 extensions. A CloudEvent in a 2xx answer is a *reply*; it is passed to ``on_reply`` when the
 target asks for replies (Trigger subscribers do; sources and dead-letter sinks do not).
 
-PingSource ticks are *quiet*: their deliveries (and the 202 answers) are not activity for
-:meth:`Dispatcher.idle`, so a mesh ticking every second can still go idle; whatever a tick
-causes (events it publishes, replies) is counted as usual.
+PingSource ticks and the scheduler's ``timers.due`` wake-ups are *quiet*: their deliveries
+(and the 202 answers) are not activity for :meth:`Dispatcher.idle`, so a mesh ticking every
+second can still go idle; whatever a wake-up causes (events published, replies) is counted as
+usual.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import httpx
 from shared.errors import PermanentError
 from shared.events import Envelope, read_event
 from shared.mesh.delivery import DeliveryPolicy, Outcome, classify, dead_letter_extensions
-from shared.mesh.wire import PING_EVENT_TYPE, binary_request, with_extensions
+from shared.mesh.wire import binary_request, is_wake_up, with_extensions
 
 log = logging.getLogger("codex_judge.mesh.dispatcher")
 
@@ -253,5 +254,6 @@ class Dispatcher:
 
 
 def _quiet(event: Envelope) -> bool:
-    """Whether ``event`` is a PingSource tick (not activity for :meth:`Dispatcher.idle`)."""
-    return event.type == PING_EVENT_TYPE
+    """Whether ``event`` is a tick or a ``timers.due`` (not activity for
+    :meth:`Dispatcher.idle`; :func:`shared.mesh.wire.is_wake_up`)."""
+    return is_wake_up(event)

@@ -11,7 +11,9 @@
   ``partitionkey`` when the record has a key, ``time`` = the record timestamp, and **no**
   ``datacontenttype``.
 * :func:`ping_event` is a PingSource tick (type ``dev.knative.sources.ping``, source
-  ``/apis/v1/namespaces/<ns>/pingsources/<name>``).
+  ``/apis/v1/namespaces/<ns>/pingsources/<name>``);
+* :func:`is_wake_up` tells the tick and the scheduler's ``timers.due`` apart from work: the mesh
+  does not count them as activity when it decides it is idle.
 
 All functions are pure.
 """
@@ -22,9 +24,20 @@ import uuid
 from datetime import UTC, datetime
 
 from shared.events import Envelope
+from shared.models.events import TIMERS_DUE
 
 KAFKA_EVENT_TYPE = "dev.knative.kafka.event"
 PING_EVENT_TYPE = "dev.knative.sources.ping"
+#: Events that only wake a function to look for due work: the PingSource tick (it wakes the
+#: scheduler) and the scheduler's ``timers.due`` (it wakes a timer owner). Neither is activity
+#: for the mesh's idleness; what the woken function then publishes is. An owner woken while its
+#: waits are still waiting (a reconcile that finds CI pending) therefore leaves the mesh idle.
+WAKE_UP_TYPES = frozenset({PING_EVENT_TYPE, TIMERS_DUE})
+
+
+def is_wake_up(event: Envelope) -> bool:
+    """Whether ``event`` is a tick or a ``timers.due`` (see :data:`WAKE_UP_TYPES`)."""
+    return event.type in WAKE_UP_TYPES
 
 
 def attributes(event: Envelope) -> dict[str, str]:

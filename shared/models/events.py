@@ -6,6 +6,7 @@ Event types are reverse-DNS and versioned; a breaking change gets a new ``.vN`` 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,6 +23,10 @@ DEPLOY_VERIFIED = "io.codexjudge.deploy.verified.v1"
 DEPLOY_FAILED = "io.codexjudge.deploy.failed.v1"
 KAFKA_EVENT = "dev.knative.kafka.event"
 PING_EVENT = "dev.knative.sources.ping"
+TIMERS_DUE = "io.codexjudge.timers.due.v1"
+#: The extension attribute of ``timers.due`` naming the timer owner (a Knative Service name);
+#: each owner's Trigger filters on it (CloudEvents extension names are lowercase alphanumeric).
+TIMER_OWNER_EXTENSION = "timerowner"
 
 RunStatus = Literal[
     "notified",
@@ -270,6 +275,24 @@ class DeployFailed(_EventData):
     remedy: DeployRemedy | None = None
 
 
+class TimersDue(_EventData):
+    """``io.codexjudge.timers.due.v1``: the scheduler's wake-up for one timer owner (DESIGN §4
+    "Ticks: only work that is due wakes a function"). The extension ``timerowner`` names the
+    owner; its Trigger matches that, and the owner handles it as a tick (its due timers, its
+    orphaned waits). Sent only when the owner has work; the id is ``<tick id>:<owner>``."""
+
+    owner: str = Field(description="the Knative Service that owns the timers, e.g. ci-status")
+    due: int = Field(ge=0, description="how many of its timers were due at the tick")
+    oldest_due_at: datetime | None = Field(
+        default=None, description="the earliest due time among them (UTC); null when none is due"
+    )
+    adopt: bool = Field(
+        default=False,
+        description="runs wait on this owner without a pending timer of it: it adopts them"
+        " (a deadline and an immediate reconcile)",
+    )
+
+
 EVENT_MODELS: dict[str, type[BaseModel]] = {
     RUN_COMPLETED: RunCompleted,
     CI_CONCLUDED: CiConcluded,
@@ -281,4 +304,5 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     VERIFICATION_COMPLETED: VerificationCompleted,
     DEPLOY_VERIFIED: DeployVerified,
     DEPLOY_FAILED: DeployFailed,
+    TIMERS_DUE: TimersDue,
 }

@@ -32,7 +32,6 @@ KAFKA_SOURCE = (
     "/apis/v1/namespaces/codex-judge/kafkasources/argo-workflow-completions"
     "#argo.workflows.completions"
 )
-TICK_SOURCE = "/apis/v1/namespaces/codex-judge/pingsources/tick"
 
 
 def recorded_pull() -> dict[str, Any]:
@@ -137,25 +136,14 @@ def pr_merged(url: str, run_id: int, event_id: str = "merged-1") -> httpx.Respon
 
 
 def tick(url: str, db: Database, kind: str, event_id: str) -> httpx.Response:
-    """Let the ``kind`` deploy timer come due, then deliver a PingSource tick."""
+    """Let the ``kind`` deploy timer come due, then deliver the scheduler's ``timers.due``."""
     with db.transaction() as tx:
         tx.run(
             "UPDATE runtime.timers SET due_at = now() - interval '1 second'"
             " WHERE owner = 'deploy' AND kind = :kind AND done_at IS NULL",
             kind=kind,
         )
-    return httpx.post(
-        url,
-        content=b'{"message": "tick"}',
-        headers={
-            "ce-specversion": "1.0",
-            "ce-id": event_id,
-            "ce-source": TICK_SOURCE,
-            "ce-type": "dev.knative.sources.ping",
-            "content-type": "application/json",
-        },
-        timeout=30,
-    )
+    return cloudevents.post_timers_due(url, "deploy", event_id)
 
 
 def verification_record(name: str, run_id: int, *, failed: bool) -> bytes:

@@ -1,6 +1,6 @@
-"""Durable waits over real HTTP: ci-status and review-gate waiting on timers in Postgres, a
-PingSource tick handling them, conclusions published to a K_SINK, the fake GitHub over HTTP and
-recorded check-run shapes (issue 3 "Durable waits and reconcile")."""
+"""Durable waits over real HTTP: ci-status and review-gate waiting on timers in Postgres, the
+scheduler's ``timers.due`` waking them, conclusions published to a K_SINK, the fake GitHub over
+HTTP and recorded check-run shapes (issue 3 "Durable waits and reconcile")."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from shared.db import Database
 from shared.fakes.base import ServedFake, serve_fake
 from shared.fakes.github import create_app
 from tests.functional.test_ci_status import REPO, SHA, check_run, insert_run, post_event
+from tests.support.cloudevents import post_timers_due
 
 PR = 166
 BOT = "chatgpt-codex-connector[bot]"
@@ -88,19 +89,10 @@ def run_completed(url: str, run_id: int, event_id: str = "rc-1") -> httpx.Respon
     return post_event(url, "io.codexjudge.run.completed.v1", data, event_id)
 
 
-def tick(url: str, n: int = 1) -> httpx.Response:
-    """One PingSource tick as the Broker delivers it (a fresh id per tick)."""
-    return httpx.post(
-        url,
-        content=b'{"tick": "codex-judge"}',
-        headers={
-            "ce-specversion": "1.0",
-            "ce-id": f"tick-{n}",
-            "ce-source": "/apis/v1/namespaces/codex-judge/pingsources/tick",
-            "ce-type": "dev.knative.sources.ping",
-            "content-type": "application/json",
-        },
-    )
+def tick(url: str, n: int = 1, owner: str = "ci-status") -> httpx.Response:
+    """The scheduler's ``timers.due`` waking ``owner`` on tick ``n``, as the Broker delivers it
+    (a fresh id per tick)."""
+    return post_timers_due(url, owner, f"tick-{n}")
 
 
 def make_due(db: Database, owner: str, kind: str) -> None:
@@ -255,7 +247,7 @@ def test_no_ai_review_before_the_deadline_times_out_the_review(
     assert run_completed(url, run_id).status_code == 202
     assert timers_of(db, run_id)[("review-gate", "review_timeout")] is True
     make_due(db, "review-gate", "review_timeout")
-    assert tick(url).status_code == 202
+    assert tick(url, owner="review-gate").status_code == 202
     [event] = sink.of_type("review.concluded.v1")
     assert event["verdict"] == "timed_out" and event["reason"] == "review_timeout"
     assert event["waiting_for"] == ["ai_review"]
@@ -280,7 +272,7 @@ def test_a_lost_review_webhook_is_recovered_by_reconcile(
     }
     seed(github, {"reviews": {f"{REPO}#{PR}": [review]}, "review_threads": {f"{REPO}#{PR}": []}})
     make_due(db, "review-gate", "reconcile")
-    assert tick(url).status_code == 202
+    assert tick(url, owner="review-gate").status_code == 202
     [event] = sink.of_type("review.concluded.v1")
     assert event["verdict"] == "approved" and event["reviewers"] == [BOT]
     assert not any(timers_of(db, run_id).values())

@@ -1,6 +1,7 @@
-"""judge on a PingSource tick: ``mergeable_state: unknown`` re-polled on a durable timer with
-backoff until GitHub knows it, or given up after ``policy.mergeable_poll_timeout_s`` (issue 3
-"Durable waits and reconcile"). Real HTTP, real Postgres, the fake GitHub."""
+"""judge woken by the scheduler's ``timers.due``: ``mergeable_state: unknown`` re-polled on a
+durable timer with backoff until GitHub knows it, or given up after
+``policy.mergeable_poll_timeout_s`` (issue 3 "Durable waits and reconcile"). Real HTTP, real
+Postgres, the fake GitHub."""
 
 from __future__ import annotations
 
@@ -57,12 +58,13 @@ def test_an_unknown_mergeable_state_is_re_polled_until_known(
     assert ci_concluded(url, run_id).status_code == 202
     assert (poll_timer(db, run_id) or {}).get("pending") is True
     make_due(db, "judge", "mergeable_poll")
-    assert tick(url, 1).status_code == 202  # still unknown: polled again later, with backoff
+    # still unknown: polled again later, with backoff
+    assert tick(url, 1, owner="judge").status_code == 202
     timer = poll_timer(db, run_id)
     assert timer is not None and timer["pending"] and timer["payload"]["polls"] == 1
     seed(github, mergeable_state="clean")
     make_due(db, "judge", "mergeable_poll")
-    assert tick(url, 2).status_code == 202
+    assert tick(url, 2, owner="judge").status_code == 202
     [decided] = sink.of_type("judge.decided.v1")
     assert decided["decision"] == "pass" and decided["run_id"] == run_id
     assert poll_timer(db, run_id) == {"pending": False, "payload": timer["payload"]}
@@ -83,7 +85,7 @@ def test_a_mergeable_state_unknown_past_the_timeout_goes_to_a_person(
     url = function_url("judge")
     assert ci_concluded(url, run_id).status_code == 202
     make_due(db, "judge", "mergeable_poll")
-    assert tick(url).status_code == 202
+    assert tick(url, owner="judge").status_code == 202
     [decided] = sink.of_type("judge.decided.v1")
     assert decided["decision"] == "needs_human"
     assert decided["reasons"][0]["code"] == "mergeable_unknown"

@@ -1,6 +1,6 @@
-"""The local mesh's idleness with PingSource ticks flowing: tick deliveries and their 202
-answers are not activity, the events a tick causes are (so ``GET /_mesh/idle`` still works with
-a tick every second)."""
+"""The local mesh's idleness with PingSource ticks flowing: tick deliveries, the scheduler's
+``timers.due`` wake-ups and their 202 answers are not activity, the events they cause are (so
+``GET /_mesh/idle`` still works with a tick every second)."""
 
 from __future__ import annotations
 
@@ -58,5 +58,27 @@ def test_ticks_are_not_activity_but_what_they_cause_is(serve: Any) -> None:
         # An event a tick published is activity: the same quiet window no longer holds.
         assert before - quiet_since >= QUIET_S
         assert not dispatcher.idle(time.monotonic() - quiet_since - 0.01)
+    finally:
+        dispatcher.stop()
+
+
+def test_a_timers_due_wake_up_is_not_activity_either(serve: Any) -> None:
+    """The scheduler's ``timers.due`` and the owner's 202 (a reconcile that found CI still
+    pending, say) leave the mesh idle: only what the woken owner publishes is activity."""
+    target = Target(name="ci-status", url=serve(_subscriber()).url + "/", destination="x")
+    dispatcher = Dispatcher(lambda event: None, workers=2)
+    try:
+        _wait_idle(dispatcher)
+        quiet_since = time.monotonic() - QUIET_S
+        for n in range(3):
+            wake_up = Envelope(
+                id=f"ping-{n}:ci-status",
+                source="/codex-judge/scheduler",
+                type="io.codexjudge.timers.due.v1",
+                extensions={"timerowner": "ci-status"},
+            )
+            dispatcher.submit(wake_up, target)
+        _settle(dispatcher, 3)
+        assert dispatcher.idle(time.monotonic() - quiet_since - 0.01)
     finally:
         dispatcher.stop()

@@ -16,12 +16,12 @@ from shared.db import Database
 from shared.fakes import argo as fake_argo
 from shared.fakes import facteur as fake_facteur
 from shared.fakes.base import ServedFake, serve_fake
-from shared.models.events import JUDGE_DECIDED, PING_EVENT
+from shared.models.events import JUDGE_DECIDED
 from shared.settings import Settings
+from tests.support.cloudevents import post_timers_due
 
 REPO = "python/cpython"
 SHA = "02a87ce98d14f4d9d6e72ade7b4146201657bb33"  # the recorded cpython PR #1 head
-PING_SOURCE = "/apis/v1/namespaces/codex-judge/pingsources/tick"
 
 
 @pytest.fixture
@@ -157,14 +157,8 @@ def _post(url: str, event_id: str, data: dict[str, Any]) -> httpx.Response:
 
 
 def _tick(url: str, event_id: str) -> httpx.Response:
-    headers = {
-        "ce-specversion": "1.0",
-        "ce-id": event_id,
-        "ce-source": PING_SOURCE,
-        "ce-type": PING_EVENT,
-        "content-type": "application/json",
-    }
-    return httpx.post(url, headers=headers, content=b"{}")
+    """The scheduler's ``timers.due`` waking rerun on tick ``event_id``."""
+    return post_timers_due(url, "rerun", event_id)
 
 
 def _tasks(fake: ServedFake) -> list[dict[str, Any]]:

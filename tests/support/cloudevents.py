@@ -24,3 +24,18 @@ def post_event(
         },
         timeout=30,
     )
+
+
+def post_timers_due(url: str, owner: str, tick_id: str, *, due: int = 1) -> httpx.Response:
+    """POST the scheduler's ``io.codexjudge.timers.due.v1`` waking ``owner`` (what a PingSource
+    tick ``tick_id`` becomes for a timer owner), built by the scheduler itself and sent as the
+    Broker delivers it: binary mode, id ``<tick id>:<owner>``, extension ``timerowner``."""
+    from functions.scheduler.usecase import wake_up
+    from shared.events import Envelope, to_binary_http
+    from shared.models.events import PING_EVENT, TimersDue
+
+    tick = Envelope(
+        id=tick_id, source="/apis/v1/namespaces/codex-judge/pingsources/tick", type=PING_EVENT
+    )
+    headers, body = to_binary_http(wake_up(tick, TimersDue(owner=owner, due=due), "/codex-judge"))
+    return httpx.post(url, content=body, headers=headers, timeout=30)

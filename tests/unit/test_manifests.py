@@ -348,10 +348,26 @@ def _subscribers(manifests: Manifests, event: dict[str, str]) -> list[str]:
         (_event("io.codexjudge.run.escalated.v1"), ["discord"]),
         (_event("io.codexjudge.deploy.failed.v1"), ["discord"]),
         (_event("com.github.push"), []),
+        # The tick wakes the scheduler alone; it wakes each timer owner with work by name.
         (
             _event("dev.knative.sources.ping", "/apis/v1/namespaces/codex-judge/pingsources/tick"),
-            ["ci-status", "deploy", "judge", "rerun", "review-gate"],
+            ["scheduler"],
         ),
+        *(
+            (
+                {
+                    **_event("io.codexjudge.timers.due.v1", "/codex-judge/scheduler"),
+                    "timerowner": o,
+                },
+                [o],
+            )
+            for o in ("ci-status", "review-gate", "judge", "deploy", "rerun")
+        ),
+        (
+            {**_event("io.codexjudge.timers.due.v1"), "timerowner": "merge"},
+            [],
+        ),
+        (_event("io.codexjudge.timers.due.v1"), []),
     ],
 )
 def test_triggers_route_each_event_type_to_its_subscribers(
