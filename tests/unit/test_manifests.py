@@ -41,6 +41,7 @@ FUNCTIONS = [
     "rerun",
     "prompt-tune",
     "dead-letter",
+    "scheduler",
 ]
 KAFKA_SOURCE = (
     "/apis/v1/namespaces/codex-judge/kafkasources/argo-workflow-completions"
@@ -270,6 +271,7 @@ def test_publishers_are_found_in_the_code() -> None:
         "judge",
         "rerun",
         "review_gate",
+        "scheduler",
     ]
 
 
@@ -433,6 +435,7 @@ def test_no_function_reply_matches_its_own_trigger(manifests: Manifests) -> None
         "merge",
         "deploy",
         "rerun",
+        "scheduler",
     }
     assert reply_loops(manifests) == []
 

@@ -67,7 +67,15 @@ def test_only_services_a_sink_binding_selects_get_k_sink_never_one_set_by_hand(
 ) -> None:
     processes = function_processes(build, local(tmp_path))
     bound = {name for name, p in processes.items() if p.sink is not None}
-    assert bound == {"ci-status", "deploy", "github-webhook", "judge", "rerun", "review-gate"}
+    assert bound == {
+        "ci-status",
+        "deploy",
+        "github-webhook",
+        "judge",
+        "rerun",
+        "review-gate",
+        "scheduler",
+    }
     assert processes["ci-status"].env["K_SINK"] == BROKER
     assert "K_SINK" not in processes["discord"].env
 
