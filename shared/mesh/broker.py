@@ -11,8 +11,14 @@ Read from the real manifests (:func:`shared.mesh.manifests.load_manifests`), it 
   optional, ``X-Kafka-Offset`` pins the offset so a replay is a true duplicate), wrapped as
   each KafkaSource reading ``topic`` wraps it and delivered to that source's sink with the
   source's delivery. Answers 202 ``{"topic", "partition", "offset", "sources"}``.
+* A destination (subscriber, source sink or dead-letter sink) whose ref is a **KafkaSink**
+  appends the event to the sink's topic as the KafkaSink stores it (``ce_`` headers in binary
+  mode, :mod:`shared.mesh.kafka`); the KafkaSources reading that topic then deliver it like
+  any record: a record that is a CloudEvent is delivered as that CloudEvent.
 * ``GET /_mesh/stats`` — ``{accepted, delivered, retried, dead_lettered, replies, dropped,
-  in_flight, log}`` (``log``: the last 500 attempts: id, type, subscriber, status, attempt).
+  in_flight, topics, log}`` (``dead_lettered``: events handed to a dead-letter sink;
+  ``topics``: records appended per topic; ``log``: the last 500 attempts: id, type,
+  subscriber, status, attempt).
 * ``GET /_mesh/idle?quiet_ms=N`` — ``{"idle": bool}``: nothing queued or in flight and no
   activity for N ms (default 200).
 
@@ -22,10 +28,13 @@ PingSources emit ``dev.knative.sources.ping`` to their sinks every ``ping_interv
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
-from collections import defaultdict
+from collections import defaultdict, deque
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import flask
@@ -35,13 +44,15 @@ from shared.errors import MalformedEventError
 from shared.events import Envelope, read_event
 from shared.mesh import filters
 from shared.mesh.delivery import DeliveryPolicy
-from shared.mesh.dispatcher import Dispatcher, Target
-from shared.mesh.manifests import DeliverySpec, Destination, Manifests
-from shared.mesh.wire import attributes, is_wake_up, kafka_record_event, ping_event
+from shared.mesh.dispatcher import LOG_SIZE, Dispatcher, Target
+from shared.mesh.kafka import KafkaRecord, sink_record, source_event
+from shared.mesh.manifests import DeliverySpec, Destination, KafkaSink, Manifests
+from shared.mesh.wire import attributes, is_wake_up, ping_event
 
 log = logging.getLogger("codex_judge.mesh.broker")
 
 BROKER_INGRESS_HOST = "kafka-broker-ingress.knative-eventing.svc.cluster.local"
+SINK_INGRESS_HOST = "kafka-sink-ingress.knative-eventing.svc.cluster.local"
 
 
 class LocalBroker:
@@ -78,6 +89,8 @@ class LocalBroker:
         self._lock = threading.Lock()
         self._accepted = 0
         self._offsets: dict[str, int] = defaultdict(int)
+        self._records: dict[str, deque[KafkaRecord]] = defaultdict(lambda: deque(maxlen=LOG_SIZE))
+        self._sinks = {(k.namespace, k.name): k for k in manifests.kafka_sinks}
         self._triggers = manifests.triggers_of(self.broker)
         for trigger in self._triggers:
             filters.validate(trigger.filters)
@@ -142,22 +155,44 @@ class LocalBroker:
         return matched
 
     def publish_kafka(
-        self, topic: str, value: bytes, *, key: str | None = None, offset: int | None = None
+        self,
+        topic: str,
+        value: bytes,
+        *,
+        key: str | None = None,
+        offset: int | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[int, list[str]]:
         """Append a record to ``topic`` and deliver it through every KafkaSource reading it.
+
+        Args:
+            topic: the topic.
+            value: the record value bytes.
+            key: the record key, or None.
+            offset: pin the offset (a replay of the same record); None appends at the end.
+            headers: record headers (UTF-8 text); ``ce_*`` headers make it a CloudEvent.
 
         Returns:
             (the record's offset, the names of the KafkaSources that will deliver it).
         """
+        record = KafkaRecord(topic=topic, value=value, key=key, headers=dict(headers or {}))
+        return self.produce(record, offset=offset)
+
+    def produce(self, record: KafkaRecord, *, offset: int | None = None) -> tuple[int, list[str]]:
+        """Append ``record`` to its topic (at ``offset``, or the end) and deliver it through
+        every KafkaSource reading that topic; returns (its offset, those sources' names)."""
+        topic = record.topic
         with self._lock:
             if offset is None:
                 offset = self._offsets[topic]
             self._offsets[topic] = max(self._offsets[topic], offset + 1)
+            record = dataclasses.replace(
+                record, offset=offset, timestamp=record.timestamp or datetime.now(UTC)
+            )
+            self._records[topic].append(record)
         sources = [s for s in self.manifests.kafka_sources if topic in s.topics]
         for source in sources:
-            event = kafka_record_event(
-                source.namespace, source.name, topic, value, offset=offset, key=key
-            )
+            event = source_event(source.namespace, source.name, record)
             self._dispatcher.submit(
                 event,
                 self._target(
@@ -166,11 +201,17 @@ class LocalBroker:
             )
         return offset, [s.name for s in sources]
 
+    def records(self, topic: str) -> list[KafkaRecord]:
+        """The last 500 records appended to ``topic``, oldest first."""
+        with self._lock:
+            return list(self._records.get(topic, ()))
+
     def stats(self) -> dict[str, Any]:
         """The ``/_mesh/stats`` document."""
         with self._lock:
             accepted = self._accepted
-        return {"accepted": accepted, **self._dispatcher.stats()}
+            topics = dict(self._offsets)
+        return {"accepted": accepted, **self._dispatcher.stats(), "topics": topics}
 
     def idle(self, quiet_s: float) -> bool:
         """Nothing queued or in flight and no activity for ``quiet_s`` seconds."""
@@ -204,6 +245,7 @@ class LocalBroker:
                 url=self._url(sink, owner),
                 destination=self._destination(sink),
                 policy=policy,
+                append=self._appender(sink, owner),
             )
             if sink is not None
             else None
@@ -215,13 +257,34 @@ class LocalBroker:
             policy=policy,
             dead_letter=dead_letter,
             replies=replies,
+            append=self._appender(dest, owner),
         )
 
     def _name(self, dest: Destination, owner: str) -> str:
         return dest.ref.name if dest.ref is not None else str(dest.uri or owner)
 
+    def _kafka_sink(self, dest: Destination, owner: str) -> KafkaSink | None:
+        ref = dest.ref
+        if ref is None or ref.kind != "KafkaSink":
+            return None
+        key = (ref.namespace or self.broker.namespace, ref.name)
+        if key not in self._sinks:
+            raise ValueError(
+                f"{owner}: KafkaSink {ref.name!r} is not in the manifests; "
+                f"known: {sorted(name for _, name in self._sinks)}"
+            )
+        return self._sinks[key]
+
+    def _appender(self, dest: Destination, owner: str) -> Callable[[Envelope], object] | None:
+        sink = self._kafka_sink(dest, owner)
+        if sink is None:
+            return None
+        return lambda event: self.produce(sink_record(event, sink.topic, sink.content_mode))
+
     def _url(self, dest: Destination, owner: str) -> str:
         ref = dest.ref
+        if self._kafka_sink(dest, owner) is not None:
+            return ""  # appended in process (Target.append)
         if ref is not None and ref.kind == "Broker":
             return self.ingress_url
         if ref is not None and ref.kind == "Service":
@@ -242,6 +305,8 @@ class LocalBroker:
         ns = ref.namespace or self.broker.namespace
         if ref.kind == "Broker":
             return f"http://{BROKER_INGRESS_HOST}/{ns}/{ref.name}"
+        if ref.kind == "KafkaSink":
+            return f"http://{SINK_INGRESS_HOST}/{ns}/{ref.name}"
         return f"http://{ref.name}.{ns}.svc.cluster.local"
 
     # --- HTTP ---

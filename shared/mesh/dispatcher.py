@@ -1,11 +1,12 @@
 """Delivery of events to subscribers: a delay queue served by a bounded pool of workers.
 
 Every delivery attempt is a job with a due time in one heap; a fixed number of worker threads
-take the next due job, POST the event in binary mode over HTTP (httpx), and either finish it,
-put it back with the backoff of :class:`~shared.mesh.delivery.DeliveryPolicy` (no thread
-sleeps per retry), or hand it to the subscription's dead-letter sink with Knative's error
-extensions. A CloudEvent in a 2xx answer is a *reply*; it is passed to ``on_reply`` when the
-target asks for replies (Trigger subscribers do; sources and dead-letter sinks do not).
+take the next due job, POST the event in binary mode over HTTP (httpx), or append it to a
+KafkaSink's topic in process, and either finish it, put it back with the backoff of
+:class:`~shared.mesh.delivery.DeliveryPolicy` (no thread sleeps per retry), or hand it to the
+subscription's dead-letter sink with Knative's error extensions. A CloudEvent in a 2xx answer
+is a *reply*; it is passed to ``on_reply`` when the target asks for replies (Trigger
+subscribers do; sources and dead-letter sinks do not).
 
 PingSource ticks and the scheduler's ``timers.due`` wake-ups are *quiet*: their deliveries
 (and the 202 answers) are not activity for :meth:`Dispatcher.idle`, so a mesh ticking every
@@ -48,6 +49,8 @@ class Target:
         policy: retries, backoff and timeout.
         dead_letter: the dead-letter sink, or None (the event is dropped and logged).
         replies: route a CloudEvent in the answer back into the Broker.
+        append: for a KafkaSink, appends the event to its topic in process instead of an HTTP
+            POST (``url`` is then unused); it returning is the sink's 202.
     """
 
     name: str
@@ -56,6 +59,7 @@ class Target:
     policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)
     dead_letter: Target | None = None
     replies: bool = False
+    append: Callable[[Envelope], object] | None = None
 
 
 @dataclass(order=True)
@@ -189,10 +193,14 @@ class Dispatcher:
         answer_headers: dict[str, str] = {}
         answer = b""
         try:
-            resp = self._client.post(
-                target.url, headers=headers, content=body, timeout=target.policy.timeout_s
-            )
-            status, answer, answer_headers = resp.status_code, resp.content, dict(resp.headers)
+            if target.append is not None:
+                target.append(event)
+                status = 202
+            else:
+                resp = self._client.post(
+                    target.url, headers=headers, content=body, timeout=target.policy.timeout_s
+                )
+                status, answer, answer_headers = resp.status_code, resp.content, dict(resp.headers)
         except httpx.HTTPError as exc:
             log.warning("delivery failed: %s", exc, extra={"subscriber": target.name})
         outcome = classify(status)

@@ -3,9 +3,9 @@
 Only the fields the local broker acts on are modelled; everything else in a document is
 ignored, and kinds the mesh does not emulate (CNPG ``Cluster``, ``Kustomization``, Argo Events
 ``Sensor``, ``ConfigMap`` …) are skipped. Field names follow the Knative API
-(``eventing.knative.dev/v1`` Broker and Trigger, ``sources.knative.dev/v1`` KafkaSource and
-PingSource, ``serving.knative.dev/v1`` Service); the JSON Schemas in
-``tests/fixtures/k8s-schemas/`` are the reference for them.
+(``eventing.knative.dev/v1`` Broker and Trigger, ``eventing.knative.dev/v1alpha1`` KafkaSink,
+``sources.knative.dev/v1`` KafkaSource and PingSource, ``serving.knative.dev/v1`` Service);
+the JSON Schemas in ``tests/fixtures/k8s-schemas/`` are the reference for them.
 
 Errors: :class:`ManifestError` (a ``ValueError``) names the file, the document and the field.
 """
@@ -94,6 +94,14 @@ class KafkaSource(_Object):
     delivery: DeliverySpec | None = None
 
 
+class KafkaSink(_Object):
+    """An ``eventing.knative.dev/v1alpha1`` KafkaSink: an Addressable that appends each event
+    it receives to ``topic`` (``content_mode`` as in its CRD, whose default is ``binary``)."""
+
+    topic: str
+    content_mode: Literal["binary", "structured"] = "binary"
+
+
 class PingSource(_Object):
     """A ``sources.knative.dev/v1`` PingSource (``schedule`` is a cron expression)."""
 
@@ -115,6 +123,7 @@ class Manifests(_Spec):
     brokers: list[Broker] = Field(default_factory=list)
     triggers: list[Trigger] = Field(default_factory=list)
     kafka_sources: list[KafkaSource] = Field(default_factory=list)
+    kafka_sinks: list[KafkaSink] = Field(default_factory=list)
     ping_sources: list[PingSource] = Field(default_factory=list)
     services: list[Service] = Field(default_factory=list)
 
@@ -225,6 +234,14 @@ def _kafka(fields: dict[str, Any], spec: dict[str, Any], meta: dict[str, Any]) -
     )
 
 
+def _kafka_sink(
+    fields: dict[str, Any], spec: dict[str, Any], meta: dict[str, Any]
+) -> tuple[str, Any]:
+    return "kafka_sinks", KafkaSink.model_validate(
+        {**fields, "topic": spec.get("topic"), "content_mode": spec.get("contentMode") or "binary"}
+    )
+
+
 def _ping(fields: dict[str, Any], spec: dict[str, Any], meta: dict[str, Any]) -> tuple[str, Any]:
     return "ping_sources", PingSource.model_validate({**fields, **spec})
 
@@ -240,6 +257,7 @@ _BUILDERS = {
     "Broker": _broker,
     "Trigger": _trigger,
     "KafkaSource": _kafka,
+    "KafkaSink": _kafka_sink,
     "PingSource": _ping,
     "Service": _service,
 }

@@ -23,8 +23,9 @@ github-webhook; Argo finishes the verification workflows deploy submits (in the 
 as a completion through the KafkaSource); the agent turns each Facteur task into the next
 attempt's completion; and the clock fast-forwards the durable ``deploy`` poll and ``rerun``
 submit timers instead of sleeping (a timer's due time is the clock, DESIGN §2). The broker's
-``time_scale`` (0.2) shortens backoff but keeps each Trigger's retry window (≈6 s) longer than
-a concurrent duplicate holds its inbox row (409s spend retries too).
+``time_scale`` (0.1) keeps the first retries as quick as they were when the Triggers retried
+from 0.5 s (0.2, 0.4, 0.8 … s) while each Trigger's retry window (≈17 min real, minutes here)
+stays far longer than a concurrent duplicate holds its inbox row (409s spend retries too).
 
 Every run is compared with :data:`EXPECTED` — the clean delivery's final state, which the
 ``clean`` case asserts as well — and the side effects are counted in the fakes' recorded
@@ -259,7 +260,7 @@ class Stack:
             urls[service] = serve(
                 chaos_proxy(service, self.direct[service], chaos, self.ingress)
             ).url
-        self.broker = LocalBroker(load_manifests(ROOT), urls, time_scale=0.2, ping_interval_s=0.5)
+        self.broker = LocalBroker(load_manifests(ROOT), urls, time_scale=0.1, ping_interval_s=0.5)
         self.broker.start()
         s.k_sink = self.broker.ingress_url
         self._finished: set[str] = set()
