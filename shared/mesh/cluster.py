@@ -30,7 +30,10 @@ applied by :func:`function_processes` and nowhere else):
    ConfigMap's values.
 6. **Sinks** → a SinkBinding whose sink is the Broker resolves to the local broker's ingress
    (in the cluster: the Kafka broker ingress URL).
-7. **Inherited environment** → the process starts from the parent's environment (PATH, the
+7. **Retry-After** → the local broker honours a 429/503 ``Retry-After`` (capped by
+   ``retryAfterMax`` where set), as Knative does with its alpha feature
+   ``delivery-retryafter`` on; without the feature a cluster applies the Trigger's backoff.
+8. **Inherited environment** → the process starts from the parent's environment (PATH, the
    operator's own ``CODEX_JUDGE_*`` settings) minus ``K_SINK``; the manifest's ``envFrom``
    and ``env`` override it, as in a pod, then the differences above, then
    :attr:`LocalCluster.extra_env` (tests and the demo).
@@ -69,6 +72,7 @@ DIFFERENCES = (
     "database TLS: CODEX_JUDGE_DB_HOST, PGSSLMODE, PGSSLROOTCERT dropped; the local URL as is",
     "upstream URLs: the local fakes unless configured",
     "sinks: the local broker's ingress",
+    "Retry-After: honoured, as with Knative's alpha feature delivery-retryafter",
     "environment: inherited from the parent minus K_SINK; the manifest overrides it",
 )
 """One line per difference between a local process and its pod (see the module docstring)."""

@@ -28,6 +28,7 @@ def test_the_repository_manifests_load_into_one_broker_with_its_triggers() -> No
         "rerun",
         "review-gate",
         "run-complete",
+        "scheduler",
     ]
     run_complete = next(t for t in manifests.triggers if t.name == "run-complete")
     assert run_complete.filters[0] == {"exact": {"type": "dev.knative.kafka.event"}}
