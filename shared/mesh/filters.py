@@ -8,9 +8,10 @@ Sources:
 * Knative "New Trigger Filters" (``spec.filters``, GA since Knative 1.14), from the CloudEvents
   Subscriptions API: an array of expressions, all of which must be true. Each expression has
   exactly one dialect: ``exact``/``prefix``/``suffix`` (one attribute, which must be present
-  and match, case-sensitive; Knative's webhook rejects a map of several), ``all`` (every nested expression), ``any`` (at least one), ``not`` (the
-  nested expression is false), ``cesql`` (CloudEvents SQL, not supported here). When
-  ``filters`` is non-empty it takes precedence over ``filter``.
+  and match, case-sensitive; Knative's webhook rejects a map of several), ``all`` (every
+  nested expression), ``any`` (at least one), ``not`` (the nested expression is false),
+  ``cesql`` (CloudEvents SQL, not supported here). When ``filters`` is non-empty it takes
+  precedence over ``filter``.
 
 Attributes are the event's context attributes and extensions as strings (``specversion``,
 ``id``, ``source``, ``type``, ``subject``, ``time``, ``datacontenttype``, ``key`` …). All
