@@ -4,7 +4,7 @@ Accepted shapes (DESIGN §3, §12 item 2), tried in this order at every level:
 
 1. a ``Workflow`` object (``kind: Workflow``, or ``metadata`` with ``status``/``spec``), as
    JSON or YAML — the Argo API and ``kubectl get wf -o yaml``;
-2. the sensor payload of ``knative/argo-events-sensor.yaml`` (see :mod:`shared.argo.sensor`):
+2. the sensor payload of ``knative/argo-events/sensor.yaml`` (see :mod:`shared.argo.sensor`):
    top-level ``uid``/``workflowName``/``namespace``/``phase``/``startedAt``/``finishedAt``/
    ``message`` plus ``metadata``, ``status``, ``arguments`` or ``spec`` and ``artifacts``, each
    either an object or a JSON string (Argo Events writes a JSON string unless ``useRawData``);

@@ -1,6 +1,6 @@
 """The record our Argo Events Sensor publishes to Kafka, built in Python for tests and demos.
 
-``knative/argo-events-sensor.yaml`` watches ``workflows.argoproj.io`` with a ``resource`` event
+``knative/argo-events/sensor.yaml`` watches ``workflows.argoproj.io`` with a ``resource`` event
 source (the event's ``body`` is the Workflow object), keeps events whose
 ``body.status.phase`` is Succeeded, Failed or Error, and publishes this JSON to the Kafka topic
 ``argo.workflows.completions`` with the workflow uid as the partitioning key (so every event of

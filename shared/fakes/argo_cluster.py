@@ -11,7 +11,7 @@ What happens to a matched submission, ``delay_s`` seconds after it was accepted:
    (``workflows.argoproj.io/completed``, ``…/phase``, ``…/workflow-template``) while the
    submission's labels, annotations and parameters are kept;
 2. its completion is built with :func:`shared.argo.payload_from_workflow` — the payload our
-   sensor manifest (``knative/argo-events-sensor.yaml``) publishes — and POSTed to
+   sensor manifest (``knative/argo-events/sensor.yaml``) publishes — and POSTed to
    ``complete.sink`` with ``X-Kafka-Key`` = the workflow uid, the sensor's partitioning key;
 3. ``completions`` records ``{workflow, namespace, uid, template, phase, labels,
    sink_status}``

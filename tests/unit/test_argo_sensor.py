@@ -8,14 +8,15 @@ from pathlib import Path
 import yaml
 
 from shared.argo import KAFKA_TOPIC, SENSOR_PAYLOAD, load_document, payload_from_workflow
+from shared.mesh.cluster import kustomize_build
 
 ROOT = Path(__file__).resolve().parents[2]
 DERIVED = ROOT / "tests" / "fixtures" / "argo"
 
 
 def _sensor() -> dict:
-    docs = list(yaml.safe_load_all((ROOT / "knative" / "argo-events-sensor.yaml").read_text()))
-    return next(d for d in docs if d["kind"] == "Sensor")
+    """The Sensor as the production overlay deploys it."""
+    return next(d for d in kustomize_build(ROOT, "production") if d["kind"] == "Sensor")
 
 
 def test_manifest_publishes_finished_workflows_to_the_completions_topic() -> None:
