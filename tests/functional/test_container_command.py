@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -37,8 +36,11 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from shared.db import Database
+from shared.db import Database, bootstrap_database
+from shared.db.migrate import discover
 from shared.mesh.cluster import FunctionProcess, LocalCluster, function_processes, kustomize_build
+from shared.mesh.supervisor import free_port
+from tests.conftest import APP_ROLE
 from tests.functional.test_github_webhook import SECRET as RECORDED_WEBHOOK_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -151,23 +153,64 @@ def test_the_installed_wheel_not_the_checkout_is_what_runs(fresh_venv: FreshVenv
 
 @pytest.fixture(scope="module")
 def container_database(pg_admin_url: str, template_db: str) -> Iterator[str]:
-    """One migrated database shared by the function processes of this module."""
+    """One migrated database shared by the function processes of this module, owned by and
+    connecting as the non-superuser application role, as CNPG bootstraps it."""
     name = f"cj_container_{uuid.uuid4().hex[:10]}"
-    admin = Database(pg_admin_url, size=1)
-    with admin.connection() as con:
-        con.run(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
-    base, _, query = pg_admin_url.partition("?")
-    url = f"{base.rpartition('/')[0]}/{name}" + (f"?{query}" if query else "")
-    yield url
+    yield bootstrap_database(pg_admin_url, name, APP_ROLE, template=template_db)
+    _drop(pg_admin_url, name)
+
+
+def _drop(admin_url: str, name: str) -> None:
+    admin = Database(admin_url, size=1)
     with admin.connection() as con:
         con.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def test_the_migration_jobs_command_migrates_a_fresh_database_as_its_owner(
+    fresh_venv: FreshVenv, pg_admin_url: str
+) -> None:
+    """The Job ``codex-judge-migrate`` of the build, its command and env from the installed
+    wheel, against a database bootstrapped as CNPG does (extension by the superuser)."""
+    job = next(
+        o
+        for o in kustomize_build(ROOT, "production")
+        if o["kind"] == "Job" and o["metadata"]["name"] == "codex-judge-migrate"
+    )
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    command = [*container["command"], *container.get("args", [])]
+    declared = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    name = f"cj_migrate_{uuid.uuid4().hex[:10]}"
+    url = bootstrap_database(pg_admin_url, name, APP_ROLE)
+    try:
+        env = {
+            **_base_env(fresh_venv.workdir),
+            **declared,
+            # The CNPG app Secret's `uri`; its TLS settings (verify-full, the mounted CA) do not
+            # apply to the local Unix socket, as in libpq.
+            "DATABASE_URL": url,
+            "CODEX_JUDGE_DATA_DIR": str(fresh_venv.workdir / "codex-judge"),
+        }
+        done = subprocess.run(
+            [str(fresh_venv.root / "bin" / command[0]), *command[1:]],
+            cwd=fresh_venv.workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        applied = json.loads(done.stdout)["applied"]
+        assert applied == [m.version for m in discover()]
+        db = Database(url, size=1)
+        with db.connection() as con:
+            (owner_is_superuser,) = con.run(
+                "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+            )[0]
+        db.close()
+        assert owner_is_superuser is False
+    finally:
+        _drop(pg_admin_url, name)
 
 
 @dataclass
@@ -257,7 +300,7 @@ def services(
     started: dict[str, Served] = {}
     try:
         for name, declared in processes.items():
-            port = _free_port()
+            port = free_port()
             command = [str(fresh_venv.root / "bin" / Path(declared.command[0]).name)]
             env = dict(declared.env) | {"HOST": "127.0.0.1", "PORT": str(port)}
             log = fresh_venv.workdir / f"{name}.log"
