@@ -8,6 +8,15 @@ declares (:mod:`shared.mesh.cluster`, which names every local difference) → th
 its own process on its own loopback port; the broker delivers to them over HTTP.
 The URLs are written to ``<data_dir>/mesh.json`` so ``codex-judge replay`` and ``runs`` find
 them.
+
+A function process that exits while the mesh runs is restarted as the kubelet restarts a
+container (``restartPolicy: Always``): same command, environment and port, after a back-off
+that starts at 0.1 s and doubles up to 5 s (the kubelet's CrashLoopBackOff: 10 s doubling up to
+5 min, scaled down for a laptop), reset once a process has stayed up for 10 s. Each restart is
+one line in the mesh's log and in the function's own log file
+(``function <name> exited with <code>; restarting (restart #n)``). Each function runs in its
+own process group, like a container's processes, so what the dead process left behind (its
+gunicorn workers) is killed with it before the restart.
 """
 
 from __future__ import annotations
@@ -15,8 +24,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import signal
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +48,11 @@ SECRETS = "codex-judge-secrets"
 """The Secret of tokens and webhook secrets every function mounts (knative/base)."""
 BROKER_PATH = "/codex-judge/codex-judge"
 FAKE_DISCORD_WEBHOOK = "/api/webhooks/1000/local-fake-token"
+RESTART_BACKOFF_S = (0.1, 5.0)
+"""The first and the longest back-off before a restart, seconds (doubling in between)."""
+BACKOFF_RESET_S = 10.0
+"""A process that stayed up this long restarts after the first back-off again (seconds)."""
+WATCH_INTERVAL_S = 0.1
 
 
 def free_port() -> int:
@@ -61,6 +78,60 @@ def wait_ready(
 
 
 @dataclass
+class RunningFunction:
+    """One function's process and what it takes to start it again.
+
+    Attributes:
+        name: the Knative Service name (``run-complete``).
+        command: the container command, executable resolved locally.
+        env: the full environment, ``PORT`` and ``HOST`` included.
+        cwd: the working directory (the mesh's data directory).
+        log_path: where stdout and stderr go (appended across restarts).
+        url: ``http://127.0.0.1:<port>``, the same across restarts.
+        proc: the running process (the process group leader).
+        restarts: how many times it was restarted (never reset, like a Pod's restart count).
+        backoff_s: the last back-off before a restart, seconds (0 before the first).
+        started_at: ``time.monotonic()`` of the last start.
+    """
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    cwd: Path
+    log_path: Path
+    url: str
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    backoff_s: float = 0.0
+    started_at: float = 0.0
+
+    def spawn(self) -> subprocess.Popen[bytes]:
+        """Start the process in a new process group (a container's processes); returns it."""
+        with self.log_path.open("ab") as logfile:
+            self.proc = subprocess.Popen(
+                self.command,
+                env=self.env,
+                cwd=self.cwd,
+                stdout=logfile,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.started_at = time.monotonic()
+        return self.proc
+
+    def kill_group(self) -> None:
+        """SIGKILL whatever is left of the process group (orphaned workers); never raises."""
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def note(self, line: str) -> None:
+        """Append one line to the function's log file, as the container runtime's events."""
+        with self.log_path.open("a") as logfile:
+            logfile.write(f"[mesh] {line}\n")
+
+
+@dataclass
 class Mesh:
     """Everything ``up`` started; :meth:`stop` undoes it in reverse order."""
 
@@ -77,9 +148,14 @@ class Mesh:
     broker_url: str = ""
     functions: dict[str, str] = field(default_factory=dict)
     fakes: dict[str, str] = field(default_factory=dict)
-    _procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    #: The function processes by Service name; restarted when they exit (module docstring).
+    processes: dict[str, RunningFunction] = field(default_factory=dict)
     _stoppers: list[Any] = field(default_factory=list)
     _embedded: Any = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _spawn_lock: threading.Lock = field(default_factory=threading.Lock)
+    _watcher: threading.Thread | None = None
+    _restarting: set[str] = field(default_factory=set)
 
     def urls(self) -> dict[str, Any]:
         """The one JSON line ``up`` prints: broker, functions, fakes and database URLs."""
@@ -179,18 +255,86 @@ class Mesh:
         processes = function_processes(kustomize_build(ROOT, self.overlay), self._local_cluster())
         for name, process in processes.items():
             port = free_port()
-            logfile = (log_dir / f"{name}.log").open("wb")
-            proc = subprocess.Popen(
-                list(process.command),
+            log_path = log_dir / f"{name}.log"
+            log_path.write_bytes(b"")
+            function = RunningFunction(
+                name=name,
+                command=list(process.command),
                 env={**process.env, "PORT": str(port), "HOST": "127.0.0.1"},
                 cwd=Path(self.settings.data_dir).resolve(),
-                stdout=logfile,
-                stderr=subprocess.STDOUT,
+                log_path=log_path,
+                url=f"http://127.0.0.1:{port}",
             )
-            self._procs.append(proc)
-            self.functions[name] = f"http://127.0.0.1:{port}"
-        for (_name, url), proc in zip(self.functions.items(), self._procs, strict=True):
-            wait_ready(url, proc=proc)
+            function.spawn()
+            self.processes[name] = function
+            self.functions[name] = function.url
+        for function in self.processes.values():
+            wait_ready(function.url, proc=function.proc)
+        self._watcher = threading.Thread(target=self._watch, name="mesh-restarts", daemon=True)
+        self._watcher.start()
+
+    def _watch(self) -> None:
+        """Restart every function process that exits until :meth:`stop` (module docstring);
+        each restart in its own thread, so one slow start delays no other."""
+        while not self._stopping.wait(WATCH_INTERVAL_S):
+            for function in list(self.processes.values()):
+                proc = function.proc
+                if proc is None or proc.poll() is None or function.name in self._restarting:
+                    continue
+                self._restarting.add(function.name)
+                threading.Thread(
+                    target=self._restart,
+                    args=(function, proc.returncode),
+                    name=f"mesh-restart:{function.name}",
+                    daemon=True,
+                ).start()
+
+    def _restart(self, function: RunningFunction, code: int) -> None:
+        try:
+            self._restart_once(function, code)
+        except Exception:  # the next pass tries again; the watcher must never die
+            log.exception("restarting function %s failed", function.name)
+        finally:
+            self._restarting.discard(function.name)
+
+    def _restart_once(self, function: RunningFunction, code: int) -> None:
+        first, longest = RESTART_BACKOFF_S
+        if function.backoff_s and time.monotonic() - function.started_at < BACKOFF_RESET_S:
+            backoff = min(longest, function.backoff_s * 2)
+        else:
+            backoff = first
+        function.backoff_s = backoff
+        function.restarts += 1
+        line = (
+            f"function {function.name} exited with {code}; restarting (restart "
+            f"#{function.restarts}) in {backoff:.1f} s"
+        )
+        log.warning("%s", line)
+        function.note(line)
+        function.kill_group()
+        if self._stopping.wait(backoff):
+            return
+        with self._spawn_lock:
+            if self._stopping.is_set():
+                return
+            proc = function.spawn()
+        try:
+            wait_ready(function.url, proc=proc)
+        except RuntimeError as exc:  # it exited again: the next pass restarts it, backed off
+            log.warning("function %s did not become ready: %s", function.name, exc)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> int:
+        """Send ``sig`` (default SIGKILL, ``kill -9``) to function ``name``'s process, as a
+        crash would; the watcher restarts it. Returns the pid that was signalled.
+
+        Raises:
+            KeyError: no function is called ``name``.
+        """
+        proc = self.processes[name].proc
+        assert proc is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, sig)
+        return proc.pid
 
     def _start_broker(self, *, ping_interval_s: float, time_scale: float) -> None:
         from shared.mesh.broker import LocalBroker
@@ -208,17 +352,25 @@ class Mesh:
 
     def stop(self) -> None:
         """Stop the broker and fakes, terminate the functions, release the database."""
+        self._stopping.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=30)
+            self._watcher = None
         for stop in reversed(self._stoppers):
             with contextlib.suppress(Exception):
                 stop()
         self._stoppers.clear()
-        for proc in self._procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self._procs:
+        with self._spawn_lock:  # no restart starts a process after this
+            running = [f for f in self.processes.values() if f.proc is not None]
+            for function in running:
+                if function.proc is not None and function.proc.poll() is None:
+                    function.proc.terminate()
+        for function in running:
+            assert function.proc is not None
             try:
-                proc.wait(timeout=10)
+                function.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                proc.kill()
-        self._procs.clear()
+                function.proc.kill()
+            function.kill_group()
+        self.processes.clear()
         self._embedded = None
