@@ -26,6 +26,10 @@ gets the status of the recorded template Workflow for that phase, rewritten to i
 and times — and its completion is POSTed to ``sink`` exactly as our Argo Events sensor
 publishes it (:func:`shared.argo.payload_from_workflow`, Kafka key = the workflow uid). A
 workflow no key matches stays ``Pending``, like one the cluster has not scheduled.
+
+Faults (``POST /_fake/faults``, :mod:`shared.fakes.base`): an armed status is answered with the
+grpc-gateway body ``{"code": <gRPC code>, "message", "details": []}`` (502/503 → 14
+``UNAVAILABLE``, 429 → 8 ``RESOURCE_EXHAUSTED``); a faulted submit creates no workflow.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from typing import Any
 import flask
 
 from shared.fakes.argo_cluster import finish_later
-from shared.fakes.base import create_fake_app, json_answer
+from shared.fakes.base import create_fake_app, grpc_code, json_answer
 
 DEFAULT_STATE: dict[str, Any] = {"workflows": {}, "submissions": []}
 
@@ -50,9 +54,15 @@ def _labels(raw: Any) -> dict[str, str]:
     return {k.strip(): v.strip() for k, v in pairs}
 
 
+def fault_body(status: int) -> dict[str, Any]:
+    """The Argo Server's grpc-gateway error body for an injected HTTP ``status``."""
+    message = f"the Argo Server answered {status} (a fault injected by the fake)"
+    return {"code": grpc_code(status), "message": message, "details": []}
+
+
 def create_app(initial_state: dict[str, Any] | None = None) -> flask.Flask:
     """A fake Argo server starting from ``initial_state`` (see module docstring)."""
-    app, store = create_fake_app("fake_argo", DEFAULT_STATE, initial_state)
+    app, store = create_fake_app("fake_argo", DEFAULT_STATE, initial_state, fault_body=fault_body)
 
     @app.get("/api/v1/workflows/<namespace>/<name>")
     def get_workflow(namespace: str, name: str) -> flask.Response:

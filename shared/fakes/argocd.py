@@ -21,6 +21,10 @@ Routes follow the Argo CD API (``ApplicationService``):
 
 An unknown Application is 404 with Argo CD's grpc-gateway body
 ``{"error", "code": 5, "message": "applications.argoproj.io \\"<name>\\" not found"}``.
+
+Faults (``POST /_fake/faults``, :mod:`shared.fakes.base`): an armed status is answered with the
+same body shape, ``{"error", "code": <gRPC code>, "message"}`` (502/503 → 14 ``UNAVAILABLE``,
+429 → 8 ``RESOURCE_EXHAUSTED``); a faulted sync or rollback changes nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from typing import Any
 
 import flask
 
-from shared.fakes.base import FakeStore, create_fake_app, json_answer
+from shared.fakes.base import FakeStore, create_fake_app, grpc_code, json_answer
 
 DEFAULT_STATE: dict[str, Any] = {
     "applications": {},
@@ -86,9 +90,15 @@ def _advance(store: FakeStore, name: str, app: dict[str, Any]) -> None:
     del store.state["pending"][name]
 
 
+def fault_body(status: int) -> dict[str, Any]:
+    """Argo CD's grpc-gateway error body for an injected HTTP ``status``."""
+    message = f"the Argo CD API answered {status} (a fault injected by the fake)"
+    return {"error": message, "code": grpc_code(status), "message": message}
+
+
 def create_app(initial_state: dict[str, Any] | None = None) -> flask.Flask:
     """A fake Argo CD starting from ``initial_state`` (see module docstring)."""
-    app, store = create_fake_app("fake_argocd", DEFAULT_STATE, initial_state)
+    app, store = create_fake_app("fake_argocd", DEFAULT_STATE, initial_state, fault_body=fault_body)
 
     @app.get("/api/v1/applications/<name>")
     def get_application(name: str) -> flask.Response:

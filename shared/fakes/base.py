@@ -8,6 +8,17 @@ Every fake is a Flask app with these control routes beside the service's own API
   ``{"method", "path", "query", "headers", "json"}`` (``Authorization`` values are masked to
   their scheme, e.g. ``"Bearer ***"``); ``DELETE /_fake/requests`` clears the log.
 
+* ``POST /_fake/faults`` arms faults (one object or a list), ``GET /_fake/faults`` answers
+  ``{"faults": [<armed>], "injected": [<answered>]}``, ``DELETE /_fake/faults`` disarms them
+  all. A fault is ``{"status": 502, "path": "<substring of the path>", "method": "POST",
+  "times": 1, "headers": {...}, "body": {...}}``: the next ``times`` API requests whose path
+  contains ``path`` (default: any) and whose method is ``method`` (default: any) are answered
+  ``status`` with those headers and body instead of being served (the request is still in the
+  request log). Without ``body``, the answer is the upstream's own error shape for that status
+  (each fake passes its ``fault_body``). This is the one fault mechanism every fake shares:
+  502/503 outages, 429 with ``Retry-After``, GitHub's secondary rate limit (403 with
+  ``retry-after``) are all faults with the right status, headers and body (:func:`fault`).
+
 Control routes are not logged. :func:`serve_fake` serves an app on a loopback port in a
 background thread (werkzeug ``make_server(threaded=True)``), for tests and for the
 ``codex-judge up`` supervisor. Source of the design: DESIGN §7 ("fakes speak the wire protocol").
@@ -30,12 +41,16 @@ CONTROL_PREFIX = "/_fake/"
 
 @dataclass
 class FakeStore:
-    """A fake's mutable state and request log; every access holds ``lock``."""
+    """A fake's mutable state, request log and armed faults; every access holds ``lock``."""
 
     defaults: dict[str, Any]
     state: dict[str, Any] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    #: Armed faults (module docstring), first match wins; ``injected`` logs the ones answered
+    #: as ``{"status", "method", "path"}``.
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    injected: list[dict[str, Any]] = field(default_factory=list)
 
     def replace(self, new_state: Mapping[str, Any] | None) -> None:
         """Replace the state with ``new_state`` laid over a fresh copy of the defaults."""
@@ -55,15 +70,96 @@ def _masked_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     return out
 
 
+def fault(
+    status: int,
+    *,
+    path: str = "",
+    method: str = "",
+    times: int = 1,
+    headers: Mapping[str, str] | None = None,
+    body: Any = None,
+) -> dict[str, Any]:
+    """A fault to arm with ``POST /_fake/faults`` (module docstring).
+
+    Args:
+        status: the HTTP status to answer (502, 503, 429, 403...).
+        path: answer only requests whose path contains this; empty matches every path.
+        method: answer only this method (``POST``); empty matches every method.
+        times: how many requests to answer before the fault disarms itself (≥ 1).
+        headers: extra answer headers, e.g. ``{"Retry-After": "1"}``.
+        body: the JSON body; None for the fake's own error shape for ``status``.
+    """
+    armed: dict[str, Any] = {"status": status, "path": path, "method": method, "times": times}
+    if headers:
+        armed["headers"] = dict(headers)
+    if body is not None:
+        armed["body"] = body
+    return armed
+
+
+#: The gRPC status code grpc-gateway maps back to each HTTP status (grpc-gateway's
+#: ``HTTPStatusFromCode``), for the Argo and Argo CD fakes' error bodies.
+GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 429: 8, 499: 1, 500: 13, 501: 12}
+GRPC_UNAVAILABLE = 14
+"""502, 503 and 504 (a gateway or the server is down) are ``UNAVAILABLE``."""
+
+
+def grpc_code(status: int) -> int:
+    """The gRPC code grpc-gateway answers with HTTP ``status`` (2 ``UNKNOWN`` if none)."""
+    if status in (502, 503, 504):
+        return GRPC_UNAVAILABLE
+    return GRPC_CODES.get(status, 2)
+
+
+def _generic_fault_body(status: int) -> dict[str, Any]:
+    return {"message": f"{status} (a fault injected by the fake)"}
+
+
+def _take_fault(store: FakeStore, method: str, path: str) -> dict[str, Any] | None:
+    """The first armed fault matching the request, counted down (holds the lock)."""
+    for index, armed in enumerate(store.faults):
+        if str(armed.get("path") or "") not in path:
+            continue
+        if armed.get("method") and str(armed["method"]).upper() != method:
+            continue
+        armed["times"] = int(armed.get("times") or 1) - 1
+        if armed["times"] <= 0:
+            store.faults.pop(index)
+        store.injected.append({"status": int(armed["status"]), "method": method, "path": path})
+        return armed
+    return None
+
+
+def _validated_faults(body: Any) -> list[dict[str, Any]] | str:
+    """The faults of a ``POST /_fake/faults`` body, or what is wrong with it."""
+    items = body if isinstance(body, list) else [body]
+    for item in items:
+        if not isinstance(item, dict):
+            return "each fault must be a JSON object"
+        status = item.get("status")
+        if not isinstance(status, int) or not 100 <= status <= 599:
+            return f"fault status must be an HTTP status code (an integer 100-599), got {status!r}"
+        times = item.get("times", 1)
+        if not isinstance(times, int) or times < 1:
+            return f"fault times must be a positive integer, got {times!r}"
+    return [dict(item) for item in items]
+
+
 def create_fake_app(
-    name: str, defaults: dict[str, Any], initial_state: Mapping[str, Any] | None
+    name: str,
+    defaults: dict[str, Any],
+    initial_state: Mapping[str, Any] | None,
+    *,
+    fault_body: Callable[[int], Any] = _generic_fault_body,
 ) -> tuple[flask.Flask, FakeStore]:
-    """A Flask app with the control routes and request logging installed.
+    """A Flask app with the control routes, request logging and fault injection installed.
 
     Args:
         name: the app's import name (shows in logs).
         defaults: the empty state; ``initial_state`` is laid over a copy of it.
         initial_state: the state to start with (same format as ``PUT /_fake/state``).
+        fault_body: the upstream's error body for an injected status, used when a fault
+            carries no ``body`` (e.g. Argo's grpc-gateway ``{"code", "message"}``).
 
     Returns:
         The app and its store (also at ``app.extensions["fake_store"]``).
@@ -88,6 +184,38 @@ def create_fake_app(
                     "json": body,
                 }
             )
+
+    @app.before_request
+    def _inject_fault() -> flask.Response | None:
+        if flask.request.path.startswith(CONTROL_PREFIX):
+            return None
+        with store.lock:
+            armed = _take_fault(store, flask.request.method, flask.request.path)
+        if armed is None:
+            return None
+        status = int(armed["status"])
+        body = armed["body"] if "body" in armed else fault_body(status)
+        return json_answer(status, body, armed.get("headers"))
+
+    @app.get("/_fake/faults")
+    def _get_faults() -> flask.Response:
+        with store.lock:
+            return json_answer(200, {"faults": store.faults, "injected": store.injected})
+
+    @app.post("/_fake/faults")
+    def _arm_faults() -> flask.Response:
+        faults = _validated_faults(flask.request.get_json(silent=True))
+        if isinstance(faults, str):
+            return json_answer(400, {"error": faults})
+        with store.lock:
+            store.faults.extend(faults)
+            return json_answer(200, {"faults": store.faults, "injected": store.injected})
+
+    @app.delete("/_fake/faults")
+    def _disarm_faults() -> flask.Response:
+        with store.lock:
+            store.faults.clear()
+        return flask.Response(b"", status=204)
 
     @app.get("/_fake/state")
     def _get_state() -> flask.Response:
