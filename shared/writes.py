@@ -90,6 +90,7 @@ def github_write(
     dry_run: bool,
     call: Callable[[GitHubWriter], WriteAnswer],
     classify: Callable[[WriteAnswer], str] = default_outcome,
+    recovery: effects.Recovery | None = None,
 ) -> WriteResult:
     """Send (or record without sending) one GitHub write, at most once per ``key``.
 
@@ -104,6 +105,8 @@ def github_write(
         dry_run: record only (policy ``dry_run``).
         call: sends the write through the writer it is given.
         classify: turns GitHub's answer into the recorded outcome.
+        recovery: the owner that finishes the write if this worker dies before ``tx`` commits
+            (:class:`shared.effects.Recovery`); retired in ``tx``.
 
     Returns:
         The :class:`WriteResult`.
@@ -146,7 +149,9 @@ def github_write(
         run_id=run_id,
         request={"repository": repository, **request},
         call=send,
+        recovery=recovery,
     )
+    effects.settle(tx, key, recovery)
     response = result.response or {}
     answer = WriteAnswer(status=int(response.get("status") or 0), body=response.get("body") or {})
     outcome = classify(answer)

@@ -27,7 +27,7 @@ from typing import Any
 
 from functions.deploy import conclude, store
 from shared import effects, runs, timers
-from shared.adapters.argo import FINISHED_PHASES, failed_steps
+from shared.adapters.argo import FINISHED_PHASES, failed_steps, workflow_name
 from shared.adapters.http import UpstreamRejectedError
 from shared.errors import PermanentError
 from shared.models.events import DEPLOYS_RUN_LABEL, VERIFIES_RUN_LABEL
@@ -66,7 +66,11 @@ def _submit_workflow(
     prefix: str,
 ) -> dict[str, Any] | str:
     """Submit ``template`` for the merge commit once (effect ``deploy:<what>:…``), labelled
-    ``label=<run id>`` so its completion is recognised; see :func:`_effect` for the result."""
+    ``label=<run id>`` so its completion is recognised; see :func:`_effect` for the result.
+
+    The workflow is named from the effect key (``<prefix>-<run id>-<hash>``), so a worker that
+    takes over the claim of one that died after Argo accepted gets 409 and the same workflow.
+    """
     argo = ctx.deps.argo()
     return _effect(
         ctx,
@@ -80,7 +84,7 @@ def _submit_workflow(
             parameters=_parameters(row),
             labels={label: str(row["run_id"])},
             annotations={"codex-judge.io/repository": row["repository"]},
-            generate_name=f"{prefix}-{row['run_id']}-",
+            name=workflow_name(f"{prefix}-{row['run_id']}", _key(row, what)),
         ).model_dump(mode="json"),
     )
 

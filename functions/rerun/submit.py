@@ -2,7 +2,11 @@
 
 The call goes through :func:`shared.effects.perform` under the submission's delivery id
 (``rerun:<run_id>:<attempt>``), so a duplicate tick, a retry or a crash never submits the same
-attempt twice; Facteur and Argo also see the key (``delivery_id`` field / annotation).
+attempt twice. The call itself is idempotent too, for a worker that dies (or loses Postgres)
+after the upstream accepted and before the record, whose claim the next try takes over: Facteur
+drops a repeated ``delivery_id``, and the Argo workflow is named from the key
+(:func:`shared.adapters.argo.workflow_name`), so a repeat answers 409 and the existing workflow
+is recorded as the submission (issue 10).
 
 Outcomes (issue 5 "rerun"; DESIGN §12.8 — failed submissions were once retried forever):
 
@@ -22,7 +26,7 @@ from typing import Any
 
 from functions.rerun import task as tasks
 from shared import effects, timers
-from shared.adapters.argo import HttpxArgo
+from shared.adapters.argo import HttpxArgo, workflow_name
 from shared.adapters.facteur import HttpxFacteur
 from shared.bootstrap import Container
 from shared.db import Tx
@@ -81,7 +85,7 @@ def _send(deps: Container, target: str, plan: tasks.RerunPlan, template: str, ns
         parameters=tasks.argo_parameters(plan),
         labels=tasks.argo_labels(plan),
         annotations=tasks.argo_annotations(plan),
-        generate_name=f"{template}-",
+        name=workflow_name(template, plan.delivery_id),
     )
     return created.model_dump(mode="json")
 
@@ -125,8 +129,13 @@ def submit(
     *,
     template: str,
     namespace: str,
+    recovery: effects.Recovery | None = None,
 ) -> SubmitOutcome:
     """Try to submit the scheduled rerun ``row`` (a ``rerun_submissions`` row) once.
+
+    Args:
+        recovery: who finishes the submission if this worker dies before ``tx`` commits; None
+            when a ``submit`` timer (locked in ``tx``) already owns it.
 
     Raises:
         ConflictError: another worker is submitting the same attempt now (409; retried).
@@ -168,6 +177,7 @@ def submit(
             run_id=plan.run_id,
             request=request,
             call=lambda: {"ack": _send(deps, target, plan, template, namespace)},
+            recovery=recovery,
         )
     except ConflictError:
         raise
@@ -180,6 +190,7 @@ def submit(
         return SubmitOutcome(None, f"try {tried} failed transiently; retry in {delay:.0f}s")
     except PermanentError as exc:
         return _fail(tx, row, plan, f"{type(exc).__name__}: {exc.message}", 1)
+    effects.settle(tx, plan.delivery_id, recovery)
     if result.state == "failed":
         return _fail(tx, row, plan, result.error or "refused earlier", 0)
     ack = (result.response or {}).get("ack")

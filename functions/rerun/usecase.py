@@ -16,7 +16,7 @@ from typing import Any
 
 from functions.rerun import schedule, submit
 from functions.rerun import task as tasks
-from shared import timers
+from shared import effects, recovery, timers
 from shared.db import Tx
 from shared.errors import ConflictError
 from shared.events import Envelope
@@ -78,7 +78,12 @@ def _plan_for(tx: Tx, run: dict[str, Any], row: dict[str, Any], max_attempts: in
     )
 
 
-def _submit(ctx: Context, run: dict[str, Any], row: dict[str, Any]) -> submit.SubmitOutcome:
+def _submit(
+    ctx: Context,
+    run: dict[str, Any],
+    row: dict[str, Any],
+    recovery: effects.Recovery | None = None,
+) -> submit.SubmitOutcome:
     policy, _ = effective_policy(ctx.tx, ctx.deps.settings, run["repository"])
     return submit.submit(
         ctx.tx,
@@ -88,6 +93,7 @@ def _submit(ctx: Context, run: dict[str, Any], row: dict[str, Any]) -> submit.Su
         policy,
         template=tasks.workflow_template(run["labels"], ctx.deps.settings.rerun_workflow_template),
         namespace=str(run.get("namespace") or policy.deploy_namespace),
+        recovery=recovery,
     )
 
 
@@ -109,17 +115,40 @@ def on_decision(event: Envelope, ctx: Context) -> Outcome:
         return NoReply(f"attempt {planned['attempt']} already {planned['state']}", run_id=run["id"])
     if schedule.backoff_delay(policy, int(planned["attempt"])) > 0:
         return NoReply(f"attempt {planned['attempt']} scheduled", run_id=run["id"])
-    outcome = _submit(ctx, run, planned)
+    # Submitted inline, before this transaction commits the plan and its ``submit`` timer: the
+    # claim arms a recovery timer with the decision, handled again on a tick if this worker dies.
+    owner = effects.Recovery(
+        owner=submit.OWNER,
+        run_id=run["id"],
+        event_type=JUDGE_DECIDED,
+        data=decided.model_dump(mode="json"),
+    )
+    outcome = _submit(ctx, run, planned, owner)
     if outcome.event is None:  # a transient failure moved the timer; a tick retries
         return NoReply(outcome.note, run_id=run["id"])
     timers.cancel(ctx.tx, owner=submit.OWNER, run_id=run["id"], kind=submit.TIMER_KIND)
     return _reply(outcome.event)
 
 
+def _publish(ctx: Context, reply: Reply) -> None:
+    out = reply_event(CONSUMER, ctx.deps.settings.event_source, reply, {})
+    publish_event(ctx.deps.settings, out)  # without a sink: 503, the timer stays due
+
+
 def on_tick(event: Envelope, ctx: Context) -> Outcome:
-    """Submit every due rerun; publish what each one produced."""
+    """Submit every due rerun, and handle again each decision whose inline submission a dead
+    worker left unrecorded (:mod:`shared.recovery`); publish what each one produced."""
     handled, published = 0, 0
-    for timer in timers.claim_due(ctx.tx, submit.OWNER):
+    due = timers.claim_due(ctx.tx, submit.OWNER)
+    for timer in recovery.distinct_events(due):
+        again = recovery.handle_again(ctx, timer, on_decision)
+        handled += again is not None
+        if isinstance(again, Reply):
+            _publish(ctx, again)
+            published += 1
+    for timer in due:
+        if effects.is_recovery(timer):
+            continue
         run = get_run(ctx.tx, timer["run_id"])
         row = ctx.tx.one(SQL_SUBMISSION, run_id=timer["run_id"])
         if run is None or row is None or row["state"] != "scheduled":
@@ -133,9 +162,7 @@ def on_tick(event: Envelope, ctx: Context) -> Outcome:
         if outcome.event is None:
             continue  # submit.submit moved the timer for the retry
         timers.complete(ctx.tx, timer["id"])
-        reply = _reply(outcome.event)
-        out = reply_event(CONSUMER, ctx.deps.settings.event_source, reply, {})
-        publish_event(ctx.deps.settings, out)  # without a sink: 503, the timer stays due
+        _publish(ctx, _reply(outcome.event))
         published += 1
     return NoReply(f"tick: {handled} submission(s) tried, {published} event(s) published")
 

@@ -8,7 +8,15 @@ Two calls, each from the Argo Server API reference (``/api/v1/workflows``):
   ``{"resourceKind": "WorkflowTemplate", "resourceName": <template>, "submitOptions": {...}}``
   → the created Workflow. ``submitOptions`` uses Argo's *string* formats (``SubmitOpts`` in
   ``pkg/apis/workflow/v1alpha1``): ``parameters`` is a list of ``"name=value"`` strings;
-  ``labels`` and ``annotations`` are one ``"k1=v1,k2=v2"`` string each.
+  ``labels`` and ``annotations`` are one ``"k1=v1,k2=v2"`` string each; ``name`` sets the
+  Workflow's ``metadata.name``.
+
+A submission under a deterministic ``name`` (:func:`workflow_name`, from the effect's
+idempotency key) is idempotent: a repeat is refused by Kubernetes with ``AlreadyExists`` (grpc
+code 6, HTTP 409, ``workflows.argoproj.io "<name>" already exists``) and :meth:`HttpxArgo.submit`
+answers the existing Workflow instead, so a worker that dies after Argo accepted the submission
+and before recording it never starts a second workflow (issue 10). ``generateName`` alone gets
+a new random name on every call and cannot be deduplicated.
 
 Errors follow :mod:`shared.adapters.http`: 5xx/timeouts → ``UpstreamError`` (503), 429 →
 ``RateLimitedError``, other 4xx → ``UpstreamRejectedError`` (422). Requests send
@@ -17,6 +25,8 @@ Errors follow :mod:`shared.adapters.http`: 5xx/timeouts → ``UpstreamError`` (5
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -28,6 +38,10 @@ from shared.errors import UpstreamError
 from shared.settings import Settings
 
 SERVICE = "Argo"
+#: Kubernetes object names are DNS-1123 subdomains; Argo's pod names derive from the workflow's,
+#: so keep it a DNS-1123 label (63 characters).
+MAX_NAME = 63
+_NOT_DNS = re.compile(r"[^a-z0-9-]+")
 
 #: Argo phases after which a workflow will not change (``WorkflowPhase`` in the Argo API).
 FINISHED_PHASES = frozenset({"Succeeded", "Failed", "Error"})
@@ -42,6 +56,18 @@ class SubmittedWorkflow(BaseModel):
     namespace: str
     uid: str | None = None
     phase: str | None = None
+
+
+def workflow_name(prefix: str, key: str) -> str:
+    """A deterministic DNS-1123 workflow name ``<prefix>-<12 hex of sha256(key)>``, ≤ 63 chars.
+
+    ``prefix`` is lower-cased, runs of other characters become ``-`` and it is cut so the whole
+    name fits :data:`MAX_NAME`; the same ``key`` always gives the same name.
+    """
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    clean = _NOT_DNS.sub("-", prefix.lower()).strip("-")[: MAX_NAME - len(digest) - 1]
+    clean = clean.rstrip("-") or "wf"
+    return f"{clean}-{digest}"
 
 
 def argo_pairs(values: Mapping[str, str], *, field: str) -> str:
@@ -67,6 +93,7 @@ def submit_body(
     annotations: Mapping[str, str],
     generate_name: str | None,
     kind: Literal["WorkflowTemplate", "ClusterWorkflowTemplate"] = "WorkflowTemplate",
+    name: str | None = None,
 ) -> dict[str, Any]:
     """The JSON body of ``POST /api/v1/workflows/{ns}/submit`` (see module docstring)."""
     options: dict[str, Any] = {"parameters": [f"{k}={v}" for k, v in parameters.items()]}
@@ -74,7 +101,9 @@ def submit_body(
         options["labels"] = argo_pairs(labels, field="labels")
     if annotations:
         options["annotations"] = argo_pairs(annotations, field="annotations")
-    if generate_name:
+    if name:
+        options["name"] = name
+    elif generate_name:
         options["generateName"] = generate_name
     return {"resourceKind": kind, "resourceName": template, "submitOptions": options}
 
@@ -138,13 +167,16 @@ class HttpxArgo:
         annotations: Mapping[str, str] | None = None,
         generate_name: str | None = None,
         kind: Literal["WorkflowTemplate", "ClusterWorkflowTemplate"] = "WorkflowTemplate",
+        name: str | None = None,
     ) -> SubmittedWorkflow:
         """Submit a Workflow from ``template`` in ``namespace``.
 
         Args:
             parameters: ``spec.arguments.parameters`` values, by name.
             labels, annotations: metadata of the created Workflow.
-            generate_name: the name prefix (Argo adds a random suffix).
+            generate_name: the name prefix (Argo adds a random suffix); ignored with ``name``.
+            name: a deterministic ``metadata.name``: a repeat answers 409 ``AlreadyExists`` and
+                the existing Workflow is returned (the submission is idempotent).
 
         Raises:
             UpstreamError, RateLimitedError, UpstreamRejectedError: see module docstring
@@ -157,6 +189,7 @@ class HttpxArgo:
             annotations=annotations or {},
             generate_name=generate_name,
             kind=kind,
+            name=name,
         )
         resp = send(
             self._client,
@@ -165,18 +198,31 @@ class HttpxArgo:
             service=SERVICE,
             json=body,
         )
+        if resp.status_code == 409 and name:
+            existing = self.get_workflow(namespace, name)
+            if existing is None:  # deleted since: the retry submits afresh
+                raise UpstreamError(f"Argo: workflow {namespace}/{name} exists and vanished")
+            return _submitted(existing, namespace)
         raise_for_status(resp, service=SERVICE)
-        created = body_json(resp)
-        metadata = created.get("metadata") if isinstance(created, dict) else None
-        if not isinstance(metadata, dict) or not metadata.get("name"):
-            raise UpstreamError("Argo answered a submission without metadata.name")
-        status = created.get("status") if isinstance(created, dict) else None
-        return SubmittedWorkflow(
-            name=str(metadata["name"]),
-            namespace=str(metadata.get("namespace") or namespace),
-            uid=metadata.get("uid"),
-            phase=status.get("phase") if isinstance(status, dict) else None,
-        )
+        return _submitted(body_json(resp), namespace)
+
+
+def _submitted(created: Any, namespace: str) -> SubmittedWorkflow:
+    """A Workflow object as :class:`SubmittedWorkflow`.
+
+    Raises:
+        UpstreamError: the object has no ``metadata.name``.
+    """
+    metadata = created.get("metadata") if isinstance(created, dict) else None
+    if not isinstance(metadata, dict) or not metadata.get("name"):
+        raise UpstreamError("Argo answered a submission without metadata.name")
+    status = created.get("status") if isinstance(created, dict) else None
+    return SubmittedWorkflow(
+        name=str(metadata["name"]),
+        namespace=str(metadata.get("namespace") or namespace),
+        uid=metadata.get("uid"),
+        phase=status.get("phase") if isinstance(status, dict) else None,
+    )
 
 
 def failed_steps(workflow: dict[str, Any]) -> list[str]:

@@ -17,7 +17,10 @@ answers the Workflow or 404 with the grpc-gateway error body
 "submitOptions": {"generateName", "labels", "annotations", "parameters": ["k=v"]}}`` (labels
 and annotations in Argo's ``"k=v,k=v"`` string format), records the body in
 ``submissions`` and answers the created Workflow (also stored, phase ``Pending``). A body
-without ``resourceKind``/``resourceName`` is answered 400 with grpc code 3.
+without ``resourceKind``/``resourceName`` is answered 400 with grpc code 3; a
+``submitOptions.name`` that already exists in the namespace is answered 409 with grpc code 6
+(``AlreadyExists``: ``workflows.argoproj.io "<name>" already exists``), as the Argo Server
+answers Kubernetes' refusal, and nothing is recorded.
 
 Cluster emulation (:mod:`shared.fakes.argo_cluster`): when ``complete`` is set, a submitted
 workflow whose template name, or one of whose labels (``key=value``), is a key of ``phases``
@@ -90,6 +93,15 @@ def create_app(initial_state: dict[str, Any] | None = None) -> flask.Flask:
         options = body.get("submitOptions") or {}
         parameters = [p.split("=", 1) for p in options.get("parameters") or [] if "=" in p]
         with store.lock:
+            if f"{namespace}/{options.get('name')}" in store.state.setdefault("workflows", {}):
+                return json_answer(
+                    409,
+                    {
+                        "code": 6,
+                        "message": f'workflows.argoproj.io "{options["name"]}" already exists',
+                        "details": [],
+                    },
+                )
             submissions = store.state.setdefault("submissions", [])
             submissions.append(body)
             seq = len(submissions)

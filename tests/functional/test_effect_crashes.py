@@ -1,0 +1,232 @@
+"""A function that dies, or loses Postgres, between an outside call and its record never repeats
+the call and never strands it (issue 10, DESIGN §5): the call is idempotent upstream (a
+deterministic Argo workflow name), and the claim's recovery timer hands the event back to its
+owner's tick when no redelivery comes.
+
+Each case cuts the database at a chosen point of the effect (:mod:`tests.support.cut_after`):
+after the upstream answered (the record fails) or before the request reaches it; then time
+passes (the claim's lease and the recovery timer's delay are moved into the past, as the clock
+would) and the event is redelivered or the owner ticks. The fakes' state and ``/_fake/requests``
+count the upstream calls.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import flask
+import httpx
+import pytest
+
+from shared import bootstrap
+from shared.bootstrap import Container
+from shared.db import Database
+from shared.db.pool import connect_params
+from shared.fakes import argo as fake_argo
+from shared.fakes.base import ServedFake, serve_fake
+from shared.models.events import JUDGE_DECIDED
+from shared.settings import Settings
+from tests.support.cloudevents import post_event, post_timers_due
+from tests.support.cut_after import CutDatabaseAt
+from tests.support.tcp_proxy import CuttableProxy
+
+REPO = "python/cpython"
+SHA = "02a87ce98d14f4d9d6e72ade7b4146201657bb33"
+
+
+@pytest.fixture
+def proxy(database_url: str) -> Iterator[CuttableProxy]:
+    params = connect_params(database_url)
+    with CuttableProxy(params.get("unix_sock") or (params["host"], params["port"])) as cuttable:
+        yield cuttable
+
+
+@pytest.fixture
+def argo(proxy: CuttableProxy) -> Iterator[tuple[ServedFake, CutDatabaseAt]]:
+    wrapped = CutDatabaseAt(fake_argo.create_app(), proxy)
+    served = serve_fake(wrapped)
+    yield served, wrapped
+    served.stop()
+
+
+@pytest.fixture
+def sink() -> Iterator[tuple[str, list[dict[str, str]]]]:
+    received: list[dict[str, str]] = []
+    app = flask.Flask("sink")
+
+    @app.post("/")
+    def ingest() -> flask.Response:
+        received.append({k.lower(): v for k, v in flask.request.headers.items()})
+        return flask.Response(b"", status=202)
+
+    served = serve_fake(app)
+    yield served.url + "/", received
+    served.stop()
+
+
+@pytest.fixture
+def settings(
+    database_url: str,
+    proxy: CuttableProxy,
+    tmp_path: Path,
+    argo: tuple[ServedFake, CutDatabaseAt],
+    sink: tuple[str, list[dict[str, str]]],
+) -> Settings:
+    params = connect_params(database_url)
+    proxied = f"postgresql://{params['user']}@127.0.0.1:{proxy.port}/{params['database']}"
+    return Settings(
+        database_url=proxied,
+        data_dir=tmp_path,
+        github_api_url="http://127.0.0.1:9",
+        llm_base_url=None,
+        argo_server_url=argo[0].url,
+        k_sink=sink[0],
+    )
+
+
+@pytest.fixture
+def direct(database_url: str) -> Iterator[Database]:
+    """The database without the proxy: the test's own view, unaffected by the cut."""
+    database = Database(database_url, size=1)
+    yield database
+    database.close()
+
+
+def _time_passes(db: Database) -> None:
+    """Every claim's lease and every pending timer's delay lie in the past."""
+    with db.transaction() as tx:
+        tx.run(
+            "UPDATE runtime.effects SET claimed_at = now() - interval '10 minutes'"
+            " WHERE state = 'claimed' AND claimed_at > '-infinity'"
+        )
+        tx.run(
+            "UPDATE runtime.timers SET due_at = now() - interval '1 second' WHERE done_at IS NULL"
+        )
+
+
+def _rerun_run(db: Database) -> int:
+    with db.transaction() as tx:
+        tx.run(
+            "INSERT INTO codex_judge.policies (repository, document)"
+            " VALUES (:r, CAST(:d AS jsonb))",
+            r=REPO,
+            d=json.dumps({"dry_run": False, "rerun_target": "argo", "backoff_s": [0]}),
+        )
+        row = tx.one(
+            "INSERT INTO codex_judge.runs (workflow_uid, namespace, repository, issue_number,"
+            " attempt, head_sha, head_ref, base_ref, pr_number, status, labels) VALUES"
+            " ('uid-1', 'argo', :repo, 7, 1, :sha, 'codex/issue-7', 'main', 1,"
+            " 'needs_iteration', CAST(:labels AS jsonb)) RETURNING id",
+            repo=REPO,
+            sha=SHA,
+            labels=json.dumps({"workflows.argoproj.io/workflow-template": "codex-implement"}),
+        )
+    assert row is not None
+    return int(row["id"])
+
+
+def _decided(run_id: int) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "evaluation_id": 1,
+        "decision": "needs_iteration",
+        "judge_kind": "deterministic",
+        "reasons": [{"code": "ci_failed", "message": "tests failed"}],
+        "next_prompt": "Fix the failing test.",
+        "repository": REPO,
+        "issue_number": 7,
+        "attempt": 1,
+        "pr_number": 1,
+        "head_sha": SHA,
+    }
+
+
+def _submit_requests(fake: ServedFake) -> list[dict[str, Any]]:
+    requests = httpx.get(f"{fake.url}/_fake/requests").json()["requests"]
+    return [r for r in requests if r["method"] == "POST" and r["path"].endswith("/submit")]
+
+
+def _accepted(fake: ServedFake) -> int:
+    """Submissions the fake Argo accepted (a repeated name is answered 409, not recorded)."""
+    return len(httpx.get(f"{fake.url}/_fake/state").json()["submissions"])
+
+
+def _workflows(fake: ServedFake) -> dict[str, Any]:
+    return dict(httpx.get(f"{fake.url}/_fake/state").json()["workflows"])
+
+
+def _submission(db: Database) -> dict[str, Any] | None:
+    with db.transaction() as tx:
+        return tx.one("SELECT attempt, state, response FROM codex_judge.rerun_submissions")
+
+
+@pytest.fixture
+def rerun_url(settings: Settings, serve: Any) -> Iterator[str]:
+    import functions_framework
+
+    from tests.conftest import ROOT
+
+    container: Container = bootstrap.build(settings)
+    bootstrap.install(container)
+    app = functions_framework.create_app(
+        target="handle", source=str(ROOT / "functions/rerun/main.py"), signature_type="http"
+    )
+    yield str(serve(app).url)
+    bootstrap.install(None)
+    container.db.close()
+
+
+def _after_argo_answered_the_submit(
+    argo: tuple[ServedFake, CutDatabaseAt], proxy: CuttableProxy, url: str, run_id: int
+) -> None:
+    argo[1].after_answer(lambda method, path: method == "POST" and path.endswith("/submit"))
+    first = post_event(url, JUDGE_DECIDED, _decided(run_id), "decided-1")
+    assert first.status_code == 503, first.text  # the record failed: Knative retries
+    assert len(_workflows(argo[0])) == 1  # … but Argo had accepted the submission
+    proxy.restore()
+
+
+def test_rerun_redelivered_after_a_lost_record_does_not_submit_twice(
+    argo: tuple[ServedFake, CutDatabaseAt], proxy: CuttableProxy, rerun_url: str, direct: Database
+) -> None:
+    run_id = _rerun_run(direct)
+    _after_argo_answered_the_submit(argo, proxy, rerun_url, run_id)
+    _time_passes(direct)  # the dead worker's claim has expired: the redelivery takes it over
+
+    again = post_event(rerun_url, JUDGE_DECIDED, _decided(run_id), "decided-1")
+
+    assert again.status_code == 200, again.text
+    (name,) = _workflows(argo[0]).keys()
+    assert (len(_submit_requests(argo[0])), _accepted(argo[0])) == (2, 1)
+    submission = _submission(direct)
+    assert submission is not None
+    assert (submission["attempt"], submission["state"]) == (2, "submitted")
+    assert f"argo/{submission['response']['name']}" == name
+    assert json.loads(again.content)["workflow_name"] == submission["response"]["name"]
+
+
+def test_rerun_without_a_redelivery_is_finished_by_the_next_tick(
+    argo: tuple[ServedFake, CutDatabaseAt],
+    proxy: CuttableProxy,
+    rerun_url: str,
+    direct: Database,
+    sink: tuple[str, list[dict[str, str]]],
+) -> None:
+    run_id = _rerun_run(direct)
+    _after_argo_answered_the_submit(argo, proxy, rerun_url, run_id)
+    _time_passes(direct)  # the decision is never redelivered (dead-lettered, or lost)
+
+    tick = post_timers_due(rerun_url, "rerun", "tick-1")
+
+    assert tick.status_code == 202, tick.text
+    assert len(_workflows(argo[0])) == 1
+    assert (len(_submit_requests(argo[0])), _accepted(argo[0])) == (2, 1)
+    submission = _submission(direct)
+    assert submission is not None and submission["state"] == "submitted"
+    assert [h["ce-type"] for h in sink[1]] == ["io.codexjudge.rerun.submitted.v1"]
+    with direct.transaction() as tx:
+        pending = tx.all("SELECT kind FROM runtime.timers WHERE done_at IS NULL")
+    assert pending == []  # nothing left owning a finished effect
