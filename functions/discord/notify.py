@@ -7,6 +7,11 @@ Consumes ``judge.decided``, ``pr.merged``, ``deploy.verified``, ``deploy.failed`
 key ``discord:<run_id>:<kind>``, so a duplicate delivery, or another event of the same kind,
 never posts twice (DESIGN §4, §5).
 
+A worker that dies (or loses Postgres) after claiming a notice never loses it: the claim arms a
+recovery timer (owner ``discord``) with the event, and the scheduler's ``timers.due`` handles
+it again (:func:`tick`), posting once. A delivery that finds the notice claimed elsewhere is
+acknowledged: the timer, not its retries, finishes it (issue 10).
+
 Retries are bounded (issue 5; DESIGN §12.8): a Discord 429 answers 429 with ``Retry-After`` and
 a 5xx answers 503, so Knative redelivers; after ``discord_max_attempts`` tries the effect is
 marked ``failed`` and the notice is dropped with a note instead of being retried forever.
@@ -20,8 +25,9 @@ from typing import Any
 
 from functions.discord import notices
 from functions.discord.message import RunLinks, build_message
-from shared import effects
+from shared import effects, recovery, timers
 from shared.db import Tx
+from shared.errors import ConflictError
 from shared.events import Envelope
 from shared.models.events import (
     DEPLOY_FAILED,
@@ -29,6 +35,7 @@ from shared.models.events import (
     JUDGE_DECIDED,
     PR_MERGED,
     RUN_ESCALATED,
+    TIMERS_DUE,
     DeployFailed,
     DeployVerified,
     JudgeDecided,
@@ -37,6 +44,8 @@ from shared.models.events import (
 )
 from shared.policy import effective_policy
 from shared.runtime import Context, NoReply, Outcome
+
+OWNER = "discord"
 
 SQL_RUN = """
 SELECT repository, issue_number, issue_url, attempt, pr_url, pr_number, head_sha,
@@ -185,16 +194,41 @@ def post_decision(event: Envelope, ctx: Context) -> Outcome:
         message = discord.post(content)
         return {"id": message.id, "channel_id": message.channel_id}
 
-    result = effects.perform(
-        ctx.deps.db,
-        key=key,
-        kind="discord",
-        run_id=run_id,
-        request={"content": content, "event_id": event.id, "kind": kind},
-        call=call,
-    )
+    owner = effects.Recovery(owner=OWNER, run_id=run_id, event_type=event.type, data=event.json())
+    try:
+        result = effects.perform(
+            ctx.deps.db,
+            key=key,
+            kind="discord",
+            run_id=run_id,
+            request={"content": content, "event_id": event.id, "kind": kind},
+            call=call,
+            recovery=owner,
+        )
+    except ConflictError:
+        # In flight elsewhere, or its worker died: the claim's recovery timer posts it (or
+        # finds it posted) on a tick, so this delivery is done either way and need not spend
+        # its retries — a 409 here once outlived the Trigger's retry window and was lost.
+        return NoReply("being posted by another worker; its recovery timer finishes it", run_id)
+    effects.settle(ctx.tx, key, owner)
     note = "posted" if result.performed_now else f"already {result.state}; not posted again"
     return NoReply(note, run_id=run_id)
+
+
+def tick(event: Envelope, ctx: Context) -> Outcome:
+    """The scheduler's ``timers.due`` (``timerowner = discord``): each notice whose worker died
+    before its record is handled again from its recorded event (:mod:`shared.recovery`)."""
+    handled = 0
+    for timer in recovery.distinct_events(timers.claim_due(ctx.tx, OWNER)):
+        handled += recovery.handle_again(ctx, timer, post_decision) is not None
+    return NoReply(f"tick: {handled} notice(s) handled again")
+
+
+def handle(event: Envelope, ctx: Context) -> Outcome:
+    """Dispatch: ``timers.due`` is a tick, anything else a notice (:func:`post_decision`)."""
+    if event.type == TIMERS_DUE:
+        return tick(event, ctx)
+    return post_decision(event, ctx)
 
 
 def _exhausted(tx: Tx, key: str, ctx: Context) -> bool:

@@ -20,14 +20,16 @@ from typing import Any
 import flask
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from shared import bootstrap
 from shared.bootstrap import Container
 from shared.db import Database
 from shared.db.pool import connect_params
 from shared.fakes import argo as fake_argo
+from shared.fakes import discord as fake_discord
 from shared.fakes.base import ServedFake, serve_fake
-from shared.models.events import JUDGE_DECIDED
+from shared.models.events import JUDGE_DECIDED, RUN_ESCALATED
 from shared.settings import Settings
 from tests.support.cloudevents import post_event, post_timers_due
 from tests.support.cut_after import CutDatabaseAt
@@ -47,6 +49,14 @@ def proxy(database_url: str) -> Iterator[CuttableProxy]:
 @pytest.fixture
 def argo(proxy: CuttableProxy) -> Iterator[tuple[ServedFake, CutDatabaseAt]]:
     wrapped = CutDatabaseAt(fake_argo.create_app(), proxy)
+    served = serve_fake(wrapped)
+    yield served, wrapped
+    served.stop()
+
+
+@pytest.fixture
+def discord(proxy: CuttableProxy) -> Iterator[tuple[ServedFake, CutDatabaseAt]]:
+    wrapped = CutDatabaseAt(fake_discord.create_app(), proxy)
     served = serve_fake(wrapped)
     yield served, wrapped
     served.stop()
@@ -73,6 +83,7 @@ def settings(
     proxy: CuttableProxy,
     tmp_path: Path,
     argo: tuple[ServedFake, CutDatabaseAt],
+    discord: tuple[ServedFake, CutDatabaseAt],
     sink: tuple[str, list[dict[str, str]]],
 ) -> Settings:
     params = connect_params(database_url)
@@ -83,6 +94,7 @@ def settings(
         github_api_url="http://127.0.0.1:9",
         llm_base_url=None,
         argo_server_url=argo[0].url,
+        discord_webhook_url=SecretStr(f"{discord[0].url}/api/webhooks/4242/crash-token"),
         k_sink=sink[0],
     )
 
@@ -164,19 +176,34 @@ def _submission(db: Database) -> dict[str, Any] | None:
 
 
 @pytest.fixture
-def rerun_url(settings: Settings, serve: Any) -> Iterator[str]:
+def container(settings: Settings) -> Iterator[Container]:
+    """The functions' container: their database connections go through the proxy."""
+    built: Container = bootstrap.build(settings)
+    bootstrap.install(built)
+    yield built
+    bootstrap.install(None)
+    built.db.close()
+
+
+def _serve_function(serve: Any, name: str) -> str:
     import functions_framework
 
     from tests.conftest import ROOT
 
-    container: Container = bootstrap.build(settings)
-    bootstrap.install(container)
     app = functions_framework.create_app(
-        target="handle", source=str(ROOT / "functions/rerun/main.py"), signature_type="http"
+        target="handle", source=str(ROOT / "functions" / name / "main.py"), signature_type="http"
     )
-    yield str(serve(app).url)
-    bootstrap.install(None)
-    container.db.close()
+    return str(serve(app).url)
+
+
+@pytest.fixture
+def rerun_url(container: Container, serve: Any) -> str:
+    return _serve_function(serve, "rerun")
+
+
+@pytest.fixture
+def discord_url(container: Container, serve: Any) -> str:
+    return _serve_function(serve, "discord")
 
 
 def _after_argo_answered_the_submit(
@@ -230,3 +257,90 @@ def test_rerun_without_a_redelivery_is_finished_by_the_next_tick(
     with direct.transaction() as tx:
         pending = tx.all("SELECT kind FROM runtime.timers WHERE done_at IS NULL")
     assert pending == []  # nothing left owning a finished effect
+
+
+def _escalated_run(db: Database) -> int:
+    with db.transaction() as tx:
+        row = tx.one(
+            "INSERT INTO codex_judge.runs (workflow_uid, repository, issue_number, attempt,"
+            " head_sha, pr_number, status, reason) VALUES ('uid-9', :repo, 9, 3, :sha, 2,"
+            " 'needs_human', 'attempts_exhausted') RETURNING id",
+            repo=REPO,
+            sha=SHA,
+        )
+    assert row is not None
+    return int(row["id"])
+
+
+def _escalated(run_id: int) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "reason": "attempts_exhausted",
+        "message": "attempt 3 of 3 needs iteration; no attempts left",
+        "repository": REPO,
+        "issue_number": 9,
+        "attempt": 3,
+    }
+
+
+def _messages(fake: ServedFake) -> list[dict[str, Any]]:
+    return list(httpx.get(f"{fake.url}/_fake/state").json()["messages"])
+
+
+def _posts(fake: ServedFake) -> int:
+    requests = httpx.get(f"{fake.url}/_fake/requests").json()["requests"]
+    return sum(1 for r in requests if r["method"] == "POST")
+
+
+def test_discord_killed_before_the_post_loses_no_notice(
+    discord: tuple[ServedFake, CutDatabaseAt],
+    proxy: CuttableProxy,
+    discord_url: str,
+    direct: Database,
+) -> None:
+    run_id = _escalated_run(direct)
+    discord[1].before_call(lambda method, path: method == "POST")
+    first = post_event(discord_url, RUN_ESCALATED, _escalated(run_id), "escalated-1")
+    assert first.status_code == 503, first.text
+    assert _messages(discord[0]) == []
+    proxy.restore()
+    _time_passes(direct)  # no redelivery: the event went to the dead-letter sink
+
+    tick = post_timers_due(discord_url, "discord", "tick-1")
+
+    assert tick.status_code == 202, tick.text
+    (message,) = _messages(discord[0])
+    assert "ATTEMPTS EXHAUSTED" in message["content"]
+    with direct.transaction() as tx:
+        effect = tx.one("SELECT state FROM runtime.effects WHERE kind = 'discord'")
+        pending = tx.all("SELECT kind FROM runtime.timers WHERE done_at IS NULL")
+    assert effect == {"state": "done"}
+    assert pending == []
+
+
+def test_discord_redelivery_meeting_a_dead_workers_claim_is_acknowledged_and_posted_once(
+    discord: tuple[ServedFake, CutDatabaseAt],
+    proxy: CuttableProxy,
+    discord_url: str,
+    direct: Database,
+) -> None:
+    run_id = _escalated_run(direct)
+    discord[1].before_call(lambda method, path: method == "POST")
+    first = post_event(discord_url, RUN_ESCALATED, _escalated(run_id), "escalated-1")
+    assert first.status_code == 503, first.text
+    proxy.restore()
+
+    # While the dead worker's claim is fresh the redelivery is acknowledged, not 409'd until
+    # the Trigger's retries run out: the claim's recovery timer owns the notice.
+    during = post_event(discord_url, RUN_ESCALATED, _escalated(run_id), "escalated-1")
+    assert during.status_code == 202, during.text
+    assert _messages(discord[0]) == []
+    _time_passes(direct)
+    tick = post_timers_due(discord_url, "discord", "tick-1")
+    again = post_timers_due(discord_url, "discord", "tick-2")
+
+    assert (tick.status_code, again.status_code) == (202, 202)
+    assert len(_messages(discord[0])) == 1
+    with direct.transaction() as tx:
+        pending = tx.all("SELECT kind FROM runtime.timers WHERE done_at IS NULL")
+    assert pending == []
