@@ -7,7 +7,7 @@ VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 IMAGE ?= ghcr.io/codex-judge/codex-judge:$(VERSION)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck bench schemas up image clean
+.PHONY: help run test soak lint typecheck bench schemas up image clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ up: $(STAMP) ## Start the local mesh and keep it running (Ctrl-C stops everythin
 
 test: $(STAMP) ## Run the test suite (real Postgres: embedded, or DATABASE_URL)
 	$(BIN)/python -m pytest -q
+
+soak: $(STAMP) ## The soak: 300 repositories under faults, invariants checked (REPOS=, SEED=)
+	$(BIN)/python -m tests.soak --repos $(or $(REPOS),300) --seed $(or $(SEED),1)
 
 lint: $(STAMP) ## ruff check and format check
 	$(BIN)/ruff check .

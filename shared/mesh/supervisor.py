@@ -157,6 +157,12 @@ class Mesh:
     _watcher: threading.Thread | None = None
     _restarting: set[str] = field(default_factory=set)
 
+    @property
+    def embedded(self) -> Any:
+        """The embedded Postgres the mesh started (pgserver's ``PostgresServer``: ``pgdata``,
+        ``system_user``), or None when it uses ``DATABASE_URL``."""
+        return self._embedded
+
     def urls(self) -> dict[str, Any]:
         """The one JSON line ``up`` prints: broker, functions, fakes and database URLs."""
         return {

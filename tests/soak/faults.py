@@ -1,0 +1,216 @@
+"""The soak's fault injector: function crashes, upstream errors and a Postgres outage, seeded.
+
+While the completions are published (and a little after), one background thread draws from a
+seeded RNG and, on its own clock:
+
+* **kills** a random function process with ``SIGKILL`` (``kill -9``) every few seconds; the
+  local supervisor restarts it as the kubelet would (:mod:`shared.mesh.supervisor`);
+* **arms an upstream fault** on a random fake every second or so (``POST /_fake/faults``,
+  :mod:`shared.fakes.base`): GitHub 502 and its secondary rate limit (403 + ``retry-after``),
+  Discord 429 + ``Retry-After``, Argo 502/429 on submit, Argo CD 503 on sync, Facteur 503;
+* **stops Postgres** once, for :attr:`FaultPlan.postgres_outage_s`, then starts it again with the
+  options it ran with (``pg_ctl``, the embedded server only, and only when the mesh owns it:
+  a server other processes share is never stopped).
+
+The seed fixes which faults are drawn and when; thread scheduling still varies the interleaving.
+"""
+
+from __future__ import annotations
+
+import random
+import shlex
+import subprocess
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from shared.fakes.base import fault
+from shared.mesh.supervisor import Mesh
+
+#: ``(fake, fault)`` pairs the injector draws from. Retry-After stays short: a soak is minutes.
+UPSTREAM_FAULTS: list[tuple[str, dict[str, Any]]] = [
+    ("github", fault(502, path="/repos/", times=2)),
+    ("github", fault(502, path="/merge", method="PUT")),
+    ("github", fault(502, path="/graphql", method="POST")),
+    (
+        "github",
+        fault(
+            403,
+            path="/repos/",
+            headers={"retry-after": "1", "x-ratelimit-remaining": "4000"},
+            body={
+                "message": "You have exceeded a secondary rate limit. Please wait a few minutes"
+                " before you try again.",
+                "documentation_url": "https://docs.github.com/rest/overview/rate-limits",
+            },
+        ),
+    ),
+    ("discord", fault(429, method="POST", headers={"Retry-After": "1"})),
+    ("argo", fault(502, path="/submit", method="POST")),
+    ("argo", fault(429, path="/submit", method="POST", headers={"Retry-After": "1"})),
+    ("argocd", fault(503, path="/sync", method="POST")),
+    ("argocd", fault(502, path="/api/v1/applications/", method="GET")),
+    ("facteur", fault(503, method="POST")),
+]
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    """How hard the injector hits (seconds are wall-clock).
+
+    Attributes:
+        kill_every_s: mean interval between two ``kill -9`` (0 disables kills).
+        upstream_every_s: mean interval between two armed upstream faults (0 disables them).
+        postgres_outage_s: how long Postgres stays stopped (0 disables the outage).
+        postgres_after_s: when the outage starts, counted from :meth:`FaultInjector.start`.
+    """
+
+    kill_every_s: float = 4.0
+    upstream_every_s: float = 1.0
+    postgres_outage_s: float = 2.0
+    postgres_after_s: float = 8.0
+
+
+NO_FAULTS = FaultPlan(kill_every_s=0, upstream_every_s=0, postgres_outage_s=0)
+
+
+def _pg_ctl(args: list[str], user: str | None) -> None:
+    """Run the embedded server's ``pg_ctl`` as ``user`` (pgserver runs Postgres as its own
+    system user when we are root). Output goes to a file, not a pipe: the postmaster would
+    inherit a pipe and hold it open."""
+    from pgserver._commands import POSTGRES_BIN_PATH  # the embedded server's own binaries
+
+    with tempfile.TemporaryFile("w+") as out:
+        done = subprocess.run(
+            [str(Path(POSTGRES_BIN_PATH) / "pg_ctl"), *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            user=user,
+            timeout=60,
+        )
+        if done.returncode != 0:
+            out.seek(0)
+            raise RuntimeError(f"pg_ctl {args[-1]} failed: {out.read()}")
+
+
+def restart_embedded_postgres(pgdata: Path, outage_s: float, user: str | None = None) -> None:
+    """Stop the embedded server of ``pgdata`` (``pg_ctl stop -m fast``: every connection is
+    cut), wait ``outage_s`` seconds, and start it again with the options it ran with (read from
+    ``postmaster.opts``, so the same socket directory and URL).
+
+    Args:
+        pgdata: the server's data directory.
+        outage_s: seconds between stop and start.
+        user: the system user the server runs as (pgserver's ``system_user``), or None.
+
+    Raises:
+        RuntimeError: ``pg_ctl`` failed; its output is in the message.
+    """
+    argv = shlex.split((pgdata / "postmaster.opts").read_text())[1:]
+    options = []
+    skip = False
+    for arg in argv:  # pg_ctl passes -D itself
+        if skip:
+            skip = False
+        elif arg == "-D":
+            skip = True
+        else:
+            options.append(shlex.quote(arg))
+    _pg_ctl(["-D", str(pgdata), "-m", "fast", "-w", "stop"], user)
+    time.sleep(outage_s)
+    _pg_ctl(
+        ["-D", str(pgdata), "-w", "-l", str(pgdata / "log"), "-o", " ".join(options), "start"],
+        user,
+    )
+
+
+@dataclass
+class FaultInjector:
+    """Injects :class:`FaultPlan` into a running :class:`Mesh` until :meth:`stop`.
+
+    Args:
+        mesh: the running mesh.
+        plan: the intervals.
+        seed: the RNG seed.
+        pgdata: the embedded server's data directory when the mesh owns it, else None (no
+            outage is injected).
+        pg_user: the system user the embedded server runs as, or None.
+    """
+
+    mesh: Mesh
+    plan: FaultPlan
+    seed: int
+    pgdata: Path | None = None
+    pg_user: str | None = None
+    counts: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> FaultInjector:
+        """Start injecting in a background thread."""
+        self._thread = threading.Thread(target=self._run, name="soak-faults", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop injecting; waits for an outage in progress to end."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=120)
+
+    def _next(self, every_s: float, now: float) -> float:
+        return now + self._rng.uniform(0.5, 1.5) * every_s if every_s > 0 else float("inf")
+
+    def _run(self) -> None:
+        plan = self.plan
+        started = time.monotonic()
+        next_kill = self._next(plan.kill_every_s, started)
+        next_fault = self._next(plan.upstream_every_s, started)
+        outage_at = (
+            started + plan.postgres_after_s
+            if plan.postgres_outage_s > 0 and self.pgdata is not None
+            else float("inf")
+        )
+        functions = sorted(self.mesh.processes)
+        with httpx.Client(timeout=5) as client:
+            while not self._stop.wait(0.05):
+                now = time.monotonic()
+                if now >= next_kill:
+                    name = self._rng.choice(functions)
+                    self._attempt(f"kill {name}", self.mesh.kill, name)
+                    self.counts["kills"] += 1
+                    next_kill = self._next(plan.kill_every_s, now)
+                if now >= next_fault:
+                    fake, armed = self._rng.choice(UPSTREAM_FAULTS)
+                    if fake in self.mesh.fakes:
+                        url = f"{self.mesh.fakes[fake]}/_fake/faults"
+                        self._attempt(f"arm {fake}", client.post, url, json=armed)
+                        self.counts["upstream_faults_armed"] += 1
+                    next_fault = self._next(plan.upstream_every_s, now)
+                if now >= outage_at and self.pgdata is not None:
+                    outage_at = float("inf")
+                    self._attempt(
+                        "postgres restart",
+                        restart_embedded_postgres,
+                        self.pgdata,
+                        plan.postgres_outage_s,
+                        self.pg_user,
+                    )
+                    self.counts["postgres_restarts"] += 1
+
+    def _attempt(self, what: str, action: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            action(*args, **kwargs)
+        except Exception as exc:  # an injector failure is reported, never fatal
+            self.errors.append(f"{what}: {type(exc).__name__}: {exc}")

@@ -1,0 +1,283 @@
+"""One soak: start the mesh, seed N repositories, publish their completions under faults, wait
+for quiescence, check the invariants (:mod:`tests.soak.invariants`) and report a table.
+
+Publishing (seeded): every first completion once, a share again at the same Kafka offset (a
+redelivered record) and a share again at a new offset (Argo's repeated UPDATE events), the
+recorded signed GitHub deliveries twice each, and a few malformed records; all of it shuffled
+and sent in bursts of concurrent requests, so bursts arrive reordered. A send that fails (a
+connection refused while a function restarts, a 5xx) is retried as a producer retries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import random
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from shared.db import Database
+from shared.mesh import demo
+from shared.mesh.replay import broker_base, send
+from shared.mesh.supervisor import Mesh
+from shared.settings import Settings
+from tests.soak import scenarios
+from tests.soak.faults import NO_FAULTS, FaultInjector, FaultPlan
+from tests.soak.invariants import check_all, observe
+
+SOAK_DATABASE = "codex_judge_soak"
+SQL_ACTIVE = "SELECT count(*) AS n FROM codex_judge.runs WHERE active"
+SQL_POLICY = (
+    "INSERT INTO codex_judge.policies (repository, document)"
+    " VALUES (:repository, CAST(:document AS jsonb))"
+    " ON CONFLICT (repository) DO UPDATE SET document = EXCLUDED.document"
+)
+
+
+@dataclass(frozen=True)
+class SoakOptions:
+    """One soak's parameters.
+
+    Attributes:
+        repos: how many repositories to seed.
+        seed: the RNG seed (the mix, the publication order, the faults).
+        faults: the fault plan (:data:`tests.soak.faults.NO_FAULTS` for a clean run).
+        duplicate_same_offset: share of completions sent again at the same offset.
+        duplicate_new_offset: share of completions sent again at a new offset.
+        malformed: how many malformed records to send (each must be a dead letter).
+        fault_tail_s: how long faults continue after the last send, seconds (None: 10 s plus
+            0.2 s per repository, while reruns and deploys are still under way).
+        quiet_timeout_s: the longest wait for quiescence, seconds (None: 120 + 2 s per repo).
+    """
+
+    repos: int = 300
+    seed: int = 1
+    faults: FaultPlan = field(default_factory=FaultPlan)
+    duplicate_same_offset: float = 0.25
+    duplicate_new_offset: float = 0.15
+    malformed: int = 4
+    fault_tail_s: float | None = None
+    quiet_timeout_s: float | None = None
+
+
+@dataclass
+class SoakReport:
+    """The outcome: figures for the table and the violations by check."""
+
+    stats: dict[str, Any]
+    violations: dict[str, list[str]]
+
+    @property
+    def ok(self) -> bool:
+        """No check found a violation and the mesh went quiet."""
+        return bool(self.stats.get("quiescent")) and not any(self.violations.values())
+
+    def table(self) -> str:
+        """``name: value`` lines: the figures, each check's violation count, then each
+        violation (at most 20 per check)."""
+        lines = [f"{name}: {value}" for name, value in self.stats.items()]
+        lines += [f"{name}: {len(found)}" for name, found in self.violations.items()]
+        lines.append(f"violations: {sum(len(v) for v in self.violations.values())}")
+        for name, found in self.violations.items():
+            lines += [f"  {name}: {line}" for line in found[:20]]
+            if len(found) > 20:
+                lines.append(f"  {name}: … {len(found) - 20} more")
+        lines.append(f"result: {'PASS' if self.ok else 'FAIL'}")
+        return "\n".join(lines)
+
+
+def _records(
+    repos: list[scenarios.SoakRepo], github: dict[str, Any], opts: SoakOptions, rng: random.Random
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    firsts = [scenarios.completion(repo, github, offset) for offset, repo in enumerate(repos)]
+    offset = len(firsts)
+    extra = []
+    same = new = 0
+    for record in firsts:
+        if rng.random() < opts.duplicate_same_offset:
+            extra.append(copy.deepcopy(record))
+            same += 1
+        if rng.random() < opts.duplicate_new_offset:
+            again = copy.deepcopy(record)
+            again["kafka"]["offset"] = offset
+            offset += 1
+            extra.append(again)
+            new += 1
+    malformed = scenarios.malformed_records(opts.malformed, first_offset=offset)
+    deliveries = demo.webhook_deliveries()
+    items = firsts + extra + malformed + deliveries + copy.deepcopy(deliveries)
+    rng.shuffle(items)
+    counts = {
+        "completions_first": len(firsts),
+        "completions_duplicate_same_offset": same,
+        "completions_duplicate_new_offset": new,
+        "malformed_records": len(malformed),
+        "webhook_deliveries_sent": 2 * len(deliveries),
+    }
+    return items, counts
+
+
+def _send_retrying(item: dict[str, Any], urls: dict[str, Any], client: httpx.Client) -> int:
+    """Send one item; retry refused connections and 5xx for up to 60 s, as a producer does."""
+    deadline = time.monotonic() + 60
+    status = 0
+    while time.monotonic() < deadline:
+        try:
+            status = send(item, urls, client)[1]
+        except httpx.HTTPError:
+            status = 0
+        if 0 < status < 500:
+            return status
+        time.sleep(0.5)
+    return status
+
+
+def _publish(items: list[dict[str, Any]], urls: dict[str, Any], rng: random.Random) -> int:
+    """Send ``items`` in concurrent bursts of 5-25; returns how many ended 5xx or unsent."""
+    failed = 0
+    with httpx.Client(timeout=30) as client, ThreadPoolExecutor(max_workers=8) as pool:
+        start = 0
+        while start < len(items):
+            size = rng.randint(5, 25)
+            burst = items[start : start + size]
+            start += size
+            statuses = list(pool.map(lambda item: _send_retrying(item, urls, client), burst))
+            failed += sum(1 for s in statuses if not 0 < s < 500)
+            time.sleep(rng.uniform(0.05, 0.4))
+    return failed
+
+
+def _wait_quiet(mesh: Mesh, timeout_s: float) -> bool:
+    """Wait until the broker is idle and no run is active; False on timeout."""
+    db = Database(mesh.database_url, size=1)
+    deadline = time.monotonic() + timeout_s
+    idle_url = f"{broker_base(mesh.broker_url)}/_mesh/idle"
+    try:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(Exception):  # Postgres or the broker may be coming back
+                idle = httpx.get(idle_url, params={"quiet_ms": 2000}, timeout=5).json()["idle"]
+                with db.transaction() as tx:
+                    active = int((tx.one(SQL_ACTIVE) or {"n": 1})["n"])
+                if idle and active == 0:
+                    return True
+            time.sleep(1.0)
+        return False
+    finally:
+        db.close()
+
+
+def _seed(mesh: Mesh, repos: list[scenarios.SoakRepo], github: dict[str, Any]) -> None:
+    db = Database(mesh.database_url, size=1)
+    try:
+        with db.transaction() as tx:
+            for repo in repos:
+                document = scenarios.policy(repo)
+                if document is not None:
+                    tx.run(SQL_POLICY, repository=repo.repository, document=json.dumps(document))
+    finally:
+        db.close()
+    fakes = mesh.fakes
+    rerun_template = Settings().rerun_workflow_template
+    with httpx.Client(timeout=30) as client:
+        client.put(f"{fakes['github']}/_fake/state", json=github).raise_for_status()
+        argo = scenarios.argo_state(mesh.broker_url, rerun_template)
+        client.put(f"{fakes['argo']}/_fake/state", json=argo).raise_for_status()
+        argocd = scenarios.argocd_state(repos, github)
+        client.put(f"{fakes['argocd']}/_fake/state", json=argocd).raise_for_status()
+
+
+@contextlib.contextmanager
+def soak_mesh(data_dir: Path, repos: list[scenarios.SoakRepo]) -> Iterator[Mesh]:
+    """A mesh on ``data_dir`` (its own embedded Postgres unless ``DATABASE_URL`` is set) that
+    may write to the soak repositories; stopped on exit."""
+    mesh = Mesh(
+        Settings(data_dir=data_dir),
+        extra_env={
+            "CODEX_JUDGE_GITHUB_WEBHOOK_SECRETS": demo.RECORDED_WEBHOOK_SECRET,
+            "CODEX_JUDGE_LOG_LEVEL": "WARNING",
+        },
+        write_allowlist=[r.repository for r in repos],
+    )
+    mesh.start(database=SOAK_DATABASE, ping_interval_s=1.0, time_scale=0.2)
+    try:
+        yield mesh
+    finally:
+        mesh.stop()
+
+
+def run_soak(opts: SoakOptions, data_dir: Path) -> SoakReport:
+    """Run one soak (module docstring) with its mesh on ``data_dir``; returns the report."""
+    started = time.monotonic()
+    rng = random.Random(opts.seed)
+    repos = scenarios.plan_repos(opts.repos, opts.seed)
+    github = scenarios.github_state(repos)
+    items, stats = _records(repos, github, opts, rng)
+    deliveries = [d["headers"]["x-github-delivery"] for d in demo.webhook_deliveries()]
+    stats = {"seed": opts.seed, "repositories": opts.repos, **stats}
+    with soak_mesh(data_dir, repos) as mesh:
+        stats["mesh_start_s"] = round(time.monotonic() - started, 1)
+        _seed(mesh, repos, github)
+        server = mesh.embedded
+        injector = FaultInjector(
+            mesh,
+            opts.faults,
+            seed=opts.seed,
+            pgdata=Path(server.pgdata) if server is not None else None,
+            pg_user=getattr(server, "system_user", None) if server is not None else None,
+        )
+        if opts.faults != NO_FAULTS:
+            injector.start()
+        publish_started = time.monotonic()
+        stats["sends_failed"] = _publish(items, mesh.urls(), rng)
+        stats["publish_s"] = round(time.monotonic() - publish_started, 1)
+        if opts.faults != NO_FAULTS:
+            time.sleep(10 + 0.2 * opts.repos if opts.fault_tail_s is None else opts.fault_tail_s)
+        injector.stop()
+        timeout = opts.quiet_timeout_s or 120 + 2.0 * opts.repos
+        stats["quiescent"] = _wait_quiet(mesh, timeout)
+        with httpx.Client(timeout=30) as client:
+            fakes = {n: client.get(f"{u}/_fake/state").json() for n, u in mesh.fakes.items()}
+            injected = {
+                n: len(client.get(f"{u}/_fake/faults").json()["injected"])
+                for n, u in mesh.fakes.items()
+            }
+        obs = observe(mesh.database_url, fakes, deliveries)
+        argo_done = fakes.get("argo", {}).get("completions", [])
+        stats.update(
+            {
+                "runs": len(obs.runs),
+                "completions_by_fake_argo_cluster": len(argo_done),
+                "completions_total": sum(
+                    stats[k]
+                    for k in (
+                        "completions_first",
+                        "completions_duplicate_same_offset",
+                        "completions_duplicate_new_offset",
+                    )
+                )
+                + len(argo_done),
+                "merges": len(fakes.get("github", {}).get("merges", [])),
+                "reverts": len(fakes.get("github", {}).get("reverts", [])),
+                "argo_submissions": len(fakes.get("argo", {}).get("submissions", [])),
+                "discord_messages": len(fakes.get("discord", {}).get("messages", [])),
+                "dead_letters": len(obs.dead_letters),
+                "kills": injector.counts["kills"],
+                "restarts": sum(p.restarts for p in mesh.processes.values()),
+                "upstream_faults_armed": injector.counts["upstream_faults_armed"],
+                "upstream_faults_answered": sum(injected.values()),
+                "postgres_restarts": injector.counts["postgres_restarts"],
+                "injector_errors": len(injector.errors),
+            }
+        )
+        violations = check_all(obs, repos, malformed=opts.malformed, deliveries=deliveries)
+        if injector.errors:
+            violations["fault_injector"] = injector.errors
+    stats["duration_s"] = round(time.monotonic() - started, 1)
+    return SoakReport(stats, violations)

@@ -1,0 +1,236 @@
+"""What must hold after a soak, checked on Postgres and on what the fakes recorded (issue 10).
+
+Each check returns the violations it found, one line each naming the run, repository, pull
+request or event concerned:
+
+* ``every_completion_one_run`` — each published first completion, and each rerun the fake Argo
+  cluster finished, is exactly one run (``runs.workflow_uid``);
+* ``no_stuck_run`` — no run is non-terminal without a pending timer (``runtime.timers``) to end
+  it;
+* ``one_merge_per_pr``, ``one_revert_per_pr`` — in the fake GitHub's recorded writes;
+* ``one_discord_message_per_run_kind`` — the notice kind is the message's title;
+* ``one_rerun_submission_per_attempt`` — Argo submissions per ``(repository, issue, attempt)``;
+* ``one_verification_per_run`` — Argo submissions labelled ``verifies-run``;
+* ``dead_letters_only_malformed`` — every dead letter is one of the malformed records sent, and
+  every malformed record is dead-lettered;
+* ``webhooks_stored_once`` — each GitHub delivery id is one ``github.events`` row;
+* ``final_states`` — each repository made the runs its kind makes and its last run ended as the
+  kind must (:data:`tests.soak.scenarios.EXPECTED`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from shared.db import Database
+from shared.models.events import VERIFIES_RUN_LABEL
+from tests.soak.scenarios import EXPECTED, MALFORMED_MARK, RUNS_PER_KIND, SoakRepo
+
+RERUN_OF_LABEL = "codex-judge.io/rerun-of"
+ATTEMPT_LABEL = "codex-judge.io/attempt"
+
+SQL_RUNS = """
+SELECT id, workflow_uid, repository, issue_number, attempt, status, reason, active
+FROM codex_judge.runs ORDER BY id
+"""
+SQL_PENDING_TIMERS = "SELECT run_id, owner, kind FROM runtime.timers WHERE done_at IS NULL"
+SQL_DEAD_LETTERS = """
+SELECT subscriber, event_id, event_type, error_code, reason, convert_from(data, 'UTF8') AS data
+FROM runtime.dead_letters ORDER BY id
+"""
+SQL_EVENTS = """
+SELECT delivery_id, count(*) AS n FROM github.events
+WHERE delivery_id = ANY(:ids) GROUP BY delivery_id
+"""
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Everything the checks read, collected once after quiescence."""
+
+    runs: list[dict[str, Any]]
+    pending_timers: list[dict[str, Any]]
+    dead_letters: list[dict[str, Any]]
+    stored_deliveries: dict[str, int]
+    fakes: dict[str, dict[str, Any]]
+
+
+def observe(database_url: str, fakes: dict[str, dict[str, Any]], deliveries: list[str]) -> Observed:
+    """Read the runs, timers, dead letters and stored deliveries; ``fakes`` is each fake's
+    ``/_fake/state``."""
+    db = Database(database_url, size=1)
+    try:
+        with db.transaction() as tx:
+            runs = list(tx.all(SQL_RUNS))
+            timers = list(tx.all(SQL_PENDING_TIMERS))
+            dead = list(tx.all(SQL_DEAD_LETTERS))
+            stored = {r["delivery_id"]: int(r["n"]) for r in tx.all(SQL_EVENTS, ids=deliveries)}
+    finally:
+        db.close()
+    return Observed(runs, timers, dead, stored, fakes)
+
+
+def _labels(submission: dict[str, Any]) -> dict[str, str]:
+    raw = (submission.get("submitOptions") or {}).get("labels") or ""
+    if isinstance(raw, dict):
+        return {str(k): str(v) for k, v in raw.items()}
+    return dict(pair.split("=", 1) for pair in str(raw).split(",") if "=" in pair)
+
+
+def _parameters(submission: dict[str, Any]) -> dict[str, str]:
+    raw = (submission.get("submitOptions") or {}).get("parameters") or []
+    return dict(str(p).split("=", 1) for p in raw if "=" in str(p))
+
+
+def every_completion_one_run(obs: Observed, repos: list[SoakRepo]) -> list[str]:
+    by_uid = Counter(r["workflow_uid"] for r in obs.runs)
+    out = [
+        f"completion {repo.workflow_uid} ({repo.repository}) made {by_uid[repo.workflow_uid]} runs"
+        for repo in repos
+        if by_uid[repo.workflow_uid] != 1
+    ]
+    for done in obs.fakes.get("argo", {}).get("completions", []):
+        if RERUN_OF_LABEL in (done.get("labels") or {}) and by_uid[done.get("uid")] != 1:
+            out.append(
+                f"rerun workflow {done.get('workflow')} (uid {done.get('uid')}, rerun of run "
+                f"{done['labels'][RERUN_OF_LABEL]}) made {by_uid[done.get('uid')]} runs"
+            )
+    return out
+
+
+def no_stuck_run(obs: Observed, repos: list[SoakRepo]) -> list[str]:
+    timed = {t["run_id"] for t in obs.pending_timers}
+    return [
+        f"run {r['id']} ({r['repository']}, attempt {r['attempt']}) is {r['status']} with no"
+        " pending timer"
+        for r in obs.runs
+        if r["active"] and r["id"] not in timed
+    ]
+
+
+def _duplicates(counts: Counter[Any], what: str) -> list[str]:
+    return [f"{what} {key}: {n} times" for key, n in sorted(counts.items(), key=str) if n > 1]
+
+
+def one_merge_per_pr(obs: Observed, repos: list[SoakRepo]) -> list[str]:
+    merges = obs.fakes.get("github", {}).get("merges", [])
+    return _duplicates(Counter(f"{m['repository']}#{m['number']}" for m in merges), "merged")
+
+
+def one_revert_per_pr(obs: Observed, repos: list[SoakRepo]) -> list[str]:
+    reverts = obs.fakes.get("github", {}).get("reverts", [])
+    keys = Counter(
+        f"{str(r.get('url', '')).split('/pull/')[0].removeprefix('https://github.com/')}"
+        f"#{r.get('reverted_number')}"
+        for r in reverts
+    )
+    return _duplicates(keys, "reverted")
+
+
+def one_discord_message_per_run_kind(obs: Observed, repos: list[SoakRepo]) -> list[str]:
+    keys: Counter[str] = Counter()
+    for message in obs.fakes.get("discord", {}).get("messages", []):
+        first = str(message.get("content") or "").split("\n", 1)[0]
+        run = first.rsplit("run ", 1)[1] if "run " in first else "?"
+        title = first.split("**", 2)[1] if first.count("**") >= 2 else first
+        keys[f"run {run} {title!r}"] += 1
+    return _duplicates(keys, "Discord notice")
+
+
+def one_rerun_submission_per_attempt(obs: Observed, repos: list[SoakRepo]) -> list[str]:
+    keys: Counter[str] = Counter()
+    for submission in obs.fakes.get("argo", {}).get("submissions", []):
+        labels = _labels(submission)
+        if RERUN_OF_LABEL not in labels:
+            continue
+        params = _parameters(submission)
+        keys[
+            f"{params.get('repository')} issue {params.get('issue_number')} attempt "
+            f"{labels.get(ATTEMPT_LABEL) or params.get('attempt')}"
+        ] += 1
+    return _duplicates(keys, "rerun submitted for")
+
+
+def one_verification_per_run(obs: Observed, repos: list[SoakRepo]) -> list[str]:
+    keys: Counter[str] = Counter()
+    for submission in obs.fakes.get("argo", {}).get("submissions", []):
+        run = _labels(submission).get(VERIFIES_RUN_LABEL)
+        if run is not None:
+            keys[f"run {run}"] += 1
+    return _duplicates(keys, "verification submitted for")
+
+
+def dead_letters_only_malformed(obs: Observed, repos: list[SoakRepo], malformed: int) -> list[str]:
+    out = []
+    seen: set[str] = set()
+    for dead in obs.dead_letters:
+        data = str(dead.get("data") or "")
+        if MALFORMED_MARK in data:
+            seen.add(data)
+            continue
+        out.append(
+            f"dead letter at {dead['subscriber']} for {dead['event_type']} {dead['event_id']}"
+            f" ({dead['error_code']}: {str(dead['reason'])[:160]})"
+        )
+    for n in range(malformed):
+        if not any(f'"{MALFORMED_MARK}": {n}' in s for s in seen):
+            out.append(f"malformed record {n} was not dead-lettered")
+    return out
+
+
+def webhooks_stored_once(obs: Observed, deliveries: list[str]) -> list[str]:
+    return [
+        f"delivery {d} stored {obs.stored_deliveries.get(d, 0)} times"
+        for d in sorted(set(deliveries))
+        if obs.stored_deliveries.get(d, 0) != 1
+    ]
+
+
+def final_states(obs: Observed, repos: list[SoakRepo]) -> list[str]:
+    by_repo: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_uid = {r["workflow_uid"]: r for r in obs.runs}
+    for run in obs.runs:
+        if run["repository"]:
+            by_repo[run["repository"]].append(run)
+    out = []
+    for repo in repos:
+        if repo.kind == "missing_metadata":
+            found = by_uid.get(repo.workflow_uid)
+            runs = [found] if found else []
+        else:
+            runs = by_repo.get(repo.repository, [])
+        if len(runs) != RUNS_PER_KIND[repo.kind]:
+            out.append(
+                f"{repo.repository}: {len(runs)} runs, expected {RUNS_PER_KIND[repo.kind]}"
+                f" ({', '.join(str(r['status']) for r in runs)})"
+            )
+            continue
+        last = max(runs, key=lambda r: (r["attempt"] or 0, r["id"]))
+        status, reason = EXPECTED[repo.kind]
+        if last["status"] != status or (reason is not None and last["reason"] != reason):
+            out.append(
+                f"{repo.repository}: run {last['id']} ended {last['status']}/{last['reason']},"
+                f" expected {status}/{reason or '*'}"
+            )
+    return out
+
+
+def check_all(
+    obs: Observed, repos: list[SoakRepo], *, malformed: int, deliveries: list[str]
+) -> dict[str, list[str]]:
+    """Every check's violations, by check name (an empty list is a pass)."""
+    checks = {
+        "every_completion_one_run": every_completion_one_run(obs, repos),
+        "no_stuck_run": no_stuck_run(obs, repos),
+        "one_merge_per_pr": one_merge_per_pr(obs, repos),
+        "one_revert_per_pr": one_revert_per_pr(obs, repos),
+        "one_discord_message_per_run_kind": one_discord_message_per_run_kind(obs, repos),
+        "one_rerun_submission_per_attempt": one_rerun_submission_per_attempt(obs, repos),
+        "one_verification_per_run": one_verification_per_run(obs, repos),
+        "dead_letters_only_malformed": dead_letters_only_malformed(obs, repos, malformed),
+        "webhooks_stored_once": webhooks_stored_once(obs, deliveries),
+        "final_states": final_states(obs, repos),
+    }
+    return checks
