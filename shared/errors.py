@@ -6,7 +6,11 @@
     ├── PermanentError            400/422 → Knative sends the event to the dead-letter sink
     │   ├── MalformedEventError   400: not a CloudEvent, or a required attribute is missing
     │   ├── InvalidDataError      422: ``data`` fails its pydantic model (names the field)
-    │   └── UnauthorizedError     401: a webhook whose signature does not verify (stored nowhere)
+    │   ├── UnauthorizedError     401: a webhook whose signature does not verify (stored nowhere)
+    │   └── UpstreamRejectedError 422: an upstream answered a 4xx that retrying cannot change
+    │       └── UpstreamNotFoundError 422: GitHub does not know the repository, pull request or
+    │                             commit (404/410); the gates record it as a decision
+    │                             (``needs_human``, ``<resource>_not_found``), never a dead letter
     ├── TransientError            503 → Knative retries with the Trigger's backoff
     │   ├── RateLimitedError      429 with ``Retry-After`` (seconds)
     │   ├── ConflictError         409: the same work is already in progress
@@ -75,6 +79,50 @@ class UnauthorizedError(PermanentError):
     """A signed request whose signature is missing or does not verify."""
 
     status = 401
+
+
+class UpstreamRejectedError(PermanentError):
+    """An upstream service answered a 4xx that retrying cannot change (bad request, not
+    allowed). ``details`` carry ``service``, ``upstream_status`` and the upstream message.
+    Mapped from HTTP answers in :mod:`shared.adapters.http`."""
+
+    status = 422
+
+
+class UpstreamNotFoundError(UpstreamRejectedError):
+    """The upstream answered 404/410 for a resource a run names: its pull request was deleted,
+    its repository renamed, made private or the app uninstalled (GitHub answers 404 to all).
+
+    A domain "not found" is a decision, never a 404 to Knative (DESIGN §6): the gates catch
+    this and move the run to ``needs_human`` with :attr:`reason`. Uncaught it is a 422.
+
+    Attributes:
+        resource: ``repository``, ``pull_request`` or ``commit``.
+        repository: ``owner/name`` as asked for.
+        ref: the pull request number or commit SHA asked for (None for the repository).
+    """
+
+    status = 422
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        resource: str,
+        repository: str,
+        ref: str | int | None = None,
+        **details: Any,
+    ) -> None:
+        super().__init__(message, resource=resource, repository=repository, ref=ref, **details)
+        self.resource = resource
+        self.repository = repository
+        self.ref = ref
+
+    @property
+    def reason(self) -> str:
+        """The run's ``needs_human`` reason: ``pull_request_not_found``,
+        ``repository_not_found`` or ``commit_not_found``."""
+        return f"{self.resource}_not_found"
 
 
 class TransientError(CodexJudgeError):

@@ -36,7 +36,8 @@ def check_base(run: dict[str, Any], result: CiResult, policy: Policy, ctx: Conte
 
     Raises:
         TransientError: GitHub failed or rate-limited the compare request.
-        UpstreamRejectedError: GitHub does not know the base or head (422, dead letter).
+        UpstreamNotFoundError: GitHub does not know the base or head (``commit``); the gate
+            records it as a decision (``needs_human`` ``commit_not_found``).
     """
     if result.verdict != "success" or not applies(policy):
         return result

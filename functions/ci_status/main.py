@@ -4,7 +4,8 @@ Triggered by ``io.codexjudge.run.completed.v1`` and ``com.github.check_run.*``,
 ``com.github.check_suite.*``, ``com.github.status``, ``com.github.workflow_run.*``,
 ``com.github.pull_request.synchronize`` and the scheduler's ``io.codexjudge.timers.due.v1`` with
 ``timerowner = ci-status`` (:mod:`functions.ci_status.tick`); replies
-``io.codexjudge.ci.concluded.v1`` (which matches none of its own Triggers).
+``io.codexjudge.ci.concluded.v1``, or ``io.codexjudge.run.escalated.v1`` when GitHub no longer
+knows the repository or commit or a timer keeps failing (neither matches its own Triggers).
 """
 
 from __future__ import annotations

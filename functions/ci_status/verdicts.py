@@ -15,7 +15,9 @@ apps, suites still running); a failure that looks infrastructural re-requests it
 instead of concluding (:mod:`functions.ci_status.retries`); a success may still be
 ``stale_base`` under the base-freshness rule (:mod:`functions.ci_status.freshness`). A GitHub
 rate limit propagates as ``RateLimitedError`` (429 + ``Retry-After``) and any other API error
-as a 503/422: never as "no checks".
+as a 503/422: never as "no checks". GitHub answering 404 for the repository or the commit is a
+decision, not an error: the run goes ``needs_human`` (``repository_not_found`` /
+``commit_not_found``) and ``run.escalated`` is replied (:mod:`shared.runs.escalation`).
 
 A final verdict is written once (compare-and-set on ``ci_verdict IS NULL``), the run moves
 ``waiting_for_ci`` → ``waiting_for_review``, and the reply is ``ci.concluded`` keyed
@@ -29,6 +31,7 @@ import json
 from typing import Any
 
 from functions.ci_status import freshness, retries, supersede, tick
+from shared.errors import UpstreamNotFoundError
 from shared.events import Envelope
 from shared.gates.ci import CiResult, ci_verdict
 from shared.models.events import (
@@ -49,6 +52,7 @@ from shared.projections import (
     suites_for_sha,
 )
 from shared.reconcile import note_waiting, settle
+from shared.runs.escalation import escalate_not_found, replay_not_found
 from shared.runtime import Context, NoReply, Outcome, Reply
 
 CHECK_EVENTS = ("check_run", "check_suite", "status", "workflow_run")
@@ -59,7 +63,7 @@ SYNCHRONIZE = "com.github.pull_request.synchronize"
 # effects outbox (its own connection) can still insert rows that reference the run.
 
 SQL_RUN = """
-SELECT id, status, repository, head_sha, base_ref, pr_number, ci_verdict, ci_summary
+SELECT id, status, reason, repository, head_sha, base_ref, pr_number, ci_verdict, ci_summary
 FROM codex_judge.runs WHERE id = :id FOR NO KEY UPDATE
 """
 SQL_WAITING_AT_SHA = """
@@ -111,20 +115,26 @@ def decide_run(ctx: Context, run_id: int) -> Outcome:
         return NoReply("unknown run", run_id=run_id)
     if run["ci_verdict"] is not None:
         return _reply(run, run["ci_verdict"], run["ci_summary"] or {})
+    replayed = replay_not_found(ctx, run)
+    if replayed is not None:
+        return replayed
     if run["status"] != "waiting_for_ci":
         return NoReply(f"run is {run['status']}, not waiting_for_ci", run_id=run["id"])
     if not run["repository"] or not run["head_sha"]:
         return NoReply("run has no repository or head SHA", run_id=run["id"])
     github = ctx.deps.github()
     repo, sha = run["repository"], run["head_sha"]
-    for check_run in github.list_check_runs(repo, sha):
-        if check_run.head_sha == sha:
-            project_check_run(ctx.tx, repo, check_run)
-    for status in github.get_combined_status(repo, sha).statuses:
-        project_status(ctx.tx, repo, sha, status)
-    for suite in github.list_check_suites(repo, sha):
-        if suite.head_sha == sha:
-            project_check_suite(ctx.tx, repo, suite)
+    try:
+        for check_run in github.list_check_runs(repo, sha):
+            if check_run.head_sha == sha:
+                project_check_run(ctx.tx, repo, check_run)
+        for status in github.get_combined_status(repo, sha).statuses:
+            project_status(ctx.tx, repo, sha, status)
+        for suite in github.list_check_suites(repo, sha):
+            if suite.head_sha == sha:
+                project_check_suite(ctx.tx, repo, suite)
+    except UpstreamNotFoundError as gone:
+        return escalate_not_found(ctx, run, gone)
     return _decide(run, ctx)
 
 
@@ -147,6 +157,13 @@ def _on_check_event(name: str, payload: Any, ctx: Context) -> Outcome:
 
 
 def _decide(run: dict[str, Any], ctx: Context) -> Outcome:
+    try:
+        return _verdict(run, ctx)
+    except UpstreamNotFoundError as gone:  # the base-freshness compare: a decision
+        return escalate_not_found(ctx, run, gone)
+
+
+def _verdict(run: dict[str, Any], ctx: Context) -> Outcome:
     policy, _ = effective_policy(ctx.tx, ctx.deps.settings, run["repository"])
     repo, sha = run["repository"], run["head_sha"]
     # Suites an app created but never ran (no check runs) stay queued forever; only suites

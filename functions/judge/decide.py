@@ -12,6 +12,10 @@ are final — mergeability and the verdict, sealed once.
   ``judge``) is scheduled and nothing is decided; the judge's tick calls :func:`decide_run`
   again, and after ``policy.mergeable_poll_timeout_s`` with ``mergeable_timed_out`` the run is
   needs_human ``mergeable_unknown``.
+* GitHub answering 404 for the PR, its repository or the head commit (on any read, at any
+  step; :class:`~shared.errors.UpstreamNotFoundError`) is sealed needs_human
+  ``pull_request_not_found`` / ``repository_not_found`` / ``commit_not_found`` — a decision,
+  never a dead letter (DESIGN §6).
 
 Every decision is sealed with what it saw (:mod:`shared.seal`) and replied as
 ``judge.decided`` with the CloudEvent extension ``decision`` (pass|needs_iteration|needs_human)
@@ -27,6 +31,7 @@ from functions.judge import tick
 from functions.judge.evaluations import existing, seal, tokens_today
 from functions.judge.llm_judge import JudgeConfig, llm_verdict
 from shared import timers
+from shared.errors import UpstreamNotFoundError
 from shared.events import Envelope
 from shared.gates.diff import load_pull_diff
 from shared.gates.judge import (
@@ -52,6 +57,7 @@ from shared.models.events import (
 from shared.models.github import PullFile, PullRequest
 from shared.policy import Policy, effective_policy
 from shared.projections import project_pull
+from shared.runs.escalation import PULL_REQUEST_NOT_FOUND, not_found_message
 from shared.runtime import Context, NoReply, Outcome, Reply
 from shared.seal import LiveState, Seal, live_from
 
@@ -109,7 +115,10 @@ def _decide(
         policy, policy_hash = effective_policy(ctx.tx, ctx.deps.settings, run["repository"])
         judge = _Judge(run, ctx, policy, policy_hash, trigger)
         judge.mergeable_timed_out = mergeable_timed_out
-        outcome = judge.on_run_completed() if trigger == RUN_COMPLETED else judge.on_verdict()
+        try:
+            outcome = judge.on_run_completed() if trigger == RUN_COMPLETED else judge.on_verdict()
+        except UpstreamNotFoundError as gone:
+            outcome = judge.not_found(gone)
     if isinstance(outcome, Reply) and isinstance(outcome.data, JudgeDecided):
         ctx.extensions_out["decision"] = outcome.data.decision
     return outcome
@@ -158,6 +167,15 @@ class _Judge:
             policy_hash=self.policy_hash,
             record=record,
         )
+
+    def not_found(self, gone: UpstreamNotFoundError) -> Reply:
+        """Seal needs_human for a PR, repository or commit GitHub does not know."""
+        self.ctx.log.warning(
+            "upstream not found: needs_human",
+            extra={"run_id": self.run["id"], "reason": gone.reason, "error": gone.message},
+        )
+        message = not_found_message(gone.reason, self.run)
+        return self.seal(Verdict("needs_human", [Reason(code=gone.reason, message=message)]))
 
     def on_run_completed(self) -> Outcome:
         run = self.run
@@ -209,11 +227,9 @@ class _Judge:
         github = self.ctx.deps.github()
         pull = github.get_pull(run["repository"], run["pr_number"])
         if pull is None:
+            message = not_found_message(PULL_REQUEST_NOT_FOUND, run)
             return self.seal(
-                Verdict(
-                    "needs_human",
-                    [Reason(code="pr_not_found", message=f"PR #{run['pr_number']} was not found")],
-                )
+                Verdict("needs_human", [Reason(code=PULL_REQUEST_NOT_FOUND, message=message)])
             )
         project_pull(self.ctx.tx, run["repository"], pull)
         self.inputs["mergeable_state"] = pull.mergeable_state

@@ -4,7 +4,8 @@
 Triggered by ``io.codexjudge.run.completed.v1``, ``io.codexjudge.ci.concluded.v1``,
 ``io.codexjudge.review.concluded.v1`` and the scheduler's ``io.codexjudge.timers.due.v1`` with
 ``timerowner = judge`` (:mod:`functions.judge.tick`); replies
-``io.codexjudge.judge.decided.v1``.
+``io.codexjudge.judge.decided.v1`` (``io.codexjudge.run.escalated.v1`` when a timer keeps
+failing: :func:`shared.reconcile.run_tick`).
 """
 
 from __future__ import annotations

@@ -16,7 +16,9 @@ last change; its reconcile is due at once (the scheduler wakes review-gate when 
 :mod:`shared.orphans`).
 
 Every conclusion is published as ``review.concluded`` (the same id as the reply the gate
-would give to an event) and the tick answers 202.
+would give to an event) and the tick answers 202; a PR GitHub no longer knows is published as
+``run.escalated`` (``pull_request_not_found``), and a timer whose handler fails otherwise backs
+off behind the others (:func:`shared.reconcile.run_tick`).
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from __future__ import annotations
 from typing import Any
 
 from functions.review_gate import verdicts
+from shared.errors import UpstreamNotFoundError
 from shared.events import Envelope
 from shared.gates.review import timed_out_summary
 from shared.orphans import SQL_REVIEW_ORPHANS
 from shared.reconcile import RECONCILE, Step, adopt_orphans, run_tick, tick_outcome
+from shared.runs.escalation import escalate_not_found
 from shared.runtime import Context, NoReply, Outcome
 
 REVIEW_TIMEOUT = "review_timeout"
@@ -60,7 +64,10 @@ def on_timer(ctx: Context, timer: dict[str, Any]) -> Step:
     if run is None or not verdicts.is_waiting(run):
         # Concluded (the reply is rebuilt and published again: harmless) or moved on.
         return Step(verdicts.decide_run(ctx, run_id))
-    result, policy = verdicts.evaluate(ctx, run)
+    try:
+        result, policy = verdicts.evaluate(ctx, run)
+    except UpstreamNotFoundError as gone:  # the PR is gone: a decision, not a failing timer
+        return Step(escalate_not_found(ctx, run, gone))
     if result.final:
         return Step(verdicts.conclude(ctx, run, result.summary()))
     summary = timed_out_summary(result, policy, policy.review_timeout_s)

@@ -10,7 +10,10 @@ only order-safe truth — projected, and judged. A final verdict is written once
 already concluded is answered with the same reply, rebuilt from the database. No AI review at
 the head yet → NoReply("waiting"), and the wait is noted as durable timers (a
 ``review_timeout`` deadline and a ``reconcile``; :mod:`shared.reconcile`) that the scheduler's
-``timers.due`` wake-up handles in :mod:`functions.review_gate.tick`.
+``timers.due`` wake-up handles in :mod:`functions.review_gate.tick`. GitHub answering 404 for
+the PR or its repository is a decision, not a failure: the run goes ``needs_human``
+(``pull_request_not_found`` / ``repository_not_found``) and ``run.escalated`` is replied
+(:mod:`shared.runs.escalation`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import json
 from typing import Any
 
 from functions.review_gate import tick
+from shared.errors import UpstreamNotFoundError
 from shared.events import Envelope
 from shared.gates.review import ReviewResult, review_verdict
 from shared.models.events import (
@@ -32,6 +36,7 @@ from shared.models.events import (
 from shared.policy import Policy, effective_policy
 from shared.projections import project_review, project_webhook, snapshot_threads
 from shared.reconcile import note_waiting, settle
+from shared.runs.escalation import escalate_not_found, replay_not_found
 from shared.runtime import Context, NoReply, Outcome, Reply
 
 REVIEW_EVENTS = (
@@ -44,7 +49,8 @@ REVIEW_EVENTS = (
 _WAITING = ("run_complete", "waiting_for_ci", "waiting_for_review")
 
 SQL_RUN = """
-SELECT id, status, active, repository, head_sha, pr_number, review_verdict, review_summary
+SELECT id, status, reason, active, repository, head_sha, pr_number, review_verdict,
+       review_summary
 FROM codex_judge.runs WHERE id = :id FOR UPDATE
 """
 SQL_WAITING_FOR_PR = """
@@ -82,14 +88,18 @@ def decide_run(ctx: Context, run_id: int) -> Outcome:
 
     Returns:
         The ``review.concluded`` reply (rebuilt from the database when the run concluded
-        before), or a NoReply saying why there is nothing to say (unknown run, not waiting,
-        no pull request, still waiting).
+        before), the ``run.escalated`` reply when GitHub does not know the PR (also rebuilt),
+        or a NoReply saying why there is nothing to say (unknown run, not waiting, no pull
+        request, still waiting).
     """
     run = ctx.tx.one(SQL_RUN, id=run_id)
     if run is None:
         return NoReply("unknown run", run_id=run_id)
     if run["review_verdict"] is not None:
         return _reply(run, run["review_summary"] or {})
+    replayed = replay_not_found(ctx, run)
+    if replayed is not None:
+        return replayed
     if not run["active"] or run["status"] not in _WAITING:
         return NoReply(f"run is {run['status']}", run_id=run["id"])
     if not run["repository"] or not run["pr_number"] or not run["head_sha"]:
@@ -143,7 +153,10 @@ def is_waiting(run: dict[str, Any]) -> bool:
 
 
 def _decide(run: dict[str, Any], ctx: Context) -> Outcome:
-    result, policy = evaluate(ctx, run)
+    try:
+        result, policy = evaluate(ctx, run)
+    except UpstreamNotFoundError as gone:
+        return escalate_not_found(ctx, run, gone)
     if not result.final:
         note_waiting(
             ctx,

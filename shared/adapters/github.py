@@ -14,6 +14,12 @@ Rules, each from GitHub's REST docs:
 * 5xx, timeouts, connection errors and 401 are :class:`UpstreamError`; a GraphQL 200 with
   ``errors`` is :class:`UpstreamError` too (never an empty result); other 4xx are
   :class:`UpstreamRejectedError`; ``get_pull`` answers None on 404;
+* 404/410 on a repository, a pull request (and its lists) or a commit is
+  :class:`~shared.errors.UpstreamNotFoundError` naming the resource (``repository``,
+  ``pull_request``, ``commit``), and so is a GraphQL ``NOT_FOUND`` error; GitHub answers 404
+  alike for a deleted PR and for a repository renamed, made private or no longer reachable by
+  the app ("Troubleshooting the REST API": 404 for resources the caller may not see). It is
+  the one place "not found" is named: the gates record it as a decision (``needs_human``);
 * polling GETs are conditional ("Best practices for using the REST API"): with an
   :class:`~shared.adapters.github_etags.EtagCache` each page is sent with the cached
   ``If-None-Match``/``If-Modified-Since``, and a 304 (which costs no rate limit) is answered
@@ -25,6 +31,7 @@ Rules, each from GitHub's REST docs:
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,7 +48,7 @@ from shared.adapters.http import (
     send,
 )
 from shared.db import Database
-from shared.errors import RateLimitedError, UpstreamError
+from shared.errors import RateLimitedError, UpstreamError, UpstreamNotFoundError
 from shared.models.github import (
     CheckRun,
     CheckSuite,
@@ -78,6 +85,65 @@ query ReviewThreads($owner: String!, $name: String!, $number: Int!, $first: Int!
 """
 
 SERVICE = "GitHub"
+
+# ``/repos/{owner}/{name}`` and the sub-resources whose 404 means the run's object is gone.
+_RESOURCE_PATH = re.compile(
+    r"/repos/(?P<repo>[^/]+/[^/]+?)(?:/(?P<kind>pulls|commits|compare)/(?P<ref>[^/]+).*)?/?$"
+)
+_RESOURCE_KINDS = {
+    None: "repository",
+    "pulls": "pull_request",
+    "commits": "commit",
+    "compare": "commit",
+}
+_GONE = (404, 410)
+
+
+def _not_found(resp: httpx.Response) -> UpstreamNotFoundError | None:
+    """The typed "not found" of a 404/410 on a repository, pull request or commit path."""
+    if resp.status_code not in _GONE:
+        return None
+    match = _RESOURCE_PATH.search(resp.request.url.path)
+    if match is None:
+        return None
+    resource = _RESOURCE_KINDS[match["kind"]]
+    ref: str | int | None = match["ref"]
+    if resource == "pull_request" and ref is not None and str(ref).isdigit():
+        ref = int(ref)
+    what = {
+        "repository": f"repository {match['repo']}",
+        "pull_request": f"pull request {match['repo']}#{ref}",
+        "commit": f"commit {ref} of {match['repo']}",
+    }[resource]
+    return UpstreamNotFoundError(
+        f"GitHub answered {resp.status_code} for {what} ({error_message(resp)}): deleted, or the "
+        "repository was renamed, made private or is not reachable with this credential",
+        resource=resource,
+        repository=match["repo"],
+        ref=ref,
+        service=SERVICE,
+        upstream_status=resp.status_code,
+    )
+
+
+def _graphql_not_found(errors: Any, repo: str, number: int) -> UpstreamNotFoundError | None:
+    """A GraphQL ``NOT_FOUND`` error on ``repository`` or ``repository.pullRequest``."""
+    if not isinstance(errors, list):
+        return None
+    for error in errors:
+        if not isinstance(error, dict) or error.get("type") != "NOT_FOUND":
+            continue
+        path = error.get("path") or []
+        resource = "pull_request" if "pullRequest" in path else "repository"
+        return UpstreamNotFoundError(
+            f"GitHub GraphQL: {error.get('message') or 'NOT_FOUND'}",
+            resource=resource,
+            repository=repo,
+            ref=number if resource == "pull_request" else None,
+            service=SERVICE,
+            upstream_status=200,
+        )
+    return None
 
 
 def _rate_limited(resp: httpx.Response) -> RateLimitedError | None:
@@ -201,8 +267,11 @@ class HttpxGitHub:
         limited = _rate_limited(resp)
         if limited is not None:
             raise limited
-        if resp.status_code == 404 and allow_404:
+        if resp.status_code in _GONE and allow_404:  # the caller answers None (a value)
             return resp
+        gone = _not_found(resp)
+        if gone is not None:
+            raise gone
         raise_for_status(
             resp,
             service=SERVICE,
@@ -292,9 +361,9 @@ class HttpxGitHub:
     # --- the port ---
 
     def get_pull(self, repo: str, number: int) -> PullRequest | None:
-        """``GET /repos/{repo}/pulls/{number}``; None when GitHub answers 404."""
+        """``GET /repos/{repo}/pulls/{number}``; None when GitHub answers 404 or 410."""
         resp = self._get(f"{self.api_url}/repos/{repo}/pulls/{number}", allow_404=True)
-        if resp.status_code == 404:
+        if resp.status_code in _GONE:
             return None
         pull: PullRequest = self._parse(PullRequest, self._json(resp), "pull request")
         return pull
@@ -311,7 +380,7 @@ class HttpxGitHub:
         url = f"{self.api_url}/repos/{repo}/pulls/{number}"
         accept = {"Accept": "application/vnd.github.diff"}
         resp = self._request("GET", url, headers=accept, allow_404=True)
-        return None if resp.status_code == 404 else resp.text
+        return None if resp.status_code in _GONE else resp.text
 
     def list_check_runs(self, repo: str, sha: str) -> list[CheckRun]:
         """Every page of ``GET /repos/{repo}/commits/{sha}/check-runs?per_page=100``."""
@@ -345,7 +414,8 @@ class HttpxGitHub:
         reduced to the counts, the merge base and the base commit with committer dates.
 
         Raises:
-            UpstreamRejectedError: GitHub answered 404 (unknown base or head).
+            UpstreamNotFoundError: GitHub answered 404 (unknown base or head; resource
+                ``commit``); it is an :class:`UpstreamRejectedError`.
         """
         resp = self._get(
             f"{self.api_url}/repos/{repo}/compare/{base}...{head}", params={"per_page": 1}
@@ -395,7 +465,8 @@ class HttpxGitHub:
         """Every page of the GraphQL ``pullRequest.reviewThreads`` connection.
 
         Raises:
-            UpstreamError: the answer has ``errors`` (e.g. the pull request does not exist).
+            UpstreamNotFoundError: ``NOT_FOUND`` (the repository or pull request is gone).
+            UpstreamError: the answer has other ``errors``.
         """
         owner, _, name = repo.partition("/")
         threads: list[ReviewThread] = []
@@ -416,6 +487,9 @@ class HttpxGitHub:
             body = self._json(resp)
             if not isinstance(body, dict) or body.get("errors"):
                 errors = body.get("errors") if isinstance(body, dict) else body
+                gone = _graphql_not_found(errors, repo, number)
+                if gone is not None:
+                    raise gone
                 raise UpstreamError(
                     f"GitHub GraphQL answered errors: {errors}",
                     service=SERVICE,

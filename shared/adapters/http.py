@@ -8,8 +8,9 @@
     401 when the adapter says so (GitHub)      → UpstreamError          (a rotated credential)
     any other 4xx                              → UpstreamRejectedError  (422, dead letter)
 
-Adapters add their service's own rules first (GitHub's 403 rate limits). An API error is never
-turned into an empty result.
+Adapters add their service's own rules first (GitHub's 403 rate limits; GitHub's 404/410 on a
+repository, pull request or commit → :class:`~shared.errors.UpstreamNotFoundError`, a decision
+the gates record). An API error is never turned into an empty result.
 """
 
 from __future__ import annotations
@@ -21,14 +22,17 @@ from typing import Any
 
 import httpx
 
-from shared.errors import PermanentError, RateLimitedError, UpstreamError
+from shared.errors import RateLimitedError, UpstreamError, UpstreamRejectedError
 
-
-class UpstreamRejectedError(PermanentError):
-    """An upstream service answered a 4xx that retrying cannot change (bad request, not
-    allowed). ``details`` carry ``service``, ``upstream_status`` and the upstream message."""
-
-    status = 422
+__all__ = [
+    "UpstreamRejectedError",
+    "bearer_client",
+    "body_json",
+    "error_message",
+    "raise_for_status",
+    "retry_after_seconds",
+    "send",
+]
 
 
 def bearer_client(

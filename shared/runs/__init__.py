@@ -16,7 +16,8 @@ Rules kept here, in SQL where they can be:
 * **Never dropped**: a completion without repository, issue or head SHA becomes
   ``needs_human`` with reason ``missing_run_metadata``.
 * **Status changes are compare-and-set** (:func:`transition`): ``WHERE status = ANY(:from)``, so
-  a late or duplicate event cannot move a run backwards.
+  a late or duplicate event cannot move a run backwards; :func:`escalate` moves any active run
+  to ``needs_human`` (an upstream "not found", a timer that keeps failing).
 * **notify merges**: ``notify_payload = notify_payload || :payload`` — a later notify adds or
   replaces top-level keys, keys it does not mention survive (DESIGN §12 item 10).
 """
@@ -36,6 +37,7 @@ from shared.runs.enrichment import describe_agent_event, record_agent_messages, 
 from shared.runs.store import (
     active_runs_for_pr,
     active_runs_for_sha,
+    escalate,
     get_run,
     get_run_by_uid,
     transition,
@@ -49,6 +51,7 @@ __all__ = [
     "active_runs_for_pr",
     "active_runs_for_sha",
     "describe_agent_event",
+    "escalate",
     "get_run",
     "get_run_by_uid",
     "merged_metadata",

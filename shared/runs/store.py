@@ -1,5 +1,5 @@
-"""Reading runs and moving them: lookups and the compare-and-set :func:`transition`
-(DESIGN §5: a late or duplicate event cannot move a run backwards)."""
+"""Reading runs and moving them: lookups, the compare-and-set :func:`transition` and
+:func:`escalate` (DESIGN §5: a late or duplicate event cannot move a run backwards)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,11 @@ SQL_GET_RUN_BY_UID = "SELECT * FROM codex_judge.runs WHERE workflow_uid = :uid"
 SQL_ACTIVE_FOR_SHA = """
 SELECT * FROM codex_judge.runs
 WHERE repository = :repository AND head_sha = :head_sha AND active ORDER BY id
+"""
+# "Active" is the generated column that defines the terminal set once (migration 0001).
+SQL_ESCALATE = """
+UPDATE codex_judge.runs SET status = 'needs_human', reason = :reason, updated_at = now()
+WHERE id = :id AND active
 """
 SQL_ACTIVE_FOR_PR = """
 SELECT * FROM codex_judge.runs
@@ -109,3 +114,22 @@ def transition(
         **params,
     )
     return row is not None
+
+
+def escalate(tx: Tx, run_id: int, *, reason: str) -> dict[str, Any] | None:
+    """Move an active run (any non-terminal status) to ``needs_human`` with ``reason``.
+
+    For escalations outside the judge: an upstream "not found" (``pull_request_not_found`` …),
+    a timer that keeps failing (``timer_failed``). Compare-and-set on ``active``, so a run that
+    already ended is never moved.
+
+    Returns:
+        The run row when it moved, or when it already is ``needs_human`` for this same
+        ``reason`` (a repeated escalation answers the same, so its reply can be rebuilt);
+        None when the run is unknown or ended otherwise.
+    """
+    tx.run(SQL_ESCALATE, id=run_id, reason=reason)
+    run = get_run(tx, run_id)
+    if run is None or run["status"] != "needs_human" or run["reason"] != reason:
+        return None
+    return run

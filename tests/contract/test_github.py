@@ -11,7 +11,7 @@ import pytest
 
 from shared.adapters.github import HttpxGitHub
 from shared.adapters.http import UpstreamRejectedError
-from shared.errors import RateLimitedError, UpstreamError
+from shared.errors import RateLimitedError, UpstreamError, UpstreamNotFoundError
 from shared.fakes import github as fake_github
 from shared.fakes.base import ServedFake, fake_store, serve_fake
 from shared.settings import Settings
@@ -155,9 +155,61 @@ def test_review_threads_follow_graphql_cursors(github: HttpxGitHub, fake: Served
     assert [c["after"] is None for c in calls] == [True, False]
 
 
-def test_graphql_errors_are_an_upstream_error_not_an_empty_list(github: HttpxGitHub) -> None:
-    with pytest.raises(UpstreamError, match="Could not resolve to a PullRequest"):
+def test_a_pull_request_graphql_cannot_resolve_is_not_found_never_an_empty_list(
+    github: HttpxGitHub,
+) -> None:
+    with pytest.raises(UpstreamNotFoundError, match="Could not resolve to a PullRequest") as gone:
         github.list_review_threads(REPO, 404)
+    assert (gone.value.reason, gone.value.repository, gone.value.ref) == (
+        "pull_request_not_found",
+        REPO,
+        404,
+    )
+
+
+def test_other_graphql_errors_are_an_upstream_error_not_an_empty_list(
+    github: HttpxGitHub, fake: ServedFake
+) -> None:
+    recorded = corpus.load_json("github-graphql/malformed-query-200.gidgethub.json")
+    fake_store(fake.server.app).state["errors"].append(
+        {"status": 200, "path": "/graphql", "body": recorded}
+    )
+    with pytest.raises(UpstreamError) as caught:
+        github.list_review_threads(REPO, 1)
+    assert not isinstance(caught.value, UpstreamNotFoundError)
+
+
+def test_lists_of_a_pull_request_github_does_not_know_are_not_found(github: HttpxGitHub) -> None:
+    for read in (github.list_reviews, github.list_pull_files):
+        with pytest.raises(UpstreamNotFoundError) as gone:
+            read(REPO, 404)
+        assert gone.value.reason == "pull_request_not_found" and gone.value.ref == 404
+        assert gone.value.status == 422  # never a 404 towards Knative (DESIGN §6)
+
+
+def test_recorded_404_names_the_resource_from_the_path() -> None:
+    body = corpus.load_json("github-rest/pulls.get.404.body.gidgethub.json")
+    asked: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        return httpx.Response(404 if len(asked) < 3 else 410, json=body)
+
+    adapter = HttpxGitHub("https://ghe.example/api/v3", "t", transport=httpx.MockTransport(answer))
+    with pytest.raises(UpstreamNotFoundError, match="pull request python/cpython#7") as pull:
+        adapter.list_reviews(REPO, 7)
+    with pytest.raises(UpstreamNotFoundError) as commit:
+        adapter.list_check_runs(REPO, SHA)
+    with pytest.raises(UpstreamNotFoundError) as compare:
+        adapter.compare_commits(REPO, "main", SHA)
+    assert [pull.value.reason, commit.value.reason, compare.value.reason] == [
+        "pull_request_not_found",
+        "commit_not_found",
+        "commit_not_found",
+    ]
+    assert compare.value.details["upstream_status"] == 410
+    assert isinstance(compare.value, UpstreamRejectedError)  # callers that catch 4xx still do
+    assert adapter.get_pull(REPO, 7) is None  # a value where the port promises one
 
 
 def test_primary_rate_limit_waits_until_reset(github: HttpxGitHub, fake: ServedFake) -> None:

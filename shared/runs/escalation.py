@@ -1,0 +1,99 @@
+"""Escalations outside the judge: a run goes ``needs_human`` with a reason, the escalating
+function's timers for it are retired, and ``io.codexjudge.run.escalated.v1`` is replied so
+Discord tells a person (DESIGN §1 "needs_human", §6: a domain "not found" is a decision).
+
+Reasons named here:
+
+* ``pull_request_not_found``, ``repository_not_found``, ``commit_not_found`` — GitHub answered
+  404/410 for what the run names (:class:`~shared.errors.UpstreamNotFoundError`, mapped in the
+  GitHub adapter): the PR was deleted, the repository renamed, deleted or made private, or the
+  app lost access. The gates (ci-status, review-gate) escalate; the judge seals the same reason
+  as a ``needs_human`` decision;
+* ``timer_failed`` — a durable timer's handler failed
+  :data:`shared.reconcile.MAX_TIMER_ATTEMPTS` times in a row (:func:`shared.reconcile.run_tick`).
+
+The run moves through :func:`shared.runs.escalate` (compare-and-set on ``active``); a repeat —
+a duplicate event, a tick after the Broker refused the first publish — answers the same reply
+with the same id, rebuilt from the run alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared import timers
+from shared.errors import UpstreamNotFoundError
+from shared.models.events import RUN_ESCALATED, RunEscalated
+from shared.runs.store import escalate as escalate_run
+from shared.runtime import Context, NoReply, Outcome, Reply
+
+PULL_REQUEST_NOT_FOUND = "pull_request_not_found"
+REPOSITORY_NOT_FOUND = "repository_not_found"
+COMMIT_NOT_FOUND = "commit_not_found"
+#: ``needs_human`` reasons of an upstream "not found" (:attr:`UpstreamNotFoundError.reason`).
+NOT_FOUND_REASONS = frozenset({PULL_REQUEST_NOT_FOUND, REPOSITORY_NOT_FOUND, COMMIT_NOT_FOUND})
+#: ``needs_human`` reason of a run whose timer kept failing.
+TIMER_FAILED = "timer_failed"
+
+
+def escalate(ctx: Context, run_id: int, *, reason: str, message: str) -> Outcome:
+    """Move run ``run_id`` to ``needs_human`` with ``reason`` (any active status; in the
+    caller's transaction), retire ``ctx.consumer``'s timers for it and reply
+    ``run.escalated`` (key ``escalated:<run_id>:<reason>``, so a repeat has the same id).
+
+    Returns:
+        The ``run.escalated`` reply — also for a run already escalated for this reason (a
+        duplicate answers the same) — or a NoReply when the run ended otherwise.
+    """
+    run = escalate_run(ctx.tx, run_id, reason=reason)
+    timers.cancel_run(ctx.tx, owner=ctx.consumer, run_id=run_id)
+    if run is None:
+        return NoReply(f"run already ended; not escalated ({reason})", run_id=run_id)
+    data = RunEscalated(
+        run_id=run_id,
+        reason=reason,
+        message=message,
+        repository=run["repository"],
+        issue_number=run["issue_number"],
+        attempt=run["attempt"],
+    )
+    return Reply(
+        RUN_ESCALATED, data, key=f"escalated:{run_id}:{reason}", subject=str(run_id), run_id=run_id
+    )
+
+
+def escalate_not_found(ctx: Context, run: dict[str, Any], gone: UpstreamNotFoundError) -> Outcome:
+    """Record an upstream "not found" for ``run`` (a row with ``id``, ``repository``,
+    ``pr_number``, ``head_sha``) as a decision: :func:`escalate` with ``gone.reason``."""
+    ctx.log.warning(
+        "upstream not found: run escalated",
+        extra={"run_id": run["id"], "reason": gone.reason, "error": gone.message},
+    )
+    return escalate(
+        ctx, int(run["id"]), reason=gone.reason, message=not_found_message(gone.reason, run)
+    )
+
+
+def replay_not_found(ctx: Context, run: dict[str, Any]) -> Outcome | None:
+    """The ``run.escalated`` reply again when ``run`` was escalated for an upstream "not
+    found" (a duplicate event, or a tick after the Broker refused the first publish); None for
+    any other run."""
+    if run["status"] != "needs_human" or run.get("reason") not in NOT_FOUND_REASONS:
+        return None
+    reason = str(run["reason"])
+    return escalate(ctx, int(run["id"]), reason=reason, message=not_found_message(reason, run))
+
+
+def not_found_message(reason: str, run: dict[str, Any]) -> str:
+    """The operator's sentence for a ``*_not_found`` reason (built from the run alone, so a
+    repeated reply carries the same data)."""
+    repo = run.get("repository")
+    cause = "deleted, or the repository was renamed, made private or the app lost access"
+    if reason == PULL_REQUEST_NOT_FOUND:
+        return f"GitHub does not know pull request {repo}#{run.get('pr_number')} ({cause})"
+    if reason == COMMIT_NOT_FOUND:
+        return f"GitHub does not know commit {run.get('head_sha')} of {repo} ({cause})"
+    return (
+        f"GitHub does not know repository {repo} (renamed, deleted, made private or the app"
+        " lost access)"
+    )
