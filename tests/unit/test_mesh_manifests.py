@@ -33,7 +33,7 @@ def test_the_repository_manifests_load_into_one_broker_with_its_triggers() -> No
     run_complete = next(t for t in manifests.triggers if t.name == "run-complete")
     assert run_complete.filters[0] == {"exact": {"type": "dev.knative.kafka.event"}}
     judge = next(s for s in manifests.services if s.name == "judge")
-    assert judge.replies == ("io.codexjudge.judge.decided.v1",)
+    assert judge.replies == ("io.codexjudge.judge.decided.v1", "io.codexjudge.run.escalated.v1")
 
 
 def test_kinds_the_mesh_does_not_emulate_are_skipped() -> None:
