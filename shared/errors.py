@@ -5,7 +5,10 @@
     CodexJudgeError
     ├── PermanentError            400/422 → Knative sends the event to the dead-letter sink
     │   ├── MalformedEventError   400: not a CloudEvent, or a required attribute is missing
-    │   ├── InvalidDataError      422: ``data`` fails its pydantic model (names the field)
+    │   ├── InvalidDataError      422: ``data`` fails its pydantic model or an input limit
+    │   │                         (:mod:`shared.limits`; names the field)
+    │   ├── MethodNotAllowedError 405: not POST (GET/HEAD are the readiness answer)
+    │   ├── PayloadTooLargeError  413: the body exceeds the function's ``max_body_bytes``
     │   ├── UnauthorizedError     401: a webhook whose signature does not verify (stored nowhere)
     │   └── UpstreamRejectedError 422: an upstream answered a 4xx that retrying cannot change
     │       └── UpstreamNotFoundError 422: GitHub does not know the repository, pull request or
@@ -73,6 +76,18 @@ class InvalidDataError(PermanentError):
     """The event's ``data`` does not validate against its model; ``field`` names the path."""
 
     status = 422
+
+
+class MethodNotAllowedError(PermanentError):
+    """Only POST carries an event; the answer names the allowed methods (``Allow``)."""
+
+    status = 405
+
+
+class PayloadTooLargeError(PermanentError):
+    """The request body is larger than the configured limit (``limit`` in bytes)."""
+
+    status = 413
 
 
 class UnauthorizedError(PermanentError):

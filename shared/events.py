@@ -21,6 +21,7 @@ from cloudevents.exceptions import GenericException
 from cloudevents.http import CloudEvent, from_http
 from pydantic import BaseModel, ValidationError
 
+from shared import limits
 from shared.errors import InvalidDataError, MalformedEventError
 
 M = TypeVar("M", bound=BaseModel)
@@ -62,15 +63,15 @@ class Envelope:
     def json(self) -> Any:
         """``data`` parsed as JSON.
 
+        The input limits of :mod:`shared.limits` apply (NUL becomes U+FFFD).
+
         Raises:
-            InvalidDataError: ``data`` is empty or not JSON (``field`` = ``"data"``).
+            InvalidDataError: ``data`` is empty, not JSON (``field`` = ``"data"``) or exceeds a
+                limit (``field`` names the member).
         """
         if not self.data:
             raise InvalidDataError("event data is empty; expected a JSON document", field="data")
-        try:
-            return json.loads(self.data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidDataError(f"event data is not JSON: {exc}", field="data") from exc
+        return limits.loads(self.data)
 
     def model(self, cls: builtins.type[M]) -> M:
         """``data`` validated by ``cls``.
@@ -141,6 +142,12 @@ def read_event(headers: Mapping[str, str], body: bytes) -> Envelope:
     for name in ("id", "source", "type"):
         if not attrs.get(name):
             raise MalformedEventError(f"CloudEvent attribute {name!r} is empty", field=name)
+    for name, value in attrs.items():
+        # Attributes are stored as text (inbox, dead letters): no NUL, no lone surrogate.
+        if isinstance(value, str) and limits.scrub(value) != value:
+            raise MalformedEventError(
+                f"CloudEvent attribute {name!r} contains NUL or a lone surrogate", field=name
+            )
     data = event.get_data()
     if data is None:
         raw = b""
@@ -170,12 +177,7 @@ def _require_attributes(headers: Mapping[str, str], content_type: str, body: byt
         present = {name: headers.get(f"ce-{name}") for name in ("id", "source", "type")}
         has_time = bool(headers.get("ce-time"))
     else:
-        try:
-            doc = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise MalformedEventError(
-                f"structured CloudEvent body is not JSON: {exc}", field="body"
-            ) from exc
+        doc = limits.loads(body, field="body", malformed=MalformedEventError)
         if not isinstance(doc, dict):
             raise MalformedEventError("structured CloudEvent must be a JSON object", field="body")
         present = {name: doc.get(name) for name in ("specversion", "id", "source", "type")}

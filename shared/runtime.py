@@ -20,6 +20,12 @@ and changes nothing; a duplicate that arrives while the first is still in progre
   its message, logged at ERROR: Knative retries a bounded number of times, then the event waits
   in the dead-letter sink for the operator's fix;
 * anything else → 500 (Knative retries), logged with its traceback; never a crash.
+
+Before any use case, every request passes one gate (DESIGN §11): ``GET``/``HEAD`` on any path
+is the readiness answer (Knative probes ``/healthz``); any method but POST → 405 with
+``Allow: GET, HEAD, POST``; a body over ``max_body_bytes`` → 413, never read past the limit;
+JSON ``data`` must pass :mod:`shared.limits` (depth, numbers, strings) → else 422 naming the
+field. Each rejection is a JSON body naming the field and a row in ``runtime.dead_letters``.
 """
 
 from __future__ import annotations
@@ -34,19 +40,22 @@ from typing import Any
 import flask
 from pydantic import BaseModel
 
-from shared import bootstrap, observability
+from shared import bootstrap, limits, observability
 from shared.bootstrap import Container
 from shared.db import Tx
 from shared.errors import (
     CodexJudgeError,
     ConfigurationError,
     ConflictError,
+    MethodNotAllowedError,
+    PayloadTooLargeError,
     PermanentError,
     RateLimitedError,
     SchemaBehindError,
     UnauthorizedError,
 )
 from shared.events import Envelope, OutgoingEvent, read_event, to_binary_http
+from shared.gate import ALLOWED_METHODS, check_data, read_body, readiness
 
 log = logging.getLogger("codex_judge.runtime")
 
@@ -126,6 +135,10 @@ def error_response(exc: CodexJudgeError) -> flask.Response:
     headers: dict[str, str] = {}
     if isinstance(exc, RateLimitedError):
         headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    if isinstance(exc, MethodNotAllowedError):
+        headers["Allow"] = ALLOWED_METHODS
+    if isinstance(exc, PayloadTooLargeError):
+        headers["Connection"] = "close"  # the rest of the body may be unread
     return json_response(exc.status, exc.body(), headers)
 
 
@@ -140,6 +153,10 @@ def store_dead_letter(
 ) -> None:
     """Insert (or refresh) a dead letter; best effort, never raises."""
     observability.DEAD_LETTERS.add(1, {"function": subscriber})
+    # Hostile input must still be storable: NUL, lone surrogates and huge numbers are scrubbed
+    # from the jsonb/text columns (the data itself is bytea, kept byte-exact).
+    attributes, body = limits.scrub(attributes), limits.scrub(body)
+    reason = limits.scrub(reason)
     source = str(attributes.get("source") or "unknown")
     event_id = str(attributes.get("id") or "sha256:" + hashlib.sha256(data).hexdigest())
     try:
@@ -260,40 +277,60 @@ def cloudevent_function(
     """
 
     def entrypoint(request: flask.Request) -> flask.Response:
-        if request.method in ("GET", "HEAD"):  # readiness probe; events only come by POST
-            return json_response(200, {"function": consumer, "ready": True})
+        if request.method in ("GET", "HEAD"):
+            return readiness(consumer)
         deps = bootstrap.container()
-        body = request.get_data(cache=True)
         headers = dict(request.headers)
+        body = b""
         try:
+            body = read_body(request, deps.settings.max_body_bytes)
             event = read_event(headers, body)
         except PermanentError as exc:
-            attrs = {
-                k[3:]: v
-                for k, v in ((k.lower(), v) for k, v in headers.items())
-                if k.startswith("ce-")
-            }
-            store_dead_letter(deps, consumer, attrs, body, exc.message, exc.status, exc.body())
-            log.warning(
-                "malformed event rejected", extra={"function": consumer, "error": exc.body()}
-            )
-            return error_response(exc)
+            return reject(deps, consumer, headers, body, exc)
         return run_event(consumer, handler, event, deps)
 
     entrypoint.__name__ = consumer.replace("-", "_")
     return entrypoint
 
 
-def run_event(consumer: str, handler: Handler, event: Envelope, deps: Container) -> flask.Response:
-    """Process a parsed event and turn the outcome or error into the HTTP answer."""
+def reject(
+    deps: Container,
+    consumer: str,
+    headers: dict[str, str],
+    body: bytes,
+    exc: PermanentError,
+) -> flask.Response:
+    """Answer a request refused before it became an event: store a dead letter (attributes
+    from its ``ce-*`` headers; forged input, 401, is stored nowhere), log, reply 4xx JSON."""
+    if not isinstance(exc, UnauthorizedError):
+        attrs = {
+            k[3:]: v for k, v in ((k.lower(), v) for k, v in headers.items()) if k.startswith("ce-")
+        }
+        store_dead_letter(deps, consumer, attrs, body, exc.message, exc.status, exc.body())
+    log.warning("request rejected", extra={"function": consumer, "error": exc.body()})
+    return error_response(exc)
+
+
+def run_event(
+    consumer: str, handler: Handler, event: Envelope, deps: Container, *, check: bool = True
+) -> flask.Response:
+    """Process a parsed event and turn the outcome or error into the HTTP answer.
+
+    ``check`` applies the input limits to JSON data first (:func:`shared.gate.check_data`);
+    only the dead-letter sink, which stores data as raw bytes, turns it off.
+    """
     with observability.measured(consumer) as outcome:
-        response = _run_event(consumer, handler, event, deps)
+        response = _run_event(consumer, handler, event, deps, check)
         outcome["status"] = response.status_code
     return response
 
 
-def _run_event(consumer: str, handler: Handler, event: Envelope, deps: Container) -> flask.Response:
+def _run_event(
+    consumer: str, handler: Handler, event: Envelope, deps: Container, check: bool
+) -> flask.Response:
     try:
+        if check:
+            check_data(event)
         return event_response(process(consumer, handler, event, deps))
     except PermanentError as exc:
         if not isinstance(exc, UnauthorizedError):

@@ -107,6 +107,12 @@ class Settings(BaseSettings):
         description="where OpenTelemetry spans go (memory: tests; otlp: spans and metrics to"
         " OTEL_EXPORTER_OTLP_ENDPOINT over OTLP/HTTP)",
     )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="largest request body a function reads, bytes; a larger one is answered 413"
+        " (Knative's and Kafka's default message size is about 1 MB)",
+    )
 
     # --- GitHub ---
     github_api_url: str = "https://api.github.com"
@@ -115,6 +121,13 @@ class Settings(BaseSettings):
         default_factory=list, description="comma-separated; several for rotation"
     )
     github_timeout_s: float = 10.0
+    github_webhook_max_body_bytes: int = Field(
+        default=25 * 1024 * 1024,
+        ge=1024,
+        description="github-webhook's max_body_bytes: GitHub caps webhook payloads at 25 MB"
+        " (docs: 'Webhook events and payloads'); a relayed Kafka envelope may carry 4/3 of it"
+        " as base64",
+    )
     github_app_id: int | None = Field(
         default=None,
         description="GitHub App auth (instead of github_token): the App's id (JWT issuer)",

@@ -24,10 +24,11 @@ from urllib.parse import urlsplit
 
 import flask
 
-from shared import bootstrap
+from shared import bootstrap, limits
 from shared.errors import PermanentError
 from shared.events import Envelope, read_event
-from shared.runtime import Context, NoReply, Outcome, cloudevent_function, run_event
+from shared.gate import read_body
+from shared.runtime import Context, NoReply, Outcome, cloudevent_function, reject, run_event
 
 CONSUMER = "dead-letter"
 
@@ -40,9 +41,9 @@ def _error_body(encoded: str | None) -> dict[str, Any]:
     except (binascii.Error, ValueError):
         return {"raw": encoded}
     try:
-        parsed = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return {"raw": raw.decode("utf-8", "replace")}
+        parsed = limits.loads(raw)
+    except PermanentError:
+        return {"raw": limits.scrub(raw.decode("utf-8", "replace"))}
     return parsed if isinstance(parsed, dict) else {"raw": parsed}
 
 
@@ -83,7 +84,7 @@ def store(event: Envelope, ctx: Context) -> Outcome:
         attributes=json.dumps(event.attributes()),
         data=event.data,
         reason=str(body.get("message") or "delivery failed"),
-        code=int(code) if code and code.isdigit() else None,
+        code=int(code) if code and code.isascii() and code.isdigit() and len(code) == 3 else None,
         body=json.dumps(body),
     )
     return NoReply("stored")
@@ -95,12 +96,18 @@ _rejecting = cloudevent_function(CONSUMER, store)
 def handle(request: flask.Request) -> flask.Response:
     """The entrypoint: readiness probes and malformed requests as every function answers them;
     a dead letter through the inbox of its failing subscriber (see the module docstring)."""
-    if request.method not in ("GET", "HEAD"):
+    if request.method == "POST":
+        deps = bootstrap.container()
+        headers = dict(request.headers)
+        body = b""
         try:
-            event = read_event(dict(request.headers), request.get_data(cache=True))
-        except PermanentError:
-            pass  # answered (400 naming the field, and stored) by the common path below
+            body = read_body(request, deps.settings.max_body_bytes)
+            event = read_event(headers, body)
+        except PermanentError as exc:
+            return reject(deps, CONSUMER, headers, body, exc)
         else:
             subscriber = subscriber_name(event.extensions.get("knativeerrordest"))
-            return run_event(f"{CONSUMER}/{subscriber}", store, event, bootstrap.container())
+            # Whatever the subscriber refused is stored as it came (data is bytea), so the input
+            # limits on JSON data do not apply here.
+            return run_event(f"{CONSUMER}/{subscriber}", store, event, deps, check=False)
     return _rejecting(request)

@@ -15,11 +15,14 @@ import base64
 import binascii
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs
 
+from shared import limits
 from shared.db import Database
 from shared.errors import InvalidDataError, MalformedEventError
 from shared.events import OutgoingEvent
@@ -28,6 +31,11 @@ from shared.publish import publish_event
 from shared.settings import Settings
 
 log = logging.getLogger("codex_judge.github_webhook")
+
+# GitHub's event and action names ("pull_request_review", "ready_for_review") and repository
+# full names (owner: letters, digits and '-'; name: also '_' and '.'): all ASCII.
+_EVENT_NAME = re.compile(r"[a-z][a-z0-9_]{0,99}")
+_FULL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}/[A-Za-z0-9_.-]{1,100}")
 
 # The request headers worth keeping with a delivery (the signature proves nothing later).
 _KEPT_HEADERS = (
@@ -78,22 +86,77 @@ class Delivery:
 def parse_delivery(headers: Mapping[str, str], body: bytes) -> Delivery:
     """Read the event name, delivery id and JSON payload of a webhook request.
 
+    Both content types GitHub offers are read: ``application/json`` (the body is the payload)
+    and ``application/x-www-form-urlencoded`` (the body is ``payload=<URL-encoded JSON>``).
+    The signature is checked by the caller over the raw body, before this. The payload passes
+    :mod:`shared.limits` (NUL in any string becomes U+FFFD, so such a delivery is stored).
+
     Raises:
         MalformedEventError: ``X-GitHub-Event`` or ``X-GitHub-Delivery`` is missing, or the
             body is not a JSON object (``field`` names which).
+        InvalidDataError: the payload exceeds an input limit, or the event name, action or
+            repository is not what GitHub sends (``field`` names the member).
     """
     lowered = {k.lower(): v for k, v in headers.items()}
     for name in ("x-github-event", "x-github-delivery"):
         if not lowered.get(name):
             raise MalformedEventError(f"header {name} is missing", field=name)
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedEventError(f"webhook body is not JSON: {exc}", field="body") from exc
+    _check_event(lowered["x-github-event"], "x-github-event")
+    content_type = lowered.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/x-www-form-urlencoded":
+        body = _form_payload(body)
+    payload = limits.loads(body, field="body", malformed=MalformedEventError)
     if not isinstance(payload, dict):
         raise MalformedEventError("webhook body must be a JSON object", field="body")
+    _check_names(payload, "body")
     kept = {k: lowered[k] for k in _KEPT_HEADERS if k in lowered}
     return Delivery(lowered["x-github-event"], lowered["x-github-delivery"], payload, kept)
+
+
+def _form_payload(body: bytes) -> bytes:
+    """The JSON of a form-encoded delivery: its single ``payload`` field."""
+    try:
+        fields = parse_qs(body, keep_blank_values=True, strict_parsing=True, max_num_fields=16)
+    except ValueError as exc:
+        raise MalformedEventError(f"form-encoded body is unreadable: {exc}", field="body") from exc
+    values = fields.get(b"payload")
+    if not values or len(values) != 1:
+        raise MalformedEventError(
+            "form-encoded body must carry exactly one payload=<JSON> field", field="body.payload"
+        )
+    return values[0]
+
+
+def _check_event(name: str, field: str) -> None:
+    if not _EVENT_NAME.fullmatch(name):
+        raise InvalidDataError(
+            f"{field} must be a GitHub event name (lowercase ASCII letters, digits and _)",
+            field=field,
+        )
+
+
+def _check_names(payload: dict[str, Any], root: str) -> None:
+    """GitHub's action and repository names are ASCII (they become CloudEvent attributes)."""
+    action = payload.get("action")
+    if action is not None and not isinstance(action, str):
+        raise InvalidDataError(f"{root}.action must be a string", field=f"{root}.action")
+    if action:
+        _check_event(action, f"{root}.action")
+    repo = payload.get("repository")
+    if repo is None:
+        return
+    if not isinstance(repo, dict):
+        raise InvalidDataError(
+            f"{root}.repository must be an object, got {type(repo).__name__}",
+            field=f"{root}.repository",
+        )
+    name = repo.get("full_name")
+    if name is not None and not (isinstance(name, str) and _FULL_NAME.fullmatch(name)):
+        raise InvalidDataError(
+            f"{root}.repository.full_name must be owner/name in GitHub's ASCII letters, digits, "
+            "'-', '_' and '.'",
+            field=f"{root}.repository.full_name",
+        )
 
 
 def to_event(delivery: Delivery, subject: str | None) -> OutgoingEvent:
@@ -179,6 +242,8 @@ def froussard_delivery(data: Mapping[str, Any]) -> Delivery:
             f"Froussard envelope payload must be a JSON object, got {type(payload).__name__}",
             field="data.payload",
         )
+    _check_event(data["event"], "data.event")
+    _check_names(payload, "data.payload")
     headers = {"x-github-event": data["event"], "x-github-delivery": data["deliveryId"]}
     if isinstance(data.get("receivedAt"), str):
         headers["x-froussard-received-at"] = data["receivedAt"]
@@ -236,6 +301,8 @@ def delivery_from_record(
             "with kafkaheaderxgithubevent/kafkaheaderxgithubdelivery extensions",
             field="data.headers",
         )
+    _check_event(event, "kafkaheaderxgithubevent")
+    _check_names(data, "data")
     return (
         Delivery(
             event, delivery_id, data, {"x-github-event": event, "x-github-delivery": delivery_id}

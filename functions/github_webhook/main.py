@@ -6,6 +6,12 @@ publish the ``com.github.*`` CloudEvent to ``K_SINK`` (the Broker) and answer 20
 event in binary mode. A CloudEvent request (the KafkaSource path: Kafka ``github.*`` →
 KafkaSource → Broker → here) is processed the same way and the event is the reply, which the
 Broker routes on. See :mod:`functions.github_webhook.deliveries` for the event's attributes.
+
+The HTTP gate is the runtime's (:mod:`shared.gate`): ``GET``/``HEAD`` answer readiness, other
+methods 405, and the body limit is ``github_webhook_max_body_bytes`` (25 MiB: GitHub caps
+payloads at 25 MB), 4/3 of it plus 64 KiB for a relayed Kafka record carrying the body as
+base64. A rejected delivery is filed under its ``X-GitHub-Delivery`` id, so an operator finds it
+by GitHub's id (forged ones, 401, are stored nowhere).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from functions.github_webhook.signature import HEADER, verify
 from shared import bootstrap
 from shared.errors import CodexJudgeError, PermanentError, UnauthorizedError
 from shared.events import read_event
+from shared.gate import read_body, readiness
 from shared.runtime import error_response, event_response, json_response, store_dead_letter
 
 CONSUMER = "github-webhook"
@@ -32,13 +39,20 @@ log = logging.getLogger("codex_judge.github_webhook")
 
 def handle(request: flask.Request) -> flask.Response:
     """The HTTP entrypoint (functions-framework ``http`` signature)."""
+    if request.method in ("GET", "HEAD"):
+        return readiness(CONSUMER)
     deps = bootstrap.container()
-    body = request.get_data(cache=True)
     headers = dict(request.headers)
-    is_cloudevent = "ce-specversion" in {k.lower() for k in headers} or (
-        request.content_type or ""
-    ).startswith("application/cloudevents+json")
+    lowered = {k.lower(): v for k, v in headers.items()}
+    is_cloudevent = "ce-specversion" in lowered or (request.content_type or "").startswith(
+        "application/cloudevents+json"
+    )
+    limit = deps.settings.github_webhook_max_body_bytes
+    if is_cloudevent:
+        limit = limit * 4 // 3 + 64 * 1024
+    body = b""
     try:
+        body = read_body(request, limit)
         if is_cloudevent:
             return _from_kafka(deps, headers, body)
         verify(body, request.headers.get(HEADER), deps.settings.github_webhook_secrets)
@@ -54,7 +68,11 @@ def handle(request: flask.Request) -> flask.Response:
         store_dead_letter(
             deps,
             CONSUMER,
-            {"id": headers.get("X-GitHub-Delivery"), "source": "/github", "type": "github.webhook"},
+            {
+                "id": lowered.get("ce-id") or lowered.get("x-github-delivery"),
+                "source": lowered.get("ce-source") or "/github",
+                "type": lowered.get("ce-type") or "github.webhook",
+            },
             body,
             exc.message,
             exc.status,

@@ -16,8 +16,10 @@ import flask
 
 from functions.notify.usecase import attach
 from shared import bootstrap
+from shared.errors import PermanentError
 from shared.events import Envelope
-from shared.runtime import cloudevent_function, json_response, run_event
+from shared.gate import read_body, readiness
+from shared.runtime import cloudevent_function, reject, run_event
 
 CONSUMER = "notify"
 SOURCE = "/notify"
@@ -42,18 +44,21 @@ def envelope_for_post(headers: dict[str, str], body: bytes) -> Envelope:
 
 
 def handle(request: flask.Request) -> flask.Response:
-    """The HTTP entrypoint (functions-framework ``http`` signature)."""
-    if request.method != "POST":
-        return json_response(
-            405,
-            {"error": "MethodNotAllowed", "message": "notify accepts POST only", "field": "method"},
-            {"Allow": "POST"},
-        )
+    """The HTTP entrypoint (functions-framework ``http`` signature). The runtime's gate
+    applies to both paths: readiness on GET/HEAD, 405 on other methods, 413 over
+    ``max_body_bytes``, the JSON limits of :mod:`shared.limits`."""
+    if request.method in ("GET", "HEAD"):
+        return readiness(CONSUMER)
     headers = dict(request.headers)
     content_type = request.headers.get("Content-Type", "")
     if "ce-specversion" in {k.lower() for k in headers} or content_type.startswith(
         "application/cloudevents+json"
     ):
         return _cloudevent(request)
-    body = request.get_data(cache=True)
-    return run_event(CONSUMER, attach, envelope_for_post(headers, body), bootstrap.container())
+    deps = bootstrap.container()
+    body = b""
+    try:
+        body = read_body(request, deps.settings.max_body_bytes)
+    except PermanentError as exc:
+        return reject(deps, CONSUMER, headers, body, exc)
+    return run_event(CONSUMER, attach, envelope_for_post(headers, body), deps)

@@ -26,6 +26,16 @@ from shared.argo.model import (
 )
 from shared.errors import InvalidDataError
 
+# Caps on what a completion may store (DESIGN §11). Kubernetes validates every Workflow it
+# stores against the first three (apimachinery: a qualified label key is a 253-character DNS
+# prefix, "/" and a 63-character name; a label value is at most 63 characters; annotations total
+# 256 KiB), so a record beyond them was never a real Workflow and is refused (422 naming the
+# field). ``status.message`` has no such bound; it is cut to MESSAGE_MAX_CHARS.
+LABEL_KEY_MAX_CHARS = 253 + 1 + 63
+LABEL_VALUE_MAX_CHARS = 63
+ANNOTATIONS_MAX_BYTES = 256 * 1024
+MESSAGE_MAX_CHARS = 64 * 1024
+
 # Artifact kinds with a bucket-like container, and the URL scheme for each.
 _BUCKET_KINDS = {
     "s3": ("bucket", "s3"),
@@ -67,8 +77,11 @@ def parse_completion(data: bytes | str | dict[str, Any]) -> WorkflowCompletion |
             f"{path}.metadata.uid: a finished workflow must carry its uid",
             field=f"{path}.metadata.uid",
         )
-    labels = _strings(metadata.get("labels"), f"{path}.metadata.labels")
-    annotations = _strings(metadata.get("annotations"), f"{path}.metadata.annotations")
+    labels = _labels(metadata.get("labels"), f"{path}.metadata.labels")
+    annotations = _annotations(metadata.get("annotations"), f"{path}.metadata.annotations")
+    message = as_text(status.get("message"))
+    if message is not None and len(message) > MESSAGE_MAX_CHARS:
+        message = message[:MESSAGE_MAX_CHARS] + " … (truncated)"
     parameters = _parameters(workflow, path)
     return WorkflowCompletion(
         uid=uid,
@@ -77,7 +90,7 @@ def parse_completion(data: bytes | str | dict[str, Any]) -> WorkflowCompletion |
         phase=phase,
         finished_at=as_text(status.get("finishedAt")) or "",
         started_at=as_text(status.get("startedAt")),
-        message=as_text(status.get("message")),
+        message=message,
         labels=labels,
         annotations=annotations,
         parameters=parameters,
@@ -100,6 +113,32 @@ def _strings(value: Any, path: str) -> dict[str, str]:
     return {
         str(k): text for k, v in _mapping(value, path).items() if (text := as_text(v)) is not None
     }
+
+
+def _labels(value: Any, path: str) -> dict[str, str]:
+    labels = _strings(value, path)
+    for key, text in labels.items():
+        if len(key) > LABEL_KEY_MAX_CHARS or len(text) > LABEL_VALUE_MAX_CHARS:
+            raise InvalidDataError(
+                f"{path}.{key[:80]}: a label key is at most {LABEL_KEY_MAX_CHARS} characters and "
+                f"a value at most {LABEL_VALUE_MAX_CHARS} (Kubernetes), got {len(key)} and "
+                f"{len(text)}",
+                field=f"{path}.{key[:80]}",
+                limit=f"{LABEL_VALUE_MAX_CHARS} characters",
+            )
+    return labels
+
+
+def _annotations(value: Any, path: str) -> dict[str, str]:
+    annotations = _strings(value, path)
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in annotations.items())
+    if size > ANNOTATIONS_MAX_BYTES:
+        raise InvalidDataError(
+            f"{path}: annotations total {size} bytes; Kubernetes allows {ANNOTATIONS_MAX_BYTES}",
+            field=path,
+            limit=f"{ANNOTATIONS_MAX_BYTES} bytes",
+        )
+    return annotations
 
 
 def _parameters(workflow: dict[str, Any], path: str) -> dict[str, str]:

@@ -15,18 +15,22 @@ Accepted shapes (DESIGN §3, §12 item 2), tried in this order at every level:
 Text is read as JSON first, then YAML with timestamps left as text, so ``finishedAt`` stays
 exactly as sent (PyYAML's SafeLoader would turn an unquoted ``2019-06-26T09:12:46Z`` into a
 ``datetime``).
+
+Every document read here passes the input limits of :mod:`shared.limits` (depth, numbers,
+strings; NUL becomes U+FFFD). YAML aliases (``*name``) are refused: a few hundred bytes of
+nested aliases expand into gigabytes, and neither ``kubectl get -o yaml`` nor Argo writes them.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
+from shared import limits
 from shared.errors import InvalidDataError
 
 _MAX_DEPTH = 5
@@ -34,8 +38,21 @@ _SENSOR_KEYS = ("uid", "workflowUid", "workflowName", "phase", "finishedAt")
 _ENVELOPE_KEYS = ("eventBody", "rawEvent", "body", "data")
 
 
+class _AliasError(yaml.YAMLError):
+    """A YAML alias: refused (see the module docstring)."""
+
+
 class _TextTimestampLoader(yaml.SafeLoader):
-    """SafeLoader that leaves timestamps as the text that was sent."""
+    """SafeLoader that leaves timestamps as the text that was sent and refuses aliases."""
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            mark = event.start_mark
+            raise _AliasError(
+                f"YAML alias *{event.anchor} at line {mark.line + 1}, column {mark.column + 1}"
+            )
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
 
 
 _TextTimestampLoader.yaml_implicit_resolvers = {
@@ -44,25 +61,39 @@ _TextTimestampLoader.yaml_implicit_resolvers = {
 }
 
 
-def load_document(text: str | bytes) -> Any:
-    """Parse JSON or YAML text; YAML timestamps stay strings.
+def load_document(text: str | bytes, field: str = "data") -> Any:
+    """Parse JSON or YAML text; YAML timestamps stay strings; the limits of
+    :mod:`shared.limits` apply to both.
 
     Raises:
-        InvalidDataError: neither JSON nor YAML (``field`` = ``"data"``).
+        InvalidDataError: neither JSON nor YAML, a YAML alias, or a limit exceeded (``field``
+            names the record, ``data``, or the member).
     """
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise InvalidDataError(f"data is not UTF-8 text: {exc}", field="data") from exc
+            raise InvalidDataError(f"{field} is not UTF-8 text: {exc}", field=field) from exc
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        pass
+        return limits.loads(text, field=field)
+    except InvalidDataError as exc:
+        if exc.details.get("limit"):
+            raise
     try:
-        return yaml.load(text, Loader=_TextTimestampLoader)  # a SafeLoader subclass: no object tags
-    except yaml.YAMLError as exc:
-        raise InvalidDataError(f"data is neither JSON nor YAML: {exc}", field="data") from exc
+        doc = yaml.load(text, Loader=_TextTimestampLoader)  # a SafeLoader subclass: no object tags
+    except _AliasError as exc:
+        raise InvalidDataError(
+            f"{field}: {exc}; the record must not use YAML aliases", field=field, limit="no aliases"
+        ) from exc
+    except RecursionError as exc:
+        raise InvalidDataError(
+            f"{field}: nested deeper than {limits.MAX_JSON_DEPTH} levels",
+            field=field,
+            limit=f"depth {limits.MAX_JSON_DEPTH}",
+        ) from exc
+    except (yaml.YAMLError, ValueError) as exc:
+        raise InvalidDataError(f"{field} is neither JSON nor YAML: {exc}", field=field) from exc
+    return limits.clean(doc, field=field)
 
 
 @dataclass
@@ -183,9 +214,10 @@ def _coerce_document(value: Any, path: str, *, allow_base64: bool = False) -> An
     if not isinstance(value, str):
         return value
     try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        pass
+        return limits.loads(value, field=path)
+    except InvalidDataError as exc:
+        if exc.details.get("limit"):
+            raise
     if allow_base64:
         try:
             raw = base64.b64decode(value, validate=True)
@@ -193,10 +225,11 @@ def _coerce_document(value: Any, path: str, *, allow_base64: bool = False) -> An
             raw = None
         if raw:
             try:
-                return load_document(raw)
-            except InvalidDataError:
-                pass
-        return load_document(value)
+                return load_document(raw, path)
+            except InvalidDataError as exc:
+                if exc.details.get("limit"):
+                    raise
+        return load_document(value, path)
     raise InvalidDataError(
         f"{path}: expected an object or a JSON string of one, got text that is not JSON", field=path
     )

@@ -40,6 +40,7 @@ import re
 from collections.abc import Mapping
 
 from shared.argo.model import RunMetadata
+from shared.limits import INTEGER_RANGE
 
 LABEL_PREFIX = "codex-judge.io/"
 
@@ -106,11 +107,15 @@ def repository_name(value: str | None) -> str | None:
 
 
 def positive_int(value: str | int | None) -> int | None:
-    """A positive integer from ``12``, ``"12"`` or ``"#12"``; else None."""
+    """A positive integer from ``12``, ``"12"`` or ``"#12"`` that fits Postgres ``integer``
+    (where issue and PR numbers and attempts are stored); else None."""
     if value is None or isinstance(value, bool):
         return None
     text = str(value).strip().lstrip("#")
-    return int(text) if text.isdigit() and int(text) > 0 else None
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    number = int(text)
+    return number if 0 < number <= INTEGER_RANGE[1] else None
 
 
 def _ref(value: str) -> str:
