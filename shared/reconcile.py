@@ -269,14 +269,19 @@ def _handle(handler: TimerHandler, ctx: Context, timer: dict[str, Any]) -> Step:
     try:
         return handler(ctx, timer)
     except Exception as exc:
-        if _stops_the_tick(exc):
+        if stops_the_tick(exc):
             raise
         raise _TimerFailed(timer, exc) from exc
 
 
-def _stops_the_tick(exc: Exception) -> bool:
+def stops_the_tick(exc: Exception) -> bool:
     """Whether ``exc`` concerns every timer (the database, the deployment) rather than this
-    one (an upstream's answer about this run, a bug on this run's data)."""
+    one (an upstream's answer about this run, a bug on this run's data).
+
+    Ticks that handle their timers in one transaction (deploy, rerun, the recovery timers of
+    :mod:`shared.recovery`) re-raise such an error and record any other with
+    :func:`record_timer_failure`, so one bad timer never blocks the others.
+    """
     if isinstance(exc, ConfigurationError):
         return True
     if isinstance(exc, UpstreamError | RateLimitedError):
@@ -300,14 +305,8 @@ def _on_failure(
     deps = ctx.deps
     text = f"{type(error).__name__}: {error}"
     permanent = not isinstance(error, TransientError)
-    floor = error.retry_after if isinstance(error, RateLimitedError) else 0.0
-    extra = {"timer_id": timer["id"], "run_id": timer["run_id"], "kind": timer["kind"]}
-    if isinstance(error, CodexJudgeError):
-        ctx.log.warning("timer failed; backing off: %s", text, extra=extra)
-    else:
-        ctx.log.error("timer failed; backing off: %s", text, extra=extra, exc_info=error)
     with deps.db.transaction() as tx:
-        attempts = timers.record_failure(tx, int(timer["id"]), error=text, floor_s=floor)
+        attempts = record_timer_failure(_inner(ctx, tx), timer, error)
         report.notes.append(f"{timer['kind']}#{timer['run_id']}: failed ({attempts}): {text}")
         if attempts is None or not permanent or attempts < MAX_TIMER_ATTEMPTS:
             return None
@@ -324,6 +323,26 @@ def _on_failure(
             return None
         tx.run(SQL_HOLD_DUE, id=timer["id"])
         return reply_event(ctx.consumer, deps.settings.event_source, outcome, inner.extensions_out)
+
+
+def record_timer_failure(ctx: Context, timer: dict[str, Any], error: Exception) -> int | None:
+    """Log that handling ``timer`` raised ``error`` and record it on the timer in ``ctx.tx``:
+    ``attempts`` + 1, ``last_error``, and a backoff behind every timer due now (at least the
+    ``Retry-After`` of a rate limit; :func:`shared.timers.record_failure`).
+
+    Call it after the work of the failed attempt was rolled back (its transaction or savepoint).
+
+    Returns:
+        The timer's ``attempts`` after this failure, or None when it is no longer pending.
+    """
+    text = f"{type(error).__name__}: {error}"
+    floor = error.retry_after if isinstance(error, RateLimitedError) else 0.0
+    extra = {"timer_id": timer["id"], "run_id": timer["run_id"], "kind": timer["kind"]}
+    if isinstance(error, CodexJudgeError):
+        ctx.log.warning("timer failed; backing off: %s", text, extra=extra)
+    else:
+        ctx.log.error("timer failed; backing off: %s", text, extra=extra, exc_info=error)
+    return timers.record_failure(ctx.tx, int(timer["id"]), error=text, floor_s=floor)
 
 
 def _failed_message(timer: dict[str, Any]) -> str:

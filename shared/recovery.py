@@ -13,7 +13,11 @@ what was done is answered from the outbox and what was not is done now, once.
 * a transient failure (the effect still in flight elsewhere: 409; an upstream 5xx/429) → the
   savepoint rolls back and the timer moves :data:`shared.effects.RECOVERY_DELAY_S` on;
 * a permanent failure → completed and logged: the event can never be handled (it would have
-  been dead-lettered as a delivery).
+  been dead-lettered as a delivery);
+* anything else that is this timer's own (a bug on its data) → the savepoint rolls back and the
+  failure is recorded on the timer, which backs off behind the others
+  (:func:`shared.reconcile.record_timer_failure`); only the database or the deployment's
+  configuration stop the tick (:func:`shared.reconcile.stops_the_tick`).
 
 Each tick handles an event at most once (:func:`distinct_events`): a second timer of the same
 event is left for the next tick. Handling the same event twice in one transaction could make an
@@ -25,7 +29,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shared import effects, timers
+from shared import effects, reconcile, timers
 from shared.errors import PermanentError, TransientError
 from shared.events import Envelope
 from shared.runtime import Context, Handler, Outcome
@@ -87,6 +91,11 @@ def handle_again(ctx: Context, timer: dict[str, Any], handler: Handler) -> Outco
             extra={"timer": timer["kind"], "run_id": timer["run_id"], "error": exc.message},
         )
         timers.complete(ctx.tx, int(timer["id"]))
+        return None
+    except Exception as exc:
+        if reconcile.stops_the_tick(exc):
+            raise
+        reconcile.record_timer_failure(ctx, timer, exc)
         return None
     timers.complete(ctx.tx, int(timer["id"]))
     return outcome

@@ -3,7 +3,8 @@
 
 On ``io.codexjudge.judge.decided.v1`` with decision ``pass`` for a run in ``merging``:
 
-1. re-read the PR; gone → ``needs_human`` ``pr_not_found``; already merged at the judged SHA →
+1. re-read the PR; gone → ``needs_human`` ``pull_request_not_found``
+   (:func:`shared.runs.escalation.escalate`); already merged at the judged SHA →
    success; merged at another SHA or closed → ``needs_human`` ``merged_elsewhere`` /
    ``pr_closed``;
 2. compare with the sealed decision (:mod:`functions.merge.drift`); any blocking drift →
@@ -22,6 +23,14 @@ On ``io.codexjudge.judge.decided.v1`` with decision ``pass`` for a run in ``merg
 A run lock (advisory, per run) makes a concurrent delivery answer 409; a later duplicate finds
 the run past ``merging`` and answers the same reply, rebuilt from ``github.write_actions``.
 Escalations to ``needs_human`` reply ``io.codexjudge.run.escalated.v1``.
+
+merge is a timer owner (issue 10): each write's claim arms a recovery timer (owner ``merge``,
+:class:`shared.effects.Recovery`) with the decision, retired with the record. A worker killed
+before the ``PUT``, or whose record was lost after GitHub answered, leaves the run in
+``merging`` with that timer; the scheduler's ``io.codexjudge.timers.due.v1`` (``timerowner =
+merge``) handles the decision again (:func:`tick`): the PR is re-read first, so a merge GitHub
+already made is recorded as ``already_merged`` without a second ``PUT`` (a repeated ``PUT``
+would answer 405, handled the same way), and the reply is published to ``K_SINK``.
 """
 
 from __future__ import annotations
@@ -29,12 +38,14 @@ from __future__ import annotations
 from typing import Any
 
 from functions.merge.drift import drift_since_judging
+from shared import effects, recovery, timers
 from shared.errors import ConflictError
 from shared.events import Envelope
 from shared.models.events import (
     JUDGE_DECIDED,
     PR_MERGED,
     RUN_ESCALATED,
+    TIMERS_DUE,
     JudgeDecided,
     PrMerged,
     RunEscalated,
@@ -42,10 +53,14 @@ from shared.models.events import (
 from shared.policy import Policy, effective_policy
 from shared.ports import WriteAnswer
 from shared.projections import project_pull
+from shared.publish import publish_event
 from shared.runs import transition
-from shared.runtime import Context, NoReply, Outcome, Reply
+from shared.runs.escalation import PULL_REQUEST_NOT_FOUND, escalate, not_found_message
+from shared.runtime import Context, NoReply, Outcome, Reply, reply_event
 from shared.writes import DRY_RUN, REPOSITORY_NOT_ALLOWED, github_write, record_write
 
+#: The timer owner (the Knative Service name): recovery timers of merges whose worker died.
+OWNER = "merge"
 DRIFT_AFTER_JUDGING = "drift_after_judging"
 MERGED_OUTCOMES = ("merged", "already_merged", DRY_RUN)
 
@@ -70,6 +85,33 @@ def classify_merge(answer: WriteAnswer) -> str:
 
 
 def handle(event: Envelope, ctx: Context) -> Outcome:
+    """Dispatch: ``timers.due`` is a tick (:func:`tick`), ``judge.decided`` a decision
+    (:func:`on_decision`); anything else is acknowledged and ignored."""
+    if event.type == TIMERS_DUE:
+        return tick(event, ctx)
+    return on_decision(event, ctx)
+
+
+def tick(event: Envelope, ctx: Context) -> Outcome:
+    """The scheduler's ``timers.due`` (``timerowner = merge``): each decision whose merge a dead
+    worker left unrecorded is handled again (:mod:`shared.recovery`) and its reply published.
+
+    Raises:
+        UpstreamError: a reply could not be published (no ``K_SINK``, the Broker failed): the
+            tick's transaction rolls back and the timers stay due (503, retried).
+    """
+    handled, published = 0, 0
+    for timer in recovery.distinct_events(timers.claim_due(ctx.tx, OWNER)):
+        outcome = recovery.handle_again(ctx, timer, on_decision)
+        handled += outcome is not None
+        if isinstance(outcome, Reply):
+            out = reply_event(OWNER, ctx.deps.settings.event_source, outcome, {})
+            publish_event(ctx.deps.settings, out)
+            published += 1
+    return NoReply(f"tick: {handled} decision(s) handled again, {published} event(s) published")
+
+
+def on_decision(event: Envelope, ctx: Context) -> Outcome:
     """Merge the run a ``pass`` decision names (see the module docstring).
 
     Raises:
@@ -93,14 +135,25 @@ def handle(event: Envelope, ctx: Context) -> Outcome:
     policy, policy_hash = effective_policy(ctx.tx, ctx.deps.settings, run["repository"])
     if run["status"] != "merging":
         return _replay(ctx, run, policy)
-    return _Merge(ctx, run, policy, policy_hash).run()
+    owner = effects.Recovery(
+        owner=OWNER, run_id=run["id"], event_type=JUDGE_DECIDED, data=event.json()
+    )
+    return _Merge(ctx, run, policy, policy_hash, owner).run()
 
 
 class _Merge:
     """One merge attempt for one locked run in ``merging``."""
 
-    def __init__(self, ctx: Context, run: dict[str, Any], policy: Policy, policy_hash: str):
+    def __init__(
+        self,
+        ctx: Context,
+        run: dict[str, Any],
+        policy: Policy,
+        policy_hash: str,
+        owner: effects.Recovery,
+    ):
         self.ctx, self.run_row, self.policy, self.policy_hash = ctx, run, policy, policy_hash
+        self.owner = owner
         self.repo: str = run["repository"]
         self.number: int = int(run["pr_number"])
         self.sha: str = run["head_sha"]
@@ -110,7 +163,12 @@ class _Merge:
         github = self.ctx.deps.github()
         pull = github.get_pull(self.repo, self.number)
         if pull is None:
-            return _escalate(self.ctx, self.run_row, "pr_not_found", f"PR #{self.number} is gone")
+            return escalate(
+                self.ctx,
+                int(self.run_row["id"]),
+                reason=PULL_REQUEST_NOT_FOUND,
+                message=not_found_message(PULL_REQUEST_NOT_FOUND, self.run_row),
+            )
         project_pull(self.ctx.tx, self.repo, pull)
         if pull.merged:
             return self._already_merged(pull.head.sha, pull.merge_commit_sha, pull.head.ref)
@@ -136,6 +194,7 @@ class _Merge:
                 self.repo, self.number, sha=self.sha, merge_method=method, commit_title=None
             ),
             classify=classify_merge,
+            recovery=self.owner,
         )
         if result.outcome == DRY_RUN:
             self._delete_branch(pull.head.ref)  # recorded as a would-be deletion only
@@ -176,6 +235,7 @@ class _Merge:
                 "merged_elsewhere",
                 f"the PR was merged at {head_sha}, not at the judged {self.sha}",
             )
+        effects.settle(self.ctx.tx, self.key, self.owner)  # a dead worker's claim, if any
         record_write(
             self.ctx.tx,
             key=self.key,
@@ -233,6 +293,7 @@ class _Merge:
                     if a.ok
                     else ("already_gone" if a.status == 422 else f"rejected_{a.status}")
                 ),
+                recovery=self.owner,
             )
 
     def _succeeded(self, merge_sha: str, head_ref: str) -> Outcome:

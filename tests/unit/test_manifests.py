@@ -269,6 +269,7 @@ def test_publishers_are_found_in_the_code() -> None:
         "deploy",
         "github_webhook",
         "judge",
+        "merge",
         "rerun",
         "review_gate",
         "scheduler",
@@ -363,10 +364,10 @@ def _subscribers(manifests: Manifests, event: dict[str, str]) -> list[str]:
                 },
                 [o],
             )
-            for o in ("ci-status", "review-gate", "judge", "deploy", "rerun")
+            for o in ("ci-status", "review-gate", "judge", "deploy", "rerun", "merge")
         ),
         (
-            {**_event("io.codexjudge.timers.due.v1"), "timerowner": "merge"},
+            {**_event("io.codexjudge.timers.due.v1"), "timerowner": "memories"},
             [],
         ),
         (_event("io.codexjudge.timers.due.v1"), []),

@@ -72,6 +72,7 @@ def test_only_services_a_sink_binding_selects_get_k_sink_never_one_set_by_hand(
         "deploy",
         "github-webhook",
         "judge",
+        "merge",
         "rerun",
         "review-gate",
         "scheduler",
