@@ -180,6 +180,12 @@ class GitHubWriter(Protocol):
     ) -> WriteAnswer:
         """``POST /repos/{repo}/pulls`` (201; 422 when one already exists for ``head``)."""
 
+    def find_pull(self, repo: str, *, head: str) -> dict[str, Any] | None:
+        """The newest pull request (any state) whose head is branch ``head`` of the repository's
+        owner: ``GET /repos/{repo}/pulls?head=<owner>:<head>&state=all``; None when there is
+        none. How a repeated :meth:`create_pull` (422 "A pull request already exists") finds the
+        pull request the first one opened. A read, kept here beside the write it completes."""
+
     def revert_pull(
         self, pull_node_id: str, *, title: str | None = None, body: str | None = None
     ) -> WriteAnswer:

@@ -16,6 +16,17 @@ transaction-scoped advisory lock per repository:
    derived from ``prompt-tune:<repo>:after-<last proposal id>``, so a redelivery or a crash
    half-way never opens a second branch or PR. The proposal is recorded in
    ``codex_judge.prompt_tuning``; its row starts the cooldown.
+
+prompt-tune is a timer owner (issue 10): each write's claim arms a recovery timer (owner
+``prompt-tune``) with the decision, retired with the proposal's row. A worker that dies, or
+loses Postgres, between a write and that row leaves the timer, and the scheduler's
+``io.codexjudge.timers.due.v1`` (``timerowner = prompt-tune``) handles the decision again
+(:func:`tick`). Every write is idempotent upstream, so a write GitHub made before the record
+was lost is recognised, not repeated and not counted as a failure: a repeated branch creation
+(422 "Reference already exists") is done; a repeated file write (409/422) is done when the file
+on the branch already holds that content (the evidence: when it exists — the path is the
+branch's own); a repeated PR creation (422 "A pull request already exists") is looked up
+(:meth:`shared.ports.GitHubWriter.find_pull`) and recorded as the same PR.
 """
 
 from __future__ import annotations
@@ -26,16 +37,21 @@ import json
 from typing import Any
 
 from functions.prompt_tune import suggestions
+from shared import effects, recovery, timers
 from shared.bootstrap import Container
 from shared.db import Tx
 from shared.events import Envelope
-from shared.models.events import JUDGE_DECIDED, JudgeDecided
+from shared.models.events import JUDGE_DECIDED, TIMERS_DUE, JudgeDecided
 from shared.policy import Policy, effective_policy
-from shared.ports import WriteAnswer
+from shared.ports import GitHubWriter, WriteAnswer
 from shared.projections import project_pull
 from shared.runtime import Context, NoReply, Outcome
 from shared.writes import github_write
 
+#: The timer owner (the Knative Service name): recovery timers of proposals whose worker died.
+OWNER = "prompt-tune"
+#: Outcomes of a write that is on GitHub: sent now, or found done by a repeat.
+DONE = frozenset({"success", "already_done"})
 PR_TEMPLATE_PATHS = (".github/pull_request_template.md", ".github/PULL_REQUEST_TEMPLATE.md")
 
 SQL_LOCK = "SELECT pg_advisory_xact_lock(hashtext('prompt-tune'), hashtext(:repository))"
@@ -99,6 +115,67 @@ def _decode(answer: WriteAnswer) -> tuple[str, str | None]:
     return raw.decode("utf-8", errors="replace"), answer.body.get("sha")
 
 
+def _message(answer: WriteAnswer) -> str:
+    """GitHub's error message and every ``errors[].message``, as one string."""
+    errors = answer.body.get("errors")
+    details = (
+        [str(e.get("message") or "") for e in errors if isinstance(e, dict)]
+        if isinstance(errors, list)
+        else []
+    )
+    return " ".join([str(answer.body.get("message") or ""), *details])
+
+
+def _classify(answer: WriteAnswer) -> str:
+    """``success``; ``already_done`` for what a repeat found made (see the module docstring)."""
+    if answer.ok:
+        return "already_done" if answer.body.get("observed") else "success"
+    return f"rejected_{answer.status}"
+
+
+def _create_ref(w: GitHubWriter, repository: str, branch: str, sha: str) -> WriteAnswer:
+    answer = w.create_ref(repository, ref=f"refs/heads/{branch}", sha=sha)
+    if answer.status == 422 and "Reference already exists" in _message(answer):
+        # The branch name derives from the proposal's key: a repeat of our own creation.
+        return WriteAnswer(200, {**answer.body, "observed": "reference already exists"})
+    return answer
+
+
+def _put_file(
+    w: GitHubWriter,
+    repository: str,
+    path: str,
+    *,
+    branch: str,
+    content: str,
+    message: str,
+    sha: str | None = None,
+    exists_is_done: bool = False,
+) -> WriteAnswer:
+    answer = w.put_contents(
+        repository, path, branch=branch, sha=sha, message=message, content=content.encode()
+    )
+    if answer.status not in (409, 422):
+        return answer
+    # Refused because the file changed since ``sha`` (409) or exists without ``sha`` (422):
+    # done when a write of ours, repeated, finds its own content there.
+    text, blob = _decode(w.get_contents(repository, path, ref=branch))
+    if blob is not None and (exists_is_done or text == content):
+        return WriteAnswer(200, {"content": {"path": path, "sha": blob}, "observed": "on branch"})
+    return answer
+
+
+def _create_pull(
+    w: GitHubWriter, repository: str, *, title: str, branch: str, base: str, body: str
+) -> WriteAnswer:
+    answer = w.create_pull(repository, title=title, head=branch, base=base, body=body)
+    if answer.status == 422 and "pull request already exists" in _message(answer).lower():
+        existing = w.find_pull(repository, head=branch)
+        if existing is not None:
+            return WriteAnswer(200, {**existing, "observed": "pull request already exists"})
+    return answer
+
+
 def _open_pull(
     ctx: Context,
     policy: Policy,
@@ -107,6 +184,7 @@ def _open_pull(
     base: str,
     failures: list[dict[str, Any]],
     found: list[tuple[str, int, str]],
+    owner: effects.Recovery,
 ) -> dict[str, Any]:
     """Branch, template change, evidence, PR; returns the columns to record."""
     tx, deps = ctx.tx, ctx.deps
@@ -128,6 +206,8 @@ def _open_pull(
             request=request,
             dry_run=policy.dry_run,
             call=call,
+            classify=_classify,
+            recovery=owner,
         )
 
     if policy.dry_run:
@@ -147,29 +227,32 @@ def _open_pull(
         (
             "ref",
             {"ref": f"refs/heads/{branch}", "sha": base_sha},
-            lambda w: w.create_ref(repository, ref=f"refs/heads/{branch}", sha=base_sha),
+            lambda w: _create_ref(w, repository, branch, base_sha),
         ),
         (
             "template",
             {"path": policy.prompt_template_path, "branch": branch},
-            lambda w: w.put_contents(
+            lambda w: _put_file(
+                w,
                 repository,
                 policy.prompt_template_path,
                 branch=branch,
                 sha=blob,
                 message="Tune the Codex prompt from repeated failure reasons",
-                content=suggestions.tuned_template(current, found).encode(),
+                content=suggestions.tuned_template(current, found),
             ),
         ),
         (
             "evidence",
             {"path": evidence_path, "branch": branch},
-            lambda w: w.put_contents(
+            lambda w: _put_file(
+                w,
                 repository,
                 evidence_path,
                 branch=branch,
                 message="Add the evidence behind the prompt change",
-                content=evidence.encode(),
+                content=evidence,
+                exists_is_done=True,
             ),
         ),
     ]
@@ -187,12 +270,12 @@ def _open_pull(
         (
             "pull",
             {"title": title, "head": branch, "base": base},
-            lambda w: w.create_pull(repository, title=title, head=branch, base=base, body=body),
+            lambda w: _create_pull(w, repository, title=title, branch=branch, base=base, body=body),
         )
     )
     for step, request, call in steps:
         result = write(step, request, call)
-        if result.mode == "refused" or (result.answer is not None and not result.answer.ok):
+        if result.outcome not in DONE:
             return {**out, "state": "failed", "error": f"{step}: {result.outcome}"}
     pull = result.answer.body if result.answer else {}
     return {
@@ -215,6 +298,23 @@ def _record(tx: Tx, repository: str, key: str, policy: Policy, **columns: Any) -
         error=columns.pop("error", None),
         **columns,
     )
+
+
+def handle(event: Envelope, ctx: Context) -> Outcome:
+    """Dispatch: ``timers.due`` is a tick (:func:`tick`), anything else a decision
+    (:func:`tune`)."""
+    if event.type == TIMERS_DUE:
+        return tick(event, ctx)
+    return tune(event, ctx)
+
+
+def tick(event: Envelope, ctx: Context) -> Outcome:
+    """The scheduler's ``timers.due`` (``timerowner = prompt-tune``): each decision whose
+    proposal a dead worker left unrecorded is handled again (:mod:`shared.recovery`)."""
+    handled = 0
+    for timer in recovery.distinct_events(timers.claim_due(ctx.tx, OWNER)):
+        handled += recovery.handle_again(ctx, timer, tune) is not None
+    return NoReply(f"tick: {handled} decision(s) handled again")
 
 
 def tune(event: Envelope, ctx: Context) -> Outcome:
@@ -246,7 +346,10 @@ def tune(event: Envelope, ctx: Context) -> Outcome:
         return NoReply("no actionable suggestion in the failure reasons", run_id=decided.run_id)
     key = f"prompt-tune:{repository}:after-{last['id'] if last else 0}"
     base = str(failures[-1].get("base_ref") or "main")
-    columns = _open_pull(ctx, policy, repository, key, base, failures, found)
+    owner = effects.Recovery(
+        owner=OWNER, run_id=decided.run_id, event_type=JUDGE_DECIDED, data=event.json()
+    )
+    columns = _open_pull(ctx, policy, repository, key, base, failures, found, owner)
     evidence = [
         {"run_id": f["run_id"], "decision": f["decision"], "reasons": f["reasons"]}
         for f in failures

@@ -13,7 +13,9 @@ with ``sha`` and ``merge_method``; 405 "Pull Request is not mergeable", 409 "Hea
 modified"), "Delete a reference" (``DELETE …/git/refs/heads/{branch}``, 204, 422 when the
 reference does not exist), "Create a reference" (``POST …/git/refs``), "Get/Create or update
 file contents" (``GET``/``PUT …/contents/{path}``, ``content`` base64), "Create a pull
-request" (``POST …/pulls``); and GraphQL's ``revertPullRequest`` mutation.
+request" (``POST …/pulls``), "List pull requests" (``GET …/pulls?head=<owner>:<branch>&
+state=all``, to find the one a repeated creation was refused for); and GraphQL's
+``revertPullRequest`` mutation.
 """
 
 from __future__ import annotations
@@ -104,6 +106,27 @@ class HttpxGitHubWriter(HttpxGitHub):
         """``POST /repos/{repo}/pulls``."""
         payload = {"title": title, "head": head, "base": base, "body": body, "draft": draft}
         return self._write("POST", f"/repos/{repo}/pulls", json=payload)
+
+    def find_pull(self, repo: str, *, head: str) -> dict[str, Any] | None:
+        """The newest pull request of any state from branch ``head`` of ``repo``'s owner, or None.
+
+        Raises:
+            RateLimitedError: a primary or secondary rate limit.
+            UpstreamError: 5xx, 408, 401 or a transport failure.
+            UpstreamRejectedError: any other 4xx (the repository is gone or unreadable).
+        """
+        owner = repo.split("/", 1)[0]
+        params = {"head": f"{owner}:{head}", "state": "all", "per_page": "1"}
+        url = f"{self.api_url}/repos/{repo}/pulls"
+        resp = send(self._client, "GET", url, service=SERVICE, params=params)
+        limited = _rate_limited(resp)
+        if limited is not None:
+            raise limited
+        raise_for_status(resp, service=SERVICE, unauthorized_is_transient=True)
+        pulls = body_json(resp)
+        if not isinstance(pulls, list) or not pulls or not isinstance(pulls[0], dict):
+            return None
+        return dict(pulls[0])
 
     def revert_pull(
         self, pull_node_id: str, *, title: str | None = None, body: str | None = None

@@ -22,7 +22,9 @@ pull request becomes ``state: closed, merged: true`` with its ``merge_commit_sha
 reference" answers 204, or 422 ``Reference does not exist``. "Create a reference" answers 201,
 or 422 ``Reference already exists``. "Create or update file contents" answers 201/200, 422 when
 an existing file is updated without ``sha``, 409 when ``sha`` is not the current blob. "Create
-a pull request" answers 201, or 422 ``A pull request already exists for owner:branch.``. The
+a pull request" answers 201, or 422 ``A pull request already exists for owner:branch.``. "List
+pull requests" (``GET …/pulls``) filters by ``head`` (``owner:branch``) and ``state`` (``open``
+by default, ``closed``, ``all``), newest first. The
 GraphQL ``revertPullRequest`` mutation opens ``Revert "<title>"`` for a merged pull request.
 """
 
@@ -286,6 +288,20 @@ def _create_pull(store: FakeStore, repository: str, body: Any) -> flask.Response
     return json_answer(201, pull)
 
 
+def _list_pulls(store: FakeStore, repository: str) -> flask.Response:
+    head = flask.request.args.get("head")
+    wanted = flask.request.args.get("state") or "open"
+    pulls = [
+        p
+        for p in _pulls_of(store, repository)
+        if (head is None or p["head"]["ref"] == head.split(":", 1)[-1])
+        and (wanted == "all" or p.get("state") == wanted)
+    ]
+    pulls.sort(key=lambda p: int(p["number"]), reverse=True)
+    per_page = int(flask.request.args.get("per_page") or 30)
+    return json_answer(200, pulls[:per_page])
+
+
 def _revert(store: FakeStore, payload: dict[str, Any]) -> flask.Response:
     arguments = ((payload.get("variables") or {}).get("input")) or {}
     node_id = arguments.get("pullRequestId")
@@ -384,6 +400,11 @@ def install_write_routes(app: flask.Flask, store: FakeStore) -> None:
     def create_pull(owner: str, repo: str) -> flask.Response:
         body = flask.request.get_json(silent=True)
         return guarded("create_pull", lambda: _create_pull(store, f"{owner}/{repo}", body))
+
+    @app.get("/repos/<owner>/<repo>/pulls")
+    def list_pulls(owner: str, repo: str) -> flask.Response:
+        with store.lock:
+            return _list_pulls(store, f"{owner}/{repo}")
 
     @app.before_request
     def _revert_mutation() -> flask.Response | None:

@@ -160,6 +160,21 @@ def test_a_branch_a_file_and_a_pull_request_are_created_and_read_back(
     assert [p["title"] for p in _state(fake)["created_pulls"]] == ["Tune the prompt"]
 
 
+def test_a_pull_request_is_found_by_its_head_branch_in_any_state(
+    writer: HttpxGitHubWriter,
+) -> None:
+    assert writer.find_pull(REPO, head="codex/prompt-tune") is None
+    opened = writer.create_pull(
+        REPO, title="Tune the prompt", head="codex/prompt-tune", base="main", body="evidence"
+    )
+
+    found = writer.find_pull(REPO, head="codex/prompt-tune")
+
+    assert found is not None and found["number"] == opened.body["number"]
+    assert found["html_url"] == opened.body["html_url"]
+    assert writer.find_pull(REPO, head="codex/other-branch") is None
+
+
 def test_revert_of_a_merged_pull_request_opens_a_revert_pull_request(
     writer: HttpxGitHubWriter, fake: ServedFake
 ) -> None:

@@ -29,6 +29,7 @@ from shared.fakes.base import ServedFake, serve_fake
 from shared.fakes.github import create_app
 from shared.models.events import PR_MERGED
 from shared.settings import Settings
+from tests.functional import test_prompt_tune as prompt_tune
 from tests.functional.test_merge import PR, REPO, judged_run, post, run_row, seed, set_policy
 from tests.support.cloudevents import post_timers_due
 from tests.support.cut_after import CutDatabaseAt
@@ -81,7 +82,7 @@ def settings(
         database_url=proxied,
         data_dir=tmp_path,
         github_api_url=github[0].url,
-        github_write_allowlist=[REPO],
+        github_write_allowlist=[REPO, prompt_tune.REPO],
         llm_base_url=None,
         k_sink=sink[0],
     )
@@ -193,4 +194,81 @@ def test_merge_whose_record_was_lost_after_github_merged_is_recorded_without_a_s
     assert again.headers["ce-id"] == sink[1][0]["ce-id"]
     merged = json.loads(again.content)
     assert merged["merge_commit_sha"] == _state(github[0])["merges"][0]["merge_commit_sha"]
+    assert _pending_timers(direct) == []
+
+
+def _tuning_state(fake: ServedFake) -> None:
+    """The fake GitHub as prompt-tune's tests see it: the base branch's template files."""
+    contents = {
+        prompt_tune.TEMPLATE: {"content": "You are Codex. Implement the issue.\n"},
+        ".github/pull_request_template.md": {"content": "## Summary\n\n## Tests\n"},
+    }
+    httpx.put(
+        f"{fake.url}/_fake/state", json={"contents": {prompt_tune.REPO: {"main": contents}}}
+    ).raise_for_status()
+
+
+def _proposals(db: Database) -> list[dict[str, Any]]:
+    with db.transaction() as tx:
+        return tx.all("SELECT state, pr_number, error FROM codex_judge.prompt_tuning")
+
+
+def test_prompt_tuning_pr_opened_before_its_record_was_lost_is_recorded_by_the_next_tick(
+    github: tuple[ServedFake, CutDatabaseAt],
+    proxy: CuttableProxy,
+    direct: Database,
+    function_url: Any,
+) -> None:
+    _tuning_state(github[0])
+    runs = prompt_tune._seed(direct, 3)
+    url = function_url("prompt_tune")
+    github[1].after_answer(lambda method, path: method == "POST" and path.endswith("/pulls"))
+
+    first = prompt_tune._post(url, "evt-1", runs[-1])
+
+    assert first.status_code == 503, first.text
+    (created,) = _state(github[0])["created_pulls"]  # GitHub opened it; the cooldown row lost
+    proxy.restore()
+    assert _proposals(direct) == []
+    _time_passes(direct)  # the decision is never redelivered
+
+    tick = post_timers_due(url, "prompt-tune", "tick-1")
+
+    assert tick.status_code == 202, tick.text
+    assert [p["number"] for p in _state(github[0])["created_pulls"]] == [created["number"]]
+    assert _proposals(direct) == [
+        {"state": "opened", "pr_number": created["number"], "error": None}
+    ]
+    assert _sent(github[0], "POST", "/git/refs") == 1
+    assert _pending_timers(direct) == []
+    # The cooldown holds: another decision opens nothing.
+    assert prompt_tune._post(url, "evt-2", runs[0]).status_code == 202
+    assert len(_state(github[0])["created_pulls"]) == 1
+
+
+def test_prompt_tuning_redelivered_after_the_branch_was_created_opens_one_pr(
+    github: tuple[ServedFake, CutDatabaseAt],
+    proxy: CuttableProxy,
+    direct: Database,
+    function_url: Any,
+) -> None:
+    _tuning_state(github[0])
+    runs = prompt_tune._seed(direct, 3)
+    url = function_url("prompt_tune")
+    github[1].after_answer(lambda method, path: method == "POST" and path.endswith("/git/refs"))
+
+    first = prompt_tune._post(url, "evt-1", runs[-1])
+
+    assert first.status_code == 503, first.text
+    proxy.restore()
+    _time_passes(direct)
+
+    again = prompt_tune._post(url, "evt-1", runs[-1])
+
+    assert again.status_code == 202, again.text
+    (created,) = _state(github[0])["created_pulls"]
+    assert _sent(github[0], "POST", "/pulls") == 1
+    assert _proposals(direct) == [
+        {"state": "opened", "pr_number": created["number"], "error": None}
+    ]
     assert _pending_timers(direct) == []

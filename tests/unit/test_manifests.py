@@ -364,7 +364,15 @@ def _subscribers(manifests: Manifests, event: dict[str, str]) -> list[str]:
                 },
                 [o],
             )
-            for o in ("ci-status", "review-gate", "judge", "deploy", "rerun", "merge")
+            for o in (
+                "ci-status",
+                "review-gate",
+                "judge",
+                "deploy",
+                "rerun",
+                "merge",
+                "prompt-tune",
+            )
         ),
         (
             {**_event("io.codexjudge.timers.due.v1"), "timerowner": "memories"},
