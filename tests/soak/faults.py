@@ -100,19 +100,22 @@ def _pg_ctl(args: list[str], user: str | None) -> None:
             raise RuntimeError(f"pg_ctl {args[-1]} failed: {out.read()}")
 
 
-def restart_embedded_postgres(pgdata: Path, outage_s: float, user: str | None = None) -> None:
-    """Stop the embedded server of ``pgdata`` (``pg_ctl stop -m fast``: every connection is
-    cut), wait ``outage_s`` seconds, and start it again with the options it ran with (read from
-    ``postmaster.opts``, so the same socket directory and URL).
+def restart_embedded_postgres(server: Any, outage_s: float) -> None:
+    """Stop the embedded server (``pg_ctl stop -m fast``: every connection is cut), wait
+    ``outage_s`` seconds, and start it again with the options it ran with (read from
+    ``postmaster.opts``, so the same socket directory and URL). The handle then follows the new
+    postmaster, so stopping the mesh still stops the server.
 
     Args:
-        pgdata: the server's data directory.
+        server: pgserver's ``PostgresServer`` (``pgdata``; ``system_user`` when we are root,
+            as Postgres refuses to run as root).
         outage_s: seconds between stop and start.
-        user: the system user the server runs as (pgserver's ``system_user``), or None.
 
     Raises:
         RuntimeError: ``pg_ctl`` failed; its output is in the message.
     """
+    pgdata = Path(server.pgdata)
+    user = getattr(server, "system_user", None)
     argv = shlex.split((pgdata / "postmaster.opts").read_text())[1:]
     options = []
     skip = False
@@ -129,6 +132,7 @@ def restart_embedded_postgres(pgdata: Path, outage_s: float, user: str | None = 
         ["-D", str(pgdata), "-w", "-l", str(pgdata / "log"), "-o", " ".join(options), "start"],
         user,
     )
+    server.ensure_postgres_running()
 
 
 @dataclass
@@ -139,16 +143,14 @@ class FaultInjector:
         mesh: the running mesh.
         plan: the intervals.
         seed: the RNG seed.
-        pgdata: the embedded server's data directory when the mesh owns it, else None (no
-            outage is injected).
-        pg_user: the system user the embedded server runs as, or None.
+        server: the embedded server (pgserver's handle) when the mesh owns it, else None
+            (no outage is injected).
     """
 
     mesh: Mesh
     plan: FaultPlan
     seed: int
-    pgdata: Path | None = None
-    pg_user: str | None = None
+    server: Any = None
     counts: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
 
@@ -179,7 +181,7 @@ class FaultInjector:
         next_fault = self._next(plan.upstream_every_s, started)
         outage_at = (
             started + plan.postgres_after_s
-            if plan.postgres_outage_s > 0 and self.pgdata is not None
+            if plan.postgres_outage_s > 0 and self.server is not None
             else float("inf")
         )
         functions = sorted(self.mesh.processes)
@@ -198,14 +200,13 @@ class FaultInjector:
                         self._attempt(f"arm {fake}", client.post, url, json=armed)
                         self.counts["upstream_faults_armed"] += 1
                     next_fault = self._next(plan.upstream_every_s, now)
-                if now >= outage_at and self.pgdata is not None:
+                if now >= outage_at:
                     outage_at = float("inf")
                     self._attempt(
                         "postgres restart",
                         restart_embedded_postgres,
-                        self.pgdata,
+                        self.server,
                         plan.postgres_outage_s,
-                        self.pg_user,
                     )
                     self.counts["postgres_restarts"] += 1
 

@@ -224,14 +224,7 @@ def run_soak(opts: SoakOptions, data_dir: Path) -> SoakReport:
     with soak_mesh(data_dir, repos) as mesh:
         stats["mesh_start_s"] = round(time.monotonic() - started, 1)
         _seed(mesh, repos, github)
-        server = mesh.embedded
-        injector = FaultInjector(
-            mesh,
-            opts.faults,
-            seed=opts.seed,
-            pgdata=Path(server.pgdata) if server is not None else None,
-            pg_user=getattr(server, "system_user", None) if server is not None else None,
-        )
+        injector = FaultInjector(mesh, opts.faults, seed=opts.seed, server=mesh.embedded)
         if opts.faults != NO_FAULTS:
             injector.start()
         publish_started = time.monotonic()
