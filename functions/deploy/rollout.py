@@ -43,13 +43,28 @@ def _key(row: dict[str, Any], what: str) -> str:
     return f"deploy:{what}:{row['repository']}#{row['pr_number']}@{row['merge_commit_sha']}"
 
 
-def _effect(ctx: Context, row: dict[str, Any], what: str, **kwargs: Any) -> dict[str, Any] | str:
+def _effect(
+    ctx: Context,
+    row: dict[str, Any],
+    what: str,
+    recovery: effects.Recovery | None = None,
+    **kwargs: Any,
+) -> dict[str, Any] | str:
     """``effects.perform`` under ``deploy:<what>:…``: the recorded response, or the error text
-    when the upstream rejected the request for good (now or on an earlier delivery)."""
+    when the upstream rejected the request for good (now or on an earlier delivery).
+
+    ``recovery`` (the ``pr.merged`` that started the rollout) owns the effect until ``ctx.tx``
+    commits what came of it; it is retired in ``ctx.tx``.
+    """
+    key = _key(row, what)
     try:
-        result = effects.perform(ctx.deps.db, key=_key(row, what), run_id=row["run_id"], **kwargs)
+        result = effects.perform(
+            ctx.deps.db, key=key, run_id=row["run_id"], recovery=recovery, **kwargs
+        )
     except PermanentError as exc:
+        effects.settle(ctx.tx, key, recovery)
         return exc.message
+    effects.settle(ctx.tx, key, recovery)
     if result.state != "done" or result.response is None:
         return result.error or f"{what} was rejected"
     return result.response
@@ -64,6 +79,7 @@ def _submit_workflow(
     revision: str,
     label: str,
     prefix: str,
+    recovery: effects.Recovery | None = None,
 ) -> dict[str, Any] | str:
     """Submit ``template`` for the merge commit once (effect ``deploy:<what>:…``), labelled
     ``label=<run id>`` so its completion is recognised; see :func:`_effect` for the result.
@@ -76,6 +92,7 @@ def _submit_workflow(
         ctx,
         row,
         what,
+        recovery,
         kind="argo.submit",
         request={"template": template, "revision": revision},
         call=lambda: argo.submit(
@@ -94,8 +111,14 @@ def schedule_poll(ctx: Context, run_id: int, delay_s: float) -> None:
     timers.schedule(ctx.tx, owner=OWNER, run_id=run_id, kind="poll", delay_s=delay_s)
 
 
-def start(ctx: Context, row: dict[str, Any], policy: Policy) -> Outcome:
+def start(
+    ctx: Context, row: dict[str, Any], policy: Policy, recovery: effects.Recovery | None = None
+) -> Outcome:
     """Trigger the rollout of a new deploy row and arm its timers.
+
+    Args:
+        recovery: who finishes the sync or submission if this worker dies before ``ctx.tx``
+            commits the deploy row (the ``pr.merged`` handled again on a deploy tick).
 
     Raises:
         TransientError: Argo CD or Argo failed transiently (retried; sent once). A request
@@ -109,6 +132,7 @@ def start(ctx: Context, row: dict[str, Any], policy: Policy) -> Outcome:
             ctx,
             row,
             "sync",
+            recovery,
             kind="argocd.sync",
             request={"application": application, "revision": sha},
             call=lambda: argocd.sync(application, sha).model_dump(mode="json"),
@@ -126,6 +150,7 @@ def start(ctx: Context, row: dict[str, Any], policy: Policy) -> Outcome:
             revision=sha,
             label=DEPLOYS_RUN_LABEL,
             prefix="deploy",
+            recovery=recovery,
         )
         if isinstance(submitted, str):
             return conclude.failed(

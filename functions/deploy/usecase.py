@@ -9,10 +9,15 @@
 * ``io.codexjudge.verification.completed.v1`` — the verification workflow of a run finished
   (forwarded by run-complete): verified, or failed → revert/rollback.
 * ``io.codexjudge.timers.due.v1`` (``timerowner=deploy``: the scheduler's wake-up, a *tick*)
-  — due ``deploy`` timers: ``poll`` (rollout progress, or a lost verification completion) and
-  ``deadline`` (``policy.deploy_timeout_s`` → ``deploy_timeout``). A tick may conclude
-  several deploys; each conclusion is published to ``K_SINK`` with the same CloudEvent id a
-  reply would have, and the tick answers 202.
+  — due ``deploy`` timers: ``poll`` (rollout progress, or a lost verification completion),
+  ``deadline`` (``policy.deploy_timeout_s`` → ``deploy_timeout``), and the recovery timers
+  (``effect:<key>``, :mod:`shared.recovery`) of a rollout whose worker died between the Argo CD
+  sync or Argo submission and the deploy row: its ``pr.merged`` is handled again, and the
+  idempotent call (the recorded effect, or a deterministic workflow name) is not repeated. A
+  tick may conclude several deploys; each conclusion is published to ``K_SINK`` with the same
+  CloudEvent id a reply would have, and the tick answers 202. A timer whose handling fails for
+  good (an upstream's 4xx, a bug on its data) is recorded on the timer and backed off
+  (:func:`shared.reconcile.record_timer_failure`); the others are handled all the same.
 
 Replies: ``io.codexjudge.deploy.verified.v1`` / ``io.codexjudge.deploy.failed.v1``.
 """
@@ -22,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from functions.deploy import conclude, rollout, store
-from shared import runs, timers
+from shared import effects, reconcile, recovery, runs, timers
 from shared.errors import InvalidDataError, TransientError
 from shared.events import Envelope
 from shared.models.events import (
@@ -116,7 +121,13 @@ def merged(data: PrMerged, ctx: Context) -> Outcome:
         return conclude.reply_for(row)
     # A duplicate pr.merged starts again harmlessly: the sync/submit is a recorded effect and
     # the deadline keeps its first due time.
-    return rollout.start(ctx, row, policy)
+    owner = effects.Recovery(
+        owner=rollout.OWNER,
+        run_id=data.run_id,
+        event_type=PR_MERGED,
+        data=data.model_dump(mode="json"),
+    )
+    return rollout.start(ctx, row, policy, owner)
 
 
 def verification(data: VerificationCompleted, ctx: Context) -> Outcome:
@@ -153,9 +164,13 @@ def tick(ctx: Context) -> Outcome:
             the tick's transaction rolls back, so its timers stay due (503, retried).
     """
     handled = 0
-    for timer in timers.claim_due(ctx.tx, rollout.OWNER):
-        outcome = _timer(ctx, timer)
-        handled += 1
+    due = timers.claim_due(ctx.tx, rollout.OWNER)
+    outcomes: list[Outcome | None] = [
+        recovery.handle_again(ctx, timer, handle) for timer in recovery.distinct_events(due)
+    ]
+    outcomes += [_timer(ctx, timer) for timer in due if not effects.is_recovery(timer)]
+    for outcome in outcomes:
+        handled += outcome is not None
         if isinstance(outcome, Reply):
             event = reply_event(
                 ctx.consumer, ctx.deps.settings.event_source, outcome, dict(ctx.extensions_out)
@@ -165,8 +180,10 @@ def tick(ctx: Context) -> Outcome:
     return NoReply(f"{handled} deploy timer(s) handled")
 
 
-def _timer(ctx: Context, timer: dict[str, Any]) -> Outcome:
-    """One due timer, in a savepoint: a transient upstream failure re-arms it and moves on."""
+def _timer(ctx: Context, timer: dict[str, Any]) -> Outcome | None:
+    """One due timer, in a savepoint: a transient upstream failure re-arms it and moves on;
+    any other failure of its own is recorded on it (backed off) and the tick moves on (None).
+    """
     run_id = int(timer["run_id"])
     try:
         with ctx.tx.savepoint(f"timer_{int(timer['id'])}"):
@@ -197,3 +214,8 @@ def _timer(ctx: Context, timer: dict[str, Any]) -> Outcome:
             delay_s=rollout.POLL_INTERVAL_S,
         )
         return NoReply("transient failure")
+    except Exception as exc:
+        if reconcile.stops_the_tick(exc):
+            raise
+        reconcile.record_timer_failure(ctx, timer, exc)
+        return None

@@ -7,7 +7,9 @@ wake-ups.
 * ``io.codexjudge.timers.due.v1`` (``timerowner=rerun``: the scheduler's wake-up, a *tick*):
   every due ``rerun`` timer is submitted (:mod:`functions.rerun.submit`); each resulting event
   is published to ``K_SINK`` with a deterministic id (a repeated publish is deduplicated
-  downstream) and the tick answers 202.
+  downstream) and the tick answers 202. A timer whose submission fails in a way that is its
+  own (a bug on its data) is recorded on the timer and backed off
+  (:func:`shared.reconcile.record_timer_failure`); the others are submitted all the same.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from functions.rerun import schedule, submit
 from functions.rerun import task as tasks
-from shared import effects, recovery, timers
+from shared import effects, reconcile, recovery, timers
 from shared.db import Tx
 from shared.errors import ConflictError
 from shared.events import Envelope
@@ -155,9 +157,16 @@ def on_tick(event: Envelope, ctx: Context) -> Outcome:
             timers.complete(ctx.tx, timer["id"])
             continue
         try:
-            outcome = _submit(ctx, run, row)
+            with ctx.tx.savepoint(f"submit_{int(timer['id'])}"):
+                outcome = _submit(ctx, run, row)
         except ConflictError:
             continue  # another worker is submitting it; the next tick sees the result
+        except Exception as exc:
+            if reconcile.stops_the_tick(exc):
+                raise
+            reconcile.record_timer_failure(ctx, timer, exc)
+            handled += 1
+            continue
         handled += 1
         if outcome.event is None:
             continue  # submit.submit moved the timer for the retry

@@ -344,3 +344,130 @@ def test_discord_redelivery_meeting_a_dead_workers_claim_is_acknowledged_and_pos
     with direct.transaction() as tx:
         pending = tx.all("SELECT kind FROM runtime.timers WHERE done_at IS NULL")
     assert pending == []
+
+
+@pytest.fixture
+def deploy_url(container: Container, serve: Any) -> str:
+    return _serve_function(serve, "deploy")
+
+
+def _deploying_runs(db: Database, count: int) -> list[int]:
+    """``count`` merged runs of REPO (PRs 1…count) whose policy deploys with an Argo workflow."""
+    with db.transaction() as tx:
+        tx.run(
+            "INSERT INTO codex_judge.policies (repository, document)"
+            " VALUES (:r, CAST(:d AS jsonb))",
+            r=REPO,
+            d=json.dumps(
+                {
+                    "dry_run": False,
+                    "deploy_mode": "argo_workflow",
+                    "deploy_workflow_template": "deploy-prod",
+                    "verify_workflow_template": "e2e-verify",
+                }
+            ),
+        )
+        rows = [
+            tx.one(
+                "INSERT INTO codex_judge.runs (workflow_uid, namespace, repository, issue_number,"
+                " attempt, head_sha, pr_number, status) VALUES (:uid, 'argo', :repo, :n, 1,"
+                " :sha, :n, 'deploying') RETURNING id",
+                uid=f"uid-deploy-{n}",
+                repo=REPO,
+                n=n,
+                sha=SHA,
+            )
+            for n in range(1, count + 1)
+        ]
+    return [int(r["id"]) for r in rows if r is not None]
+
+
+def _merged(run_id: int, pr: int) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "repository": REPO,
+        "pr_number": pr,
+        "head_sha": SHA,
+        "merge_commit_sha": f"{pr:x}".rjust(40, "5"),
+        "merge_method": "squash",
+        "dry_run": False,
+    }
+
+
+def _deploy(db: Database, run_id: int) -> dict[str, Any] | None:
+    with db.transaction() as tx:
+        return tx.one(
+            "SELECT state, deploy_workflow FROM codex_judge.deploys WHERE run_id = :id", id=run_id
+        )
+
+
+def test_deploy_killed_after_argo_accepted_the_rollout_is_recorded_by_the_next_tick(
+    argo: tuple[ServedFake, CutDatabaseAt],
+    proxy: CuttableProxy,
+    deploy_url: str,
+    direct: Database,
+) -> None:
+    (run_id,) = _deploying_runs(direct, 1)
+    argo[1].after_answer(lambda method, path: method == "POST" and path.endswith("/submit"))
+    first = post_event(deploy_url, "io.codexjudge.pr.merged.v1", _merged(run_id, 1), "merged-1")
+    assert first.status_code == 503, first.text
+    (name,) = _workflows(argo[0])  # Argo runs the deploy workflow; the deploy row was lost
+    proxy.restore()
+    assert _deploy(direct, run_id) is None
+    _time_passes(direct)  # pr.merged is never redelivered
+
+    tick = post_timers_due(deploy_url, "deploy", "tick-1")
+
+    assert tick.status_code == 202, tick.text
+    assert list(_workflows(argo[0])) == [name]
+    # the repeat was answered 409 AlreadyExists: one workflow accepted, recorded as the deploy
+    assert (len(_submit_requests(argo[0])), _accepted(argo[0])) == (2, 1)
+    deploy = _deploy(direct, run_id)
+    assert deploy is not None
+    assert (deploy["state"], f"argo/{deploy['deploy_workflow']}") == ("deploying", name)
+    with direct.transaction() as tx:
+        pending = tx.all("SELECT kind FROM runtime.timers WHERE done_at IS NULL ORDER BY kind")
+    assert [p["kind"] for p in pending] == ["deadline", "poll"]  # the rollout is watched
+
+
+def test_one_deploy_timer_failing_for_good_does_not_block_the_others(
+    argo: tuple[ServedFake, CutDatabaseAt], deploy_url: str, direct: Database
+) -> None:
+    bad, good = _deploying_runs(direct, 2)
+    for run_id, pr in ((bad, 1), (good, 2)):
+        merged = post_event(deploy_url, "io.codexjudge.pr.merged.v1", _merged(run_id, pr), f"m{pr}")
+        assert merged.status_code == 202, merged.text
+    workflows = httpx.get(f"{argo[0].url}/_fake/state").json()
+    by_run = {
+        int(w["metadata"]["labels"]["codex-judge.io/deploys-run"]): key
+        for key, w in workflows["workflows"].items()
+    }
+    workflows["workflows"][by_run[good]].setdefault("status", {})["phase"] = "Succeeded"
+    httpx.put(f"{argo[0].url}/_fake/state", json=workflows).raise_for_status()
+    # Argo refuses to show the bad run's workflow, for good (a 403 is no outage).
+    httpx.post(
+        f"{argo[0].url}/_fake/faults",
+        json={"status": 403, "method": "GET", "path": by_run[bad].split("/")[-1], "times": 5},
+    ).raise_for_status()
+    with direct.transaction() as tx:
+        tx.run(
+            "UPDATE runtime.timers SET due_at = now() - interval '1 second'"
+            " WHERE owner = 'deploy' AND kind = 'poll' AND done_at IS NULL"
+        )
+
+    tick = post_timers_due(deploy_url, "deploy", "tick-1")
+
+    assert tick.status_code == 202, tick.text
+    healthy = _deploy(direct, good)
+    assert healthy is not None and healthy["state"] == "verifying"  # verification submitted
+    stuck = _deploy(direct, bad)
+    assert stuck is not None and stuck["state"] == "deploying"
+    with direct.transaction() as tx:
+        failed = tx.one(
+            "SELECT attempts, last_error, due_at > now() AS backed_off FROM runtime.timers"
+            " WHERE owner = 'deploy' AND kind = 'poll' AND run_id = :id",
+            id=bad,
+        )
+    assert failed is not None
+    assert (failed["attempts"], failed["backed_off"]) == (1, True)
+    assert "403" in failed["last_error"]
