@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import flask
 import httpx
 import pytest
 from pydantic import SecretStr
@@ -25,14 +24,13 @@ from pydantic import SecretStr
 from shared import bootstrap
 from shared.bootstrap import Container
 from shared.db import Database
-from shared.db.pool import connect_params
 from shared.fakes import argo as fake_argo
 from shared.fakes import discord as fake_discord
 from shared.fakes.base import ServedFake, serve_fake
 from shared.models.events import JUDGE_DECIDED, RUN_ESCALATED
 from shared.settings import Settings
 from tests.support.cloudevents import post_event, post_timers_due
-from tests.support.cut_after import CutDatabaseAt
+from tests.support.cut_after import CutDatabaseAt, database_proxy, recording_sink, through
 from tests.support.tcp_proxy import CuttableProxy
 
 REPO = "python/cpython"
@@ -41,8 +39,7 @@ SHA = "02a87ce98d14f4d9d6e72ade7b4146201657bb33"
 
 @pytest.fixture
 def proxy(database_url: str) -> Iterator[CuttableProxy]:
-    params = connect_params(database_url)
-    with CuttableProxy(params.get("unix_sock") or (params["host"], params["port"])) as cuttable:
+    with database_proxy(database_url) as cuttable:
         yield cuttable
 
 
@@ -64,17 +61,8 @@ def discord(proxy: CuttableProxy) -> Iterator[tuple[ServedFake, CutDatabaseAt]]:
 
 @pytest.fixture
 def sink() -> Iterator[tuple[str, list[dict[str, str]]]]:
-    received: list[dict[str, str]] = []
-    app = flask.Flask("sink")
-
-    @app.post("/")
-    def ingest() -> flask.Response:
-        received.append({k.lower(): v for k, v in flask.request.headers.items()})
-        return flask.Response(b"", status=202)
-
-    served = serve_fake(app)
-    yield served.url + "/", received
-    served.stop()
+    with recording_sink() as recorded:
+        yield recorded
 
 
 @pytest.fixture
@@ -86,10 +74,8 @@ def settings(
     discord: tuple[ServedFake, CutDatabaseAt],
     sink: tuple[str, list[dict[str, str]]],
 ) -> Settings:
-    params = connect_params(database_url)
-    proxied = f"postgresql://{params['user']}@127.0.0.1:{proxy.port}/{params['database']}"
     return Settings(
-        database_url=proxied,
+        database_url=through(proxy, database_url),
         data_dir=tmp_path,
         github_api_url="http://127.0.0.1:9",
         llm_base_url=None,

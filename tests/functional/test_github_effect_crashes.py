@@ -18,13 +18,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import flask
 import httpx
 import pytest
 
 from shared.bootstrap import Container
 from shared.db import Database
-from shared.db.pool import connect_params
 from shared.fakes.base import ServedFake, serve_fake
 from shared.fakes.github import create_app
 from shared.models.events import PR_MERGED
@@ -32,14 +30,13 @@ from shared.settings import Settings
 from tests.functional import test_prompt_tune as prompt_tune
 from tests.functional.test_merge import PR, REPO, judged_run, post, run_row, seed, set_policy
 from tests.support.cloudevents import post_timers_due
-from tests.support.cut_after import CutDatabaseAt
+from tests.support.cut_after import CutDatabaseAt, database_proxy, recording_sink, through
 from tests.support.tcp_proxy import CuttableProxy
 
 
 @pytest.fixture
 def proxy(database_url: str) -> Iterator[CuttableProxy]:
-    params = connect_params(database_url)
-    with CuttableProxy(params.get("unix_sock") or (params["host"], params["port"])) as cuttable:
+    with database_proxy(database_url) as cuttable:
         yield cuttable
 
 
@@ -54,17 +51,8 @@ def github(proxy: CuttableProxy) -> Iterator[tuple[ServedFake, CutDatabaseAt]]:
 
 @pytest.fixture
 def sink() -> Iterator[tuple[str, list[dict[str, str]]]]:
-    received: list[dict[str, str]] = []
-    app = flask.Flask("sink")
-
-    @app.post("/")
-    def ingest() -> flask.Response:
-        received.append({k.lower(): v for k, v in flask.request.headers.items()})
-        return flask.Response(b"", status=202)
-
-    served = serve_fake(app)
-    yield served.url + "/", received
-    served.stop()
+    with recording_sink() as recorded:
+        yield recorded
 
 
 @pytest.fixture
@@ -76,10 +64,8 @@ def settings(
     sink: tuple[str, list[dict[str, str]]],
 ) -> Settings:
     """The functions' settings: their database connections go through the proxy."""
-    params = connect_params(database_url)
-    proxied = f"postgresql://{params['user']}@127.0.0.1:{proxy.port}/{params['database']}"
     return Settings(
-        database_url=proxied,
+        database_url=through(proxy, database_url),
         data_dir=tmp_path,
         github_api_url=github[0].url,
         github_write_allowlist=[REPO, prompt_tune.REPO],

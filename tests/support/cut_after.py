@@ -6,10 +6,15 @@ request reaches it (the worker "dies" before the call: nothing is sent and nothi
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import flask
+
+from shared.db.pool import connect_params
+from shared.fakes.base import serve_fake
 from tests.support.tcp_proxy import CuttableProxy
 
 Matcher = Callable[[str, str], bool]
@@ -52,3 +57,35 @@ class CutDatabaseAt:
         body = b"".join(self._app(environ, start_response))
         self._proxy.cut()
         return [body]
+
+
+@contextlib.contextmanager
+def database_proxy(database_url: str) -> Iterator[CuttableProxy]:
+    """A :class:`CuttableProxy` in front of the database ``database_url`` names."""
+    params = connect_params(database_url)
+    with CuttableProxy(params.get("unix_sock") or (params["host"], params["port"])) as proxy:
+        yield proxy
+
+
+def through(proxy: CuttableProxy, database_url: str) -> str:
+    """The URL of ``database_url``'s database reached through ``proxy`` (TCP on loopback)."""
+    params = connect_params(database_url)
+    return f"postgresql://{params['user']}@127.0.0.1:{proxy.port}/{params['database']}"
+
+
+@contextlib.contextmanager
+def recording_sink() -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """A Broker ingress stand-in: ``(its URL, the headers of every event POSTed to it)``."""
+    received: list[dict[str, str]] = []
+    app = flask.Flask("sink")
+
+    @app.post("/")
+    def ingest() -> flask.Response:
+        received.append({k.lower(): v for k, v in flask.request.headers.items()})
+        return flask.Response(b"", status=202)
+
+    served = serve_fake(app)
+    try:
+        yield served.url + "/", received
+    finally:
+        served.stop()
