@@ -1,16 +1,30 @@
 """ci-status: the CI verdict for a run's exact head SHA (see :mod:`functions.ci_status.verdicts`).
 
-Triggered by ``io.codexjudge.run.completed.v1`` and ``com.github.check_run.*``,
-``com.github.check_suite.*``, ``com.github.status``, ``com.github.workflow_run.*``,
-``com.github.pull_request.synchronize`` and the scheduler's ``io.codexjudge.timers.due.v1`` with
-``timerowner = ci-status`` (:mod:`functions.ci_status.tick`); replies
-``io.codexjudge.ci.concluded.v1``, or ``io.codexjudge.run.escalated.v1`` when GitHub no longer
-knows the repository or commit or a timer keeps failing (neither matches its own Triggers).
+Triggered by the events in :data:`ROUTES` (``triggers/ci-status.yaml``; the scheduler's
+``timers.due`` with ``timerowner = ci-status``); replies ``io.codexjudge.ci.concluded.v1``, or
+``io.codexjudge.run.escalated.v1`` when GitHub no longer knows the repository or commit or a
+timer keeps failing (neither matches its own Triggers).
 """
 
 from __future__ import annotations
 
-from functions.ci_status.verdicts import handle as use_case
+from functions.ci_status import tick, verdicts
+from shared.models.events import RUN_COMPLETED, TIMERS_DUE
+from shared.routing import Routes
 from shared.runtime import cloudevent_function
 
-handle = cloudevent_function("ci-status", use_case)
+ROUTES = Routes(
+    exact={
+        RUN_COMPLETED: verdicts.on_run_completed,
+        TIMERS_DUE: tick.handle,  # durable waits: timeouts and reconcile
+        "com.github.status": verdicts.on_check_event,  # commit statuses have no action
+        "com.github.pull_request.synchronize": verdicts.on_synchronize,
+    },
+    prefix={
+        "com.github.check_run.": verdicts.on_check_event,
+        "com.github.check_suite.": verdicts.on_check_event,
+        "com.github.workflow_run.": verdicts.on_check_event,
+    },
+)
+
+handle = cloudevent_function("ci-status", ROUTES.dispatch)

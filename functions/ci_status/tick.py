@@ -41,7 +41,7 @@ from shared.reconcile import (
 )
 from shared.runtime import Context, NoReply, Outcome, Reply
 
-CI_TIMEOUT = "ci_timeout"
+CI_TIMEOUT = verdicts.CI_TIMEOUT
 
 SQL_RUN = """
 SELECT id, status, active, repository, head_sha, pr_number, ci_verdict

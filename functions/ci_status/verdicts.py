@@ -30,14 +30,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from functions.ci_status import freshness, retries, supersede, tick
+from functions.ci_status import freshness, retries, supersede
 from shared.errors import UpstreamNotFoundError
 from shared.events import Envelope
 from shared.gates.ci import CiResult, ci_verdict
 from shared.models.events import (
     CI_CONCLUDED,
-    RUN_COMPLETED,
-    TIMERS_DUE,
     CheckSummary,
     CiConcluded,
     RunCompleted,
@@ -55,9 +53,9 @@ from shared.reconcile import note_waiting, settle
 from shared.runs.escalation import escalate_not_found, replay_not_found
 from shared.runtime import Context, NoReply, Outcome, Reply
 
-CHECK_EVENTS = ("check_run", "check_suite", "status", "workflow_run")
-
-SYNCHRONIZE = "com.github.pull_request.synchronize"
+#: The timer kind of a CI wait's deadline (owner ``ci-status``), armed here, handled by
+#: :mod:`functions.ci_status.tick`.
+CI_TIMEOUT = "ci_timeout"
 
 # NO KEY UPDATE, not UPDATE: the run row stays locked against concurrent deciders, while the
 # effects outbox (its own connection) can still insert rows that reference the run.
@@ -83,28 +81,28 @@ WHERE id = :id AND ci_verdict IS NULL AND active
 """
 
 
-def github_event_name(event_type: str) -> str | None:
-    """``com.github.check_run.completed`` → ``check_run``; None for other types."""
-    if not event_type.startswith("com.github."):
-        return None
+def github_event_name(event_type: str) -> str:
+    """``com.github.check_run.completed`` → ``check_run``; ``com.github.status`` → ``status``."""
     return event_type.removeprefix("com.github.").split(".", 1)[0]
 
 
-def handle(event: Envelope, ctx: Context) -> Outcome:
-    """Route one event to the CI verdict (see the module docstring)."""
-    if event.type == TIMERS_DUE:  # durable waits: timeouts and reconcile (H2)
-        return tick.handle(event, ctx)
-    if event.type == RUN_COMPLETED:
-        return decide_run(ctx, event.model(RunCompleted).run_id)
-    if event.type == SYNCHRONIZE:
-        payload = event.json()
-        if not isinstance(payload, dict):
-            return NoReply("payload is not an object")
-        return supersede.on_synchronize(payload, ctx)
-    name = github_event_name(event.type)
-    if name in CHECK_EVENTS:
-        return _on_check_event(name, event.json(), ctx)
-    return NoReply(f"ignored event type {event.type}")
+def on_run_completed(event: Envelope, ctx: Context) -> Outcome:
+    """``run.completed``: read the run's checks from GitHub and decide (:func:`decide_run`)."""
+    return decide_run(ctx, event.model(RunCompleted).run_id)
+
+
+def on_synchronize(event: Envelope, ctx: Context) -> Outcome:
+    """``pull_request.synchronize``: a push supersedes the PR's older gated runs."""
+    payload = event.json()
+    if not isinstance(payload, dict):
+        return NoReply("payload is not an object")
+    return supersede.on_synchronize(payload, ctx)
+
+
+def on_check_event(event: Envelope, ctx: Context) -> Outcome:
+    """A ``check_run`` / ``check_suite`` / ``status`` / ``workflow_run`` event: project it, then
+    decide for the active runs waiting for CI at the SHAs it touched."""
+    return _on_check_event(github_event_name(event.type), event.json(), ctx)
 
 
 def decide_run(ctx: Context, run_id: int) -> Outcome:
@@ -181,7 +179,7 @@ def _verdict(run: dict[str, Any], ctx: Context) -> Outcome:
             note_waiting(
                 ctx,
                 run_id=run["id"],
-                deadline_kind=tick.CI_TIMEOUT,
+                deadline_kind=CI_TIMEOUT,
                 deadline_s=policy.ci_timeout_s,
                 reconcile_s=policy.reconcile_interval_s,
             )
@@ -191,7 +189,7 @@ def _verdict(run: dict[str, Any], ctx: Context) -> Outcome:
         note_waiting(  # a durable deadline and reconcile (shared.reconcile)
             ctx,
             run_id=run["id"],
-            deadline_kind=tick.CI_TIMEOUT,
+            deadline_kind=CI_TIMEOUT,
             deadline_s=policy.ci_timeout_s,
             reconcile_s=policy.reconcile_interval_s,
         )

@@ -28,13 +28,11 @@ from typing import Any
 
 from functions.deploy import conclude, rollout, store
 from shared import effects, reconcile, recovery, runs, timers
-from shared.errors import InvalidDataError, TransientError
+from shared.errors import TransientError
 from shared.events import Envelope
 from shared.models.events import (
     PR_MERGED,
     RUN_ESCALATED,
-    TIMERS_DUE,
-    VERIFICATION_COMPLETED,
     PrMerged,
     RunEscalated,
     VerificationCompleted,
@@ -46,23 +44,27 @@ from shared.runtime import Context, NoReply, Outcome, Reply, reply_event
 DEPLOY_NOT_CONFIGURED = "deploy_not_configured"
 
 
-def handle(event: Envelope, ctx: Context) -> Outcome:
-    """Dispatch on the CloudEvent type (see module docstring).
+def on_merged(event: Envelope, ctx: Context) -> Outcome:
+    """``pr.merged``: start the deploy (:func:`merged`).
 
     Raises:
-        InvalidDataError: an event type deploy does not subscribe to, or invalid ``data``.
+        InvalidDataError: ``data`` is not a valid :class:`PrMerged` (names the field).
     """
-    if event.type == PR_MERGED:
-        return merged(event.model(PrMerged), ctx)
-    if event.type == VERIFICATION_COMPLETED:
-        return verification(event.model(VerificationCompleted), ctx)
-    if event.type == TIMERS_DUE:
-        return tick(ctx)
-    raise InvalidDataError(
-        f"type: deploy handles {PR_MERGED}, {VERIFICATION_COMPLETED} and {TIMERS_DUE}, "
-        f"not {event.type!r}",
-        field="type",
-    )
+    return merged(event.model(PrMerged), ctx)
+
+
+def on_verification(event: Envelope, ctx: Context) -> Outcome:
+    """``verification.completed``: conclude the deploy (:func:`verification`).
+
+    Raises:
+        InvalidDataError: ``data`` is not a valid :class:`VerificationCompleted`.
+    """
+    return verification(event.model(VerificationCompleted), ctx)
+
+
+def on_tick(event: Envelope, ctx: Context) -> Outcome:
+    """``timers.due`` (``timerowner = deploy``): every due deploy timer (:func:`tick`)."""
+    return tick(ctx)
 
 
 def _missing_configuration(policy: Policy) -> list[str]:
@@ -166,7 +168,7 @@ def tick(ctx: Context) -> Outcome:
     handled = 0
     due = timers.claim_due(ctx.tx, rollout.OWNER)
     outcomes: list[Outcome | None] = [
-        recovery.handle_again(ctx, timer, handle) for timer in recovery.distinct_events(due)
+        recovery.handle_again(ctx, timer, on_merged) for timer in recovery.distinct_events(due)
     ]
     outcomes += [_timer(ctx, timer) for timer in due if not effects.is_recovery(timer)]
     for outcome in outcomes:

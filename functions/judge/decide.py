@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.judge import tick
 from functions.judge.evaluations import existing, seal, tokens_today
 from functions.judge.llm_judge import JudgeConfig, llm_verdict
 from shared import timers
@@ -47,7 +46,6 @@ from shared.models.events import (
     CI_CONCLUDED,
     REVIEW_CONCLUDED,
     RUN_COMPLETED,
-    TIMERS_DUE,
     CiConcluded,
     JudgeDecided,
     Reason,
@@ -72,20 +70,19 @@ FROM codex_judge.runs WHERE id = :id FOR UPDATE
 """
 
 
-def handle(event: Envelope, ctx: Context) -> Outcome:
-    """Route one event to a decision (see the module docstring)."""
-    if event.type == TIMERS_DUE:  # mergeable_state re-polls (functions.judge.tick, H2)
-        return tick.handle(event, ctx)
-    run_id: int
-    if event.type == RUN_COMPLETED:
-        run_id = event.model(RunCompleted).run_id
-    elif event.type == CI_CONCLUDED:
-        run_id = event.model(CiConcluded).run_id
-    elif event.type == REVIEW_CONCLUDED:
-        run_id = event.model(ReviewConcluded).run_id
-    else:
-        return NoReply(f"ignored event type {event.type}")
-    return _decide(ctx, run_id, event.type)
+def on_run_completed(event: Envelope, ctx: Context) -> Outcome:
+    """``run.completed``: the deterministic gates (see the module docstring)."""
+    return _decide(ctx, event.model(RunCompleted).run_id, RUN_COMPLETED)
+
+
+def on_ci_concluded(event: Envelope, ctx: Context) -> Outcome:
+    """``ci.concluded``: decide once CI and review are both final."""
+    return _decide(ctx, event.model(CiConcluded).run_id, CI_CONCLUDED)
+
+
+def on_review_concluded(event: Envelope, ctx: Context) -> Outcome:
+    """``review.concluded``: decide once CI and review are both final."""
+    return _decide(ctx, event.model(ReviewConcluded).run_id, REVIEW_CONCLUDED)
 
 
 def decide_run(ctx: Context, run_id: int, *, mergeable_timed_out: bool = False) -> Outcome:

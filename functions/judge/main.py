@@ -1,16 +1,26 @@
 """judge: deterministic gates, then the offline or LLM judge; one sealed decision per run
 (see :mod:`functions.judge.decide`).
 
-Triggered by ``io.codexjudge.run.completed.v1``, ``io.codexjudge.ci.concluded.v1``,
-``io.codexjudge.review.concluded.v1`` and the scheduler's ``io.codexjudge.timers.due.v1`` with
-``timerowner = judge`` (:mod:`functions.judge.tick`); replies
-``io.codexjudge.judge.decided.v1`` (``io.codexjudge.run.escalated.v1`` when a timer keeps
-failing: :func:`shared.reconcile.run_tick`).
+Triggered by the events in :data:`ROUTES` (``triggers/judge.yaml``; the scheduler's
+``timers.due`` with ``timerowner = judge``); replies ``io.codexjudge.judge.decided.v1``
+(``io.codexjudge.run.escalated.v1`` when a timer keeps failing:
+:func:`shared.reconcile.run_tick`).
 """
 
 from __future__ import annotations
 
-from functions.judge.decide import handle as use_case
+from functions.judge import decide, tick
+from shared.models.events import CI_CONCLUDED, REVIEW_CONCLUDED, RUN_COMPLETED, TIMERS_DUE
+from shared.routing import Routes
 from shared.runtime import cloudevent_function
 
-handle = cloudevent_function("judge", use_case)
+ROUTES = Routes(
+    exact={
+        RUN_COMPLETED: decide.on_run_completed,
+        CI_CONCLUDED: decide.on_ci_concluded,
+        REVIEW_CONCLUDED: decide.on_review_concluded,
+        TIMERS_DUE: tick.handle,  # mergeable_state re-polls
+    },
+)
+
+handle = cloudevent_function("judge", ROUTES.dispatch)

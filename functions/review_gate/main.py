@@ -1,17 +1,31 @@
 """review-gate: the AI-review verdict at a run's head SHA
 (see :mod:`functions.review_gate.verdicts`).
 
-Triggered by ``io.codexjudge.run.completed.v1`` and ``com.github.pull_request.*``,
-``com.github.pull_request_review.*``, ``com.github.pull_request_review_thread.*``,
-``com.github.pull_request_review_comment.*``, ``com.github.issue_comment.*`` and the scheduler's
-``io.codexjudge.timers.due.v1`` with ``timerowner = review-gate``
-(:mod:`functions.review_gate.tick`); replies ``io.codexjudge.review.concluded.v1``, or
-``io.codexjudge.run.escalated.v1`` when GitHub no longer knows the PR or a timer keeps failing.
+Triggered by the events in :data:`ROUTES` (``triggers/review-gate.yaml``; the scheduler's
+``timers.due`` with ``timerowner = review-gate``); replies
+``io.codexjudge.review.concluded.v1``, or ``io.codexjudge.run.escalated.v1`` when GitHub no
+longer knows the PR or a timer keeps failing.
 """
 
 from __future__ import annotations
 
-from functions.review_gate.verdicts import handle as use_case
+from functions.review_gate import tick, verdicts
+from shared.models.events import RUN_COMPLETED, TIMERS_DUE
+from shared.routing import Routes
 from shared.runtime import cloudevent_function
 
-handle = cloudevent_function("review-gate", use_case)
+ROUTES = Routes(
+    exact={
+        RUN_COMPLETED: verdicts.on_run_completed,
+        TIMERS_DUE: tick.handle,  # durable waits: timeouts and reconcile
+    },
+    prefix={
+        "com.github.pull_request.": verdicts.on_github_event,
+        "com.github.pull_request_review.": verdicts.on_github_event,
+        "com.github.pull_request_review_thread.": verdicts.on_github_event,
+        "com.github.pull_request_review_comment.": verdicts.on_github_event,
+        "com.github.issue_comment.": verdicts.on_github_event,
+    },
+)
+
+handle = cloudevent_function("review-gate", ROUTES.dispatch)

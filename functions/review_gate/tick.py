@@ -34,7 +34,7 @@ from shared.reconcile import RECONCILE, Step, adopt_orphans, run_tick, tick_outc
 from shared.runs.escalation import escalate_not_found
 from shared.runtime import Context, NoReply, Outcome
 
-REVIEW_TIMEOUT = "review_timeout"
+REVIEW_TIMEOUT = verdicts.REVIEW_TIMEOUT
 
 
 def handle(event: Envelope, ctx: Context) -> Outcome:

@@ -21,14 +21,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from functions.review_gate import tick
 from shared.errors import UpstreamNotFoundError
 from shared.events import Envelope
 from shared.gates.review import ReviewResult, review_verdict
 from shared.models.events import (
     REVIEW_CONCLUDED,
-    RUN_COMPLETED,
-    TIMERS_DUE,
     ReviewConcluded,
     RunCompleted,
     ThreadSummary,
@@ -39,13 +36,9 @@ from shared.reconcile import note_waiting, settle
 from shared.runs.escalation import escalate_not_found, replay_not_found
 from shared.runtime import Context, NoReply, Outcome, Reply
 
-REVIEW_EVENTS = (
-    "pull_request",
-    "pull_request_review",
-    "pull_request_review_thread",
-    "pull_request_review_comment",
-    "issue_comment",
-)
+#: The timer kind of a review wait's deadline (owner ``review-gate``), armed here, handled by
+#: :mod:`functions.review_gate.tick`.
+REVIEW_TIMEOUT = "review_timeout"
 _WAITING = ("run_complete", "waiting_for_ci", "waiting_for_review")
 
 SQL_RUN = """
@@ -70,17 +63,16 @@ WHERE id = :id AND review_verdict IS NULL AND active
 """
 
 
-def handle(event: Envelope, ctx: Context) -> Outcome:
-    """Route one event to the review verdict (see the module docstring)."""
-    if event.type == TIMERS_DUE:  # durable waits: timeouts and reconcile
-        return tick.handle(event, ctx)
-    if event.type == RUN_COMPLETED:
-        return decide_run(ctx, event.model(RunCompleted).run_id)
-    if event.type.startswith("com.github."):
-        name = event.type.removeprefix("com.github.").split(".", 1)[0]
-        if name in REVIEW_EVENTS:
-            return _on_github_event(name, event.json(), ctx)
-    return NoReply(f"ignored event type {event.type}")
+def on_run_completed(event: Envelope, ctx: Context) -> Outcome:
+    """``run.completed``: read the run's reviews and threads from GitHub and decide."""
+    return decide_run(ctx, event.model(RunCompleted).run_id)
+
+
+def on_github_event(event: Envelope, ctx: Context) -> Outcome:
+    """A pull request, review, review thread, review comment or issue comment event: project
+    it, then decide for every active run of the PRs it touched."""
+    name = event.type.removeprefix("com.github.").split(".", 1)[0]
+    return _on_github_event(name, event.json(), ctx)
 
 
 def decide_run(ctx: Context, run_id: int) -> Outcome:
@@ -161,7 +153,7 @@ def _decide(run: dict[str, Any], ctx: Context) -> Outcome:
         note_waiting(
             ctx,
             run_id=run["id"],
-            deadline_kind=tick.REVIEW_TIMEOUT,
+            deadline_kind=REVIEW_TIMEOUT,
             deadline_s=policy.review_timeout_s,
             reconcile_s=policy.reconcile_interval_s,
         )

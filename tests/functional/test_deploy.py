@@ -361,6 +361,23 @@ def test_a_policy_without_a_verification_template_escalates_instead_of_deploying
     assert state(fakes["argocd"])["syncs"] == []
 
 
+def test_an_event_type_deploy_does_not_route_is_acknowledged_and_deploys_nothing(
+    function_url: Any, db: Database, fakes: dict[str, Any]
+) -> None:
+    """The one rule of every function's route table (shared.routing): 202, not a dead letter."""
+    run_id = setup_run(db)
+    data = {"run_id": run_id, "repository": REPO, "pr_number": PR, "head_sha": "a" * 40}
+    resp = post_event(function_url("deploy"), "io.codexjudge.judge.decided.v1", data, "odd-1")
+    assert resp.status_code == 202
+    assert run_row(db, run_id)["status"] == "deploying"
+    assert state(fakes["argocd"])["syncs"] == []
+    with db.transaction() as tx:
+        stored = tx.one(
+            "SELECT count(*) AS n FROM runtime.dead_letters WHERE subscriber = 'deploy'"
+        )
+    assert stored is not None and stored["n"] == 0
+
+
 def test_a_verification_label_that_is_not_a_run_id_is_422_naming_the_label(
     function_url: Any,
 ) -> None:
