@@ -1,15 +1,35 @@
 """discord: posts decisions to Discord, one message per (run, decision) (DESIGN §4).
 
-Triggered by ``io.codexjudge.judge.decided.v1``, ``pr.merged``, ``deploy.verified``/``failed``,
-``run.escalated`` and the scheduler's ``io.codexjudge.timers.due.v1`` with ``timerowner =
-discord`` (recovery timers of notices whose worker died). Answers 202 (no reply event); a
-Discord 429 answers 429 with ``Retry-After`` so Knative redelivers later. The use case is
-:mod:`functions.discord.notify`.
+Triggered by the events in :data:`ROUTES` (``triggers/discord.yaml``): the notices, and the
+scheduler's ``timers.due`` with ``timerowner = discord`` (recovery timers of notices whose
+worker died). Answers 202 (no reply event); a Discord 429 answers 429 with ``Retry-After`` so
+Knative redelivers later. The use case is :mod:`functions.discord.notify`, which renders each
+notice type.
 """
 
 from __future__ import annotations
 
-from functions.discord.notify import handle as use_case
+from functions.discord import notify
+from shared.models.events import (
+    DEPLOY_FAILED,
+    DEPLOY_VERIFIED,
+    JUDGE_DECIDED,
+    PR_MERGED,
+    RUN_ESCALATED,
+    TIMERS_DUE,
+)
+from shared.routing import Routes
 from shared.runtime import cloudevent_function
 
-handle = cloudevent_function("discord", use_case)
+ROUTES = Routes(
+    exact={
+        JUDGE_DECIDED: notify.post_decision,
+        PR_MERGED: notify.post_decision,
+        DEPLOY_VERIFIED: notify.post_decision,
+        DEPLOY_FAILED: notify.post_decision,
+        RUN_ESCALATED: notify.post_decision,
+        TIMERS_DUE: notify.tick,
+    },
+)
+
+handle = cloudevent_function("discord", ROUTES.dispatch)

@@ -35,7 +35,6 @@ from shared.models.events import (
     JUDGE_DECIDED,
     PR_MERGED,
     RUN_ESCALATED,
-    TIMERS_DUE,
     DeployFailed,
     DeployVerified,
     JudgeDecided,
@@ -222,13 +221,6 @@ def tick(event: Envelope, ctx: Context) -> Outcome:
     for timer in recovery.distinct_events(timers.claim_due(ctx.tx, OWNER)):
         handled += recovery.handle_again(ctx, timer, post_decision) is not None
     return NoReply(f"tick: {handled} notice(s) handled again")
-
-
-def handle(event: Envelope, ctx: Context) -> Outcome:
-    """Dispatch: ``timers.due`` is a tick, anything else a notice (:func:`post_decision`)."""
-    if event.type == TIMERS_DUE:
-        return tick(event, ctx)
-    return post_decision(event, ctx)
 
 
 def _exhausted(tx: Tx, key: str, ctx: Context) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from shared.events import Envelope
 from shared.memories.store import remember
-from shared.models.events import JUDGE_DECIDED, JudgeDecided
+from shared.models.events import JudgeDecided
 from shared.runtime import Context, NoReply, Outcome
 
 
@@ -24,8 +24,6 @@ def remember_decision(event: Envelope, ctx: Context) -> Outcome:
         RateLimitedError: the embeddings endpoint answered 429.
         MemoryDimensionError: ``embeddings_dimension`` disagrees with the stored vectors.
     """
-    if event.type != JUDGE_DECIDED:
-        return NoReply(f"ignored event type {event.type}")
     decided = event.model(JudgeDecided)
     result = remember(
         ctx.tx,

@@ -45,7 +45,6 @@ from shared.models.events import (
     JUDGE_DECIDED,
     PR_MERGED,
     RUN_ESCALATED,
-    TIMERS_DUE,
     JudgeDecided,
     PrMerged,
     RunEscalated,
@@ -82,14 +81,6 @@ def classify_merge(answer: WriteAnswer) -> str:
     if answer.ok and answer.body.get("merged") is not False:
         return "merged"
     return {405: "not_mergeable", 409: "head_moved"}.get(answer.status, "rejected")
-
-
-def handle(event: Envelope, ctx: Context) -> Outcome:
-    """Dispatch: ``timers.due`` is a tick (:func:`tick`), ``judge.decided`` a decision
-    (:func:`on_decision`); anything else is acknowledged and ignored."""
-    if event.type == TIMERS_DUE:
-        return tick(event, ctx)
-    return on_decision(event, ctx)
 
 
 def tick(event: Envelope, ctx: Context) -> Outcome:

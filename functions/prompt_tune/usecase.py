@@ -41,7 +41,7 @@ from shared import effects, recovery, timers
 from shared.bootstrap import Container
 from shared.db import Tx
 from shared.events import Envelope
-from shared.models.events import JUDGE_DECIDED, TIMERS_DUE, JudgeDecided
+from shared.models.events import JUDGE_DECIDED, JudgeDecided
 from shared.policy import Policy, effective_policy
 from shared.ports import GitHubWriter, WriteAnswer
 from shared.projections import project_pull
@@ -298,14 +298,6 @@ def _record(tx: Tx, repository: str, key: str, policy: Policy, **columns: Any) -
         error=columns.pop("error", None),
         **columns,
     )
-
-
-def handle(event: Envelope, ctx: Context) -> Outcome:
-    """Dispatch: ``timers.due`` is a tick (:func:`tick`), anything else a decision
-    (:func:`tune`)."""
-    if event.type == TIMERS_DUE:
-        return tick(event, ctx)
-    return tune(event, ctx)
 
 
 def tick(event: Envelope, ctx: Context) -> Outcome:

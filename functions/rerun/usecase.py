@@ -26,7 +26,6 @@ from shared.models.events import (
     JUDGE_DECIDED,
     RERUN_SUBMITTED,
     RUN_ESCALATED,
-    TIMERS_DUE,
     JudgeDecided,
     RerunSubmitted,
     RunEscalated,
@@ -174,12 +173,3 @@ def on_tick(event: Envelope, ctx: Context) -> Outcome:
         _publish(ctx, _reply(outcome.event))
         published += 1
     return NoReply(f"tick: {handled} submission(s) tried, {published} event(s) published")
-
-
-def handle_event(event: Envelope, ctx: Context) -> Outcome:
-    """Dispatch by event type; anything else is acknowledged and ignored."""
-    if event.type == JUDGE_DECIDED:
-        return on_decision(event, ctx)
-    if event.type == TIMERS_DUE:
-        return on_tick(event, ctx)
-    return NoReply(f"ignored event type {event.type}")

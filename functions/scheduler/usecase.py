@@ -27,14 +27,14 @@ from __future__ import annotations
 
 from shared import orphans, timers
 from shared.events import Envelope, OutgoingEvent
-from shared.models.events import PING_EVENT, TIMER_OWNER_EXTENSION, TIMERS_DUE, TimersDue
+from shared.models.events import TIMER_OWNER_EXTENSION, TIMERS_DUE, TimersDue
 from shared.publish import publish_event
 from shared.runtime import Context, NoReply, Outcome
 
 CONSUMER = "scheduler"
 
 
-def handle(event: Envelope, ctx: Context) -> Outcome:
+def on_ping(event: Envelope, ctx: Context) -> Outcome:
     """On a PingSource tick, publish a ``timers.due`` for each owner with work; answer 202.
 
     Raises:
@@ -42,8 +42,6 @@ def handle(event: Envelope, ctx: Context) -> Outcome:
             is retried and publishes the same events again).
         TransientError: the database failed (503).
     """
-    if event.type != PING_EVENT:
-        return NoReply(f"ignored event type {event.type}")
     work = owners_with_work(ctx)
     for data in work:
         publish_event(ctx.deps.settings, wake_up(event, data, ctx.deps.settings.event_source))
