@@ -12,6 +12,9 @@ the database is down, so the record waits in Kafka and is redelivered.
 The inbox is keyed per failing subscriber (``dead-letter/<subscriber>``), not per event alone:
 two subscribers failing the same event are two dead letters, and a duplicate delivery of one of
 them is still answered from the inbox.
+
+No route table (:mod:`shared.routing`): a dead letter keeps the failed event's own type, which
+may be any, and no Trigger delivers here (the KafkaSource of the dead-letter topic does).
 """
 
 from __future__ import annotations

@@ -12,6 +12,10 @@ methods 405, and the body limit is ``github_webhook_max_body_bytes`` (25 MiB: Gi
 payloads at 25 MB), 4/3 of it plus 64 KiB for a relayed Kafka record carrying the body as
 base64. A rejected delivery is filed under its ``X-GitHub-Delivery`` id, so an operator finds it
 by GitHub's id (forged ones, 401, are stored nowhere).
+
+No route table (:mod:`shared.routing`): what a delivery is comes from GitHub's
+``X-GitHub-Event`` header (or the relayed record), not from a CloudEvent type; the Trigger
+selects the KafkaSource by type and source (``tests/unit/test_routes.py``: type-agnostic).
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ the ``Idempotency-Key`` header, else ``sha256:<hex of the body>``, and goes thro
 runtime as every CloudEvent, so the inbox answers a retried POST without merging it twice.
 Errors follow DESIGN §6: a bad body is 422 naming the field (stored as a dead letter); the
 database down is 503.
+
+No route table (:mod:`shared.routing`): notify has no Trigger, a plain POST has no CloudEvent
+type (:data:`NOTIFY_TYPE` only names its inbox rows), and a CloudEvent carrying the payload is
+handled whatever its type.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ topic ``argo.workflows.completions``: type ``dev.knative.kafka.event``, id
 accepts the same data in any CloudEvent (binary or structured). Replies
 ``io.codexjudge.run.completed.v1``; a workflow still running answers 202; a record that is not
 a workflow answers 422 naming the field and is dead-lettered.
+
+No route table (:mod:`shared.routing`): the data, not the type, says what a record is; the
+Trigger selects the KafkaSource by type *and* source, and an Argo completion arriving in any
+other CloudEvent is handled the same (``tests/unit/test_routes.py`` lists it as type-agnostic).
 """
 
 from __future__ import annotations
