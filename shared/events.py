@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import quote, unquote
 
 from cloudevents.conversion import to_binary
 from cloudevents.exceptions import GenericException
@@ -25,6 +26,9 @@ from shared import limits
 from shared.errors import InvalidDataError, MalformedEventError
 
 M = TypeVar("M", bound=BaseModel)
+
+#: The Content-Type of a structured-mode CloudEvent (the JSON event format).
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
 
 _CORE = {
     "id",
@@ -119,15 +123,18 @@ def parse_model(cls: type[M], payload: Any, *, root: str = "data") -> M:
 def read_event(headers: Mapping[str, str], body: bytes) -> Envelope:
     """Read a CloudEvent from an HTTP request (binary or structured mode).
 
+    Binary-mode ``ce-*`` header values are percent-decoded (CloudEvents HTTP binding 1.0
+    §3.1.3.2), as :func:`to_binary_http` encodes them.
+
     Raises:
         MalformedEventError: the request is not a CloudEvent, or a required attribute is
             missing or empty; ``field`` names it.
     """
-    lowered = {k.lower(): v for k, v in headers.items()}
+    lowered = {
+        k.lower(): unquote(v) if k.lower().startswith("ce-") else v for k, v in headers.items()
+    }
     content_type = lowered.get("content-type", "")
-    if "ce-specversion" not in lowered and not content_type.startswith(
-        "application/cloudevents+json"
-    ):
+    if "ce-specversion" not in lowered and not _is_structured(content_type):
         raise MalformedEventError(
             "not a CloudEvent: expected ce-* headers (binary mode) or "
             "Content-Type application/cloudevents+json (structured mode)",
@@ -173,7 +180,7 @@ def _require_attributes(headers: Mapping[str, str], content_type: str, body: byt
     """Check the required attributes are present; returns whether the sender set ``time``."""
     # The SDK invents an ``id`` and ``time`` when they are absent; an event without its own
     # ``id`` cannot be deduplicated, so a missing required attribute is an error here.
-    if "ce-specversion" in headers:
+    if not _is_structured(content_type):
         present = {name: headers.get(f"ce-{name}") for name in ("id", "source", "type")}
         has_time = bool(headers.get("ce-time"))
     else:
@@ -188,6 +195,13 @@ def _require_attributes(headers: Mapping[str, str], content_type: str, body: byt
                 f"CloudEvent attribute {name!r} is missing or empty", field=name
             )
     return has_time
+
+
+def _is_structured(content_type: str) -> bool:
+    """Whether a request is in structured mode. The Content-Type decides, before any ``ce-*``
+    header (CloudEvents HTTP binding 1.0 §3.1, and the SDK reads it so): a structured body
+    that also carries ``ce-*`` headers is read, and checked, as structured."""
+    return content_type.startswith(STRUCTURED_CONTENT_TYPE)
 
 
 def _missing(exc: Exception) -> str:
@@ -249,4 +263,13 @@ def to_binary_http(event: OutgoingEvent) -> tuple[dict[str, str], bytes]:
     attrs.update(event.extensions)
     ce = CloudEvent(attrs, event.data)
     headers, body = to_binary(ce)
-    return dict(headers), body if isinstance(body, bytes) else str(body).encode()
+    encoded = {
+        k: quote(v, safe=_HEADER_SAFE) if k.startswith("ce-") else v for k, v in headers.items()
+    }
+    return encoded, body if isinstance(body, bytes) else str(body).encode()
+
+
+#: What a ``ce-*`` header value carries as is: printable ASCII but space, ``"`` and ``%``; the
+#: rest is percent-encoded as UTF-8 (CloudEvents HTTP binding 1.0 §3.1.3.2), so an attribute
+#: from input (a workflow uid as ``subject``) can never make a header HTTP cannot carry.
+_HEADER_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"%')

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.db import Tx
+from shared.errors import InvalidDataError
 from shared.events import parse_model
 from shared.models.events import CheckSummary
 from shared.models.github import (
@@ -363,7 +364,7 @@ def project_webhook(tx: Tx, event: str, payload: Mapping[str, Any]) -> Touched:
         InvalidDataError: an object the event carries fails its GitHub model; ``field`` names
             the path (``check_run.head_sha``).
     """
-    repo = (payload.get("repository") or {}).get("full_name")
+    repo = _repository(payload)
     touched = Touched(
         repository=repo,
         about_commit=event in ("check_run", "check_suite", "status", "workflow_run"),
@@ -395,19 +396,57 @@ def project_webhook(tx: Tx, event: str, payload: Mapping[str, Any]) -> Touched:
         project_status(tx, repo, payload["sha"], parse_model(CommitStatus, payload, root="payload"))
         touched.head_shas.add(payload["sha"])
     elif event == "pull_request_review" and isinstance(payload.get("review"), dict):
-        number = int(payload["pull_request"]["number"])
+        number = _pr_number(payload, "pull_request")
         review = dict(payload["review"])
         if action == "dismissed":
             review["state"] = "dismissed"
         project_review(tx, repo, number, parse_model(Review, review, root="review"))
         touched.pr_numbers.add(number)
     elif event == "pull_request_review_thread" and isinstance(payload.get("thread"), dict):
-        number = int(payload["pull_request"]["number"])
+        number = _pr_number(payload, "pull_request")
         tx.run(SQL_INSERT_THREAD, **_thread_params(repo, number, _webhook_thread(payload)))
         touched.pr_numbers.add(number)
     elif event in ("issue_comment", "pull_request_review_comment"):
         _project_comment(tx, repo, event, payload, touched)
     return touched
+
+
+def _repository(payload: Mapping[str, Any]) -> str | None:
+    """``repository.full_name``, or None when the delivery names no repository.
+
+    Raises:
+        InvalidDataError: ``repository`` is not an object or its ``full_name`` not a string.
+    """
+    repo = payload.get("repository")
+    if repo is None:
+        return None
+    if not isinstance(repo, dict):
+        raise InvalidDataError(
+            f"repository must be an object, got {type(repo).__name__}", field="repository"
+        )
+    name = repo.get("full_name")
+    if name is not None and not isinstance(name, str):
+        raise InvalidDataError(
+            f"repository.full_name must be a string (owner/name), got {type(name).__name__}",
+            field="repository.full_name",
+        )
+    return name or None
+
+
+def _pr_number(payload: Mapping[str, Any], member: str) -> int:
+    """``<member>.number``: the PR a review, review thread or comment is about.
+
+    Raises:
+        InvalidDataError: ``member`` is not an object or its ``number`` not an integer.
+    """
+    pull = payload.get(member)
+    number = pull.get("number") if isinstance(pull, dict) else None
+    if not isinstance(number, int) or isinstance(number, bool):
+        raise InvalidDataError(
+            f"{member}.number must be an integer, got {type(number).__name__}",
+            field=f"{member}.number",
+        )
+    return number
 
 
 def _webhook_thread(payload: Mapping[str, Any]) -> ReviewThread:
@@ -440,12 +479,12 @@ def _project_comment(
     if not isinstance(comment, dict):
         return
     if event == "issue_comment":
-        issue = payload.get("issue") or {}
-        if "pull_request" not in issue:  # a comment on a plain issue is not about a PR
-            return
-        number = int(issue["number"])
+        issue = payload.get("issue")
+        if not isinstance(issue, dict) or "pull_request" not in issue:
+            return  # a comment on a plain issue is not about a PR
+        number = _pr_number(payload, "issue")
     else:
-        number = int(payload["pull_request"]["number"])
+        number = _pr_number(payload, "pull_request")
     tx.run(
         SQL_UPSERT_COMMENT,
         repository=repo,
