@@ -42,7 +42,7 @@ from tests.functional.test_run_complete import KAFKA_SOURCE, PARAMS
 FUNCTIONS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/main.py"))
 
 PROPERTY = settings(
-    max_examples=25,
+    max_examples=50,
     deadline=None,
     derandomize=True,
     database=None,
