@@ -263,10 +263,15 @@ def to_binary_http(event: OutgoingEvent) -> tuple[dict[str, str], bytes]:
     attrs.update(event.extensions)
     ce = CloudEvent(attrs, event.data)
     headers, body = to_binary(ce)
-    encoded = {
-        k: quote(v, safe=_HEADER_SAFE) if k.startswith("ce-") else v for k, v in headers.items()
-    }
+    encoded = {k: header_value(v) if k.startswith("ce-") else v for k, v in headers.items()}
     return encoded, body if isinstance(body, bytes) else str(body).encode()
+
+
+def header_value(value: str) -> str:
+    """A binary-mode ``ce-*`` header value: printable ASCII but space, ``"`` and ``%`` as is,
+    the rest percent-encoded as UTF-8 (CloudEvents HTTP binding 1.0 §3.1.3.2);
+    :func:`read_event` decodes it."""
+    return quote(value, safe=_HEADER_SAFE)
 
 
 #: What a ``ce-*`` header value carries as is: printable ASCII but space, ``"`` and ``%``; the

@@ -23,7 +23,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from shared.events import Envelope
+from shared.events import Envelope, header_value
 from shared.models.events import TIMERS_DUE
 
 KAFKA_EVENT_TYPE = "dev.knative.kafka.event"
@@ -47,19 +47,10 @@ def attributes(event: Envelope) -> dict[str, str]:
     return attrs
 
 
-def _header_value(value: str) -> str:
-    # HTTP header values must be ASCII: percent-encode what is not printable ASCII
-    # (CloudEvents HTTP binding §3.1.3.2). Printable ASCII is sent as is so that receivers that
-    # do not percent-decode (the Python SDK) read the same value back.
-    return "".join(
-        ch if " " <= ch <= "~" else "".join(f"%{b:02X}" for b in ch.encode()) for ch in value
-    )
-
-
 def binary_request(event: Envelope) -> tuple[dict[str, str], bytes]:
     """Headers and body of ``event`` in binary content mode (data bytes exactly as received)."""
     headers = {
-        f"ce-{name}": _header_value(value)
+        f"ce-{name}": header_value(value)
         for name, value in attributes(event).items()
         if name != "datacontenttype"
     }
