@@ -30,7 +30,13 @@ from shared.fakes.base import ServedFake, serve_fake
 from shared.models.events import JUDGE_DECIDED, RUN_ESCALATED
 from shared.settings import Settings
 from tests.support.cloudevents import post_event, post_timers_due
-from tests.support.cut_after import CutDatabaseAt, database_proxy, recording_sink, through
+from tests.support.cut_after import (
+    CutDatabaseAt,
+    database_proxy,
+    recording_sink,
+    through,
+    time_passes,
+)
 from tests.support.tcp_proxy import CuttableProxy
 
 REPO = "python/cpython"
@@ -91,18 +97,6 @@ def direct(database_url: str) -> Iterator[Database]:
     database = Database(database_url, size=1)
     yield database
     database.close()
-
-
-def _time_passes(db: Database) -> None:
-    """Every claim's lease and every pending timer's delay lie in the past."""
-    with db.transaction() as tx:
-        tx.run(
-            "UPDATE runtime.effects SET claimed_at = now() - interval '10 minutes'"
-            " WHERE state = 'claimed' AND claimed_at > '-infinity'"
-        )
-        tx.run(
-            "UPDATE runtime.timers SET due_at = now() - interval '1 second' WHERE done_at IS NULL"
-        )
 
 
 def _rerun_run(db: Database) -> int:
@@ -207,7 +201,7 @@ def test_rerun_redelivered_after_a_lost_record_does_not_submit_twice(
 ) -> None:
     run_id = _rerun_run(direct)
     _after_argo_answered_the_submit(argo, proxy, rerun_url, run_id)
-    _time_passes(direct)  # the dead worker's claim has expired: the redelivery takes it over
+    time_passes(direct)  # the dead worker's claim has expired: the redelivery takes it over
 
     again = post_event(rerun_url, JUDGE_DECIDED, _decided(run_id), "decided-1")
 
@@ -230,7 +224,7 @@ def test_rerun_without_a_redelivery_is_finished_by_the_next_tick(
 ) -> None:
     run_id = _rerun_run(direct)
     _after_argo_answered_the_submit(argo, proxy, rerun_url, run_id)
-    _time_passes(direct)  # the decision is never redelivered (dead-lettered, or lost)
+    time_passes(direct)  # the decision is never redelivered (dead-lettered, or lost)
 
     tick = post_timers_due(rerun_url, "rerun", "tick-1")
 
@@ -290,7 +284,7 @@ def test_discord_killed_before_the_post_loses_no_notice(
     assert first.status_code == 503, first.text
     assert _messages(discord[0]) == []
     proxy.restore()
-    _time_passes(direct)  # no redelivery: the event went to the dead-letter sink
+    time_passes(direct)  # no redelivery: the event went to the dead-letter sink
 
     tick = post_timers_due(discord_url, "discord", "tick-1")
 
@@ -321,7 +315,7 @@ def test_discord_redelivery_meeting_a_dead_workers_claim_is_acknowledged_and_pos
     during = post_event(discord_url, RUN_ESCALATED, _escalated(run_id), "escalated-1")
     assert during.status_code == 202, during.text
     assert _messages(discord[0]) == []
-    _time_passes(direct)
+    time_passes(direct)
     tick = post_timers_due(discord_url, "discord", "tick-1")
     again = post_timers_due(discord_url, "discord", "tick-2")
 
@@ -400,7 +394,7 @@ def test_deploy_killed_after_argo_accepted_the_rollout_is_recorded_by_the_next_t
     (name,) = _workflows(argo[0])  # Argo runs the deploy workflow; the deploy row was lost
     proxy.restore()
     assert _deploy(direct, run_id) is None
-    _time_passes(direct)  # pr.merged is never redelivered
+    time_passes(direct)  # pr.merged is never redelivered
 
     tick = post_timers_due(deploy_url, "deploy", "tick-1")
 

@@ -30,7 +30,13 @@ from shared.settings import Settings
 from tests.functional import test_prompt_tune as prompt_tune
 from tests.functional.test_merge import PR, REPO, judged_run, post, run_row, seed, set_policy
 from tests.support.cloudevents import post_timers_due
-from tests.support.cut_after import CutDatabaseAt, database_proxy, recording_sink, through
+from tests.support.cut_after import (
+    CutDatabaseAt,
+    database_proxy,
+    recording_sink,
+    through,
+    time_passes,
+)
 from tests.support.tcp_proxy import CuttableProxy
 
 
@@ -82,18 +88,6 @@ def direct(database_url: str) -> Iterator[Database]:
     database.close()
 
 
-def _time_passes(db: Database) -> None:
-    """Every claim's lease and every pending timer's delay lie in the past."""
-    with db.transaction() as tx:
-        tx.run(
-            "UPDATE runtime.effects SET claimed_at = now() - interval '10 minutes'"
-            " WHERE state = 'claimed' AND claimed_at > '-infinity'"
-        )
-        tx.run(
-            "UPDATE runtime.timers SET due_at = now() - interval '1 second' WHERE done_at IS NULL"
-        )
-
-
 def _sent(fake: ServedFake, method: str, suffix: str) -> int:
     """Requests ``method … suffix`` that reached the fake (a cut-before request never does)."""
     requests = httpx.get(f"{fake.url}/_fake/requests").json()["requests"]
@@ -135,7 +129,7 @@ def test_merge_killed_before_the_put_is_merged_once_by_the_next_tick(
     proxy.restore()
     assert run_row(direct, run_id)["status"] == "merging"
     assert [k for k in _pending_timers(direct) if k.startswith("effect:merge:")]
-    _time_passes(direct)  # the decision is never redelivered (dead-lettered, or lost)
+    time_passes(direct)  # the decision is never redelivered (dead-lettered, or lost)
 
     tick = post_timers_due(url, "merge", "tick-1")
 
@@ -165,7 +159,7 @@ def test_merge_whose_record_was_lost_after_github_merged_is_recorded_without_a_s
     assert first.status_code == 503, first.text
     assert len(_state(github[0])["merges"]) == 1  # GitHub merged; the record was lost
     proxy.restore()
-    _time_passes(direct)
+    time_passes(direct)
 
     tick = post_timers_due(url, "merge", "tick-1")
     again = post(url, run_id, "evt-1")  # a late redelivery answers the same reply
@@ -216,7 +210,7 @@ def test_prompt_tuning_pr_opened_before_its_record_was_lost_is_recorded_by_the_n
     (created,) = _state(github[0])["created_pulls"]  # GitHub opened it; the cooldown row lost
     proxy.restore()
     assert _proposals(direct) == []
-    _time_passes(direct)  # the decision is never redelivered
+    time_passes(direct)  # the decision is never redelivered
 
     tick = post_timers_due(url, "prompt-tune", "tick-1")
 
@@ -247,7 +241,7 @@ def test_prompt_tuning_redelivered_after_the_branch_was_created_opens_one_pr(
 
     assert first.status_code == 503, first.text
     proxy.restore()
-    _time_passes(direct)
+    time_passes(direct)
 
     again = prompt_tune._post(url, "evt-1", runs[-1])
 

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import flask
 import httpx
 import pytest
 
@@ -19,6 +18,7 @@ from shared.fakes.base import ServedFake, serve_fake
 from shared.models.events import JUDGE_DECIDED
 from shared.settings import Settings
 from tests.support.cloudevents import post_timers_due
+from tests.support.cut_after import recording_sink
 
 REPO = "python/cpython"
 SHA = "02a87ce98d14f4d9d6e72ade7b4146201657bb33"  # the recorded cpython PR #1 head
@@ -41,17 +41,8 @@ def argo() -> Iterator[ServedFake]:
 @pytest.fixture
 def sink() -> Iterator[tuple[str, list[dict[str, str]]]]:
     """A stand-in for the Broker ingress (K_SINK) that records published CloudEvents."""
-    received: list[dict[str, str]] = []
-    app = flask.Flask("sink")
-
-    @app.post("/")
-    def ingest() -> flask.Response:
-        received.append({k.lower(): v for k, v in flask.request.headers.items()})
-        return flask.Response(b"", status=202)
-
-    served = serve_fake(app)
-    yield served.url + "/", received
-    served.stop()
+    with recording_sink() as recorded:
+        yield recorded
 
 
 @pytest.fixture

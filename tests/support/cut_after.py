@@ -13,6 +13,7 @@ from typing import Any
 
 import flask
 
+from shared.db import Database
 from shared.db.pool import connect_params
 from shared.fakes.base import serve_fake
 from tests.support.tcp_proxy import CuttableProxy
@@ -89,3 +90,16 @@ def recording_sink() -> Iterator[tuple[str, list[dict[str, str]]]]:
         yield served.url + "/", received
     finally:
         served.stop()
+
+
+def time_passes(db: Database) -> None:
+    """Every claim's lease and every pending timer's delay lie in the past (the clock passing,
+    without sleeping in a test)."""
+    with db.transaction() as tx:
+        tx.run(
+            "UPDATE runtime.effects SET claimed_at = now() - interval '10 minutes'"
+            " WHERE state = 'claimed' AND claimed_at > '-infinity'"
+        )
+        tx.run(
+            "UPDATE runtime.timers SET due_at = now() - interval '1 second' WHERE done_at IS NULL"
+        )
