@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # One image for every function: each Knative Service runs `codex-judge serve` and names its
-# function with FUNCTION_SOURCE=functions/<snake_name>/main.py (see shared/serve.py).
+# function with FUNCTION_SOURCE=functions/<snake_name>/main.py (see shared/runtime/serve.py).
 # Build with `make image`.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm

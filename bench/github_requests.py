@@ -34,11 +34,11 @@ from shared.bootstrap import build  # noqa: E402
 from shared.db import Database, bootstrap_database  # noqa: E402
 from shared.db.embedded import start_embedded  # noqa: E402
 from shared.db.migrate import apply_migrations  # noqa: E402
-from shared.events import Envelope  # noqa: E402
-from shared.fakes.base import ServedFake, serve_fake  # noqa: E402
-from shared.fakes.github import create_app  # noqa: E402
+from shared.local.fakes.base import ServedFake, serve_fake  # noqa: E402
+from shared.local.fakes.github import create_app  # noqa: E402
 from shared.models.events import RUN_COMPLETED  # noqa: E402
-from shared.runtime import process  # noqa: E402
+from shared.runtime.envelope import Envelope  # noqa: E402
+from shared.runtime.handler import process  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 
 HOOKS = ROOT / "tests/fixtures/corpus/github-webhooks"

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from shared.gates.judge import deterministic_gates, diff_hash  # noqa: E402
 from shared.gates.prompt import build_messages  # noqa: E402
 from shared.models.github import PullFile  # noqa: E402
-from shared.policy import Policy  # noqa: E402
+from shared.policy.model import Policy  # noqa: E402
 
 TASKS = ROOT / "tests/fixtures/corpus/swe-bench/swe-bench-lite-test.5-tasks.swe-agent.json"
 ROUNDS = 5

@@ -10,9 +10,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from shared import logs, observability
 from shared.db import Database, TlsOptions
 from shared.ports import Discord, GitHub, GitHubWriter, LanguageModel
+from shared.runtime import logs, observability
 from shared.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ class Container:
 
     def github_writer(self) -> GitHubWriter:
         """The GitHub write adapter (same URL and token as :meth:`github`). Use it through
-        :mod:`shared.writes` (allow-list, dry run, effects outbox, audit)."""
+        :mod:`shared.effects.writes` (allow-list, dry run, effects outbox, audit)."""
         if "github_writer" not in self._cache:
             from shared.adapters.github_write import HttpxGitHubWriter
 

@@ -6,7 +6,7 @@
     ├── PermanentError            400/422 → Knative sends the event to the dead-letter sink
     │   ├── MalformedEventError   400: not a CloudEvent, or a required attribute is missing
     │   ├── InvalidDataError      422: ``data`` fails its pydantic model or an input limit
-    │   │                         (:mod:`shared.limits`; names the field)
+    │   │                         (:mod:`shared.runtime.limits`; names the field)
     │   ├── MethodNotAllowedError 405: not POST (GET/HEAD are the readiness answer)
     │   ├── PayloadTooLargeError  413: the body exceeds the function's ``max_body_bytes``
     │   ├── UnauthorizedError     401: a webhook whose signature does not verify (stored nowhere)

@@ -1,6 +1,6 @@
 """Ports: what the use cases need from the outside world (DESIGN §7).
 
-Adapters (``shared/adapters``) implement these over HTTP; fakes (``shared/fakes``) are HTTP
+Adapters (``shared/adapters``) implement these over HTTP; fakes (``shared/local/fakes``) are HTTP
 servers that speak the same wire protocol, so one contract suite runs against both.
 Every method raises :class:`shared.errors.TransientError` subclasses for failures a retry may
 cure (``RateLimitedError`` with ``retry_after`` seconds, ``UpstreamError`` for 5xx/timeouts)
@@ -144,7 +144,7 @@ class GitHubWriter(Protocol):
 
     Every method returns a :class:`WriteAnswer` for 2xx and for 4xx answers other than rate
     limits, and raises ``RateLimitedError`` (403/429 rate limits) or ``UpstreamError`` (5xx,
-    timeouts, 401). Callers go through :mod:`shared.writes` (allow-list, dry run, effects
+    timeouts, 401). Callers go through :mod:`shared.effects.writes` (allow-list, dry run, effects
     outbox and the ``github.write_actions`` audit), never straight to the writer.
     """
 

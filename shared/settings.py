@@ -361,5 +361,5 @@ def get_settings() -> Settings:
 
 def inherited_environment() -> dict[str, str]:
     """A copy of this process's environment, for child processes the local mesh starts (their
-    base layer; their manifests override it, see ``shared.mesh.cluster``)."""
+    base layer; their manifests override it, see ``shared.local.mesh.cluster``)."""
     return dict(os.environ)

@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from shared.gates.ci import CiResult, base_is_stale
-from shared.policy import Policy
-from shared.runtime import Context
+from shared.policy.model import Policy
+from shared.runtime.handler import Context
 
 SQL_PR_BASE = """
 SELECT base_ref FROM github.pr_state WHERE repository = :repository AND pr_number = :number

@@ -13,7 +13,7 @@ A CI failure is retried instead of concluded when **all** of these hold:
   says why no retry was made.
 
 Each retry is one effect keyed ``rerequest:<repo>@<sha>:<suite_id>:<n>`` (``n`` = 1.. per
-commit) through :func:`shared.effects.perform`, so a redelivery never re-requests twice; the
+commit) through :func:`shared.effects.outbox.perform`, so a redelivery never re-requests twice; the
 suite is then marked re-requested, which makes its current check runs read as pending until
 the re-run reports.
 """
@@ -24,13 +24,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shared.effects import perform
+from shared.effects.outbox import perform
 from shared.errors import PermanentError
 from shared.gates.ci import CiResult
-from shared.policy import Policy
+from shared.github.projections import mark_suite_rerequested
+from shared.policy.model import Policy
 from shared.ports import GitHub
-from shared.projections import mark_suite_rerequested
-from shared.runtime import Context
+from shared.runtime.handler import Context
 
 EFFECT_KIND = "ci_rerequest"
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import timers
-from shared.projections import project_webhook
+from shared.github.projections import project_webhook
 from shared.runs import active_runs_for_pr, transition
-from shared.runtime import Context, NoReply, Outcome
+from shared.runtime.handler import Context, NoReply, Outcome
+from shared.waits import timers
 
 SUPERSEDED_BY_PUSH = "superseded_by_push"
 OWNER = "ci-status"

@@ -1,5 +1,5 @@
 """ci-status woken by the scheduler's ``timers.due``: the durable CI waits (issue 3
-"Durable waits and reconcile"; driver in :mod:`shared.reconcile`).
+"Durable waits and reconcile"; driver in :mod:`shared.waits.reconcile`).
 
 Timers owned by ``ci-status``, one of each per run waiting for CI:
 
@@ -13,7 +13,7 @@ Timers owned by ``ci-status``, one of each per run waiting for CI:
 
 Adoption: a run in ``waiting_for_ci`` without any ci-status timer gets both, the deadline
 counted from the run's last change, its reconcile due at once (the scheduler wakes ci-status
-when there is one: :mod:`shared.orphans`).
+when there is one: :mod:`shared.waits.orphans`).
 
 Conclusions are published as ``ci.concluded`` with the id the gate's own reply would have
 (``<run_id>:<head SHA>``), so the judge sees one event whichever path concluded the run.
@@ -25,13 +25,14 @@ import json
 from typing import Any
 
 from functions.ci_status import verdicts
-from shared.events import Envelope
 from shared.gates.ci import ci_verdict
+from shared.github.projections import checks_for_sha
 from shared.models.events import CI_CONCLUDED, CheckSummary, CiConcluded
-from shared.orphans import SQL_CI_ORPHANS
-from shared.policy import Policy, effective_policy
-from shared.projections import checks_for_sha
-from shared.reconcile import (
+from shared.policy.model import Policy, effective_policy
+from shared.runtime.envelope import Envelope
+from shared.runtime.handler import Context, NoReply, Outcome, Reply
+from shared.waits.orphans import SQL_CI_ORPHANS
+from shared.waits.reconcile import (
     RECONCILE,
     Step,
     adopt_orphans,
@@ -39,7 +40,6 @@ from shared.reconcile import (
     settle,
     tick_outcome,
 )
-from shared.runtime import Context, NoReply, Outcome, Reply
 
 CI_TIMEOUT = verdicts.CI_TIMEOUT
 

@@ -32,16 +32,8 @@ from typing import Any
 
 from functions.ci_status import freshness, retries, supersede
 from shared.errors import UpstreamNotFoundError
-from shared.events import Envelope
 from shared.gates.ci import CiResult, ci_verdict
-from shared.models.events import (
-    CI_CONCLUDED,
-    CheckSummary,
-    CiConcluded,
-    RunCompleted,
-)
-from shared.policy import effective_policy
-from shared.projections import (
+from shared.github.projections import (
     checks_for_sha,
     project_check_run,
     project_check_suite,
@@ -49,9 +41,17 @@ from shared.projections import (
     project_webhook,
     suites_for_sha,
 )
-from shared.reconcile import note_waiting, settle
+from shared.models.events import (
+    CI_CONCLUDED,
+    CheckSummary,
+    CiConcluded,
+    RunCompleted,
+)
+from shared.policy.model import effective_policy
 from shared.runs.escalation import escalate_not_found, replay_not_found
-from shared.runtime import Context, NoReply, Outcome, Reply
+from shared.runtime.envelope import Envelope
+from shared.runtime.handler import Context, NoReply, Outcome, Reply
+from shared.waits.reconcile import note_waiting, settle
 
 #: The timer kind of a CI wait's deadline (owner ``ci-status``), armed here, handled by
 #: :mod:`functions.ci_status.tick`.
@@ -186,7 +186,7 @@ def _verdict(run: dict[str, Any], ctx: Context) -> Outcome:
             return NoReply(f"re-requested check suites {retry.retried}", run_id=run["id"])
     result = freshness.check_base(run, result, policy, ctx)
     if not result.final:
-        note_waiting(  # a durable deadline and reconcile (shared.reconcile)
+        note_waiting(  # a durable deadline and reconcile (shared.waits.reconcile)
             ctx,
             run_id=run["id"],
             deadline_kind=CI_TIMEOUT,

@@ -13,8 +13,8 @@ The inbox is keyed per failing subscriber (``dead-letter/<subscriber>``), not pe
 two subscribers failing the same event are two dead letters, and a duplicate delivery of one of
 them is still answered from the inbox.
 
-No route table (:mod:`shared.routing`): a dead letter keeps the failed event's own type, which
-may be any, and no Trigger delivers here (the KafkaSource of the dead-letter topic does).
+No route table (:mod:`shared.runtime.routing`): a dead letter keeps the failed event's own type,
+which may be any, and no Trigger delivers here (the KafkaSource of the dead-letter topic does).
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ from urllib.parse import urlsplit
 
 import flask
 
-from shared import bootstrap, limits
+from shared import bootstrap
 from shared.errors import PermanentError
-from shared.events import Envelope, read_event
-from shared.gate import read_body
-from shared.runtime import Context, NoReply, Outcome, cloudevent_function, reject, run_event
+from shared.runtime import limits
+from shared.runtime.envelope import Envelope, read_event
+from shared.runtime.gate import read_body
+from shared.runtime.handler import Context, NoReply, Outcome, cloudevent_function, reject, run_event
 
 CONSUMER = "dead-letter"
 

@@ -1,11 +1,11 @@
 """How a deploy ends: verified, or failed with a revert PR (or an Argo CD rollback).
 
 On failure (issue 5 "deploy"): the merge commit is reverted through GitHub's GraphQL
-``revertPullRequest`` mutation, sent by :func:`shared.writes.github_write` under the key
+``revertPullRequest`` mutation, sent by :func:`shared.effects.writes.github_write` under the key
 ``revert:<repo>#<pr>@<merge sha>`` (dry run, allow-list, effects outbox, audit), or — when
 ``policy.on_deploy_failure == "rollback"`` — the Argo CD Application is rolled back to the
-newest history entry that is not the merge commit, through :func:`shared.effects.perform` under
-``rollback:<application>@<merge sha>``. Either happens at most once however often the failure
+newest history entry that is not the merge commit, through :func:`shared.effects.outbox.perform`
+under ``rollback:<application>@<merge sha>``. Either happens at most once however often the failure
 is seen. The run goes ``needs_iteration`` with reason ``post_deploy_failed``, and the next
 prompt names the failing tests.
 
@@ -18,7 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 from functions.deploy import store
-from shared import effects, runs, timers
+from shared import runs
+from shared.effects import outbox
+from shared.effects.writes import github_write
 from shared.models.events import (
     DEPLOY_FAILED,
     DEPLOY_VERIFIED,
@@ -26,9 +28,9 @@ from shared.models.events import (
     DeployRemedy,
     DeployVerified,
 )
-from shared.policy import Policy
-from shared.runtime import Context, NoReply, Outcome, Reply
-from shared.writes import github_write
+from shared.policy.model import Policy
+from shared.runtime.handler import Context, NoReply, Outcome, Reply
+from shared.waits import timers
 
 OWNER = "deploy"
 POST_DEPLOY_FAILED = "post_deploy_failed"
@@ -208,7 +210,7 @@ def _rollback(ctx: Context, row: dict[str, Any]) -> DeployRemedy:
     if not previous:
         return DeployRemedy(kind="rollback", outcome="no_previous_revision")
     target = max(previous, key=lambda h: h.id)
-    result = effects.perform(
+    result = outbox.perform(
         ctx.deps.db,
         key=f"rollback:{application}@{sha}",
         kind="argocd.rollback",

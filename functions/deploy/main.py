@@ -6,15 +6,15 @@ merge), ``verification.completed`` (from run-complete, for a workflow labelled
 deploy``. Replies ``io.codexjudge.deploy.verified.v1`` / ``io.codexjudge.deploy.failed.v1``
 (published to ``K_SINK`` when a tick concludes a deploy) and ``io.codexjudge.run.escalated.v1``
 when the policy asks for a deploy it does not configure. Any other type is acknowledged (202),
-as in every function (:mod:`shared.routing`).
+as in every function (:mod:`shared.runtime.routing`).
 """
 
 from __future__ import annotations
 
 from functions.deploy import usecase
 from shared.models.events import PR_MERGED, TIMERS_DUE, VERIFICATION_COMPLETED
-from shared.routing import Routes
-from shared.runtime import cloudevent_function
+from shared.runtime.handler import cloudevent_function
+from shared.runtime.routing import Routes
 
 ROUTES = Routes(
     exact={

@@ -26,13 +26,15 @@ from __future__ import annotations
 from typing import Any
 
 from functions.deploy import conclude, store
-from shared import effects, runs, timers
+from shared import runs
 from shared.adapters.argo import FINISHED_PHASES, failed_steps, workflow_name
 from shared.adapters.http import UpstreamRejectedError
+from shared.effects import outbox
 from shared.errors import PermanentError
 from shared.models.events import DEPLOYS_RUN_LABEL, VERIFIES_RUN_LABEL
-from shared.policy import Policy
-from shared.runtime import Context, NoReply, Outcome
+from shared.policy.model import Policy
+from shared.runtime.handler import Context, NoReply, Outcome
+from shared.waits import timers
 
 OWNER = conclude.OWNER
 #: Seconds between polls of a rollout in progress (Argo CD sync, deploy workflow).
@@ -47,7 +49,7 @@ def _effect(
     ctx: Context,
     row: dict[str, Any],
     what: str,
-    recovery: effects.Recovery | None = None,
+    recovery: outbox.Recovery | None = None,
     **kwargs: Any,
 ) -> dict[str, Any] | str:
     """``effects.perform`` under ``deploy:<what>:…``: the recorded response, or the error text
@@ -58,13 +60,13 @@ def _effect(
     """
     key = _key(row, what)
     try:
-        result = effects.perform(
+        result = outbox.perform(
             ctx.deps.db, key=key, run_id=row["run_id"], recovery=recovery, **kwargs
         )
     except PermanentError as exc:
-        effects.settle(ctx.tx, key, recovery)
+        outbox.settle(ctx.tx, key, recovery)
         return exc.message
-    effects.settle(ctx.tx, key, recovery)
+    outbox.settle(ctx.tx, key, recovery)
     if result.state != "done" or result.response is None:
         return result.error or f"{what} was rejected"
     return result.response
@@ -79,7 +81,7 @@ def _submit_workflow(
     revision: str,
     label: str,
     prefix: str,
-    recovery: effects.Recovery | None = None,
+    recovery: outbox.Recovery | None = None,
 ) -> dict[str, Any] | str:
     """Submit ``template`` for the merge commit once (effect ``deploy:<what>:…``), labelled
     ``label=<run id>`` so its completion is recognised; see :func:`_effect` for the result.
@@ -112,7 +114,7 @@ def schedule_poll(ctx: Context, run_id: int, delay_s: float) -> None:
 
 
 def start(
-    ctx: Context, row: dict[str, Any], policy: Policy, recovery: effects.Recovery | None = None
+    ctx: Context, row: dict[str, Any], policy: Policy, recovery: outbox.Recovery | None = None
 ) -> Outcome:
     """Trigger the rollout of a new deploy row and arm its timers.
 

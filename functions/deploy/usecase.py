@@ -11,13 +11,13 @@
 * ``io.codexjudge.timers.due.v1`` (``timerowner=deploy``: the scheduler's wake-up, a *tick*)
   — due ``deploy`` timers: ``poll`` (rollout progress, or a lost verification completion),
   ``deadline`` (``policy.deploy_timeout_s`` → ``deploy_timeout``), and the recovery timers
-  (``effect:<key>``, :mod:`shared.recovery`) of a rollout whose worker died between the Argo CD
-  sync or Argo submission and the deploy row: its ``pr.merged`` is handled again, and the
+  (``effect:<key>``, :mod:`shared.effects.recovery`) of a rollout whose worker died between the
+  Argo CD sync or Argo submission and the deploy row: its ``pr.merged`` is handled again, and the
   idempotent call (the recorded effect, or a deterministic workflow name) is not repeated. A
   tick may conclude several deploys; each conclusion is published to ``K_SINK`` with the same
   CloudEvent id a reply would have, and the tick answers 202. A timer whose handling fails for
   good (an upstream's 4xx, a bug on its data) is recorded on the timer and backed off
-  (:func:`shared.reconcile.record_timer_failure`); the others are handled all the same.
+  (:func:`shared.waits.reconcile.record_timer_failure`); the others are handled all the same.
 
 Replies: ``io.codexjudge.deploy.verified.v1`` / ``io.codexjudge.deploy.failed.v1``.
 """
@@ -27,9 +27,9 @@ from __future__ import annotations
 from typing import Any
 
 from functions.deploy import conclude, rollout, store
-from shared import effects, reconcile, recovery, runs, timers
+from shared import runs
+from shared.effects import outbox, recovery
 from shared.errors import TransientError
-from shared.events import Envelope
 from shared.models.events import (
     PR_MERGED,
     RUN_ESCALATED,
@@ -37,9 +37,11 @@ from shared.models.events import (
     RunEscalated,
     VerificationCompleted,
 )
-from shared.policy import Policy, effective_policy
-from shared.publish import publish_event
-from shared.runtime import Context, NoReply, Outcome, Reply, reply_event
+from shared.policy.model import Policy, effective_policy
+from shared.runtime.envelope import Envelope
+from shared.runtime.handler import Context, NoReply, Outcome, Reply, reply_event
+from shared.runtime.publish import publish_event
+from shared.waits import reconcile, timers
 
 DEPLOY_NOT_CONFIGURED = "deploy_not_configured"
 
@@ -123,7 +125,7 @@ def merged(data: PrMerged, ctx: Context) -> Outcome:
         return conclude.reply_for(row)
     # A duplicate pr.merged starts again harmlessly: the sync/submit is a recorded effect and
     # the deadline keeps its first due time.
-    owner = effects.Recovery(
+    owner = outbox.Recovery(
         owner=rollout.OWNER,
         run_id=data.run_id,
         event_type=PR_MERGED,
@@ -170,7 +172,7 @@ def tick(ctx: Context) -> Outcome:
     outcomes: list[Outcome | None] = [
         recovery.handle_again(ctx, timer, on_merged) for timer in recovery.distinct_events(due)
     ]
-    outcomes += [_timer(ctx, timer) for timer in due if not effects.is_recovery(timer)]
+    outcomes += [_timer(ctx, timer) for timer in due if not outbox.is_recovery(timer)]
     for outcome in outcomes:
         handled += outcome is not None
         if isinstance(outcome, Reply):

@@ -18,8 +18,8 @@ from shared.models.events import (
     RUN_ESCALATED,
     TIMERS_DUE,
 )
-from shared.routing import Routes
-from shared.runtime import cloudevent_function
+from shared.runtime.handler import cloudevent_function
+from shared.runtime.routing import Routes
 
 ROUTES = Routes(
     exact={

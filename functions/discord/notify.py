@@ -3,8 +3,8 @@
 Consumes ``judge.decided``, ``pr.merged``, ``deploy.verified``, ``deploy.failed`` and
 ``run.escalated``; :mod:`functions.discord.notices` says which kind each is, and the policy's
 ``discord_kinds`` whether it is posted. The run's links are read from ``codex_judge.runs`` and
-``codex_judge.artifacts``; the message goes out through :func:`shared.effects.perform` with the
-key ``discord:<run_id>:<kind>``, so a duplicate delivery, or another event of the same kind,
+``codex_judge.artifacts``; the message goes out through :func:`shared.effects.outbox.perform` with
+the key ``discord:<run_id>:<kind>``, so a duplicate delivery, or another event of the same kind,
 never posts twice (DESIGN §4, §5).
 
 A worker that dies (or loses Postgres) after claiming a notice never loses it: the claim arms a
@@ -25,10 +25,9 @@ from typing import Any
 
 from functions.discord import notices
 from functions.discord.message import RunLinks, build_message
-from shared import effects, recovery, timers
 from shared.db import Tx
+from shared.effects import outbox, recovery
 from shared.errors import ConflictError
-from shared.events import Envelope
 from shared.models.events import (
     DEPLOY_FAILED,
     DEPLOY_VERIFIED,
@@ -41,8 +40,10 @@ from shared.models.events import (
     PrMerged,
     RunEscalated,
 )
-from shared.policy import effective_policy
-from shared.runtime import Context, NoReply, Outcome
+from shared.policy.model import effective_policy
+from shared.runtime.envelope import Envelope
+from shared.runtime.handler import Context, NoReply, Outcome
+from shared.waits import timers
 
 OWNER = "discord"
 
@@ -193,9 +194,9 @@ def post_decision(event: Envelope, ctx: Context) -> Outcome:
         message = discord.post(content)
         return {"id": message.id, "channel_id": message.channel_id}
 
-    owner = effects.Recovery(owner=OWNER, run_id=run_id, event_type=event.type, data=event.json())
+    owner = outbox.Recovery(owner=OWNER, run_id=run_id, event_type=event.type, data=event.json())
     try:
-        result = effects.perform(
+        result = outbox.perform(
             ctx.deps.db,
             key=key,
             kind="discord",
@@ -209,14 +210,14 @@ def post_decision(event: Envelope, ctx: Context) -> Outcome:
         # finds it posted) on a tick, so this delivery is done either way and need not spend
         # its retries — a 409 here once outlived the Trigger's retry window and was lost.
         return NoReply("being posted by another worker; its recovery timer finishes it", run_id)
-    effects.settle(ctx.tx, key, owner)
+    outbox.settle(ctx.tx, key, owner)
     note = "posted" if result.performed_now else f"already {result.state}; not posted again"
     return NoReply(note, run_id=run_id)
 
 
 def tick(event: Envelope, ctx: Context) -> Outcome:
     """The scheduler's ``timers.due`` (``timerowner = discord``): each notice whose worker died
-    before its record is handled again from its recorded event (:mod:`shared.recovery`)."""
+    before its record is handled again from its recorded event (:mod:`shared.effects.recovery`)."""
     handled = 0
     for timer in recovery.distinct_events(timers.claim_due(ctx.tx, OWNER)):
         handled += recovery.handle_again(ctx, timer, post_decision) is not None

@@ -22,12 +22,12 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-from shared import limits
 from shared.db import Database
 from shared.errors import InvalidDataError, MalformedEventError
-from shared.events import OutgoingEvent
-from shared.projections import project_webhook
-from shared.publish import publish_event
+from shared.github.projections import project_webhook
+from shared.runtime import limits
+from shared.runtime.envelope import OutgoingEvent
+from shared.runtime.publish import publish_event
 from shared.settings import Settings
 
 log = logging.getLogger("codex_judge.github_webhook")
@@ -89,7 +89,7 @@ def parse_delivery(headers: Mapping[str, str], body: bytes) -> Delivery:
     Both content types GitHub offers are read: ``application/json`` (the body is the payload)
     and ``application/x-www-form-urlencoded`` (the body is ``payload=<URL-encoded JSON>``).
     The signature is checked by the caller over the raw body, before this. The payload passes
-    :mod:`shared.limits` (NUL in any string becomes U+FFFD, so such a delivery is stored).
+    :mod:`shared.runtime.limits` (NUL in any string becomes U+FFFD, so such a delivery is stored).
 
     Raises:
         MalformedEventError: ``X-GitHub-Event`` or ``X-GitHub-Delivery`` is missing, or the

@@ -7,13 +7,13 @@ event in binary mode. A CloudEvent request (the KafkaSource path: Kafka ``github
 KafkaSource → Broker → here) is processed the same way and the event is the reply, which the
 Broker routes on. See :mod:`functions.github_webhook.deliveries` for the event's attributes.
 
-The HTTP gate is the runtime's (:mod:`shared.gate`): ``GET``/``HEAD`` answer readiness, other
-methods 405, and the body limit is ``github_webhook_max_body_bytes`` (25 MiB: GitHub caps
+The HTTP gate is the runtime's (:mod:`shared.runtime.gate`): ``GET``/``HEAD`` answer readiness,
+other methods 405, and the body limit is ``github_webhook_max_body_bytes`` (25 MiB: GitHub caps
 payloads at 25 MB), 4/3 of it plus 64 KiB for a relayed Kafka record carrying the body as
 base64. A rejected delivery is filed under its ``X-GitHub-Delivery`` id, so an operator finds it
 by GitHub's id (forged ones, 401, are stored nowhere).
 
-No route table (:mod:`shared.routing`): what a delivery is comes from GitHub's
+No route table (:mod:`shared.runtime.routing`): what a delivery is comes from GitHub's
 ``X-GitHub-Event`` header (or the relayed record), not from a CloudEvent type; the Trigger
 selects the KafkaSource by type and source (``tests/unit/test_routes.py``: type-agnostic).
 """
@@ -33,9 +33,9 @@ from functions.github_webhook.deliveries import (
 from functions.github_webhook.signature import HEADER, verify
 from shared import bootstrap
 from shared.errors import CodexJudgeError, PermanentError, UnauthorizedError
-from shared.events import read_event
-from shared.gate import read_body, readiness
-from shared.runtime import error_response, event_response, json_response, store_dead_letter
+from shared.runtime.envelope import read_event
+from shared.runtime.gate import read_body, readiness
+from shared.runtime.handler import error_response, event_response, json_response, store_dead_letter
 
 CONSUMER = "github-webhook"
 log = logging.getLogger("codex_judge.github_webhook")

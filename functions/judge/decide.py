@@ -17,7 +17,7 @@ are final — mergeability and the verdict, sealed once.
   ``pull_request_not_found`` / ``repository_not_found`` / ``commit_not_found`` — a decision,
   never a dead letter (DESIGN §6).
 
-Every decision is sealed with what it saw (:mod:`shared.seal`) and replied as
+Every decision is sealed with what it saw (:mod:`shared.runs.seal`) and replied as
 ``judge.decided`` with the CloudEvent extension ``decision`` (pass|needs_iteration|needs_human)
 so Triggers can filter on it. The run row is locked (``FOR UPDATE``) for the whole decision, so
 a concurrent duplicate waits and then answers with the sealed evaluation.
@@ -29,9 +29,7 @@ from typing import Any
 
 from functions.judge.evaluations import existing, seal, tokens_today
 from functions.judge.llm_judge import JudgeConfig, llm_verdict
-from shared import timers
 from shared.errors import UpstreamNotFoundError
-from shared.events import Envelope
 from shared.gates.diff import load_pull_diff
 from shared.gates.judge import (
     Verdict,
@@ -42,6 +40,7 @@ from shared.gates.judge import (
     offline_verdict,
     review_blocking,
 )
+from shared.github.projections import project_pull
 from shared.models.events import (
     CI_CONCLUDED,
     REVIEW_CONCLUDED,
@@ -53,11 +52,12 @@ from shared.models.events import (
     RunCompleted,
 )
 from shared.models.github import PullFile, PullRequest
-from shared.policy import Policy, effective_policy
-from shared.projections import project_pull
+from shared.policy.model import Policy, effective_policy
 from shared.runs.escalation import PULL_REQUEST_NOT_FOUND, not_found_message
-from shared.runtime import Context, NoReply, Outcome, Reply
-from shared.seal import LiveState, Seal, live_from
+from shared.runs.seal import LiveState, Seal, live_from
+from shared.runtime.envelope import Envelope
+from shared.runtime.handler import Context, NoReply, Outcome, Reply
+from shared.waits import timers
 
 MERGEABLE_POLL = "mergeable_poll"
 MERGEABLE_FIRST_POLL_S = 5.0

@@ -7,7 +7,7 @@ a concurrent or duplicate one finds that row, and both answer with the reply reb
 
 Before inserting, a failing verdict is compared with the previous attempt's evaluation of the
 same issue: the next prompt always names what changed since then
-(:func:`shared.fingerprints.changes_since`), and the same fingerprint on consecutive failing
+(:func:`shared.runs.fingerprints.changes_since`), and the same fingerprint on consecutive failing
 attempts is a ``repeated_failure`` with the policy's ``repeated_failure_outcome`` (default
 needs_human), so no rerun spends attempts on the same wall.
 
@@ -22,13 +22,13 @@ from dataclasses import replace
 from typing import Any
 
 from shared.db import Tx
-from shared.fingerprints import Fingerprint, changes_since, fingerprint
 from shared.gates.judge import Verdict
 from shared.models.events import JUDGE_DECIDED, JudgeDecided, Reason
-from shared.policy import Policy
+from shared.policy.model import Policy
 from shared.runs import transition
-from shared.runtime import Reply
-from shared.seal import Seal
+from shared.runs.fingerprints import Fingerprint, changes_since, fingerprint
+from shared.runs.seal import Seal
+from shared.runtime.handler import Reply
 
 NEXT_STATUS = {
     "pass": "merging",

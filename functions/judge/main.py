@@ -4,15 +4,15 @@
 Triggered by the events in :data:`ROUTES` (``triggers/judge.yaml``; the scheduler's
 ``timers.due`` with ``timerowner = judge``); replies ``io.codexjudge.judge.decided.v1``
 (``io.codexjudge.run.escalated.v1`` when a timer keeps failing:
-:func:`shared.reconcile.run_tick`).
+:func:`shared.waits.reconcile.run_tick`).
 """
 
 from __future__ import annotations
 
 from functions.judge import decide, tick
 from shared.models.events import CI_CONCLUDED, REVIEW_CONCLUDED, RUN_COMPLETED, TIMERS_DUE
-from shared.routing import Routes
-from shared.runtime import cloudevent_function
+from shared.runtime.handler import cloudevent_function
+from shared.runtime.routing import Routes
 
 ROUTES = Routes(
     exact={

@@ -1,5 +1,5 @@
 """judge woken by the scheduler's ``timers.due``: re-polling ``mergeable_state: unknown`` with
-backoff (issue 3 "Durable waits and reconcile"; driver in :mod:`shared.reconcile`).
+backoff (issue 3 "Durable waits and reconcile"; driver in :mod:`shared.waits.reconcile`).
 
 GitHub computes a pull request's mergeability lazily: right after a push, ``GET /pulls/{n}``
 answers ``mergeable: null`` / ``mergeable_state: "unknown"`` and starts a background job
@@ -21,10 +21,10 @@ from __future__ import annotations
 from typing import Any
 
 from functions.judge import decide
-from shared.events import Envelope
-from shared.policy import effective_policy
-from shared.reconcile import Step, run_tick, tick_outcome
-from shared.runtime import Context, NoReply, Outcome, Reply
+from shared.policy.model import effective_policy
+from shared.runtime.envelope import Envelope
+from shared.runtime.handler import Context, NoReply, Outcome, Reply
+from shared.waits.reconcile import Step, run_tick, tick_outcome
 
 MAX_BACKOFF_S = 60.0
 

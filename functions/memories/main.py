@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from functions.memories.usecase import remember_decision
 from shared.models.events import JUDGE_DECIDED
-from shared.routing import Routes
-from shared.runtime import cloudevent_function
+from shared.runtime.handler import cloudevent_function
+from shared.runtime.routing import Routes
 
 ROUTES = Routes(exact={JUDGE_DECIDED: remember_decision})
 

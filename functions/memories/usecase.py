@@ -9,10 +9,10 @@ raises :class:`~shared.errors.UpstreamError` (503; Knative retries) or ``RateLim
 
 from __future__ import annotations
 
-from shared.events import Envelope
 from shared.memories.store import remember
 from shared.models.events import JudgeDecided
-from shared.runtime import Context, NoReply, Outcome
+from shared.runtime.envelope import Envelope
+from shared.runtime.handler import Context, NoReply, Outcome
 
 
 def remember_decision(event: Envelope, ctx: Context) -> Outcome:

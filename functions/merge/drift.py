@@ -1,9 +1,9 @@
 """Has the pull request changed since it was judged? (issue 5 "merge": re-read the PR and
 compare with the sealed decision; DESIGN §12.7: never judge one state and merge another.)
 
-With a seal (:mod:`shared.seal`, written by the judge) the live state — head and base SHAs,
+With a seal (:mod:`shared.runs.seal`, written by the judge) the live state — head and base SHAs,
 check runs and statuses at the head SHA, review threads, the diff hash — plus the policy hash
-now in force is compared with :func:`shared.seal.seal_matches`; only blocking drifts count.
+now in force is compared with :func:`shared.runs.seal.seal_matches`; only blocking drifts count.
 Without a seal (an evaluation from before the seal existed) the head SHA and the base branch
 are compared with the run's.
 """
@@ -15,7 +15,7 @@ from typing import Any
 from shared.db import Tx
 from shared.models.github import PullRequest
 from shared.ports import GitHub
-from shared.seal import Drift, load_seal, read_live, seal_matches
+from shared.runs.seal import Drift, load_seal, read_live, seal_matches
 
 
 def drift_since_judging(

@@ -9,7 +9,7 @@ On ``io.codexjudge.judge.decided.v1`` with decision ``pass`` for a run in ``merg
    ``pr_closed``;
 2. compare with the sealed decision (:mod:`functions.merge.drift`); any blocking drift →
    ``needs_human`` ``drift_after_judging`` (escalated with the drift), never merge;
-3. merge through :func:`shared.writes.github_write` under ``merge:<repo>#<pr>@<sha>`` with
+3. merge through :func:`shared.effects.writes.github_write` under ``merge:<repo>#<pr>@<sha>`` with
    ``sha`` = the judged head SHA and the policy's ``merge_method``. ``dry_run`` records the
    would-be merge (run ``completed``, reason ``dry_run``); a repository off the allow-list →
    ``needs_human`` ``repository_not_allowed``. GitHub's answers are decisions: 200 → merged;
@@ -25,7 +25,7 @@ the run past ``merging`` and answers the same reply, rebuilt from ``github.write
 Escalations to ``needs_human`` reply ``io.codexjudge.run.escalated.v1``.
 
 merge is a timer owner (issue 10): each write's claim arms a recovery timer (owner ``merge``,
-:class:`shared.effects.Recovery`) with the decision, retired with the record. A worker killed
+:class:`shared.effects.outbox.Recovery`) with the decision, retired with the record. A worker killed
 before the ``PUT``, or whose record was lost after GitHub answered, leaves the run in
 ``merging`` with that timer; the scheduler's ``io.codexjudge.timers.due.v1`` (``timerowner =
 merge``) handles the decision again (:func:`tick`): the PR is re-read first, so a merge GitHub
@@ -38,9 +38,10 @@ from __future__ import annotations
 from typing import Any
 
 from functions.merge.drift import drift_since_judging
-from shared import effects, recovery, timers
+from shared.effects import outbox, recovery
+from shared.effects.writes import DRY_RUN, REPOSITORY_NOT_ALLOWED, github_write, record_write
 from shared.errors import ConflictError
-from shared.events import Envelope
+from shared.github.projections import project_pull
 from shared.models.events import (
     JUDGE_DECIDED,
     PR_MERGED,
@@ -49,14 +50,14 @@ from shared.models.events import (
     PrMerged,
     RunEscalated,
 )
-from shared.policy import Policy, effective_policy
+from shared.policy.model import Policy, effective_policy
 from shared.ports import WriteAnswer
-from shared.projections import project_pull
-from shared.publish import publish_event
 from shared.runs import transition
 from shared.runs.escalation import PULL_REQUEST_NOT_FOUND, escalate, not_found_message
-from shared.runtime import Context, NoReply, Outcome, Reply, reply_event
-from shared.writes import DRY_RUN, REPOSITORY_NOT_ALLOWED, github_write, record_write
+from shared.runtime.envelope import Envelope
+from shared.runtime.handler import Context, NoReply, Outcome, Reply, reply_event
+from shared.runtime.publish import publish_event
+from shared.waits import timers
 
 #: The timer owner (the Knative Service name): recovery timers of merges whose worker died.
 OWNER = "merge"
@@ -85,7 +86,8 @@ def classify_merge(answer: WriteAnswer) -> str:
 
 def tick(event: Envelope, ctx: Context) -> Outcome:
     """The scheduler's ``timers.due`` (``timerowner = merge``): each decision whose merge a dead
-    worker left unrecorded is handled again (:mod:`shared.recovery`) and its reply published.
+    worker left unrecorded is handled again (:mod:`shared.effects.recovery`) and its reply
+    published.
 
     Raises:
         UpstreamError: a reply could not be published (no ``K_SINK``, the Broker failed): the
@@ -126,7 +128,7 @@ def on_decision(event: Envelope, ctx: Context) -> Outcome:
     policy, policy_hash = effective_policy(ctx.tx, ctx.deps.settings, run["repository"])
     if run["status"] != "merging":
         return _replay(ctx, run, policy)
-    owner = effects.Recovery(
+    owner = outbox.Recovery(
         owner=OWNER, run_id=run["id"], event_type=JUDGE_DECIDED, data=event.json()
     )
     return _Merge(ctx, run, policy, policy_hash, owner).run()
@@ -141,7 +143,7 @@ class _Merge:
         run: dict[str, Any],
         policy: Policy,
         policy_hash: str,
-        owner: effects.Recovery,
+        owner: outbox.Recovery,
     ):
         self.ctx, self.run_row, self.policy, self.policy_hash = ctx, run, policy, policy_hash
         self.owner = owner
@@ -226,7 +228,7 @@ class _Merge:
                 "merged_elsewhere",
                 f"the PR was merged at {head_sha}, not at the judged {self.sha}",
             )
-        effects.settle(self.ctx.tx, self.key, self.owner)  # a dead worker's claim, if any
+        outbox.settle(self.ctx.tx, self.key, self.owner)  # a dead worker's claim, if any
         record_write(
             self.ctx.tx,
             key=self.key,

@@ -1,15 +1,15 @@
 """notify: the Codex wrapper's HTTP POST (JSON body, not a CloudEvent), or the same payload in a
 CloudEvent. Answers 202 (DESIGN §4).
 
-A plain POST is wrapped in an :class:`~shared.events.Envelope` with source ``/notify`` and id =
-the ``Idempotency-Key`` header, else ``sha256:<hex of the body>``, and goes through the same
-runtime as every CloudEvent, so the inbox answers a retried POST without merging it twice.
+A plain POST is wrapped in an :class:`~shared.runtime.envelope.Envelope` with source ``/notify``
+and id = the ``Idempotency-Key`` header, else ``sha256:<hex of the body>``, and goes through the
+same runtime as every CloudEvent, so the inbox answers a retried POST without merging it twice.
 Errors follow DESIGN §6: a bad body is 422 naming the field (stored as a dead letter); the
 database down is 503.
 
-No route table (:mod:`shared.routing`): notify has no Trigger, a plain POST has no CloudEvent
-type (:data:`NOTIFY_TYPE` only names its inbox rows), and a CloudEvent carrying the payload is
-handled whatever its type.
+No route table (:mod:`shared.runtime.routing`): notify has no Trigger, a plain POST has no
+CloudEvent type (:data:`NOTIFY_TYPE` only names its inbox rows), and a CloudEvent carrying the
+payload is handled whatever its type.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import flask
 from functions.notify.usecase import attach
 from shared import bootstrap
 from shared.errors import PermanentError
-from shared.events import Envelope
-from shared.gate import read_body, readiness
-from shared.runtime import cloudevent_function, reject, run_event
+from shared.runtime.envelope import Envelope
+from shared.runtime.gate import read_body, readiness
+from shared.runtime.handler import cloudevent_function, reject, run_event
 
 CONSUMER = "notify"
 SOURCE = "/notify"
@@ -50,7 +50,7 @@ def envelope_for_post(headers: dict[str, str], body: bytes) -> Envelope:
 def handle(request: flask.Request) -> flask.Response:
     """The HTTP entrypoint (functions-framework ``http`` signature). The runtime's gate
     applies to both paths: readiness on GET/HEAD, 405 on other methods, 413 over
-    ``max_body_bytes``, the JSON limits of :mod:`shared.limits`."""
+    ``max_body_bytes``, the JSON limits of :mod:`shared.runtime.limits`."""
     if request.method in ("GET", "HEAD"):
         return readiness(CONSUMER)
     headers = dict(request.headers)

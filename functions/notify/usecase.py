@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from functions.notify.payload import NotifyPayload
 from shared import runs
-from shared.events import Envelope
-from shared.runtime import Context, NoReply, Outcome
+from shared.runtime.envelope import Envelope
+from shared.runtime.handler import Context, NoReply, Outcome
 
 
 def attach(event: Envelope, ctx: Context) -> Outcome:

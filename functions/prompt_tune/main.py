@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from functions.prompt_tune import usecase
 from shared.models.events import JUDGE_DECIDED, TIMERS_DUE
-from shared.routing import Routes
-from shared.runtime import cloudevent_function
+from shared.runtime.handler import cloudevent_function
+from shared.runtime.routing import Routes
 
 ROUTES = Routes(exact={JUDGE_DECIDED: usecase.tune, TIMERS_DUE: usecase.tick})
 

@@ -12,8 +12,8 @@ transaction-scoped advisory lock per repository:
    ``policy.prompt_template_path`` extended with the guidance (contents API), a short evidence
    document listing the runs, reasons and verdicts, and a PR whose body starts from the
    repository's pull request template when it has one. Every write goes through
-   :func:`shared.writes.github_write` (dry run, allow-list, effects outbox, audit) under keys
-   derived from ``prompt-tune:<repo>:after-<last proposal id>``, so a redelivery or a crash
+   :func:`shared.effects.writes.github_write` (dry run, allow-list, effects outbox, audit) under
+   keys derived from ``prompt-tune:<repo>:after-<last proposal id>``, so a redelivery or a crash
    half-way never opens a second branch or PR. The proposal is recorded in
    ``codex_judge.prompt_tuning``; its row starts the cooldown.
 
@@ -37,16 +37,17 @@ import json
 from typing import Any
 
 from functions.prompt_tune import suggestions
-from shared import effects, recovery, timers
 from shared.bootstrap import Container
 from shared.db import Tx
-from shared.events import Envelope
+from shared.effects import outbox, recovery
+from shared.effects.writes import github_write
+from shared.github.projections import project_pull
 from shared.models.events import JUDGE_DECIDED, JudgeDecided
-from shared.policy import Policy, effective_policy
+from shared.policy.model import Policy, effective_policy
 from shared.ports import GitHubWriter, WriteAnswer
-from shared.projections import project_pull
-from shared.runtime import Context, NoReply, Outcome
-from shared.writes import github_write
+from shared.runtime.envelope import Envelope
+from shared.runtime.handler import Context, NoReply, Outcome
+from shared.waits import timers
 
 #: The timer owner (the Knative Service name): recovery timers of proposals whose worker died.
 OWNER = "prompt-tune"
@@ -184,7 +185,7 @@ def _open_pull(
     base: str,
     failures: list[dict[str, Any]],
     found: list[tuple[str, int, str]],
-    owner: effects.Recovery,
+    owner: outbox.Recovery,
 ) -> dict[str, Any]:
     """Branch, template change, evidence, PR; returns the columns to record."""
     tx, deps = ctx.tx, ctx.deps
@@ -302,7 +303,7 @@ def _record(tx: Tx, repository: str, key: str, policy: Policy, **columns: Any) -
 
 def tick(event: Envelope, ctx: Context) -> Outcome:
     """The scheduler's ``timers.due`` (``timerowner = prompt-tune``): each decision whose
-    proposal a dead worker left unrecorded is handled again (:mod:`shared.recovery`)."""
+    proposal a dead worker left unrecorded is handled again (:mod:`shared.effects.recovery`)."""
     handled = 0
     for timer in recovery.distinct_events(timers.claim_due(ctx.tx, OWNER)):
         handled += recovery.handle_again(ctx, timer, tune) is not None
@@ -338,7 +339,7 @@ def tune(event: Envelope, ctx: Context) -> Outcome:
         return NoReply("no actionable suggestion in the failure reasons", run_id=decided.run_id)
     key = f"prompt-tune:{repository}:after-{last['id'] if last else 0}"
     base = str(failures[-1].get("base_ref") or "main")
-    owner = effects.Recovery(
+    owner = outbox.Recovery(
         owner=OWNER, run_id=decided.run_id, event_type=JUDGE_DECIDED, data=event.json()
     )
     columns = _open_pull(ctx, policy, repository, key, base, failures, found, owner)

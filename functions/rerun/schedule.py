@@ -20,12 +20,12 @@ from __future__ import annotations
 from typing import Any
 
 from functions.rerun import task as tasks
-from shared import timers
 from shared.db import Tx
 from shared.errors import ConflictError
 from shared.models.events import RunEscalated
-from shared.policy import Policy
+from shared.policy.model import Policy
 from shared.runs import transition
+from shared.waits import timers
 
 ATTEMPTS_EXHAUSTED = "attempts_exhausted"
 IMPROVEMENT_NOT_RERUN = "improvement_not_rerun"

@@ -1,6 +1,6 @@
 """Submitting one scheduled rerun, at most once, with a bounded number of tries.
 
-The call goes through :func:`shared.effects.perform` under the submission's delivery id
+The call goes through :func:`shared.effects.outbox.perform` under the submission's delivery id
 (``rerun:<run_id>:<attempt>``), so a duplicate tick, a retry or a crash never submits the same
 attempt twice. The call itself is idempotent too, for a worker that dies (or loses Postgres)
 after the upstream accepted and before the record, whose claim the next try takes over: Facteur
@@ -25,15 +25,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.rerun import task as tasks
-from shared import effects, timers
 from shared.adapters.argo import HttpxArgo, workflow_name
 from shared.adapters.facteur import HttpxFacteur
 from shared.bootstrap import Container
 from shared.db import Tx
+from shared.effects import outbox
 from shared.errors import ConflictError, PermanentError, RateLimitedError, TransientError
 from shared.models.events import RerunSubmitted, RunEscalated
-from shared.policy import Policy
+from shared.policy.model import Policy
 from shared.runs import transition
+from shared.waits import timers
 
 OWNER = "rerun"
 TIMER_KIND = "submit"
@@ -129,7 +130,7 @@ def submit(
     *,
     template: str,
     namespace: str,
-    recovery: effects.Recovery | None = None,
+    recovery: outbox.Recovery | None = None,
 ) -> SubmitOutcome:
     """Try to submit the scheduled rerun ``row`` (a ``rerun_submissions`` row) once.
 
@@ -170,7 +171,7 @@ def submit(
         return SubmitOutcome(done, "dry run: recorded, not submitted")
     tried = int(row["submit_attempts"]) + 1
     try:
-        result = effects.perform(
+        result = outbox.perform(
             deps.db,
             key=plan.delivery_id,
             kind="rerun",
@@ -190,7 +191,7 @@ def submit(
         return SubmitOutcome(None, f"try {tried} failed transiently; retry in {delay:.0f}s")
     except PermanentError as exc:
         return _fail(tx, row, plan, f"{type(exc).__name__}: {exc.message}", 1)
-    effects.settle(tx, plan.delivery_id, recovery)
+    outbox.settle(tx, plan.delivery_id, recovery)
     if result.state == "failed":
         return _fail(tx, row, plan, result.error or "refused earlier", 0)
     ack = (result.response or {}).get("ack")

@@ -9,7 +9,7 @@ wake-ups.
   is published to ``K_SINK`` with a deterministic id (a repeated publish is deduplicated
   downstream) and the tick answers 202. A timer whose submission fails in a way that is its
   own (a bug on its data) is recorded on the timer and backed off
-  (:func:`shared.reconcile.record_timer_failure`); the others are submitted all the same.
+  (:func:`shared.waits.reconcile.record_timer_failure`); the others are submitted all the same.
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ from typing import Any
 
 from functions.rerun import schedule, submit
 from functions.rerun import task as tasks
-from shared import effects, reconcile, recovery, timers
 from shared.db import Tx
+from shared.effects import outbox, recovery
 from shared.errors import ConflictError
-from shared.events import Envelope
 from shared.models.events import (
     JUDGE_DECIDED,
     RERUN_SUBMITTED,
@@ -30,10 +29,12 @@ from shared.models.events import (
     RerunSubmitted,
     RunEscalated,
 )
-from shared.policy import effective_policy
-from shared.publish import publish_event
+from shared.policy.model import effective_policy
 from shared.runs import get_run
-from shared.runtime import Context, NoReply, Outcome, Reply, reply_event
+from shared.runtime.envelope import Envelope
+from shared.runtime.handler import Context, NoReply, Outcome, Reply, reply_event
+from shared.runtime.publish import publish_event
+from shared.waits import reconcile, timers
 
 CONSUMER = "rerun"
 SQL_SUBMISSION = "SELECT * FROM codex_judge.rerun_submissions WHERE run_id = :run_id"
@@ -83,7 +84,7 @@ def _submit(
     ctx: Context,
     run: dict[str, Any],
     row: dict[str, Any],
-    recovery: effects.Recovery | None = None,
+    recovery: outbox.Recovery | None = None,
 ) -> submit.SubmitOutcome:
     policy, _ = effective_policy(ctx.tx, ctx.deps.settings, run["repository"])
     return submit.submit(
@@ -118,7 +119,7 @@ def on_decision(event: Envelope, ctx: Context) -> Outcome:
         return NoReply(f"attempt {planned['attempt']} scheduled", run_id=run["id"])
     # Submitted inline, before this transaction commits the plan and its ``submit`` timer: the
     # claim arms a recovery timer with the decision, handled again on a tick if this worker dies.
-    owner = effects.Recovery(
+    owner = outbox.Recovery(
         owner=submit.OWNER,
         run_id=run["id"],
         event_type=JUDGE_DECIDED,
@@ -138,7 +139,7 @@ def _publish(ctx: Context, reply: Reply) -> None:
 
 def on_tick(event: Envelope, ctx: Context) -> Outcome:
     """Submit every due rerun, and handle again each decision whose inline submission a dead
-    worker left unrecorded (:mod:`shared.recovery`); publish what each one produced."""
+    worker left unrecorded (:mod:`shared.effects.recovery`); publish what each one produced."""
     handled, published = 0, 0
     due = timers.claim_due(ctx.tx, submit.OWNER)
     for timer in recovery.distinct_events(due):
@@ -148,7 +149,7 @@ def on_tick(event: Envelope, ctx: Context) -> Outcome:
             _publish(ctx, again)
             published += 1
     for timer in due:
-        if effects.is_recovery(timer):
+        if outbox.is_recovery(timer):
             continue
         run = get_run(ctx.tx, timer["run_id"])
         row = ctx.tx.one(SQL_SUBMISSION, run_id=timer["run_id"])

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from functions.review_gate import tick, verdicts
 from shared.models.events import RUN_COMPLETED, TIMERS_DUE
-from shared.routing import Routes
-from shared.runtime import cloudevent_function
+from shared.runtime.handler import cloudevent_function
+from shared.runtime.routing import Routes
 
 ROUTES = Routes(
     exact={

@@ -1,5 +1,5 @@
 """review-gate woken by the scheduler's ``timers.due``: the durable review waits (issue 3
-"Durable waits and reconcile"; driver in :mod:`shared.reconcile`).
+"Durable waits and reconcile"; driver in :mod:`shared.waits.reconcile`).
 
 Timers owned by ``review-gate``, one of each per waiting run:
 
@@ -13,12 +13,12 @@ Timers owned by ``review-gate``, one of each per waiting run:
 Adoption: a run that waits for a review but holds no review-gate timer (its ``run.completed``
 was lost, or it began waiting before this code) gets both, the deadline counted from the run's
 last change; its reconcile is due at once (the scheduler wakes review-gate when there is one:
-:mod:`shared.orphans`).
+:mod:`shared.waits.orphans`).
 
 Every conclusion is published as ``review.concluded`` (the same id as the reply the gate
 would give to an event) and the tick answers 202; a PR GitHub no longer knows is published as
 ``run.escalated`` (``pull_request_not_found``), and a timer whose handler fails otherwise backs
-off behind the others (:func:`shared.reconcile.run_tick`).
+off behind the others (:func:`shared.waits.reconcile.run_tick`).
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from typing import Any
 
 from functions.review_gate import verdicts
 from shared.errors import UpstreamNotFoundError
-from shared.events import Envelope
 from shared.gates.review import timed_out_summary
-from shared.orphans import SQL_REVIEW_ORPHANS
-from shared.reconcile import RECONCILE, Step, adopt_orphans, run_tick, tick_outcome
 from shared.runs.escalation import escalate_not_found
-from shared.runtime import Context, NoReply, Outcome
+from shared.runtime.envelope import Envelope
+from shared.runtime.handler import Context, NoReply, Outcome
+from shared.waits.orphans import SQL_REVIEW_ORPHANS
+from shared.waits.reconcile import RECONCILE, Step, adopt_orphans, run_tick, tick_outcome
 
 REVIEW_TIMEOUT = verdicts.REVIEW_TIMEOUT
 

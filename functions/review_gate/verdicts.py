@@ -9,7 +9,7 @@ only order-safe truth — projected, and judged. A final verdict is written once
 (compare-and-set on ``review_verdict IS NULL``) and replied as ``review.concluded``; a run
 already concluded is answered with the same reply, rebuilt from the database. No AI review at
 the head yet → NoReply("waiting"), and the wait is noted as durable timers (a
-``review_timeout`` deadline and a ``reconcile``; :mod:`shared.reconcile`) that the scheduler's
+``review_timeout`` deadline and a ``reconcile``; :mod:`shared.waits.reconcile`) that the scheduler's
 ``timers.due`` wake-up handles in :mod:`functions.review_gate.tick`. GitHub answering 404 for
 the PR or its repository is a decision, not a failure: the run goes ``needs_human``
 (``pull_request_not_found`` / ``repository_not_found``) and ``run.escalated`` is replied
@@ -22,19 +22,19 @@ import json
 from typing import Any
 
 from shared.errors import UpstreamNotFoundError
-from shared.events import Envelope
 from shared.gates.review import ReviewResult, review_verdict
+from shared.github.projections import project_review, project_webhook, snapshot_threads
 from shared.models.events import (
     REVIEW_CONCLUDED,
     ReviewConcluded,
     RunCompleted,
     ThreadSummary,
 )
-from shared.policy import Policy, effective_policy
-from shared.projections import project_review, project_webhook, snapshot_threads
-from shared.reconcile import note_waiting, settle
+from shared.policy.model import Policy, effective_policy
 from shared.runs.escalation import escalate_not_found, replay_not_found
-from shared.runtime import Context, NoReply, Outcome, Reply
+from shared.runtime.envelope import Envelope
+from shared.runtime.handler import Context, NoReply, Outcome, Reply
+from shared.waits.reconcile import note_waiting, settle
 
 #: The timer kind of a review wait's deadline (owner ``review-gate``), armed here, handled by
 #: :mod:`functions.review_gate.tick`.

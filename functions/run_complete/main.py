@@ -7,7 +7,7 @@ accepts the same data in any CloudEvent (binary or structured). Replies
 ``io.codexjudge.run.completed.v1``; a workflow still running answers 202; a record that is not
 a workflow answers 422 naming the field and is dead-lettered.
 
-No route table (:mod:`shared.routing`): the data, not the type, says what a record is; the
+No route table (:mod:`shared.runtime.routing`): the data, not the type, says what a record is; the
 Trigger selects the KafkaSource by type *and* source, and an Argo completion arriving in any
 other CloudEvent is handled the same (``tests/unit/test_routes.py`` lists it as type-agnostic).
 """
@@ -15,6 +15,6 @@ other CloudEvent is handled the same (``tests/unit/test_routes.py`` lists it as 
 from __future__ import annotations
 
 from functions.run_complete.usecase import complete
-from shared.runtime import cloudevent_function
+from shared.runtime.handler import cloudevent_function
 
 handle = cloudevent_function("run-complete", complete)

@@ -18,9 +18,9 @@ from typing import Any
 from functions.run_complete.verification import verification_reply, verified_run_id
 from shared import runs
 from shared.argo import UnfinishedWorkflow, WorkflowCompletion, parse_completion
-from shared.events import Envelope
 from shared.models.events import DEPLOYS_RUN_LABEL, RUN_COMPLETED, RunCompleted
-from shared.runtime import Context, NoReply, Outcome, Reply
+from shared.runtime.envelope import Envelope
+from shared.runtime.handler import Context, NoReply, Outcome, Reply
 
 
 def workflow_url(argo_server_url: str | None, completion: WorkflowCompletion) -> str | None:

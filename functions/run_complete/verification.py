@@ -23,7 +23,7 @@ from shared.models.events import (
     VERIFIES_RUN_LABEL,
     VerificationCompleted,
 )
-from shared.runtime import Reply
+from shared.runtime.handler import Reply
 
 
 def verified_run_id(completion: WorkflowCompletion) -> int | None:

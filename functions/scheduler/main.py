@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from functions.scheduler.usecase import on_ping
 from shared.models.events import PING_EVENT
-from shared.routing import Routes
-from shared.runtime import cloudevent_function
+from shared.runtime.handler import cloudevent_function
+from shared.runtime.routing import Routes
 
 ROUTES = Routes(exact={PING_EVENT: on_ping})
 

@@ -6,10 +6,10 @@ review-gate, judge, deploy, rerun) subscribed to it, each would be woken every m
 would ever scale to zero. Instead the tick wakes this function alone, which reads the database
 and publishes to ``K_SINK`` one ``io.codexjudge.timers.due.v1`` per owner that has
 
-* at least one due pending timer in ``runtime.timers`` (:func:`shared.timers.due_by_owner`,
+* at least one due pending timer in ``runtime.timers`` (:func:`shared.waits.timers.due_by_owner`,
   one statement), or
 * an orphaned wait — a run waiting on a gate that holds no pending timer for it
-  (:func:`shared.orphans.owners_with_orphans`, one ``LIMIT 1`` probe per gate) — which the
+  (:func:`shared.waits.orphans.owners_with_orphans`, one ``LIMIT 1`` probe per gate) — which the
   gate adopts when woken.
 
 Each event carries the extension ``timerowner=<owner>`` (each owner's Trigger filters on it),
@@ -17,19 +17,19 @@ subject ``<owner>``, the id ``<tick id>:<owner>`` and :class:`~shared.models.eve
 data. The owner handles it as it handled the tick: adopt, then every due timer of its own.
 
 Delivery (DESIGN §6): the queries and publishes run in the tick's inbox transaction. A publish
-that fails (no ``K_SINK``: :class:`~shared.publish.SinkNotBoundError`; the Broker unreachable)
-answers 503 and rolls the inbox row back, so the retried tick publishes every event again with
-the same ids, which the owners' inboxes deduplicate; timers are only read here, so nothing is
-lost. A duplicate tick is answered from the inbox and publishes nothing.
+that fails (no ``K_SINK``: :class:`~shared.runtime.publish.SinkNotBoundError`; the Broker
+unreachable) answers 503 and rolls the inbox row back, so the retried tick publishes every event
+again with the same ids, which the owners' inboxes deduplicate; timers are only read here, so
+nothing is lost. A duplicate tick is answered from the inbox and publishes nothing.
 """
 
 from __future__ import annotations
 
-from shared import orphans, timers
-from shared.events import Envelope, OutgoingEvent
 from shared.models.events import TIMER_OWNER_EXTENSION, TIMERS_DUE, TimersDue
-from shared.publish import publish_event
-from shared.runtime import Context, NoReply, Outcome
+from shared.runtime.envelope import Envelope, OutgoingEvent
+from shared.runtime.handler import Context, NoReply, Outcome
+from shared.runtime.publish import publish_event
+from shared.waits import orphans, timers
 
 CONSUMER = "scheduler"
 

@@ -446,7 +446,7 @@ class HttpxGitHub:
     def rerequest_check_suite(self, repo: str, suite_id: int) -> dict[str, Any]:
         """``POST /repos/{repo}/check-suites/{suite_id}/rerequest`` (201, empty body): GitHub
         asks the suite's app to run it again. A write: callers check the repository
-        allow-list and go through :func:`shared.effects.perform`.
+        allow-list and go through :func:`shared.effects.outbox.perform`.
 
         Returns:
             ``{"status": 201, "suite_id": suite_id}``.

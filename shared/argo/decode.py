@@ -16,7 +16,7 @@ Text is read as JSON first, then YAML with timestamps left as text, so ``finishe
 exactly as sent (PyYAML's SafeLoader would turn an unquoted ``2019-06-26T09:12:46Z`` into a
 ``datetime``).
 
-Every document read here passes the input limits of :mod:`shared.limits` (depth, numbers,
+Every document read here passes the input limits of :mod:`shared.runtime.limits` (depth, numbers,
 strings; NUL becomes U+FFFD). YAML aliases (``*name``) are refused: a few hundred bytes of
 nested aliases expand into gigabytes, and neither ``kubectl get -o yaml`` nor Argo writes them.
 """
@@ -30,8 +30,8 @@ from typing import Any
 
 import yaml
 
-from shared import limits
 from shared.errors import InvalidDataError
+from shared.runtime import limits
 
 _MAX_DEPTH = 5
 _SENSOR_KEYS = ("uid", "workflowUid", "workflowName", "phase", "finishedAt")
@@ -63,7 +63,7 @@ _TextTimestampLoader.yaml_implicit_resolvers = {
 
 def load_document(text: str | bytes, field: str = "data") -> Any:
     """Parse JSON or YAML text; YAML timestamps stay strings; the limits of
-    :mod:`shared.limits` apply to both.
+    :mod:`shared.runtime.limits` apply to both.
 
     Raises:
         InvalidDataError: neither JSON nor YAML, a YAML alias, or a limit exceeded (``field``

@@ -40,7 +40,7 @@ import re
 from collections.abc import Mapping
 
 from shared.argo.model import RunMetadata
-from shared.limits import INTEGER_RANGE
+from shared.runtime.limits import INTEGER_RANGE
 
 LABEL_PREFIX = "codex-judge.io/"
 

@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from shared.models.events import CheckSummary
-from shared.policy import Policy, RequiredCheck
+from shared.policy.model import Policy, RequiredCheck
 
 CiState = Literal["success", "failure", "pending", "stale_base"]
 Outcome = Literal["pass", "fail", "pending"]

@@ -30,7 +30,7 @@ from shared.gates.antigaming import Finding, antigaming_findings
 from shared.gates.ci import failure_prompt
 from shared.models.events import Reason
 from shared.models.github import PullFile
-from shared.policy import Policy
+from shared.policy.model import Policy
 
 Decision = Literal["pass", "needs_iteration", "needs_human"]
 

@@ -2,7 +2,7 @@
 (DESIGN §11: PR content is untrusted input to the judge; issue 4 "Input budget").
 
 Every piece of text that came from the pull request, the agent or the issue is untrusted: it is
-redacted (:func:`shared.redact.redact`) and fenced with a fence longer than any backtick run
+redacted (:func:`shared.gates.redact.redact`) and fenced with a fence longer than any backtick run
 inside it, so it cannot close its fence and speak as the operator. The judge runs only after
 every deterministic gate, CI and the review passed, so nothing in the evidence can override a
 gate either.
@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.fingerprints import error_lines
+from shared.gates.redact import redact
 from shared.ports import ChatMessage
-from shared.redact import redact
+from shared.runs.fingerprints import error_lines
 
 CHARS_PER_TOKEN = 4
 _LOW_PRIORITY_SUFFIXES = (".md", ".rst", ".txt", ".lock", ".json", ".yaml", ".yml", ".svg")

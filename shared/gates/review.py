@@ -37,7 +37,7 @@ from typing import Literal
 
 from shared.models.events import ThreadSummary
 from shared.models.github import Review, ReviewThread
-from shared.policy import Policy
+from shared.policy.model import Policy
 
 ReviewState = Literal[
     "approved", "changes_requested", "unresolved_threads", "commented", "not_required", "pending"

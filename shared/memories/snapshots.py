@@ -21,8 +21,9 @@ agent_messages     the last agent messages of the Codex exec stream
 
 Namespace ``codex:<owner/name>:<issue>``; tags and metadata follow the reference (``codex``,
 the repository, ``issue-N``, ``workflow-<name>``, ``attempt-N``, the run status) plus the
-decision. Every text is redacted (:func:`shared.redact.redact`, DESIGN §11) before it is stored
-or sent to an embeddings endpoint, and capped at :data:`MAX_CONTENT_CHARS` (logs keep their tail).
+decision. Every text is redacted (:func:`shared.gates.redact.redact`, DESIGN §11) before it is
+stored or sent to an embeddings endpoint, and capped at :data:`MAX_CONTENT_CHARS` (logs keep their
+tail).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from shared.redact import redact
+from shared.gates.redact import redact
 
 MAX_CONTENT_CHARS = 6000
 #: Agent messages kept for the agent_messages snapshot (the newest ones).

@@ -10,7 +10,8 @@ Reasons named here:
   app lost access. The gates (ci-status, review-gate) escalate; the judge seals the same reason
   as a ``needs_human`` decision;
 * ``timer_failed`` — a durable timer's handler failed
-  :data:`shared.reconcile.MAX_TIMER_ATTEMPTS` times in a row (:func:`shared.reconcile.run_tick`).
+  :data:`shared.waits.reconcile.MAX_TIMER_ATTEMPTS` times in a row
+  (:func:`shared.waits.reconcile.run_tick`).
 
 The run moves through :func:`shared.runs.escalate` (compare-and-set on ``active``); a repeat —
 a duplicate event, a tick after the Broker refused the first publish — answers the same reply
@@ -21,11 +22,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import timers
 from shared.errors import UpstreamNotFoundError
 from shared.models.events import RUN_ESCALATED, RunEscalated
 from shared.runs.store import escalate as escalate_run
-from shared.runtime import Context, NoReply, Outcome, Reply
+from shared.runtime.handler import Context, NoReply, Outcome, Reply
+from shared.waits import timers
 
 PULL_REQUEST_NOT_FOUND = "pull_request_not_found"
 REPOSITORY_NOT_FOUND = "repository_not_found"

@@ -12,8 +12,8 @@ from pydantic import SecretStr
 from shared.adapters.discord import HttpxDiscord
 from shared.adapters.http import UpstreamRejectedError
 from shared.errors import InvalidDataError, RateLimitedError, UpstreamError
-from shared.fakes import discord as fake_discord
-from shared.fakes.base import ServedFake, serve_fake
+from shared.local.fakes import discord as fake_discord
+from shared.local.fakes.base import ServedFake, serve_fake
 from shared.settings import Settings
 
 

@@ -12,8 +12,8 @@ import pytest
 from shared.adapters.github import HttpxGitHub
 from shared.adapters.http import UpstreamRejectedError
 from shared.errors import RateLimitedError, UpstreamError, UpstreamNotFoundError
-from shared.fakes import github as fake_github
-from shared.fakes.base import ServedFake, fake_store, serve_fake
+from shared.local.fakes import github as fake_github
+from shared.local.fakes.base import ServedFake, fake_store, serve_fake
 from shared.settings import Settings
 from tests.contract import corpus
 

@@ -20,8 +20,8 @@ from shared.adapters.github import HttpxGitHub
 from shared.adapters.github_auth import GitHubAppAuth
 from shared.adapters.github_etags import PostgresEtagCache
 from shared.db import Database
-from shared.fakes.base import ServedFake, serve_fake
-from shared.fakes.github import create_app
+from shared.local.fakes.base import ServedFake, serve_fake
+from shared.local.fakes.github import create_app
 from tests.contract.corpus import betamax_body, check_runs_for
 
 REPO = "octo/repo"

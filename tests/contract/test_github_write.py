@@ -14,8 +14,8 @@ import pytest
 
 from shared.adapters.github_write import HttpxGitHubWriter
 from shared.errors import UpstreamError
-from shared.fakes import github as fake_github
-from shared.fakes.base import ServedFake, serve_fake
+from shared.local.fakes import github as fake_github
+from shared.local.fakes.base import ServedFake, serve_fake
 from shared.settings import Settings
 from tests.contract import corpus
 

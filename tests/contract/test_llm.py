@@ -12,8 +12,8 @@ import pytest
 from shared.adapters.http import UpstreamRejectedError
 from shared.adapters.llm import HttpxLanguageModel
 from shared.errors import RateLimitedError, UpstreamError
-from shared.fakes import openai as fake_openai
-from shared.fakes.base import ServedFake, serve_fake
+from shared.local.fakes import openai as fake_openai
+from shared.local.fakes.base import ServedFake, serve_fake
 from shared.ports import ChatMessage
 from shared.settings import Settings
 from tests.contract import corpus

@@ -15,9 +15,9 @@ import flask
 import httpx
 import pytest
 
-from shared.mesh.broker import LocalBroker
-from shared.mesh.cluster import kustomize_build, services
-from shared.mesh.manifests import Manifests, load_manifests, parse_documents
+from shared.local.mesh.broker import LocalBroker
+from shared.local.mesh.cluster import kustomize_build, services
+from shared.local.mesh.manifests import Manifests, load_manifests, parse_documents
 from tests.conftest import FIXTURES, ROOT
 
 NS = "codex-judge"

@@ -16,7 +16,7 @@ import httpx
 
 from shared.bootstrap import Container
 from shared.db import Database
-from shared.fakes.base import ServedFake
+from shared.local.fakes.base import ServedFake
 from tests.functional.test_ci_status import (
     REPO,
     SHA,

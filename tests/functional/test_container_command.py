@@ -3,7 +3,7 @@
 What the image does, without a Docker engine: the wheel is built from the files the Docker build
 context holds, installed non-editable into a fresh virtualenv, and each Knative
 Service of the kustomize build is started as its manifest declares it (container command and
-env, through :mod:`shared.mesh.cluster`), ``codex-judge serve`` from the fresh venv's ``bin``
+env, through :mod:`shared.local.mesh.cluster`), ``codex-judge serve`` from the fresh venv's ``bin``
 with ``FUNCTION_SOURCE`` relative to the installed package root, from a working directory
 outside the checkout. Each answers a real binary-mode CloudEvent over HTTP, and a malformed one
 with a 4xx naming the field.
@@ -38,8 +38,13 @@ from werkzeug.wrappers import Request, Response
 
 from shared.db import Database, bootstrap_database
 from shared.db.migrate import discover
-from shared.mesh.cluster import FunctionProcess, LocalCluster, function_processes, kustomize_build
-from shared.mesh.supervisor import free_port
+from shared.local.mesh.cluster import (
+    FunctionProcess,
+    LocalCluster,
+    function_processes,
+    kustomize_build,
+)
+from shared.local.mesh.supervisor import free_port
 from tests.conftest import APP_ROLE
 from tests.functional.test_github_webhook import SECRET as RECORDED_WEBHOOK_SECRET
 

@@ -25,8 +25,8 @@ import pytest
 from shared import bootstrap
 from shared.db import Database
 from shared.db.pool import connect_params
-from shared.mesh.broker import LocalBroker
-from shared.mesh.manifests import Manifests, parse_documents, read_documents
+from shared.local.mesh.broker import LocalBroker
+from shared.local.mesh.manifests import Manifests, parse_documents, read_documents
 from shared.settings import Settings
 from tests.conftest import ROOT
 from tests.functional.test_broker import Recorder

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from shared.db import Database
-from shared.fakes.base import ServedFake
+from shared.local.fakes.base import ServedFake
 from tests.functional.test_ci_status import REPO, SHA, check_run, github, insert_run, seed
 
 __all__ = ["github"]  # the fake GitHub fixture, shared with the ci-status tests

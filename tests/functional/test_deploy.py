@@ -17,10 +17,10 @@ import pytest
 from shared.argo import load_document
 from shared.bootstrap import Container
 from shared.db import Database
-from shared.fakes import argo as fake_argo
-from shared.fakes import argocd as fake_argocd
-from shared.fakes import github as fake_github
-from shared.fakes.base import ServedFake, serve_fake
+from shared.local.fakes import argo as fake_argo
+from shared.local.fakes import argocd as fake_argocd
+from shared.local.fakes import github as fake_github
+from shared.local.fakes.base import ServedFake, serve_fake
 from tests.support import cloudevents
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "corpus"
@@ -364,7 +364,8 @@ def test_a_policy_without_a_verification_template_escalates_instead_of_deploying
 def test_an_event_type_deploy_does_not_route_is_acknowledged_and_deploys_nothing(
     function_url: Any, db: Database, fakes: dict[str, Any]
 ) -> None:
-    """The one rule of every function's route table (shared.routing): 202, not a dead letter."""
+    """The one rule of every function's route table (shared.runtime.routing): 202, not a dead
+    letter."""
     run_id = setup_run(db)
     data = {"run_id": run_id, "repository": REPO, "pr_number": PR, "head_sha": "a" * 40}
     resp = post_event(function_url("deploy"), "io.codexjudge.judge.decided.v1", data, "odd-1")

@@ -12,8 +12,8 @@ import pytest
 from pydantic import SecretStr
 
 from shared.db import Database
-from shared.fakes import discord as fake_discord
-from shared.fakes.base import ServedFake, serve_fake
+from shared.local.fakes import discord as fake_discord
+from shared.local.fakes.base import ServedFake, serve_fake
 from shared.models.events import JUDGE_DECIDED
 from shared.settings import Settings
 

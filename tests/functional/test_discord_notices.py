@@ -13,8 +13,8 @@ import pytest
 from pydantic import SecretStr
 
 from shared.db import Database
-from shared.fakes import discord as fake_discord
-from shared.fakes.base import ServedFake, serve_fake
+from shared.local.fakes import discord as fake_discord
+from shared.local.fakes.base import ServedFake, serve_fake
 from shared.settings import Settings
 
 REPO = "python/cpython"

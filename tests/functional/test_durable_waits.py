@@ -15,8 +15,8 @@ import pytest
 
 from shared.bootstrap import Container
 from shared.db import Database
-from shared.fakes.base import ServedFake, serve_fake
-from shared.fakes.github import create_app
+from shared.local.fakes.base import ServedFake, serve_fake
+from shared.local.fakes.github import create_app
 from tests.functional.test_ci_status import REPO, SHA, check_run, insert_run, post_event
 from tests.support.cloudevents import post_timers_due
 
@@ -284,7 +284,7 @@ def _start_ci_status(settings: Any, github: ServedFake, sink_url: str) -> tuple[
     import subprocess
     import sys
 
-    from shared.mesh.supervisor import ROOT, free_port, wait_ready
+    from shared.local.mesh.supervisor import ROOT, free_port, wait_ready
 
     port = free_port()
     env = dict(os.environ)

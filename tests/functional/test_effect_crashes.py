@@ -24,9 +24,9 @@ from pydantic import SecretStr
 from shared import bootstrap
 from shared.bootstrap import Container
 from shared.db import Database
-from shared.fakes import argo as fake_argo
-from shared.fakes import discord as fake_discord
-from shared.fakes.base import ServedFake, serve_fake
+from shared.local.fakes import argo as fake_argo
+from shared.local.fakes import discord as fake_discord
+from shared.local.fakes.base import ServedFake, serve_fake
 from shared.models.events import JUDGE_DECIDED, RUN_ESCALATED
 from shared.settings import Settings
 from tests.support.cloudevents import post_event, post_timers_due

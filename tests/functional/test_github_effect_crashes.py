@@ -23,8 +23,8 @@ import pytest
 
 from shared.bootstrap import Container
 from shared.db import Database
-from shared.fakes.base import ServedFake, serve_fake
-from shared.fakes.github import create_app
+from shared.local.fakes.base import ServedFake, serve_fake
+from shared.local.fakes.github import create_app
 from shared.models.events import PR_MERGED
 from shared.settings import Settings
 from tests.functional import test_prompt_tune as prompt_tune

@@ -1,7 +1,8 @@
 """Hostile input over real HTTP (issue 10, DESIGN §11): every function answers a clear 4xx
 naming the field, keeps the request as a dead letter and goes on serving; nothing is a 5xx.
 
-The limits themselves are :mod:`shared.limits` (JSON) and :mod:`shared.gate` (methods, size)."""
+The limits themselves are :mod:`shared.runtime.limits` (JSON) and :mod:`shared.runtime.gate`
+(methods, size)."""
 
 from __future__ import annotations
 

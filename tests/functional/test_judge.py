@@ -15,9 +15,9 @@ import pytest
 
 from shared.bootstrap import Container
 from shared.db import Database
-from shared.fakes import openai as fake_openai
-from shared.fakes.base import ServedFake, serve_fake
-from shared.fakes.github import create_app
+from shared.local.fakes import openai as fake_openai
+from shared.local.fakes.base import ServedFake, serve_fake
+from shared.local.fakes.github import create_app
 from tests.support.cloudevents import post_event
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "corpus"

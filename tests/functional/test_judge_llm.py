@@ -15,8 +15,8 @@ import yaml
 
 from shared.bootstrap import Container
 from shared.db import Database
-from shared.fakes import openai as fake_openai
-from shared.fakes.base import ServedFake, serve_fake
+from shared.local.fakes import openai as fake_openai
+from shared.local.fakes.base import ServedFake, serve_fake
 from tests.functional.test_judge import (
     CI_SUCCESS,
     REPO,

@@ -15,11 +15,11 @@ import httpx
 
 from functions.judge.decide import decide_run
 from shared.bootstrap import Container
-from shared.cli import cmd_explain
+from shared.cli.main import cmd_explain
 from shared.db import Database
-from shared.fakes.base import ServedFake
-from shared.runtime import Context, NoReply, Reply
-from shared.seal import load_seal, read_live, seal_matches
+from shared.local.fakes.base import ServedFake
+from shared.runs.seal import load_seal, read_live, seal_matches
+from shared.runtime.handler import Context, NoReply, Reply
 from tests.functional.test_judge import (
     CI_FAILURE,
     CI_SUCCESS,

@@ -14,8 +14,8 @@ import pytest
 from functions.judge.tick import MAX_BACKOFF_S, next_delay_s
 from shared.bootstrap import Container
 from shared.db import Database
-from shared.fakes.base import ServedFake, serve_fake
-from shared.fakes.github import create_app
+from shared.local.fakes.base import ServedFake, serve_fake
+from shared.local.fakes.github import create_app
 from tests.functional.test_durable_waits import Sink, make_due, tick
 from tests.functional.test_judge import CI_SUCCESS, REPO, REVIEW_OK, ci_concluded, insert_run, seed
 

@@ -18,8 +18,8 @@ import pytest
 
 from shared.bootstrap import Container
 from shared.db import Database
-from shared.fakes import openai as fake_openai
-from shared.fakes.base import ServedFake, serve_fake
+from shared.local.fakes import openai as fake_openai
+from shared.local.fakes.base import ServedFake, serve_fake
 from shared.memories.embedder import HASHING_LABEL, HashingEmbedder
 from shared.memories.store import MemoryDimensionError, recall, remember
 from shared.models.events import JUDGE_DECIDED
@@ -275,7 +275,7 @@ def test_cli_recall_prints_the_nearest_memories(hashing: Container, db: Database
     }
     args = ["memories", "recall", "--namespace", NAMESPACE, "--query", NEXT_PROMPT]
     done = subprocess.run(
-        [sys.executable, "-m", "shared.cli", *args, "--limit", "3"],
+        [sys.executable, "-m", "shared.cli.main", *args, "--limit", "3"],
         env=env,
         capture_output=True,
         text=True,

@@ -16,11 +16,11 @@ import pytest
 
 from shared.bootstrap import Container
 from shared.db import Database
-from shared.fakes.base import ServedFake, serve_fake
-from shared.fakes.github import create_app
+from shared.local.fakes.base import ServedFake, serve_fake
+from shared.local.fakes.github import create_app
 from shared.models.events import JUDGE_DECIDED, PR_MERGED, RUN_ESCALATED
-from shared.policy import effective_policy
-from shared.seal import Seal, read_live
+from shared.policy.model import effective_policy
+from shared.runs.seal import Seal, read_live
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "corpus"
 _OPENED = json.loads(

@@ -9,9 +9,9 @@ from typing import Any
 
 import flask
 
-from shared.events import Envelope
-from shared.mesh.dispatcher import Dispatcher, Target
-from shared.mesh.wire import ping_event
+from shared.local.mesh.dispatcher import Dispatcher, Target
+from shared.local.mesh.wire import ping_event
+from shared.runtime.envelope import Envelope
 
 QUIET_S = 0.3
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from shared.db import Database
-from shared.fakes import github as fake_github
-from shared.fakes.base import ServedFake, serve_fake
+from shared.local.fakes import github as fake_github
+from shared.local.fakes.base import ServedFake, serve_fake
 from shared.models.events import JUDGE_DECIDED
 from shared.settings import Settings
 

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from shared.db import Database
-from shared.fakes import argo as fake_argo
-from shared.fakes import facteur as fake_facteur
-from shared.fakes.base import ServedFake, serve_fake
+from shared.local.fakes import argo as fake_argo
+from shared.local.fakes import facteur as fake_facteur
+from shared.local.fakes.base import ServedFake, serve_fake
 from shared.models.events import JUDGE_DECIDED
 from shared.settings import Settings
 from tests.support.cloudevents import post_timers_due

@@ -13,8 +13,8 @@ import pytest
 
 from shared.bootstrap import Container
 from shared.db import Database
-from shared.fakes.base import ServedFake, serve_fake
-from shared.fakes.github import create_app
+from shared.local.fakes.base import ServedFake, serve_fake
+from shared.local.fakes.github import create_app
 from tests.support.cloudevents import post_event
 
 HOOKS = Path(__file__).resolve().parents[1] / "fixtures" / "corpus" / "github-webhooks"

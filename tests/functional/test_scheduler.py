@@ -11,9 +11,9 @@ import flask
 import httpx
 import pytest
 
-from shared import timers
 from shared.bootstrap import Container
 from shared.db import Database
+from shared.waits import timers
 from tests.functional.test_ci_status import insert_run
 
 TICK_SOURCE = "/apis/v1/namespaces/codex-judge/pingsources/tick"

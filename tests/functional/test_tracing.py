@@ -8,9 +8,9 @@ from typing import Any
 import flask
 import httpx
 
-from shared import observability
-from shared.events import Envelope
-from shared.runtime import Context, Outcome, Reply, cloudevent_function
+from shared.runtime import observability
+from shared.runtime.envelope import Envelope
+from shared.runtime.handler import Context, Outcome, Reply, cloudevent_function
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"

@@ -6,7 +6,7 @@ A pull request GitHub answers 404 for (deleted, repository renamed or made priva
 uninstalled) takes its run to ``needs_human`` with ``pull_request_not_found`` through
 ``run.completed`` and through a tick, never a dead letter; a timer whose handler fails is
 recorded and backed off behind the others, and escalates its run after
-:data:`shared.reconcile.MAX_TIMER_ATTEMPTS` failures.
+:data:`shared.waits.reconcile.MAX_TIMER_ATTEMPTS` failures.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from shared.db import Database
-from shared.fakes.base import ServedFake, fake_store
-from shared.reconcile import MAX_TIMER_ATTEMPTS
+from shared.local.fakes.base import ServedFake, fake_store
+from shared.waits.reconcile import MAX_TIMER_ATTEMPTS
 from tests.functional import test_durable_waits as waits
 from tests.functional.test_ci_status import REPO, SHA, insert_run
 from tests.functional.test_durable_waits import (
@@ -242,7 +242,7 @@ def test_a_rate_limited_timer_waits_its_retry_after_and_leaves_the_rest_for_the_
 
 
 def test_the_backoff_doubles_from_a_minute_and_stops_at_an_hour(db: Database) -> None:
-    from shared import timers
+    from shared.waits import timers
 
     run_id = insert_run(db)
     delays = []

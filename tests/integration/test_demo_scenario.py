@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shared.cli.report import list_runs
 from shared.db import Database
-from shared.mesh import demo, demo_actions
-from shared.mesh.replay import broker_base, send
-from shared.mesh.supervisor import Mesh
-from shared.report import list_runs
+from shared.local.mesh import demo, demo_actions
+from shared.local.mesh.replay import broker_base, send
+from shared.local.mesh.supervisor import Mesh
 from shared.settings import Settings
 
 pytestmark = pytest.mark.integration

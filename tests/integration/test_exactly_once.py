@@ -52,18 +52,18 @@ from pydantic import SecretStr
 from shared.argo import payload_from_workflow
 from shared.bootstrap import Container
 from shared.db import Database
-from shared.fakes import argo as fake_argo
-from shared.fakes import argocd as fake_argocd
-from shared.fakes import discord as fake_discord
-from shared.fakes import facteur as fake_facteur
-from shared.fakes import github as fake_github
-from shared.fakes.base import FakeStore, ServedFake, fake_store, serve_fake
-from shared.mesh import demo
-from shared.mesh.broker import LocalBroker
-from shared.mesh.cluster import kustomize_build, services
-from shared.mesh.manifests import load_manifests
-from shared.mesh.replay import send
-from shared.mesh.supervisor import FAKE_DISCORD_WEBHOOK
+from shared.local.fakes import argo as fake_argo
+from shared.local.fakes import argocd as fake_argocd
+from shared.local.fakes import discord as fake_discord
+from shared.local.fakes import facteur as fake_facteur
+from shared.local.fakes import github as fake_github
+from shared.local.fakes.base import FakeStore, ServedFake, fake_store, serve_fake
+from shared.local.mesh import demo
+from shared.local.mesh.broker import LocalBroker
+from shared.local.mesh.cluster import kustomize_build, services
+from shared.local.mesh.manifests import load_manifests
+from shared.local.mesh.replay import send
+from shared.local.mesh.supervisor import FAKE_DISCORD_WEBHOOK
 from shared.models.events import VERIFIES_RUN_LABEL
 from shared.settings import Settings
 from tests.support.chaos import Chaos, chaos_proxy

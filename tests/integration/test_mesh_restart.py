@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from shared.db import Database
-from shared.mesh import demo
-from shared.mesh.replay import send
-from shared.mesh.supervisor import Mesh
+from shared.local.mesh import demo
+from shared.local.mesh.replay import send
+from shared.local.mesh.supervisor import Mesh
 from shared.settings import Settings
 
 pytestmark = pytest.mark.integration

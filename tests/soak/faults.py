@@ -4,9 +4,9 @@ While the completions are published (and a little after), one background thread 
 seeded RNG and, on its own clock:
 
 * **kills** a random function process with ``SIGKILL`` (``kill -9``) every few seconds; the
-  local supervisor restarts it as the kubelet would (:mod:`shared.mesh.supervisor`);
+  local supervisor restarts it as the kubelet would (:mod:`shared.local.mesh.supervisor`);
 * **arms an upstream fault** on a random fake every second or so (``POST /_fake/faults``,
-  :mod:`shared.fakes.base`): GitHub 502 and its secondary rate limit (403 + ``retry-after``),
+  :mod:`shared.local.fakes.base`): GitHub 502 and its secondary rate limit (403 + ``retry-after``),
   Discord 429 + ``Retry-After``, Argo 502/429 on submit, Argo CD 503 on sync, Facteur 503;
 * **stops Postgres** once, for :attr:`FaultPlan.postgres_outage_s`, then starts it again with the
   options it ran with (``pg_ctl``, the embedded server only, and only when the mesh owns it:
@@ -30,8 +30,8 @@ from typing import Any
 
 import httpx
 
-from shared.fakes.base import fault
-from shared.mesh.supervisor import Mesh
+from shared.local.fakes.base import fault
+from shared.local.mesh.supervisor import Mesh
 
 #: ``(fake, fault)`` pairs the injector draws from. Retry-After stays short: a soak is minutes.
 UPSTREAM_FAULTS: list[tuple[str, dict[str, Any]]] = [

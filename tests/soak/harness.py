@@ -24,9 +24,9 @@ from typing import Any
 import httpx
 
 from shared.db import Database
-from shared.mesh import demo
-from shared.mesh.replay import broker_base, send
-from shared.mesh.supervisor import Mesh
+from shared.local.mesh import demo
+from shared.local.mesh.replay import broker_base, send
+from shared.local.mesh.supervisor import Mesh
 from shared.settings import Settings
 from tests.soak import scenarios
 from tests.soak.faults import NO_FAULTS, FaultInjector, FaultPlan

@@ -1,7 +1,7 @@
 """The soak's repositories: N copies of the demo's recorded scenarios, one outcome each.
 
 Every repository ``soak/r<NNNN>-<kind>`` copies one recorded pull request of the demo's fake
-GitHub state (:func:`shared.mesh.demo.github_state`: objects from ``tests/fixtures/corpus``),
+GitHub state (:func:`shared.local.mesh.demo.github_state`: objects from ``tests/fixtures/corpus``),
 gets the policy pack of its kind, and one Argo completion (a recorded Workflow with our run
 metadata as parameters and its own uid). The kinds and the outcome each must reach:
 
@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from shared.argo import load_document, payload_from_workflow
-from shared.fakes.argocd import application
-from shared.mesh import demo, demo_actions
+from shared.local.fakes.argocd import application
+from shared.local.mesh import demo, demo_actions
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "corpus"
 TOPIC = "argo.workflows.completions"

@@ -31,8 +31,8 @@ def post_timers_due(url: str, owner: str, tick_id: str, *, due: int = 1) -> http
     tick ``tick_id`` becomes for a timer owner), built by the scheduler itself and sent as the
     Broker delivers it: binary mode, id ``<tick id>:<owner>``, extension ``timerowner``."""
     from functions.scheduler.usecase import wake_up
-    from shared.events import Envelope, to_binary_http
     from shared.models.events import PING_EVENT, TimersDue
+    from shared.runtime.envelope import Envelope, to_binary_http
 
     tick = Envelope(
         id=tick_id, source="/apis/v1/namespaces/codex-judge/pingsources/tick", type=PING_EVENT

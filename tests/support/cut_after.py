@@ -15,7 +15,7 @@ import flask
 
 from shared.db import Database
 from shared.db.pool import connect_params
-from shared.fakes.base import serve_fake
+from shared.local.fakes.base import serve_fake
 from tests.support.tcp_proxy import CuttableProxy
 
 Matcher = Callable[[str, str], bool]

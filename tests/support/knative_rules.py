@@ -8,7 +8,7 @@ holds). Where a rule comes from:
   one under ``all``, ``any``, ``not``) sets exactly one dialect; ``exact``/``prefix``/``suffix``
   hold exactly one attribute, named ``^[a-z][a-z0-9]*$``, with a non-empty string value.
 * :func:`delivery_findings`: ``DeliverySpec``: ``backoffDelay``, ``timeout`` and
-  ``retryAfterMax`` are ISO-8601 durations (parsed by :func:`shared.mesh.delivery.
+  ``retryAfterMax`` are ISO-8601 durations (parsed by :func:`shared.local.mesh.delivery.
   parse_duration`, what the local mesh uses); our own rule: ``retry`` ≥ 1.
 * :func:`reference_findings`: every ``ref`` of a ``subscriber``, ``sink`` or
   ``deadLetterSink`` (and a Broker's ``spec.config``) names an object of the build, in the
@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from shared.mesh.delivery import parse_duration
+from shared.local.mesh.delivery import parse_duration
 from tests.support.k8s_schemas import Finding, json_path
 
 DIALECTS = ("exact", "prefix", "suffix", "all", "any", "not", "cesql")

@@ -9,7 +9,7 @@ import re
 import httpx
 
 from shared.adapters.argo import MAX_NAME, HttpxArgo, workflow_name
-from shared.fakes import argo as fake_argo
+from shared.local.fakes import argo as fake_argo
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 

@@ -12,9 +12,9 @@ from shared.adapters.argocd import HttpxArgoCD
 from shared.adapters.http import UpstreamRejectedError
 from shared.argo import load_document
 from shared.errors import UpstreamError
-from shared.fakes import argo as fake_argo
-from shared.fakes import argocd as fake_argocd
-from shared.fakes.base import ServedFake, fake_store, serve_fake
+from shared.local.fakes import argo as fake_argo
+from shared.local.fakes import argocd as fake_argocd
+from shared.local.fakes.base import ServedFake, fake_store, serve_fake
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "corpus" / "argo"
 SHA = "5d6f1e4e7a3c2b1a0f9e8d7c6b5a493827160514"

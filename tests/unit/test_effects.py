@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from shared.db import Database
-from shared.effects import perform
+from shared.effects.outbox import perform
 from shared.errors import ConflictError, InvalidDataError, UpstreamError
 
 KEY = "discord:1:pass"

@@ -12,8 +12,8 @@ from functions.rerun import task as tasks
 from shared.adapters.facteur import HttpxFacteur
 from shared.adapters.http import UpstreamRejectedError
 from shared.errors import UpstreamError
-from shared.fakes import facteur as fake_facteur
-from shared.fakes.base import ServedFake, serve_fake
+from shared.local.fakes import facteur as fake_facteur
+from shared.local.fakes.base import ServedFake, serve_fake
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import httpx
 import pytest
 import yaml
 
-from shared.fakes import argo as fake_argo
-from shared.fakes.base import ServedFake, serve_fake
+from shared.local.fakes import argo as fake_argo
+from shared.local.fakes.base import ServedFake, serve_fake
 from tests.conftest import FIXTURES
 
 WORKFLOW = yaml.safe_load(

@@ -13,8 +13,8 @@ import pytest
 
 from shared.adapters.argo import failed_steps
 from shared.argo import WorkflowCompletion, load_document, parse_completion
-from shared.fakes import argo as fake_argo
-from shared.fakes.base import ServedFake, create_fake_app, json_answer, serve_fake
+from shared.local.fakes import argo as fake_argo
+from shared.local.fakes.base import ServedFake, create_fake_app, json_answer, serve_fake
 from tests.conftest import FIXTURES
 
 SUCCEEDED = load_document(

@@ -12,13 +12,13 @@ import pytest
 from shared.adapters.argo import HttpxArgo
 from shared.adapters.argocd import HttpxArgoCD
 from shared.errors import RateLimitedError, UpstreamError
-from shared.fakes import argo as fake_argo
-from shared.fakes import argocd as fake_argocd
-from shared.fakes import discord as fake_discord
-from shared.fakes import facteur as fake_facteur
-from shared.fakes import github as fake_github
-from shared.fakes import openai as fake_openai
-from shared.fakes.base import ServedFake, fault, serve_fake
+from shared.local.fakes import argo as fake_argo
+from shared.local.fakes import argocd as fake_argocd
+from shared.local.fakes import discord as fake_discord
+from shared.local.fakes import facteur as fake_facteur
+from shared.local.fakes import github as fake_github
+from shared.local.fakes import openai as fake_openai
+from shared.local.fakes.base import ServedFake, fault, serve_fake
 
 SHA = "a" * 40
 

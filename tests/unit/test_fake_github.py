@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from shared.fakes import github as fake_github
-from shared.fakes.base import ServedFake, serve_fake
+from shared.local.fakes import github as fake_github
+from shared.local.fakes.base import ServedFake, serve_fake
 
 REPO = "octo-org/octo-repo"
 SHA = "a" * 40

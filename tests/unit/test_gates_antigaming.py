@@ -17,7 +17,7 @@ from shared.gates.antigaming import antigaming_findings
 from shared.gates.diff import parse_unified_diff
 from shared.gates.judge import gate_report
 from shared.models.github import PullFile
-from shared.policy import Policy
+from shared.policy.model import Policy
 
 SWE = Path(__file__).resolve().parents[1] / "fixtures" / "corpus" / "swe-bench"
 

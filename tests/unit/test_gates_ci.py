@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.gates.ci import ci_verdict, failure_prompt
 from shared.models.events import CheckSummary
-from shared.policy import Policy
+from shared.policy.model import Policy
 
 
 def _check(

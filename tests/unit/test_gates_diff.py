@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from shared.adapters.github import HttpxGitHub
-from shared.fakes.base import serve_fake
-from shared.fakes.github import create_app
 from shared.gates.diff import hunk_lines, load_pull_diff, parse_unified_diff, worktree_diff
+from shared.local.fakes.base import serve_fake
+from shared.local.fakes.github import create_app
 
 SWE = Path(__file__).resolve().parents[1] / "fixtures" / "corpus" / "swe-bench"
 PULL = json.loads((SWE / "pvlib-pr-1.swe-bench.jsonl").read_text().splitlines()[0])

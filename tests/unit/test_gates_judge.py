@@ -8,7 +8,7 @@ from pathlib import Path
 from shared.gates.judge import conflict_marker_files, deterministic_gates, mergeability
 from shared.gates.llm import LlmVerdict, fence, parse_verdict, verdict_schema
 from shared.models.github import PullFile
-from shared.policy import Policy
+from shared.policy.model import Policy
 from shared.ports import ChatResult
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "corpus"
@@ -85,7 +85,7 @@ def test_untrusted_text_cannot_close_its_fence() -> None:
 
 def test_green_ci_on_a_stale_base_needs_a_rebase_not_a_pass() -> None:
     from shared.gates.judge import ci_failure
-    from shared.policy import Policy
+    from shared.policy.model import Policy
 
     summary = {
         "verdict": "stale_base",

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from shared.gates.review import review_verdict
 from shared.models.github import Review, ReviewComment, ReviewThread, User
-from shared.policy import Policy
+from shared.policy.model import Policy
 
 HEAD = "a" * 40
 OLD = "b" * 40

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from functions.merge.usecase import classify_merge, merge_key
+from shared.effects.writes import default_outcome, is_allowed
 from shared.ports import WriteAnswer
 from shared.settings import Settings
-from shared.writes import default_outcome, is_allowed
 from tests.contract import corpus
 
 MERGE_EXAMPLE = corpus.load_json(

@@ -7,8 +7,8 @@ from typing import Any
 
 import flask
 
-from shared.fakes.base import fake_store
-from shared.fakes.github import create_app
+from shared.local.fakes.base import fake_store
+from shared.local.fakes.github import create_app
 from tests.contract import corpus
 
 

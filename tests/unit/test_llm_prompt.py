@@ -7,7 +7,7 @@ from pathlib import Path
 
 from shared.gates.llm import LlmVerdict, combine_samples
 from shared.gates.prompt import build_messages, estimate_tokens
-from shared.redact import redact
+from shared.gates.redact import redact
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "corpus"
 LITE = json.loads((CORPUS / "swe-bench" / "swe-bench-lite-test.5-tasks.swe-agent.json").read_text())

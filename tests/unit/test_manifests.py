@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.mesh import filters
-from shared.mesh.cluster import kustomize_build, overlays, services, sink_of
-from shared.mesh.manifests import (
+from shared.local.mesh import filters
+from shared.local.mesh.cluster import kustomize_build, overlays, services, sink_of
+from shared.local.mesh.manifests import (
     Manifests,
     Service,
     Trigger,
@@ -48,7 +48,10 @@ KAFKA_SOURCE = (
     "#argo.workflows.completions"
 )
 # What a function calls to publish to K_SINK (so its Service needs a SinkBinding).
-PUBLISHING_CALLS = {("shared.publish", "publish_event"), ("shared.reconcile", "run_tick")}
+PUBLISHING_CALLS = {
+    ("shared.runtime.publish", "publish_event"),
+    ("shared.waits.reconcile", "run_tick"),
+}
 
 
 @cache

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shared.mesh.cluster import (
+from shared.local.mesh.cluster import (
     ClusterBuildError,
     LocalCluster,
     function_processes,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.mesh.delivery import (
+from shared.local.mesh.delivery import (
     DeliveryPolicy,
     Outcome,
     classify,
@@ -16,7 +16,7 @@ from shared.mesh.delivery import (
     parse_duration,
     retry_after_s,
 )
-from shared.mesh.manifests import DeliverySpec
+from shared.local.mesh.manifests import DeliverySpec
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 

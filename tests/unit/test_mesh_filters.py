@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from shared.mesh.filters import FilterError, attributes_match, evaluate, trigger_matches, validate
+from shared.local.mesh.filters import (
+    FilterError,
+    attributes_match,
+    evaluate,
+    trigger_matches,
+    validate,
+)
 
 CHECK_RUN = {
     "specversion": "1.0",

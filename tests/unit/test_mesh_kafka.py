@@ -7,11 +7,11 @@ import dataclasses
 import json
 from pathlib import Path
 
-from shared.events import Envelope
-from shared.mesh.delivery import DeliveryPolicy
-from shared.mesh.kafka import KafkaRecord, is_cloudevent, sink_record, source_event
-from shared.mesh.manifests import load_manifests, parse_documents
-from shared.mesh.wire import KAFKA_EVENT_TYPE
+from shared.local.mesh.delivery import DeliveryPolicy
+from shared.local.mesh.kafka import KafkaRecord, is_cloudevent, sink_record, source_event
+from shared.local.mesh.manifests import load_manifests, parse_documents
+from shared.local.mesh.wire import KAFKA_EVENT_TYPE
+from shared.runtime.envelope import Envelope
 from tests.conftest import ROOT
 
 NS = "codex-judge"

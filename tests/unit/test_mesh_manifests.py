@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.mesh.cluster import ClusterBuildError
-from shared.mesh.manifests import ManifestError, load_manifests, parse_documents
+from shared.local.mesh.cluster import ClusterBuildError
+from shared.local.mesh.manifests import ManifestError, load_manifests, parse_documents
 from tests.conftest import ROOT
 
 

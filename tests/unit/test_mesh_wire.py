@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared.events import Envelope, read_event
-from shared.mesh.wire import binary_request, kafka_record_event, ping_event
+from shared.local.mesh.wire import binary_request, kafka_record_event, ping_event
+from shared.runtime.envelope import Envelope, read_event
 from tests.conftest import FIXTURES
 
 RECORD = (FIXTURES / "corpus" / "argo" / "workflow.failed.onexit-s3-keys.yaml").read_bytes()

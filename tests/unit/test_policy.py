@@ -8,7 +8,7 @@ import pytest
 
 from shared.db import Database
 from shared.errors import InvalidDataError
-from shared.policy import Policy, default_policy, effective_policy, merge_policy
+from shared.policy.model import Policy, default_policy, effective_policy, merge_policy
 from shared.settings import Settings
 
 

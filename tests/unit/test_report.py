@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.report import render_runs
+from shared.cli.report import render_runs
 
 
 def _run(**fields: object) -> dict[str, object]:

@@ -1,4 +1,4 @@
-"""Every function's route table (``ROUTES`` in its ``main.py``, :mod:`shared.routing`) names
+"""Every function's route table (``ROUTES`` in its ``main.py``, :mod:`shared.runtime.routing`) names
 exactly the CloudEvent types its Trigger(s) in the dev build admit, and the router's one rule
 for a type without a route.
 
@@ -18,10 +18,10 @@ from typing import Any, cast
 
 import pytest
 
-from shared.events import Envelope
-from shared.mesh.cluster import kustomize_build
-from shared.routing import Routes
-from shared.runtime import Context, NoReply, Outcome
+from shared.local.mesh.cluster import kustomize_build
+from shared.runtime.envelope import Envelope
+from shared.runtime.handler import Context, NoReply, Outcome
+from shared.runtime.routing import Routes
 from tests.conftest import ROOT
 
 #: Subscribers that do not dispatch on the type, each with why (their main.py says so too):
@@ -51,7 +51,9 @@ def admitted(expression: dict[str, Any]) -> Types | None:
         if attribute != "type":
             return None
         if dialect == "suffix":
-            raise NotImplementedError("a suffix on type: teach this walker and shared.routing")
+            raise NotImplementedError(
+                "a suffix on type: teach this walker and shared.runtime.routing"
+            )
         return (
             Types(exact=frozenset({value}))
             if dialect == "exact"

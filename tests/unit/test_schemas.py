@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared import schemas
+from shared.models import schemas
 
 
 def test_checked_in_event_schemas_match_the_models() -> None:

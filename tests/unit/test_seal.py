@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.seal import LiveState, Seal, SealedCheck, SealedThread, seal_matches
+from shared.runs.seal import LiveState, Seal, SealedCheck, SealedThread, seal_matches
 
 SHA = "a" * 40
 CHECK = SealedCheck(

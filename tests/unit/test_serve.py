@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.serve import FunctionSourceError, package_root, resolve_source, serve
+from shared.runtime.serve import FunctionSourceError, package_root, resolve_source, serve
 from shared.settings import ServeSettings
 
 ROOT = Path(__file__).resolve().parent.parent.parent

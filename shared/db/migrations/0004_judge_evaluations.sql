@@ -10,7 +10,7 @@ ALTER TABLE codex_judge.evaluations
     ADD COLUMN IF NOT EXISTS diff_hash               text,
     ADD COLUMN IF NOT EXISTS diff_source             text,
     ADD COLUMN IF NOT EXISTS prompt_template_version text,
-    -- the sealed record (shared.seal.Seal): SHAs, check runs, review threads, diff, policy, model
+    -- the sealed record (shared.runs.seal.Seal): SHAs, check runs, review threads, diff, policy, model
     ADD COLUMN IF NOT EXISTS seal                    jsonb,
     -- SHA-256 (64 hex) of the failure fingerprint's parts; NULL for a pass
     ADD COLUMN IF NOT EXISTS fingerprint             text,

@@ -1,0 +1,1 @@
+"""The ``codex-judge`` command line (production commands; the local mesh adds its own)."""

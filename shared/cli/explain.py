@@ -1,0 +1,105 @@
+"""``codex-judge explain RUN``: a run's sealed decision record, human-readable (issue 4 "Sealed
+decision record"; DESIGN §1: every verdict can be explained later).
+
+Reads the run row and its final evaluation (``codex_judge.evaluations``, columns of migrations
+0001 and 0004) and prints what the judge saw and decided: the SHAs, check runs, review threads,
+diff hash and source, effective policy hash, prompt template version, model, tokens and cost,
+the failure fingerprint, the reasons and the next prompt. Secrets in free text are redacted
+again on output (the record may predate a redaction rule).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.db import Tx
+from shared.gates.redact import redact
+
+__all__ = ["explain_run", "render"]
+
+SQL_RUN = """
+SELECT id, repository, issue_number, attempt, pr_number, pr_url, head_sha, status, reason,
+       decision, workflow_name, workflow_uid
+FROM codex_judge.runs WHERE id = :id
+"""
+SQL_EVALUATION = """
+SELECT id, decision, reasons, next_prompt, judge_kind, model, confidence, policy_hash, seal,
+       fingerprint, fingerprint_parts, prompt_tokens, completion_tokens, model_calls, cost_usd,
+       diff_source, diff_hash, prompt_template_version, inputs, created_at
+FROM codex_judge.evaluations WHERE run_id = :id AND stage = 'final'
+"""
+
+
+def _short(sha: Any) -> str:
+    return str(sha)[:12] if sha else "-"
+
+
+def render(run: dict[str, Any], evaluation: dict[str, Any] | None) -> str:
+    """The explanation text for one run and its final evaluation (None: not judged yet)."""
+    lines = [
+        f"Run {run['id']}  {run['repository'] or '?'} issue #{run['issue_number'] or '?'} "
+        f"attempt {run['attempt'] or '?'}  PR #{run['pr_number'] or '?'}",
+        f"  workflow {run['workflow_name'] or run['workflow_uid']}  status {run['status']}"
+        + (f" ({run['reason']})" if run["reason"] else ""),
+    ]
+    if evaluation is None:
+        lines.append("  not judged yet: no sealed evaluation")
+        return "\n".join(lines)
+    seal = evaluation["seal"] or {}
+    confidence = evaluation["confidence"]
+    lines += [
+        "",
+        f"Decision: {evaluation['decision']}  (judge {evaluation['judge_kind']}"
+        + (f", model {evaluation['model']}" if evaluation["model"] else "")
+        + (f", confidence {confidence:.2f}" if confidence is not None else "")
+        + f")  evaluation {evaluation['id']} at {evaluation['created_at']}",
+        "Reasons:",
+        *[f"  - {r['code']}: {redact(r['message']).text}" for r in evaluation["reasons"] or []],
+        "",
+        "Sealed record:",
+        f"  head SHA        {seal.get('head_sha') or run['head_sha'] or '-'}",
+        f"  base SHA        {seal.get('base_sha') or '-'}",
+        f"  diff            {_short(evaluation['diff_hash'] or seal.get('diff_hash'))} "
+        f"(source {evaluation['diff_source'] or '-'})",
+        f"  policy hash     {_short(evaluation['policy_hash'])}",
+        f"  prompt template {evaluation['prompt_template_version'] or '-'}",
+        f"  model tokens    {evaluation['prompt_tokens']} in + {evaluation['completion_tokens']} "
+        f"out in {evaluation['model_calls']} call(s)"
+        + (f", ${evaluation['cost_usd']}" if evaluation["cost_usd"] is not None else ""),
+    ]
+    checks = seal.get("check_runs")
+    if checks is None:
+        lines.append("  check runs      (not read: decided before CI)")
+    else:
+        lines.append(f"  check runs      {len(checks)}")
+        lines += [
+            f"    - {c['name']} [{c['kind']}"
+            + (f" {c['app']}" if c.get("app") else "")
+            + (f" #{c['id']}" if c.get("id") is not None else "")
+            + f"]: {c.get('conclusion') or c.get('status')}"
+            for c in checks
+        ]
+    threads = seal.get("review_threads")
+    if threads is not None:
+        lines.append(f"  review threads  {len(threads)}")
+        lines += [
+            f"    - {t['id']}: {'resolved' if t['resolved'] else 'unresolved'}"
+            + (" (outdated)" if t.get("outdated") else "")
+            for t in threads
+        ]
+    parts = evaluation["fingerprint_parts"] or []
+    if evaluation["fingerprint"]:
+        lines += [f"Failure fingerprint {_short(evaluation['fingerprint'])}:"]
+        lines += [f"  - {p}" for p in parts]
+    if evaluation["next_prompt"]:
+        lines += ["", "Next prompt:"]
+        lines += [f"  {line}" for line in redact(evaluation["next_prompt"]).text.splitlines()]
+    return "\n".join(lines)
+
+
+def explain_run(tx: Tx, run_id: int) -> str | None:
+    """The explanation of run ``run_id``, or None when there is no such run."""
+    run = tx.one(SQL_RUN, id=run_id)
+    if run is None:
+        return None
+    return render(run, tx.one(SQL_EVALUATION, id=run_id))

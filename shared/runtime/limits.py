@@ -1,0 +1,187 @@
+"""Input limits: the one reader of untrusted JSON, applied before any use case (DESIGN §11).
+
+Every entry point reads JSON through :func:`loads` (the runtime's check of a CloudEvent's
+``data``, :meth:`shared.runtime.envelope.Envelope.json`, a structured CloudEvent's body,
+github-webhook's body and Kafka envelopes, notify's body, the documents inside an Argo completion
+record), so a hostile body is a 4xx naming the field, never a 500. The rules and why:
+
+* **Depth** — at most :data:`MAX_JSON_DEPTH` (64) nested objects/arrays. Real GitHub and Argo
+  documents stay under 20; Python's parser gives up near 1,000 with ``RecursionError``.
+* **Numbers** — ``NaN``/``Infinity`` (not JSON, RFC 8259 §6) and numbers that overflow a float
+  are refused; integers must fit Postgres ``bigint``. The members stored in ``integer`` columns
+  (:data:`INTEGER_FIELDS`: ``number``, ``pr_number``, ``issue_number``, ``attempt``, ``line``)
+  must fit ``integer``, which is also GitHub's own bound (its GraphQL ``Int`` is 32-bit).
+* **Strings** — a lone surrogate (``"\\ud800"``: not a Unicode scalar value, so not encodable
+  as UTF-8, RFC 8259 §8.2) is refused. NUL (``\\u0000``) is valid Unicode that real issue and
+  PR text contains, but Postgres cannot store it in ``text`` or ``jsonb``: every NUL in a key or
+  value is replaced by U+FFFD (:data:`NUL_REPLACEMENT`) so the document is accepted and stored.
+  Raw bytes kept as ``bytea`` (a dead letter's data) and signature checks stay byte-exact.
+
+Violations raise :class:`~shared.errors.InvalidDataError` (422) whose ``field`` is the dotted
+path of the offending member (``data.pull_request.number``) and whose ``limit`` names the bound.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from shared.errors import InvalidDataError, PermanentError
+
+__all__ = [
+    "BIGINT_RANGE",
+    "INTEGER_FIELDS",
+    "INTEGER_RANGE",
+    "MAX_JSON_DEPTH",
+    "NUL_REPLACEMENT",
+    "clean",
+    "loads",
+    "scrub",
+]
+
+#: The deepest nesting of objects and arrays accepted (the top-level value is depth 1).
+MAX_JSON_DEPTH = 64
+#: Postgres ``bigint`` and ``integer``, inclusive.
+BIGINT_RANGE = (-(2**63), 2**63 - 1)
+INTEGER_RANGE = (-(2**31), 2**31 - 1)
+#: Members that land in Postgres ``integer`` columns (runs, pull requests, review threads).
+INTEGER_FIELDS = frozenset({"number", "pr_number", "issue_number", "attempt", "line"})
+#: What a NUL becomes in stored text (the Unicode replacement character).
+NUL_REPLACEMENT = "\ufffd"
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _NotJson(ValueError):
+    """``NaN``/``Infinity`` met while parsing."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not a JSON number (RFC 8259 §6)")
+
+
+def loads(
+    raw: bytes | str,
+    *,
+    field: str = "data",
+    malformed: type[PermanentError] = InvalidDataError,
+) -> Any:
+    """Parse ``raw`` as JSON and apply every limit (see the module docstring).
+
+    Args:
+        raw: the JSON text (UTF-8/16/32 bytes or str).
+        field: the path of ``raw`` itself, the prefix of every field named in an error.
+        malformed: the error raised when ``raw`` is not JSON at all (400 or 422 by caller).
+
+    Returns:
+        The document with every NUL replaced by U+FFFD.
+
+    Raises:
+        PermanentError: ``malformed`` when ``raw`` is not JSON text; :class:`InvalidDataError`
+            (422) for a limit, naming the field.
+    """
+    try:
+        doc = json.loads(raw, parse_constant=_refuse_constant)
+    except RecursionError as exc:
+        raise _too_deep(field) from exc
+    except _NotJson as exc:
+        raise InvalidDataError(f"{field}: {exc}", field=field, limit="finite numbers") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise malformed(f"{field} is not JSON: {exc}", field=field) from exc
+    except ValueError as exc:  # an integer literal beyond Python's 4,300-digit conversion limit
+        raise InvalidDataError(
+            f"{field}: a number is out of range ({exc})", field=field, limit="bigint"
+        ) from exc
+    return clean(doc, field=field)
+
+
+def clean(doc: Any, *, field: str = "data") -> Any:
+    """Apply the limits to an already parsed document (JSON or YAML); returns it with NULs
+    replaced. Values of other types (YAML ``bytes``, dates) pass unchanged.
+
+    Raises:
+        InvalidDataError: a limit is exceeded; ``field`` is the member's dotted path.
+    """
+    return _clean(doc, field, 1, None)
+
+
+def _clean(value: Any, path: str, depth: int, key: str | None) -> Any:
+    if isinstance(value, str):
+        return _text(value, path)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        low, high = INTEGER_RANGE if key in INTEGER_FIELDS else BIGINT_RANGE
+        if not low <= value <= high:
+            kind = "integer" if key in INTEGER_FIELDS else "bigint"
+            raise InvalidDataError(
+                f"{path}: {_digits(value)} is outside Postgres {kind} [{low}, {high}]",
+                field=path,
+                limit=kind,
+            )
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidDataError(
+                f"{path}: {value} is not a finite number", field=path, limit="finite numbers"
+            )
+        return value
+    if isinstance(value, dict | list):
+        if depth > MAX_JSON_DEPTH:
+            raise _too_deep(path)
+        if isinstance(value, list):
+            return [_clean(item, f"{path}.{i}", depth + 1, key) for i, item in enumerate(value)]
+        out: dict[Any, Any] = {}
+        for k, v in value.items():
+            name = _text(k, f"{path}.{k!r}") if isinstance(k, str) else k
+            out[name] = _clean(v, f"{path}.{name}", depth + 1, str(name))
+        return out
+    return value
+
+
+def _text(value: str, path: str) -> str:
+    if _SURROGATE.search(value):
+        raise InvalidDataError(
+            f"{path}: text contains a lone UTF-16 surrogate (not a Unicode character)",
+            field=path,
+            limit="Unicode scalar values",
+        )
+    return value.replace("\x00", NUL_REPLACEMENT) if "\x00" in value else value
+
+
+def _too_deep(path: str) -> InvalidDataError:
+    return InvalidDataError(
+        f"{path}: nested deeper than {MAX_JSON_DEPTH} levels of objects/arrays",
+        field=path,
+        limit=f"depth {MAX_JSON_DEPTH}",
+    )
+
+
+def _digits(value: int) -> str:
+    text = str(value) if value.bit_length() < 200 else f"a {value.bit_length()}-bit integer"
+    return text
+
+
+def scrub(value: Any) -> Any:
+    """``value`` made storable in ``jsonb`` without refusing anything (for dead letters and
+    logs): NUL and lone surrogates become U+FFFD, non-finite floats become strings, at any
+    depth up to :data:`MAX_JSON_DEPTH` (deeper members are replaced by a note)."""
+    return _scrub(value, 1)
+
+
+def _scrub(value: Any, depth: int) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub(NUL_REPLACEMENT, value).replace("\x00", NUL_REPLACEMENT)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if BIGINT_RANGE[0] <= value <= BIGINT_RANGE[1] else _digits(value)
+    if isinstance(value, dict | list | tuple):
+        if depth > MAX_JSON_DEPTH:
+            return f"<nested deeper than {MAX_JSON_DEPTH} levels>"
+        if isinstance(value, dict):
+            return {str(_scrub(str(k), depth)): _scrub(v, depth + 1) for k, v in value.items()}
+        return [_scrub(item, depth + 1) for item in value]
+    return value
