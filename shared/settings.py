@@ -271,6 +271,26 @@ class Settings(BaseSettings):
         "base...head locally instead of asking GitHub",
     )
 
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222",
+        description="NATS server of the agent-messages stream (the local mesh starts its own)",
+    )
+    agents_stream: str = Field(default="agent-comms", description="JetStream stream name")
+    agents_consumer: str = Field(
+        default="agent-ingest", description="durable pull consumer of the ingester"
+    )
+    agents_batch: int = Field(
+        default=256, ge=1, le=10_000, description="messages fetched and stored per transaction"
+    )
+    agents_sse_max_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="seconds one SSE response stays open; the client resumes with Last-Event-ID",
+    )
+    agents_sse_keepalive_s: float = Field(
+        default=15.0, gt=0, description="seconds between SSE keep-alive comments"
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

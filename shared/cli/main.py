@@ -98,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     from shared.cli.memories import add_memories_parser
 
     add_memories_parser(sub)
+    from shared.cli.agents import add_agents_parsers
+
+    add_agents_parsers(sub)
     for entry_point in entry_points(group=COMMANDS_GROUP):  # the local mesh's up, replay, demo
         entry_point.load()(sub)
     args = parser.parse_args(argv)
