@@ -120,24 +120,36 @@ async def publish_all(
     failed: list[Outgoing] = []
     try:
         js = nc.jetstream()
-        for message in pending:
-            data = json.dumps(message.payload, default=str).encode()
-            delay = 0.5
-            for attempt in range(1, attempts + 1):
-                try:
-                    await js.publish(
-                        message.subject, data, headers={"Nats-Msg-Id": message.message_id}
-                    )
-                    break
-                except Exception as exc:
-                    if attempt == attempts:
-                        log.warning(
-                            "not published: %s %s: %s", message.subject, message.message_id, exc
-                        )
-                        failed.append(message)
-                    else:
-                        await asyncio.sleep(delay)
-                        delay = min(delay * 2, 8.0)
+        # Pipelined: every publish is sent (in order) before any acknowledgement is awaited;
+        # a publish the stream did not acknowledge is retried on its own, with backoff.
+        sent = [
+            await js.publish_async(m.subject, _data(m), headers={"Nats-Msg-Id": m.message_id})
+            for m in pending
+        ]
+        acks = await asyncio.gather(*sent, return_exceptions=True)
+        for message, ack in zip(pending, acks, strict=True):
+            if isinstance(ack, BaseException) and not await _retry(js, message, attempts):
+                failed.append(message)
     finally:
         await nc.close()
     return failed
+
+
+def _data(message: Outgoing) -> bytes:
+    return json.dumps(message.payload, default=str).encode()
+
+
+async def _retry(js: Any, message: Outgoing, attempts: int) -> bool:
+    delay = 0.5
+    for attempt in range(1, attempts):
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 8.0)
+        try:
+            await js.publish(
+                message.subject, _data(message), headers={"Nats-Msg-Id": message.message_id}
+            )
+            return True
+        except Exception as exc:
+            if attempt == attempts - 1:
+                log.warning("not published: %s %s: %s", message.subject, message.message_id, exc)
+    return False
