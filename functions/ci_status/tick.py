@@ -26,7 +26,7 @@ from typing import Any
 
 from functions.ci_status import verdicts
 from shared.gates.ci import ci_verdict
-from shared.github.projections import checks_for_sha
+from shared.github.checks import checks_for_sha
 from shared.models.events import CI_CONCLUDED, CheckSummary, CiConcluded
 from shared.policy.model import Policy, effective_policy
 from shared.runtime.envelope import Envelope

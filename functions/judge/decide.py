@@ -40,7 +40,7 @@ from shared.gates.judge import (
     offline_verdict,
     review_blocking,
 )
-from shared.github.projections import project_pull
+from shared.github.pulls import project_pull
 from shared.models.events import (
     CI_CONCLUDED,
     REVIEW_CONCLUDED,

@@ -41,7 +41,7 @@ from functions.merge.drift import drift_since_judging
 from shared.effects import outbox, recovery
 from shared.effects.writes import DRY_RUN, REPOSITORY_NOT_ALLOWED, github_write, record_write
 from shared.errors import ConflictError
-from shared.github.projections import project_pull
+from shared.github.pulls import project_pull
 from shared.models.events import (
     JUDGE_DECIDED,
     PR_MERGED,

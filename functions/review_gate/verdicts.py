@@ -23,7 +23,8 @@ from typing import Any
 
 from shared.errors import UpstreamNotFoundError
 from shared.gates.review import ReviewResult, review_verdict
-from shared.github.projections import project_review, project_webhook, snapshot_threads
+from shared.github.dispatch import project_webhook
+from shared.github.reviews import project_review, snapshot_threads
 from shared.models.events import (
     REVIEW_CONCLUDED,
     ReviewConcluded,
