@@ -47,7 +47,7 @@ from shared.models.events import (
     CiConcluded,
     RunCompleted,
 )
-from shared.policy.model import effective_policy
+from shared.policy.resolution import effective_policy
 from shared.runs.escalation import escalate_not_found, replay_not_found
 from shared.runtime.envelope import Envelope
 from shared.runtime.handler import Context, NoReply, Outcome, Reply

@@ -52,7 +52,8 @@ from shared.models.events import (
     RunCompleted,
 )
 from shared.models.github import PullFile, PullRequest
-from shared.policy.model import Policy, effective_policy
+from shared.policy.model import Policy
+from shared.policy.resolution import effective_policy
 from shared.runs.escalation import PULL_REQUEST_NOT_FOUND, not_found_message
 from shared.runs.seal import LiveState, Seal, live_from
 from shared.runtime.envelope import Envelope

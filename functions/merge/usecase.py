@@ -50,7 +50,8 @@ from shared.models.events import (
     PrMerged,
     RunEscalated,
 )
-from shared.policy.model import Policy, effective_policy
+from shared.policy.model import Policy
+from shared.policy.resolution import effective_policy
 from shared.ports import WriteAnswer
 from shared.runs import transition
 from shared.runs.escalation import PULL_REQUEST_NOT_FOUND, escalate, not_found_message

@@ -31,7 +31,8 @@ from shared.models.events import (
     RunCompleted,
     ThreadSummary,
 )
-from shared.policy.model import Policy, effective_policy
+from shared.policy.model import Policy
+from shared.policy.resolution import effective_policy
 from shared.runs.escalation import escalate_not_found, replay_not_found
 from shared.runtime.envelope import Envelope
 from shared.runtime.handler import Context, NoReply, Outcome, Reply
