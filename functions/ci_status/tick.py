@@ -30,7 +30,7 @@ from shared.github.projections import checks_for_sha
 from shared.models.events import CI_CONCLUDED, CheckSummary, CiConcluded
 from shared.policy.model import Policy, effective_policy
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome, Reply
+from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 from shared.waits.orphans import SQL_CI_ORPHANS
 from shared.waits.reconcile import (
     RECONCILE,
