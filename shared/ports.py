@@ -1,7 +1,10 @@
 """Ports: what the use cases need from the outside world (DESIGN §7).
 
-Adapters (``shared/adapters``) implement these over HTTP; fakes (``shared/local/fakes``) are HTTP
-servers that speak the same wire protocol, so one contract suite runs against both.
+Adapters (``shared/adapters``) implement these over HTTP, and the container
+(:mod:`shared.bootstrap`) is the only code that builds them; fakes (``shared/local/fakes``) are
+HTTP servers that speak the same wire protocol, so one contract suite runs against both. (The
+offline :class:`~shared.memories.embedder.HashingEmbedder` is an :class:`Embedder` without
+I/O.)
 Every method raises :class:`shared.errors.TransientError` subclasses for failures a retry may
 cure (``RateLimitedError`` with ``retry_after`` seconds, ``UpstreamError`` for 5xx/timeouts)
 and :class:`shared.errors.PermanentError` subclasses for answers that will not change.
