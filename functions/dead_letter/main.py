@@ -68,10 +68,10 @@ def store(event: Envelope, ctx: Context) -> Outcome:
     code = ext.get("knativeerrorcode")
     body = _error_body(ext.get("knativeerrordata"))
     message = body.get("message")
-    letter = dead_letters.DeadLetter(
-        subscriber=subscriber_name(ext.get("knativeerrordest")),
-        attributes=event.attributes(),
-        data=event.data,
+    letter = dead_letters.DeadLetter.of_event(
+        subscriber_name(ext.get("knativeerrordest")),
+        event.attributes(),
+        event.data,
         reason=str(message) if message else None,
         code=int(code) if code and code.isascii() and code.isdigit() and len(code) == 3 else None,
         body=body,

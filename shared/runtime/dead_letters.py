@@ -1,19 +1,21 @@
 """The one writer of ``runtime.dead_letters``: an event a subscriber could not take, kept for
 inspection and replay (DESIGN §6: dead letters are per event *and* subscriber).
 
-Two paths write here, through :func:`record` and its one conflict rule:
+Every path writes here, through :func:`record` and its one conflict rule:
 
 * a function refusing an event itself (4xx, :func:`store`, best effort in a transaction of its
   own, so the refusal is answered even when the database is down);
 * the dead-letter sink (``functions/dead_letter``) storing what the Broker gave up on, inside
-  its inbox transaction (a failure is a 503, and the record waits in Kafka).
+  its inbox transaction (a failure is a 503, and the record waits in Kafka);
+* the agent-message ingester keeping a malformed message (:mod:`shared.agents.store`).
 
-Both name the same failure, so they share one row per ``(subscriber, event_source, event_id)``.
-The rule when the row exists: the newest ``reason`` and ``error_code`` win when given (a
-missing one keeps the stored one); ``error_body`` and ``attributes`` are merged, the newest keys
-winning (the sink's copy adds the ``knativeerror*`` extensions, and its body may be a truncated
-``raw`` beside the function's full one); ``received_at`` becomes the time of the newest failure;
-``data`` stays as first stored (bytea, byte-exact).
+A function's refusal and the sink's copy name the same failure, so they share one row per
+``(subscriber, event_source, event_id)``. The rule when the row exists: the newest ``reason``
+and ``error_code`` win when given (a missing one keeps the stored one); ``error_body`` and
+``attributes`` are merged, the newest keys winning (the sink's copy adds the ``knativeerror*``
+extensions, and its body may be a truncated ``raw`` beside the function's full one);
+``received_at`` becomes the time of the newest failure; ``data`` stays as first stored (bytea,
+byte-exact).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,10 +55,13 @@ ON CONFLICT (subscriber, event_source, event_id) DO UPDATE
 
 @dataclass(frozen=True)
 class DeadLetter:
-    """One failed delivery of an event to one subscriber.
+    """One failed delivery of an event (or message) to one subscriber.
 
     Attributes:
-        subscriber: the Knative Service that failed it (``run-complete``).
+        subscriber: the Knative Service or consumer that failed it (``run-complete``).
+        source: the event's ``source`` (the row key's second part; ``unknown`` when absent).
+        event_id: the event's ``id`` (the row key's third part).
+        event_type: the event's ``type``, or None.
         attributes: the event's context attributes and extensions (``id``, ``source``,
             ``type`` … and the ``knativeerror*`` extensions from the Broker).
         data: the event's data as received (bytes, stored byte-exact).
@@ -66,21 +72,40 @@ class DeadLetter:
     """
 
     subscriber: str
+    source: str
+    event_id: str
+    event_type: str | None
     attributes: dict[str, Any]
     data: bytes
     reason: str | None
     code: int | None
     body: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def source(self) -> str:
-        """The event's ``source``, or ``unknown`` for a request that never became an event."""
-        return str(self.attributes.get("source") or "unknown")
-
-    @property
-    def event_id(self) -> str:
-        """The event's ``id``, else ``sha256:<64 hex of data>`` (a request without ``ce-id``)."""
-        return str(self.attributes.get("id") or "sha256:" + hashlib.sha256(self.data).hexdigest())
+    @classmethod
+    def of_event(
+        cls,
+        subscriber: str,
+        attributes: Mapping[str, Any],
+        data: bytes,
+        *,
+        reason: str | None,
+        code: int | None,
+        body: Mapping[str, Any] | None = None,
+    ) -> DeadLetter:
+        """A dead letter keyed by the event's own attributes: ``source`` (``unknown`` for a
+        request that never became an event), ``id`` (else ``sha256:<64 hex of data>``, for a
+        request without ``ce-id``) and ``type``."""
+        return cls(
+            subscriber=subscriber,
+            source=str(attributes.get("source") or "unknown"),
+            event_id=str(attributes.get("id") or "sha256:" + hashlib.sha256(data).hexdigest()),
+            event_type=None if attributes.get("type") is None else str(attributes["type"]),
+            attributes=dict(attributes),
+            data=data,
+            reason=reason,
+            code=code,
+            body=dict(body or {}),
+        )
 
 
 def record(tx: Tx, letter: DeadLetter) -> None:
@@ -99,7 +124,7 @@ def record(tx: Tx, letter: DeadLetter) -> None:
         subscriber=letter.subscriber,
         source=letter.source,
         id=letter.event_id,
-        type=attributes.get("type"),
+        type=letter.event_type,
         attributes=json.dumps(attributes, default=str),
         data=letter.data,
         reason=None if letter.reason is None else limits.scrub(letter.reason),

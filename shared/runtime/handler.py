@@ -152,8 +152,8 @@ def failure_response(
     extra = {"function": consumer, "event_id": attributes.get("id")}
     if isinstance(exc, PermanentError):
         if not isinstance(exc, UnauthorizedError):
-            letter = dead_letters.DeadLetter(
-                consumer, dict(attributes), data, exc.message, exc.status, exc.body()
+            letter = dead_letters.DeadLetter.of_event(
+                consumer, attributes, data, reason=exc.message, code=exc.status, body=exc.body()
             )
             dead_letters.store(deps.db, letter)
         log.warning(f"{what} rejected", extra={**extra, "error": exc.body()})
