@@ -15,7 +15,7 @@ from typing import Any
 
 from shared.gates.ci import CiResult, base_is_stale
 from shared.policy.model import Policy
-from shared.runtime.handler import Context
+from shared.runtime.outcomes import Context
 
 SQL_PR_BASE = """
 SELECT base_ref FROM github.pr_state WHERE repository = :repository AND pr_number = :number

@@ -15,7 +15,7 @@ from typing import Any
 
 from shared.github.dispatch import project_webhook
 from shared.runs import active_runs_for_pr, transition
-from shared.runtime.handler import Context, NoReply, Outcome
+from shared.runtime.outcomes import Context, NoReply, Outcome
 from shared.waits import timers
 
 SUPERSEDED_BY_PUSH = "superseded_by_push"

@@ -31,7 +31,7 @@ from shared.models.events import CI_CONCLUDED, CheckSummary, CiConcluded
 from shared.policy.model import Policy
 from shared.policy.resolution import effective_policy
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome, Reply
+from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 from shared.waits.orphans import SQL_CI_ORPHANS
 from shared.waits.reconcile import (
     RECONCILE,

@@ -50,7 +50,7 @@ from shared.models.events import (
 from shared.policy.resolution import effective_policy
 from shared.runs.escalation import escalate_not_found, replay_not_found
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome, Reply
+from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 from shared.waits.reconcile import note_waiting, settle
 
 #: The timer kind of a CI wait's deadline (owner ``ci-status``), armed here, handled by

@@ -40,8 +40,8 @@ from shared.models.events import (
 from shared.policy.model import Policy
 from shared.policy.resolution import effective_policy
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome, Reply, reply_event
-from shared.runtime.publish import publish_event
+from shared.runtime.inbox import reply_event
+from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 from shared.waits import reconcile, timers
 
 DEPLOY_NOT_CONFIGURED = "deploy_not_configured"
@@ -181,7 +181,7 @@ def tick(ctx: Context) -> Outcome:
                 ctx.consumer, ctx.deps.settings.event_source, outcome, dict(ctx.extensions_out)
             )
             # Raises without a sink: the transaction rolls back and the timer stays due.
-            publish_event(ctx.deps.settings, event)
+            ctx.deps.broker().publish(event)
     return NoReply(f"{handled} deploy timer(s) handled")
 
 

@@ -42,7 +42,7 @@ from shared.models.events import (
 )
 from shared.policy.resolution import effective_policy
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome
+from shared.runtime.outcomes import Context, NoReply, Outcome
 from shared.waits import timers
 
 OWNER = "discord"

@@ -30,7 +30,6 @@ from typing import Any
 from functions.judge.evaluations import existing, seal, tokens_today
 from functions.judge.llm_judge import JudgeConfig, llm_verdict
 from shared.errors import UpstreamNotFoundError
-from shared.gates.diff import load_pull_diff
 from shared.gates.judge import (
     Verdict,
     ci_failure,
@@ -40,6 +39,7 @@ from shared.gates.judge import (
     offline_verdict,
     review_blocking,
 )
+from shared.github.diffs import load_pull_diff
 from shared.github.pulls import project_pull
 from shared.models.events import (
     CI_CONCLUDED,
@@ -57,7 +57,7 @@ from shared.policy.resolution import effective_policy
 from shared.runs.escalation import PULL_REQUEST_NOT_FOUND, not_found_message
 from shared.runs.seal import LiveState, Seal, live_from
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome, Reply
+from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 from shared.waits import timers
 
 MERGEABLE_POLL = "mergeable_poll"

@@ -28,7 +28,7 @@ from shared.policy.model import Policy
 from shared.runs import transition
 from shared.runs.fingerprints import Fingerprint, changes_since, fingerprint
 from shared.runs.seal import Seal
-from shared.runtime.handler import Reply
+from shared.runtime.outcomes import Reply
 
 NEXT_STATUS = {
     "pass": "merging",

@@ -23,7 +23,7 @@ from typing import Any
 from functions.judge import decide
 from shared.policy.resolution import effective_policy
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome, Reply
+from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 from shared.waits.reconcile import Step, run_tick, tick_outcome
 
 MAX_BACKOFF_S = 60.0

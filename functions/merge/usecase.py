@@ -56,8 +56,8 @@ from shared.ports import WriteAnswer
 from shared.runs import transition
 from shared.runs.escalation import PULL_REQUEST_NOT_FOUND, escalate, not_found_message
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome, Reply, reply_event
-from shared.runtime.publish import publish_event
+from shared.runtime.inbox import reply_event
+from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 from shared.waits import timers
 
 #: The timer owner (the Knative Service name): recovery timers of merges whose worker died.
@@ -100,7 +100,7 @@ def tick(event: Envelope, ctx: Context) -> Outcome:
         handled += outcome is not None
         if isinstance(outcome, Reply):
             out = reply_event(OWNER, ctx.deps.settings.event_source, outcome, {})
-            publish_event(ctx.deps.settings, out)
+            ctx.deps.broker().publish(out)
             published += 1
     return NoReply(f"tick: {handled} decision(s) handled again, {published} event(s) published")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functions.notify.payload import NotifyPayload
 from shared import runs
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome
+from shared.runtime.outcomes import Context, NoReply, Outcome
 
 
 def attach(event: Envelope, ctx: Context) -> Outcome:

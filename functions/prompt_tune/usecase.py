@@ -47,7 +47,7 @@ from shared.policy.model import Policy
 from shared.policy.resolution import effective_policy
 from shared.ports import GitHubWriter, WriteAnswer
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome
+from shared.runtime.outcomes import Context, NoReply, Outcome
 from shared.waits import timers
 
 #: The timer owner (the Knative Service name): recovery timers of proposals whose worker died.

@@ -32,8 +32,8 @@ from shared.models.events import (
 from shared.policy.resolution import effective_policy
 from shared.runs import get_run
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome, Reply, reply_event
-from shared.runtime.publish import publish_event
+from shared.runtime.inbox import reply_event
+from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 from shared.waits import reconcile, timers
 
 CONSUMER = "rerun"
@@ -134,7 +134,7 @@ def on_decision(event: Envelope, ctx: Context) -> Outcome:
 
 def _publish(ctx: Context, reply: Reply) -> None:
     out = reply_event(CONSUMER, ctx.deps.settings.event_source, reply, {})
-    publish_event(ctx.deps.settings, out)  # without a sink: 503, the timer stays due
+    ctx.deps.broker().publish(out)  # without a sink: 503, the timer stays due
 
 
 def on_tick(event: Envelope, ctx: Context) -> Outcome:

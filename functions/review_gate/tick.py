@@ -30,7 +30,7 @@ from shared.errors import UpstreamNotFoundError
 from shared.gates.review import timed_out_summary
 from shared.runs.escalation import escalate_not_found
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome
+from shared.runtime.outcomes import Context, NoReply, Outcome
 from shared.waits.orphans import SQL_REVIEW_ORPHANS
 from shared.waits.reconcile import RECONCILE, Step, adopt_orphans, run_tick, tick_outcome
 

@@ -20,7 +20,7 @@ from shared import runs
 from shared.argo import UnfinishedWorkflow, WorkflowCompletion, parse_completion
 from shared.models.events import DEPLOYS_RUN_LABEL, RUN_COMPLETED, RunCompleted
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome, Reply
+from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 
 
 def workflow_url(argo_server_url: str | None, completion: WorkflowCompletion) -> str | None:

@@ -25,8 +25,8 @@ from typing import Any
 
 from shared.db import Tx
 from shared.errors import PermanentError
-from shared.memories.embedder import Embedder
 from shared.memories.snapshots import build_snapshots, metadata, namespace, tags
+from shared.ports import Embedder
 
 SQL_RUN = "SELECT * FROM codex_judge.runs WHERE id = :run_id"
 SQL_EVALUATION = "SELECT * FROM codex_judge.evaluations WHERE id = :id AND run_id = :run_id"

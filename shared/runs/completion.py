@@ -9,12 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pg8000.exceptions import DatabaseError
-
 from shared.argo.metadata import positive_int, repository_name
 from shared.argo.model import Artifact, RunMetadata, WorkflowCompletion
-from shared.db import Tx
-from shared.db.pool import sqlstate
+from shared.db import Tx, UniqueViolation
 
 MISSING_RUN_METADATA = "missing_run_metadata"
 SUPERSEDED_BY_NEW_ATTEMPT = "superseded_by_new_attempt"
@@ -22,7 +19,6 @@ SUPERSEDED_BY_NEWER_ATTEMPT = "superseded_by_newer_attempt"
 #: Statuses a (new) completion may still decide; later statuses belong to other functions.
 _UNDECIDED = ("notified", "run_complete")
 _ATTEMPT_RETRIES = 5
-_UNIQUE_VIOLATION = "23505"
 
 SQL_ENSURE_RUN = """
 INSERT INTO codex_judge.runs (workflow_uid, status) VALUES (:uid, 'run_complete')
@@ -257,8 +253,8 @@ def _apply_with_attempt(
                     status=status,
                     reason=reason,
                 )
-        except DatabaseError as exc:
-            if sqlstate(exc) != _UNIQUE_VIOLATION or tries == _ATTEMPT_RETRIES - 1:
+        except UniqueViolation:
+            if tries == _ATTEMPT_RETRIES - 1:
                 raise
             continue
         assert row is not None

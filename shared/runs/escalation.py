@@ -25,7 +25,7 @@ from typing import Any
 from shared.errors import UpstreamNotFoundError
 from shared.models.events import RUN_ESCALATED, RunEscalated
 from shared.runs.store import escalate as escalate_run
-from shared.runtime.handler import Context, NoReply, Outcome, Reply
+from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 from shared.waits import timers
 
 PULL_REQUEST_NOT_FOUND = "pull_request_not_found"

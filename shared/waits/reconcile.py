@@ -53,8 +53,8 @@ from shared.errors import (
 )
 from shared.runs.escalation import TIMER_FAILED, escalate
 from shared.runtime.envelope import OutgoingEvent
-from shared.runtime.handler import Context, NoReply, Outcome, Reply, reply_event
-from shared.runtime.publish import publish_event
+from shared.runtime.inbox import reply_event
+from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 from shared.waits import timers
 
 RECONCILE = "reconcile"
@@ -196,7 +196,7 @@ def run_tick(
 
     Raises:
         UpstreamError: the Broker could not be reached, or no SinkBinding gives this function a
-            ``K_SINK`` (:class:`shared.runtime.publish.SinkNotBoundError`); the timer stays due and
+            ``K_SINK`` (:class:`shared.errors.SinkNotBoundError`); the timer stays due and
             the answer is 503, so the tick is retried and the next one publishes.
         TransientError: the database failed; whatever committed stays committed.
         ConfigurationError: the deployment is wrong (500), whichever timer found out.
@@ -238,7 +238,7 @@ def run_tick(
             if isinstance(failed.error, RateLimitedError) and event is None:
                 break  # the next timer would meet the same limit: it stays due for later
         if event is not None:
-            publish_event(deps.settings, event)  # raises (503) with the timer still due
+            deps.broker().publish(event)  # raises (503) with the timer still due
             report.published += 1
             with deps.db.transaction() as tx:
                 timers.complete(tx, int(timer["id"]))
