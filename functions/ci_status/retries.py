@@ -30,6 +30,7 @@ from shared.gates.ci import CiResult
 from shared.github.projections import mark_suite_rerequested
 from shared.policy.model import Policy
 from shared.ports import GitHub
+from shared.runs import Run
 from shared.runtime.handler import Context
 
 EFFECT_KIND = "ci_rerequest"
@@ -76,9 +77,7 @@ def key_prefix(repository: str, sha: str) -> str:
     return f"rerequest:{repository}@{sha}:"
 
 
-def maybe_retry(
-    run: dict[str, Any], result: CiResult, policy: Policy, ctx: Context
-) -> RetryDecision:
+def maybe_retry(run: Run, result: CiResult, policy: Policy, ctx: Context) -> RetryDecision:
     """Re-request the failed suites of ``run``'s commit when the module rules allow it.
 
     Args:
@@ -93,7 +92,7 @@ def maybe_retry(
     """
     if policy.flaky_retry_max <= 0:
         return RetryDecision([], None)
-    repo, sha = run["repository"], run["head_sha"]
+    repo, sha = run.commit()
     rows = ctx.tx.all(SQL_FAILING_RUNS, repository=repo, head_sha=sha, names=result.failing)
     infrastructural = {c.lower() for c in policy.flaky_retry_conclusions}
     failing = [r for r in rows if r["conclusion"] is not None]
@@ -134,7 +133,7 @@ def maybe_retry(
                 ctx.deps.db,
                 key=key,
                 kind=EFFECT_KIND,
-                run_id=run["id"],
+                run_id=run.id,
                 request=request,
                 call=_rerequest(github, repo, suite_id),
             )

@@ -42,18 +42,18 @@ def on_synchronize(payload: dict[str, Any], ctx: Context) -> Outcome:
         return NoReply("pull request head unknown")
     superseded: list[int] = []
     for run in active_runs_for_pr(ctx.tx, touched.repository, number):
-        if not run["head_sha"] or run["head_sha"] == head:
+        if not run.head_sha or run.head_sha == head:
             continue
         if transition(
             ctx.tx,
-            run["id"],
+            run.id,
             from_statuses=GATED,
             to_status="superseded",
             reason=SUPERSEDED_BY_PUSH,
         ):
             for kind in TIMER_KINDS:
-                timers.cancel(ctx.tx, owner=OWNER, run_id=run["id"], kind=kind)
-            superseded.append(run["id"])
+                timers.cancel(ctx.tx, owner=OWNER, run_id=run.id, kind=kind)
+            superseded.append(run.id)
     if not superseded:
         return NoReply("no older run of this pull request is waiting")
     ctx.log.info("runs superseded by a push", extra={"run_ids": superseded, "head_sha": head})

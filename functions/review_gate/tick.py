@@ -28,6 +28,7 @@ from typing import Any
 from functions.review_gate import verdicts
 from shared.errors import UpstreamNotFoundError
 from shared.gates.review import timed_out_summary
+from shared.runs import lock
 from shared.runs.escalation import escalate_not_found
 from shared.runtime.envelope import Envelope
 from shared.runtime.handler import Context, NoReply, Outcome
@@ -60,7 +61,7 @@ def on_timer(ctx: Context, timer: dict[str, Any]) -> Step:
         return Step(verdicts.decide_run(ctx, run_id))
     if timer["kind"] != REVIEW_TIMEOUT:
         return Step(NoReply(f"unknown timer kind {timer['kind']}", run_id=run_id))
-    run = verdicts.lock_run(ctx, run_id)
+    run = lock(ctx.tx, run_id)
     if run is None or not verdicts.is_waiting(run):
         # Concluded (the reply is rebuilt and published again: harmless) or moved on.
         return Step(verdicts.decide_run(ctx, run_id))

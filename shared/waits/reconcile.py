@@ -263,10 +263,8 @@ def _handle(handler: TimerHandler, ctx: Context, timer: dict[str, Any]) -> Step:
     """
     if int(timer.get("attempts") or 0) >= MAX_TIMER_ATTEMPTS and timer.get("run_id") is not None:
         run = runs.get_run(ctx.tx, int(timer["run_id"]))
-        if run is not None and run["status"] == "needs_human" and run["reason"] == TIMER_FAILED:
-            return Step(
-                escalate(ctx, int(run["id"]), reason=TIMER_FAILED, message=_failed_message(timer))
-            )
+        if run is not None and run.escalated_for(TIMER_FAILED):
+            return Step(escalate(ctx, run.id, reason=TIMER_FAILED, message=_failed_message(timer)))
     try:
         return handler(ctx, timer)
     except Exception as exc:
