@@ -166,11 +166,9 @@ def remember(
         TransientError: the embeddings endpoint failed (nothing was written).
         PermanentError: the endpoint refused, or the dimension does not match.
     """
-    found = get_run(tx, run_id)
-    if found is None:
+    run = get_run(tx, run_id)
+    if run is None:
         return Remembered(0, f"run {run_id} not found; no memories")
-    # The snapshots are pure functions of the run's columns, by name.
-    run = found.model_dump()
     evaluation = tx.one(SQL_EVALUATION, id=evaluation_id, run_id=run_id)
     if evaluation is None:
         return Remembered(0, f"evaluation {evaluation_id} of run {run_id} not found; no memories")
@@ -178,8 +176,8 @@ def remember(
     stored = {r["kind"] for r in tx.all(SQL_STORED_KINDS, evaluation_id=evaluation_id)}
     messages = tx.all(SQL_AGENT_MESSAGES, run_id=run_id, limit=50)
     pr = None
-    if found.repository and found.pr_number:
-        pr = tx.one(SQL_PR_STATE, repository=found.repository, pr_number=found.pr_number)
+    if run.repository and run.pr_number:
+        pr = tx.one(SQL_PR_STATE, repository=run.repository, pr_number=run.pr_number)
     missing = [s for s in build_snapshots(run, evaluation, messages, pr) if s.kind not in stored]
     if not missing:
         return Remembered(0, "every snapshot already stored", space)
