@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.github.projections import project_webhook
-from shared.runs import active_runs_for_pr, transition
+from shared.runs import RunStatus, active_runs_for_pr, transition
 from shared.runtime.handler import Context, NoReply, Outcome
 from shared.waits import timers
 
@@ -22,7 +22,13 @@ SUPERSEDED_BY_PUSH = "superseded_by_push"
 OWNER = "ci-status"
 # Past the judge the merge itself checks the expected head SHA (issue 5), so only runs still
 # being gated are superseded here.
-GATED = ("notified", "run_complete", "waiting_for_ci", "waiting_for_review", "judging")
+GATED: tuple[RunStatus, ...] = (
+    "notified",
+    "run_complete",
+    "waiting_for_ci",
+    "waiting_for_review",
+    "judging",
+)
 TIMER_KINDS = ("ci_timeout", "reconcile")
 
 SQL_PR_HEAD = """

@@ -26,19 +26,25 @@ from shared.db import Tx
 from shared.gates.judge import Verdict
 from shared.models.events import JUDGE_DECIDED, Reason
 from shared.policy.model import Policy
-from shared.runs import Run, record_decision, transition
+from shared.runs import Run, RunStatus, record_decision, transition
 from shared.runs.event_data import judge_decided
 from shared.runs.fingerprints import Fingerprint, changes_since, fingerprint
 from shared.runs.seal import Seal
 from shared.runtime.handler import Reply
 
-NEXT_STATUS = {
+NEXT_STATUS: dict[str, RunStatus] = {
     "pass": "merging",
     "needs_iteration": "needs_iteration",
     "needs_human": "needs_human",
 }
 #: Statuses a run is in before its decision; a sealed run is never moved again by the judge.
-PRE_DECISION = ("notified", "run_complete", "waiting_for_ci", "waiting_for_review", "judging")
+PRE_DECISION: tuple[RunStatus, ...] = (
+    "notified",
+    "run_complete",
+    "waiting_for_ci",
+    "waiting_for_review",
+    "judging",
+)
 
 SQL_INSERT = """
 INSERT INTO codex_judge.evaluations (run_id, stage, decision, reasons, next_prompt, judge_kind,

@@ -43,7 +43,7 @@ from shared.github.projections import project_pull
 from shared.models.events import JUDGE_DECIDED, PR_MERGED, JudgeDecided
 from shared.policy.model import Policy, effective_policy
 from shared.ports import WriteAnswer
-from shared.runs import Run, get_run, transition
+from shared.runs import Run, RunStatus, get_run, transition
 from shared.runs import escalate as escalate_run
 from shared.runs.escalation import (
     PULL_REQUEST_NOT_FOUND,
@@ -284,7 +284,7 @@ class _Merge:
 
     def _succeeded(self, merge_sha: str, head_ref: str) -> Outcome:
         self._delete_branch(head_ref)
-        to_status = "completed" if self.policy.deploy_mode == "none" else "deploying"
+        to_status: RunStatus = "completed" if self.policy.deploy_mode == "none" else "deploying"
         transition(
             self.ctx.tx,
             self.run_row.id,

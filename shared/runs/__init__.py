@@ -39,7 +39,7 @@ from shared.runs.completion import (
     record_completion,
 )
 from shared.runs.enrichment import describe_agent_event, record_agent_messages, record_notify
-from shared.runs.model import ACTIVE_STATUSES, STATUSES, TERMINAL_STATUSES, Run
+from shared.runs.model import ACTIVE_STATUSES, STATUSES, TERMINAL_STATUSES, Run, RunStatus
 from shared.runs.moves import (
     conclude_ci,
     conclude_review,
@@ -68,6 +68,7 @@ __all__ = [
     "TERMINAL_STATUSES",
     "CompletionResult",
     "Run",
+    "RunStatus",
     "active_runs_for_pr",
     "active_runs_for_sha",
     "conclude_ci",

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.db import Tx
-from shared.runs.model import Run
+from shared.runs.model import Run, RunStatus
 from shared.runs.store import get_run
 
 #: Columns :func:`transition` may set besides status/reason; jsonb ones are cast.
@@ -77,8 +77,8 @@ def transition(
     tx: Tx,
     run_id: int,
     *,
-    from_statuses: Sequence[str],
-    to_status: str,
+    from_statuses: Sequence[RunStatus],
+    to_status: RunStatus,
     reason: str | None = None,
     **columns: Any,
 ) -> bool:
@@ -159,7 +159,7 @@ def conclude_review(tx: Tx, run_id: int, *, verdict: str, summary: Mapping[str, 
     return row is not None
 
 
-def record_decision(tx: Tx, run_id: int, *, decision: str, status: str) -> bool:
+def record_decision(tx: Tx, run_id: int, *, decision: str, status: RunStatus) -> bool:
     """Record the judge's ``decision`` on a run that is in ``status`` and has none yet (a run
     that arrived already terminal keeps its status but shows what the judge sealed)."""
     row = tx.one(SQL_RECORD_DECISION, id=run_id, decision=decision, status=status)
@@ -167,7 +167,7 @@ def record_decision(tx: Tx, run_id: int, *, decision: str, status: str) -> bool:
 
 
 def escalate(
-    tx: Tx, run_id: int, *, reason: str, from_statuses: Sequence[str] | None = None
+    tx: Tx, run_id: int, *, reason: str, from_statuses: Sequence[RunStatus] | None = None
 ) -> Run | None:
     """Move run ``run_id`` to ``needs_human`` with ``reason``, compare-and-set on
     ``from_statuses`` (None: any active status).
