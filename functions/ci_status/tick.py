@@ -30,7 +30,7 @@ from shared.policy.model import Policy, effective_policy
 from shared.runs import Run, conclude_ci, lock
 from shared.runtime.envelope import Envelope
 from shared.runtime.handler import Context, NoReply, Outcome, Reply
-from shared.waits.orphans import SQL_CI_ORPHANS
+from shared.waits.orphans import CI_STATUS, ORPHAN_FINDERS
 from shared.waits.reconcile import (
     RECONCILE,
     Step,
@@ -52,7 +52,7 @@ def adopt(ctx: Context, limit: int = 100) -> int:
     """Give each run waiting for CI without timers its deadline and an immediate reconcile."""
     return adopt_orphans(
         ctx,
-        SQL_CI_ORPHANS,
+        ORPHAN_FINDERS[CI_STATUS],
         deadline_kind=CI_TIMEOUT,
         timeout_of=lambda p: p.ci_timeout_s,
         limit=limit,

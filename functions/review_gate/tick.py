@@ -32,7 +32,7 @@ from shared.runs import lock
 from shared.runs.escalation import escalate_not_found
 from shared.runtime.envelope import Envelope
 from shared.runtime.handler import Context, NoReply, Outcome
-from shared.waits.orphans import SQL_REVIEW_ORPHANS
+from shared.waits.orphans import ORPHAN_FINDERS, REVIEW_GATE
 from shared.waits.reconcile import RECONCILE, Step, adopt_orphans, run_tick, tick_outcome
 
 REVIEW_TIMEOUT = verdicts.REVIEW_TIMEOUT
@@ -47,7 +47,7 @@ def adopt(ctx: Context, limit: int = 100) -> int:
     """Give each waiting run without timers its deadline and an immediate reconcile."""
     return adopt_orphans(
         ctx,
-        SQL_REVIEW_ORPHANS,
+        ORPHAN_FINDERS[REVIEW_GATE],
         deadline_kind=REVIEW_TIMEOUT,
         timeout_of=lambda p: p.review_timeout_s,
         limit=limit,

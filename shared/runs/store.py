@@ -40,6 +40,31 @@ WHERE repository = :repository AND pr_number = :pr_number AND active
 ORDER BY id
 FOR NO KEY UPDATE
 """
+# Runs waiting for a CI verdict without any pending timer of ``:owner`` (shared.waits.orphans).
+SQL_WAITING_FOR_CI_WITHOUT_TIMER = """
+SELECT r.*, EXTRACT(EPOCH FROM (now() - r.updated_at))::float8 AS waited_s
+FROM codex_judge.runs r
+WHERE r.active AND r.status = 'waiting_for_ci' AND r.ci_verdict IS NULL
+  AND r.repository IS NOT NULL AND r.head_sha IS NOT NULL
+  AND NOT EXISTS (
+      SELECT 1 FROM runtime.timers t
+      WHERE t.owner = :owner AND t.run_id = r.id AND t.done_at IS NULL)
+ORDER BY r.id
+LIMIT :limit
+"""
+# Runs waiting for a review verdict without any pending timer of ``:owner``.
+SQL_WAITING_FOR_REVIEW_WITHOUT_TIMER = """
+SELECT r.*, EXTRACT(EPOCH FROM (now() - r.updated_at))::float8 AS waited_s
+FROM codex_judge.runs r
+WHERE r.active AND r.review_verdict IS NULL
+  AND r.status IN ('run_complete', 'waiting_for_ci', 'waiting_for_review')
+  AND r.repository IS NOT NULL AND r.pr_number IS NOT NULL AND r.head_sha IS NOT NULL
+  AND NOT EXISTS (
+      SELECT 1 FROM runtime.timers t
+      WHERE t.owner = :owner AND t.run_id = r.id AND t.done_at IS NULL)
+ORDER BY r.id
+LIMIT :limit
+"""
 SQL_MAX_ATTEMPT = """
 SELECT max(attempt) AS attempt FROM codex_judge.runs
 WHERE repository = :repository AND issue_number = :issue
@@ -108,3 +133,21 @@ def latest_pr_number(tx: Tx, repository: str) -> int | None:
     """The pull request number of the newest run of ``repository`` that has one, or None."""
     row = tx.one(SQL_LATEST_PR_NUMBER, repository=repository)
     return None if row is None else int(row["pr_number"])
+
+
+def _waited(rows: list[dict[str, Any]]) -> list[tuple[Run, float]]:
+    return [(Run.from_row(r), float(r["waited_s"])) for r in rows]
+
+
+def waiting_for_ci_without_timer(tx: Tx, *, owner: str, limit: int) -> list[tuple[Run, float]]:
+    """Runs waiting for a CI verdict (with a repository and head SHA) that hold no pending
+    timer of ``owner``, by id, at most ``limit``; each with the seconds since it last changed
+    (by the database clock)."""
+    return _waited(tx.all(SQL_WAITING_FOR_CI_WITHOUT_TIMER, owner=owner, limit=limit))
+
+
+def waiting_for_review_without_timer(tx: Tx, *, owner: str, limit: int) -> list[tuple[Run, float]]:
+    """Runs waiting for a review verdict (with a repository, pull request and head SHA) that
+    hold no pending timer of ``owner``, by id, at most ``limit``; each with the seconds since
+    it last changed."""
+    return _waited(tx.all(SQL_WAITING_FOR_REVIEW_WITHOUT_TIMER, owner=owner, limit=limit))

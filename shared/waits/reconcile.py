@@ -56,6 +56,7 @@ from shared.runtime.envelope import OutgoingEvent
 from shared.runtime.handler import Context, NoReply, Outcome, Reply, reply_event
 from shared.runtime.publish import publish_event
 from shared.waits import timers
+from shared.waits.orphans import OrphanFinder
 
 RECONCILE = "reconcile"
 #: A timer's failures in a row (the last permanent) before its run is escalated.
@@ -97,14 +98,14 @@ def note_waiting(
 
 def adopt_orphans(
     ctx: Context,
-    orphans_sql: str,
+    find: OrphanFinder,
     *,
     deadline_kind: str,
     timeout_of: Callable[[Any], int],
     limit: int = 100,
 ) -> int:
-    """Give each waiting run that has no pending timer (``orphans_sql`` lists them with
-    ``id``, ``repository`` and ``waited_s``) its deadline, counted from when it started
+    """Give each waiting run that has no pending timer (``find`` lists them with the seconds
+    each has waited: :mod:`shared.waits.orphans`) its deadline, counted from when it started
     waiting, and an immediate reconcile; returns how many were adopted.
 
     Args:
@@ -112,17 +113,17 @@ def adopt_orphans(
     """
     from shared.policy.model import effective_policy
 
-    rows = ctx.tx.all(orphans_sql, owner=ctx.consumer, limit=limit)
-    for row in rows:
-        policy, _ = effective_policy(ctx.tx, ctx.deps.settings, row["repository"])
+    orphans = find(ctx.tx, owner=ctx.consumer, limit=limit)
+    for run, waited_s in orphans:
+        policy, _ = effective_policy(ctx.tx, ctx.deps.settings, run.repository)
         note_waiting(
             ctx,
-            run_id=row["id"],
+            run_id=run.id,
             deadline_kind=deadline_kind,
-            deadline_s=max(0.0, timeout_of(policy) - float(row["waited_s"])),
+            deadline_s=max(0.0, timeout_of(policy) - waited_s),
             reconcile_s=0.0,
         )
-    return len(rows)
+    return len(orphans)
 
 
 def settle(ctx: Context, run_id: int) -> None:

@@ -34,8 +34,6 @@ READERS = {
     "inbox path, one line each",
     "shared/local/mesh/demo.py": "the demo's progress counters (count(*) only)",
     "shared/local/mesh/demo_actions.py": "the demo's summary counters (count(*) only)",
-    "shared/waits/orphans.py": "runs waiting without a pending timer (joined with runtime.timers):"
-    " ids and wait times for adoption",
     "functions/prompt_tune/usecase.py": "failing evaluations of a repository joined with their "
     "runs' issue, attempt and base branch",
 }
