@@ -357,7 +357,7 @@ class _Judge:
         self.files_detail = [f.model_dump(mode="json") for f in files]
         report = gate_report(
             files,
-            self.run.notify_payload or {},
+            self.run.notify_payload,
             self.policy,
             unmerged_paths=self.unmerged_paths,
         )

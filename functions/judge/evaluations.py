@@ -147,7 +147,7 @@ def seal(
         record: the sealed state (SHAs, checks, threads, diff); None seals only what the run
             row knows.
     """
-    notify = run.notify_payload or {}
+    notify = run.notify_payload
     log_excerpt = notify.get("log_excerpt")
     fp = fingerprint(
         decision=verdict.decision,

@@ -57,13 +57,14 @@ def ci_concluded(run: Run, verdict: str, summary: Mapping[str, Any]) -> CiConclu
     """``ci.concluded`` for ``run`` with ``verdict`` and its stored ``ci_summary``.
 
     Raises:
-        pydantic.ValidationError: the run has no repository or head SHA (callers conclude only
-            runs that have both).
+        ValueError: the run has no repository or head SHA (callers conclude only runs that
+            have both).
     """
+    repository, head_sha = run.commit()
     return CiConcluded(
         run_id=run.id,
-        repository=run.repository,  # type: ignore[arg-type]
-        head_sha=run.head_sha,  # type: ignore[arg-type]
+        repository=repository,
+        head_sha=head_sha,
         pr_number=run.pr_number,
         verdict=verdict,  # type: ignore[arg-type]
         failing=list(summary.get("failing") or []),
@@ -75,12 +76,17 @@ def ci_concluded(run: Run, verdict: str, summary: Mapping[str, Any]) -> CiConclu
 
 
 def review_concluded(run: Run, summary: Mapping[str, Any]) -> ReviewConcluded:
-    """``review.concluded`` for ``run`` from a review summary (its ``verdict`` included)."""
+    """``review.concluded`` for ``run`` from a review summary (its ``verdict`` included).
+
+    Raises:
+        ValueError: the run names no pull request or head SHA.
+    """
+    repository, pr_number, head_sha = run.pull_target()
     return ReviewConcluded(
         run_id=run.id,
-        repository=run.repository,  # type: ignore[arg-type]
-        pr_number=run.pr_number,  # type: ignore[arg-type]
-        head_sha=run.head_sha,  # type: ignore[arg-type]
+        repository=repository,
+        pr_number=pr_number,
+        head_sha=head_sha,
         verdict=summary["verdict"],
         reviewers=list(summary.get("reviewers") or []),
         unresolved_threads=[
@@ -113,12 +119,17 @@ def judge_decided(run: Run, evaluation: Mapping[str, Any]) -> JudgeDecided:
 def pr_merged(
     run: Run, *, merge_commit_sha: str | None, merge_method: str, dry_run: bool
 ) -> PrMerged:
-    """``pr.merged`` for ``run``'s pull request, merged at its head SHA."""
+    """``pr.merged`` for ``run``'s pull request, merged at its head SHA.
+
+    Raises:
+        ValueError: the run names no pull request or head SHA.
+    """
+    repository, pr_number, head_sha = run.pull_target()
     return PrMerged(
         run_id=run.id,
-        repository=run.repository,  # type: ignore[arg-type]
-        pr_number=run.pr_number,  # type: ignore[arg-type]
-        head_sha=run.head_sha,  # type: ignore[arg-type]
+        repository=repository,
+        pr_number=pr_number,
+        head_sha=head_sha,
         merge_commit_sha=merge_commit_sha,
         merge_method=merge_method,  # type: ignore[arg-type]
         dry_run=dry_run,
