@@ -31,6 +31,7 @@ from shared.gates.ci import CiResult
 from shared.github.checks import mark_suite_rerequested
 from shared.policy.model import Policy
 from shared.ports import GitHubWriter, WriteAnswer
+from shared.runs import Run
 from shared.runtime.outcomes import Context
 
 #: The ``github.write_actions`` action of a retry; its effect kind is ``github.<action>``.
@@ -83,9 +84,7 @@ def key_prefix(repository: str, sha: str) -> str:
     return f"rerequest:{repository}@{sha}:"
 
 
-def maybe_retry(
-    run: dict[str, Any], result: CiResult, policy: Policy, ctx: Context
-) -> RetryDecision:
+def maybe_retry(run: Run, result: CiResult, policy: Policy, ctx: Context) -> RetryDecision:
     """Re-request the failed suites of ``run``'s commit when the module rules allow it.
 
     Args:
@@ -100,7 +99,7 @@ def maybe_retry(
     """
     if policy.flaky_retry_max <= 0:
         return RetryDecision([], None)
-    repo, sha = run["repository"], run["head_sha"]
+    repo, sha = run.commit()
     rows = ctx.tx.all(SQL_FAILING_RUNS, repository=repo, head_sha=sha, names=result.failing)
     infrastructural = {c.lower() for c in policy.flaky_retry_conclusions}
     failing = [r for r in rows if r["conclusion"] is not None]
@@ -132,7 +131,7 @@ def maybe_retry(
             key=key,
             action=ACTION,
             repository=repo,
-            run_id=run["id"],
+            run_id=run.id,
             request={"head_sha": sha, "suite_id": suite_id, "after_id": after_id},
             dry_run=policy.dry_run,
             call=_rerequest(repo, suite_id),

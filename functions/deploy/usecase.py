@@ -32,13 +32,12 @@ from shared.effects import outbox, recovery
 from shared.errors import TransientError
 from shared.models.events import (
     PR_MERGED,
-    RUN_ESCALATED,
     PrMerged,
-    RunEscalated,
     VerificationCompleted,
 )
 from shared.policy.model import Policy
 from shared.policy.resolution import effective_policy
+from shared.runs.escalation import escalated_reply
 from shared.runtime.envelope import Envelope
 from shared.runtime.inbox import reply_event
 from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
@@ -98,20 +97,7 @@ def merged(data: PrMerged, ctx: Context) -> Outcome:
             to_status="needs_human",
             reason=DEPLOY_NOT_CONFIGURED,
         )
-        return Reply(
-            type=RUN_ESCALATED,
-            data=RunEscalated(
-                run_id=data.run_id,
-                reason=DEPLOY_NOT_CONFIGURED,
-                message=message,
-                repository=data.repository,
-                issue_number=run["issue_number"],
-                attempt=run["attempt"],
-            ),
-            key=f"escalated:{data.run_id}:{DEPLOY_NOT_CONFIGURED}",
-            subject=str(data.run_id),
-            run_id=data.run_id,
-        )
+        return escalated_reply(run, reason=DEPLOY_NOT_CONFIGURED, message=message)
     row = store.create(
         ctx.tx,
         run_id=data.run_id,

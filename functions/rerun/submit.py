@@ -32,7 +32,7 @@ from shared.effects import outbox
 from shared.errors import ConflictError, PermanentError, RateLimitedError, TransientError
 from shared.models.events import RerunSubmitted, RunEscalated
 from shared.policy.model import Policy
-from shared.runs import transition
+from shared.runs import escalate
 from shared.waits import timers
 
 OWNER = "rerun"
@@ -95,13 +95,7 @@ def _fail(
     tx: Tx, row: dict[str, Any], plan: tasks.RerunPlan, error: str, tried: int
 ) -> SubmitOutcome:
     tx.run(SQL_FAILED, id=row["id"], error=error, tried=tried)
-    transition(
-        tx,
-        plan.run_id,
-        from_statuses=["needs_iteration"],
-        to_status="needs_human",
-        reason=SUBMISSION_FAILED,
-    )
+    escalate(tx, plan.run_id, reason=SUBMISSION_FAILED, from_statuses=["needs_iteration"])
     return SubmitOutcome(
         RunEscalated(
             run_id=plan.run_id,

@@ -56,6 +56,7 @@ from shared.runtime.envelope import OutgoingEvent
 from shared.runtime.inbox import reply_event
 from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 from shared.waits import timers
+from shared.waits.orphans import OrphanFinder
 
 RECONCILE = "reconcile"
 #: A timer's failures in a row (the last permanent) before its run is escalated.
@@ -97,14 +98,14 @@ def note_waiting(
 
 def adopt_orphans(
     ctx: Context,
-    orphans_sql: str,
+    find: OrphanFinder,
     *,
     deadline_kind: str,
     timeout_of: Callable[[Any], int],
     limit: int = 100,
 ) -> int:
-    """Give each waiting run that has no pending timer (``orphans_sql`` lists them with
-    ``id``, ``repository`` and ``waited_s``) its deadline, counted from when it started
+    """Give each waiting run that has no pending timer (``find`` lists them with the seconds
+    each has waited: :mod:`shared.waits.orphans`) its deadline, counted from when it started
     waiting, and an immediate reconcile; returns how many were adopted.
 
     Args:
@@ -112,17 +113,17 @@ def adopt_orphans(
     """
     from shared.policy.resolution import effective_policy
 
-    rows = ctx.tx.all(orphans_sql, owner=ctx.consumer, limit=limit)
-    for row in rows:
-        policy, _ = effective_policy(ctx.tx, ctx.deps.settings, row["repository"])
+    orphans = find(ctx.tx, owner=ctx.consumer, limit=limit)
+    for run, waited_s in orphans:
+        policy, _ = effective_policy(ctx.tx, ctx.deps.settings, run.repository)
         note_waiting(
             ctx,
-            run_id=row["id"],
+            run_id=run.id,
             deadline_kind=deadline_kind,
-            deadline_s=max(0.0, timeout_of(policy) - float(row["waited_s"])),
+            deadline_s=max(0.0, timeout_of(policy) - waited_s),
             reconcile_s=0.0,
         )
-    return len(rows)
+    return len(orphans)
 
 
 def settle(ctx: Context, run_id: int) -> None:
@@ -263,10 +264,8 @@ def _handle(handler: TimerHandler, ctx: Context, timer: dict[str, Any]) -> Step:
     """
     if int(timer.get("attempts") or 0) >= MAX_TIMER_ATTEMPTS and timer.get("run_id") is not None:
         run = runs.get_run(ctx.tx, int(timer["run_id"]))
-        if run is not None and run["status"] == "needs_human" and run["reason"] == TIMER_FAILED:
-            return Step(
-                escalate(ctx, int(run["id"]), reason=TIMER_FAILED, message=_failed_message(timer))
-            )
+        if run is not None and run.escalated_for(TIMER_FAILED):
+            return Step(escalate(ctx, run.id, reason=TIMER_FAILED, message=_failed_message(timer)))
     try:
         return handler(ctx, timer)
     except Exception as exc:
