@@ -17,7 +17,7 @@ instead of concluding (:mod:`functions.ci_status.retries`); a success may still 
 rate limit propagates as ``RateLimitedError`` (429 + ``Retry-After``) and any other API error
 as a 503/422: never as "no checks". GitHub answering 404 for the repository or the commit is a
 decision, not an error: the run goes ``needs_human`` (``repository_not_found`` /
-``commit_not_found``) and ``run.escalated`` is replied (:mod:`shared.runs.escalation`).
+``commit_not_found``) and ``run.escalated`` is replied (:mod:`shared.waits.escalation`).
 
 A final verdict is written once (compare-and-set on ``ci_verdict IS NULL``), the run moves
 ``waiting_for_ci`` → ``waiting_for_review``, and the reply is ``ci.concluded`` keyed
@@ -46,10 +46,10 @@ from shared.models.events import (
 )
 from shared.policy.resolution import effective_policy
 from shared.runs import Run, conclude_ci, lock, lock_waiting_for_ci
-from shared.runs.escalation import escalate_not_found, replay_not_found
 from shared.runs.event_data import ci_concluded
 from shared.runtime.envelope import Envelope
 from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
+from shared.waits.escalation import escalate_not_found, replay_not_found
 from shared.waits.reconcile import note_waiting, settle
 
 #: The timer kind of a CI wait's deadline (owner ``ci-status``), armed here, handled by

@@ -37,11 +37,11 @@ from shared.models.events import (
 )
 from shared.policy.model import Policy
 from shared.policy.resolution import effective_policy
-from shared.runs.escalation import escalated_reply
 from shared.runtime.envelope import Envelope
 from shared.runtime.inbox import reply_event
 from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 from shared.waits import reconcile, timers
+from shared.waits.escalation import escalated_reply
 
 DEPLOY_NOT_CONFIGURED = "deploy_not_configured"
 

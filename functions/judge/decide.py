@@ -55,11 +55,11 @@ from shared.models.github import PullFile, PullRequest
 from shared.policy.model import Policy
 from shared.policy.resolution import effective_policy
 from shared.runs import Run, lock
-from shared.runs.escalation import PULL_REQUEST_NOT_FOUND, not_found_message
 from shared.runs.seal import LiveState, Seal, live_from
 from shared.runtime.envelope import Envelope
 from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 from shared.waits import timers
+from shared.waits.escalation import PULL_REQUEST_NOT_FOUND, not_found_message
 
 MERGEABLE_POLL = "mergeable_poll"
 MERGEABLE_FIRST_POLL_S = 5.0

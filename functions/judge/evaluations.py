@@ -7,7 +7,7 @@ a concurrent or duplicate one finds that row, and both answer with the reply reb
 
 Before inserting, a failing verdict is compared with the previous attempt's evaluation of the
 same issue: the next prompt always names what changed since then
-(:func:`shared.runs.fingerprints.changes_since`), and the same fingerprint on consecutive failing
+(:func:`shared.gates.fingerprints.changes_since`), and the same fingerprint on consecutive failing
 attempts is a ``repeated_failure`` with the policy's ``repeated_failure_outcome`` (default
 needs_human), so no rerun spends attempts on the same wall.
 
@@ -23,12 +23,12 @@ from dataclasses import replace
 from typing import Any
 
 from shared.db import Tx
+from shared.gates.fingerprints import Fingerprint, changes_since, fingerprint
 from shared.gates.judge import Verdict
 from shared.models.events import JUDGE_DECIDED, Reason
 from shared.policy.model import Policy
 from shared.runs import Run, RunStatus, record_decision, transition
 from shared.runs.event_data import judge_decided
-from shared.runs.fingerprints import Fingerprint, changes_since, fingerprint
 from shared.runs.seal import Seal
 from shared.runtime.outcomes import Reply
 

@@ -4,7 +4,7 @@
 On ``io.codexjudge.judge.decided.v1`` with decision ``pass`` for a run in ``merging``:
 
 1. re-read the PR; gone → ``needs_human`` ``pull_request_not_found``
-   (:func:`shared.runs.escalation.escalate`); already merged at the judged SHA →
+   (:func:`shared.waits.escalation.escalate`); already merged at the judged SHA →
    success; merged at another SHA or closed → ``needs_human`` ``merged_elsewhere`` /
    ``pr_closed``;
 2. compare with the sealed decision (:mod:`functions.merge.drift`); any blocking drift →
@@ -50,17 +50,17 @@ from shared.policy.resolution import effective_policy
 from shared.ports import WriteAnswer
 from shared.runs import Run, RunStatus, get_run, transition
 from shared.runs import escalate as escalate_run
-from shared.runs.escalation import (
-    PULL_REQUEST_NOT_FOUND,
-    escalate,
-    escalated_reply,
-    not_found_message,
-)
 from shared.runs.event_data import pr_merged
 from shared.runtime.envelope import Envelope
 from shared.runtime.inbox import reply_event
 from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 from shared.waits import timers
+from shared.waits.escalation import (
+    PULL_REQUEST_NOT_FOUND,
+    escalate,
+    escalated_reply,
+    not_found_message,
+)
 
 #: The timer owner (the Knative Service name): recovery timers of merges whose worker died.
 OWNER = "merge"

@@ -29,9 +29,9 @@ from functions.review_gate import verdicts
 from shared.errors import UpstreamNotFoundError
 from shared.gates.review import timed_out_summary
 from shared.runs import lock
-from shared.runs.escalation import escalate_not_found
 from shared.runtime.envelope import Envelope
 from shared.runtime.outcomes import Context, NoReply, Outcome
+from shared.waits.escalation import escalate_not_found
 from shared.waits.orphans import ORPHAN_FINDERS, REVIEW_GATE
 from shared.waits.reconcile import RECONCILE, Step, adopt_orphans, run_tick, tick_outcome
 

@@ -13,7 +13,7 @@ the head yet → NoReply("waiting"), and the wait is noted as durable timers (a
 ``timers.due`` wake-up handles in :mod:`functions.review_gate.tick`. GitHub answering 404 for
 the PR or its repository is a decision, not a failure: the run goes ``needs_human``
 (``pull_request_not_found`` / ``repository_not_found``) and ``run.escalated`` is replied
-(:mod:`shared.runs.escalation`).
+(:mod:`shared.waits.escalation`).
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ from shared.models.events import (
 from shared.policy.model import Policy
 from shared.policy.resolution import effective_policy
 from shared.runs import Run, conclude_review, lock, lock_waiting_for_review
-from shared.runs.escalation import escalate_not_found, replay_not_found
 from shared.runs.event_data import review_concluded
 from shared.runtime.envelope import Envelope
 from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
+from shared.waits.escalation import escalate_not_found, replay_not_found
 from shared.waits.reconcile import note_waiting, settle
 
 #: The timer kind of a review wait's deadline (owner ``review-gate``), armed here, handled by

@@ -29,7 +29,7 @@ completes. Only what every timer needs stops the tick: the database (503), the d
 configuration (500), and an upstream rate limit (the failing timer backs off by its
 ``Retry-After``; the others stay due for the next tick rather than spend more requests).
 
-:func:`shared.runs.escalation.escalate_not_found` is how a gate records an upstream "not found"
+:func:`shared.waits.escalation.escalate_not_found` is how a gate records an upstream "not found"
 (:class:`~shared.errors.UpstreamNotFoundError`: the PR was deleted, the repository renamed or
 made private) as a decision: the run goes ``needs_human`` with ``pull_request_not_found``,
 ``repository_not_found`` or ``commit_not_found``, its timers are settled and ``run.escalated``
@@ -51,11 +51,11 @@ from shared.errors import (
     TransientError,
     UpstreamError,
 )
-from shared.runs.escalation import TIMER_FAILED, escalate
 from shared.runtime.envelope import OutgoingEvent
 from shared.runtime.inbox import reply_event
 from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 from shared.waits import timers
+from shared.waits.escalation import TIMER_FAILED, escalate
 from shared.waits.orphans import OrphanFinder
 
 RECONCILE = "reconcile"
