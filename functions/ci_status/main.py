@@ -1,4 +1,4 @@
-"""ci-status: the CI verdict for a run's exact head SHA (see :mod:`functions.ci_status.verdicts`).
+"""ci-status: the CI verdict for a run's exact head SHA (see :mod:`functions.ci_status.usecase`).
 
 Triggered by the events in :data:`ROUTES` (``triggers/ci-status.yaml``; the scheduler's
 ``timers.due`` with ``timerowner = ci-status``); replies ``io.codexjudge.ci.concluded.v1``, or
@@ -8,22 +8,22 @@ timer keeps failing (neither matches its own Triggers).
 
 from __future__ import annotations
 
-from functions.ci_status import tick, verdicts
+from functions.ci_status import tick, usecase
 from shared.models.events import RUN_COMPLETED, TIMERS_DUE
 from shared.runtime.handler import cloudevent_function
 from shared.runtime.routing import Routes
 
 ROUTES = Routes(
     exact={
-        RUN_COMPLETED: verdicts.on_run_completed,
+        RUN_COMPLETED: usecase.on_run_completed,
         TIMERS_DUE: tick.handle,  # durable waits: timeouts and reconcile
-        "com.github.status": verdicts.on_check_event,  # commit statuses have no action
-        "com.github.pull_request.synchronize": verdicts.on_synchronize,
+        "com.github.status": usecase.on_check_event,  # commit statuses have no action
+        "com.github.pull_request.synchronize": usecase.on_synchronize,
     },
     prefix={
-        "com.github.check_run.": verdicts.on_check_event,
-        "com.github.check_suite.": verdicts.on_check_event,
-        "com.github.workflow_run.": verdicts.on_check_event,
+        "com.github.check_run.": usecase.on_check_event,
+        "com.github.check_suite.": usecase.on_check_event,
+        "com.github.workflow_run.": usecase.on_check_event,
     },
 )
 

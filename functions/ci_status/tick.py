@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.ci_status import verdicts
+from functions.ci_status import usecase
 from shared.gates.ci import ci_verdict
 from shared.github.checks import checks_for_sha
 from shared.policy.model import Policy
@@ -41,7 +41,7 @@ from shared.waits.reconcile import (
     tick_outcome,
 )
 
-CI_TIMEOUT = verdicts.CI_TIMEOUT
+CI_TIMEOUT = usecase.CI_TIMEOUT
 
 
 def handle(event: Envelope, ctx: Context) -> Outcome:
@@ -64,10 +64,10 @@ def on_timer(ctx: Context, timer: dict[str, Any]) -> Step:
     """Handle one due ``reconcile`` or ``ci_timeout`` timer of a run."""
     run_id = int(timer["run_id"])
     if timer["kind"] == RECONCILE:
-        return Step(verdicts.decide_run(ctx, run_id))
+        return Step(usecase.decide_run(ctx, run_id))
     if timer["kind"] != CI_TIMEOUT:
         return Step(NoReply(f"unknown timer kind {timer['kind']}", run_id=run_id))
-    last_look = verdicts.decide_run(ctx, run_id)  # GitHub may have the verdict by now
+    last_look = usecase.decide_run(ctx, run_id)  # GitHub may have the verdict by now
     if isinstance(last_look, Reply):
         return Step(last_look)
     run = lock(ctx.tx, run_id)
@@ -112,4 +112,4 @@ def timed_out_summary(ctx: Context, run: Run, policy: Policy) -> dict[str, Any]:
 
 def timed_out_reply(run: Run, summary: dict[str, Any]) -> Reply:
     """The ``ci.concluded`` of a timed-out wait (the gate's own reply, same key)."""
-    return verdicts.reply(run, "failure", summary)
+    return usecase.reply(run, "failure", summary)

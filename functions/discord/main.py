@@ -3,13 +3,13 @@
 Triggered by the events in :data:`ROUTES` (``triggers/discord.yaml``): the notices, and the
 scheduler's ``timers.due`` with ``timerowner = discord`` (recovery timers of notices whose
 worker died). Answers 202 (no reply event); a Discord 429 answers 429 with ``Retry-After`` so
-Knative redelivers later. The use case is :mod:`functions.discord.notify`, which renders each
+Knative redelivers later. The use case is :mod:`functions.discord.usecase`, which renders each
 notice type.
 """
 
 from __future__ import annotations
 
-from functions.discord import notify
+from functions.discord import usecase
 from shared.models.events import (
     DEPLOY_FAILED,
     DEPLOY_VERIFIED,
@@ -23,12 +23,12 @@ from shared.runtime.routing import Routes
 
 ROUTES = Routes(
     exact={
-        JUDGE_DECIDED: notify.post_decision,
-        PR_MERGED: notify.post_decision,
-        DEPLOY_VERIFIED: notify.post_decision,
-        DEPLOY_FAILED: notify.post_decision,
-        RUN_ESCALATED: notify.post_decision,
-        TIMERS_DUE: notify.tick,
+        JUDGE_DECIDED: usecase.post_decision,
+        PR_MERGED: usecase.post_decision,
+        DEPLOY_VERIFIED: usecase.post_decision,
+        DEPLOY_FAILED: usecase.post_decision,
+        RUN_ESCALATED: usecase.post_decision,
+        TIMERS_DUE: usecase.tick,
     },
 )
 

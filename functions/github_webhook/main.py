@@ -5,7 +5,7 @@ Plain HTTP POST from GitHub: verify ``X-Hub-Signature-256`` against every config
 publish the ``com.github.*`` CloudEvent to ``K_SINK`` (the Broker) and answer 200 with the same
 event in binary mode. A CloudEvent request (the KafkaSource path: Kafka ``github.*`` →
 KafkaSource → Broker → here) is processed the same way and the event is the reply, which the
-Broker routes on. See :mod:`functions.github_webhook.deliveries` for the event's attributes.
+Broker routes on. See :mod:`functions.github_webhook.usecase` for the event's attributes.
 
 The HTTP gate is the runtime's (:mod:`shared.runtime.gate`): ``GET``/``HEAD`` answer readiness,
 other methods 405, and the body limit is ``github_webhook_max_body_bytes`` (25 MiB: GitHub caps
@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import flask
 
-from functions.github_webhook.deliveries import (
+from functions.github_webhook.signature import HEADER, verify
+from functions.github_webhook.usecase import (
     delivery_from_record,
     parse_delivery,
     publish,
     store_and_project,
 )
-from functions.github_webhook.signature import HEADER, verify
 from shared import bootstrap
 from shared.runtime.envelope import read_event
 from shared.runtime.gate import read_body, readiness

@@ -5,8 +5,8 @@ GitHub computes a pull request's mergeability lazily: right after a push, ``GET 
 answers ``mergeable: null`` / ``mergeable_state: "unknown"`` and starts a background job
 (GitHub REST "Pulls": "the value of the mergeable attribute can be true, false, or null … a
 background job is started to compute it"). The judge then schedules a ``mergeable_poll`` timer
-(owner ``judge``, :data:`functions.judge.decide.MERGEABLE_POLL`) and decides nothing. On each
-due timer this module calls :func:`functions.judge.decide.decide_run` again:
+(owner ``judge``, :data:`functions.judge.usecase.MERGEABLE_POLL`) and decides nothing. On each
+due timer this module calls :func:`functions.judge.usecase.decide_run` again:
 
 * a decision → it is published as ``judge.decided`` (with the ``decision`` extension);
 * still unknown → the timer fires again after an exponential backoff (doubling from the first
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.judge import decide
+from functions.judge import usecase
 from shared.policy.resolution import effective_policy
 from shared.runs import get_run
 from shared.runtime.envelope import Envelope
@@ -38,22 +38,22 @@ def handle(event: Envelope, ctx: Context) -> Outcome:
 def next_delay_s(polls: int, first_s: float | None = None) -> float:
     """The backoff before poll ``polls + 1`` (``polls`` ≥ 1 done): first * 2**polls, capped;
     ``first_s`` defaults to the judge's first poll delay."""
-    first = decide.MERGEABLE_FIRST_POLL_S if first_s is None else first_s
+    first = usecase.MERGEABLE_FIRST_POLL_S if first_s is None else first_s
     return float(min(MAX_BACKOFF_S, first * (2**polls)))
 
 
 def on_timer(ctx: Context, timer: dict[str, Any]) -> Step:
     """Handle one due ``mergeable_poll`` timer."""
     run_id = int(timer["run_id"])
-    if timer["kind"] != decide.MERGEABLE_POLL:
+    if timer["kind"] != usecase.MERGEABLE_POLL:
         return Step(NoReply(f"unknown timer kind {timer['kind']}", run_id=run_id))
     state = dict(timer.get("payload") or {})
     polls = int(state.get("polls") or 0) + 1
-    waited = float(state.get("waited_s") or decide.MERGEABLE_FIRST_POLL_S)
+    waited = float(state.get("waited_s") or usecase.MERGEABLE_FIRST_POLL_S)
     run = get_run(ctx.tx, run_id)
     policy, _ = effective_policy(ctx.tx, ctx.deps.settings, run.repository if run else None)
     timed_out = waited >= policy.mergeable_poll_timeout_s
-    outcome = decide.decide_run(ctx, run_id, mergeable_timed_out=timed_out)
+    outcome = usecase.decide_run(ctx, run_id, mergeable_timed_out=timed_out)
     if isinstance(outcome, Reply) or timed_out or not (run and run.active):
         return Step(outcome)  # decided, given up, or the run moved on
     delay = min(next_delay_s(polls), max(1.0, policy.mergeable_poll_timeout_s - waited))

@@ -1,5 +1,5 @@
 """review-gate: the AI-review verdict at a run's head SHA
-(see :mod:`functions.review_gate.verdicts`).
+(see :mod:`functions.review_gate.usecase`).
 
 Triggered by the events in :data:`ROUTES` (``triggers/review-gate.yaml``; the scheduler's
 ``timers.due`` with ``timerowner = review-gate``); replies
@@ -9,22 +9,22 @@ longer knows the PR or a timer keeps failing.
 
 from __future__ import annotations
 
-from functions.review_gate import tick, verdicts
+from functions.review_gate import tick, usecase
 from shared.models.events import RUN_COMPLETED, TIMERS_DUE
 from shared.runtime.handler import cloudevent_function
 from shared.runtime.routing import Routes
 
 ROUTES = Routes(
     exact={
-        RUN_COMPLETED: verdicts.on_run_completed,
+        RUN_COMPLETED: usecase.on_run_completed,
         TIMERS_DUE: tick.handle,  # durable waits: timeouts and reconcile
     },
     prefix={
-        "com.github.pull_request.": verdicts.on_github_event,
-        "com.github.pull_request_review.": verdicts.on_github_event,
-        "com.github.pull_request_review_thread.": verdicts.on_github_event,
-        "com.github.pull_request_review_comment.": verdicts.on_github_event,
-        "com.github.issue_comment.": verdicts.on_github_event,
+        "com.github.pull_request.": usecase.on_github_event,
+        "com.github.pull_request_review.": usecase.on_github_event,
+        "com.github.pull_request_review_thread.": usecase.on_github_event,
+        "com.github.pull_request_review_comment.": usecase.on_github_event,
+        "com.github.issue_comment.": usecase.on_github_event,
     },
 )
 

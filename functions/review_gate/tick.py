@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.review_gate import verdicts
+from functions.review_gate import usecase
 from shared.errors import UpstreamNotFoundError
 from shared.gates.review import timed_out_summary
 from shared.runs import lock
@@ -35,7 +35,7 @@ from shared.waits.escalation import escalate_not_found
 from shared.waits.orphans import ORPHAN_FINDERS, REVIEW_GATE
 from shared.waits.reconcile import RECONCILE, Step, adopt_orphans, run_tick, tick_outcome
 
-REVIEW_TIMEOUT = verdicts.REVIEW_TIMEOUT
+REVIEW_TIMEOUT = usecase.REVIEW_TIMEOUT
 
 
 def handle(event: Envelope, ctx: Context) -> Outcome:
@@ -58,18 +58,18 @@ def on_timer(ctx: Context, timer: dict[str, Any]) -> Step:
     """Handle one due ``reconcile`` or ``review_timeout`` timer of a run."""
     run_id = int(timer["run_id"])
     if timer["kind"] == RECONCILE:
-        return Step(verdicts.decide_run(ctx, run_id))
+        return Step(usecase.decide_run(ctx, run_id))
     if timer["kind"] != REVIEW_TIMEOUT:
         return Step(NoReply(f"unknown timer kind {timer['kind']}", run_id=run_id))
     run = lock(ctx.tx, run_id)
-    if run is None or not verdicts.is_waiting(run):
+    if run is None or not usecase.is_waiting(run):
         # Concluded (the reply is rebuilt and published again: harmless) or moved on.
-        return Step(verdicts.decide_run(ctx, run_id))
+        return Step(usecase.decide_run(ctx, run_id))
     try:
-        result, policy = verdicts.evaluate(ctx, run)
+        result, policy = usecase.evaluate(ctx, run)
     except UpstreamNotFoundError as gone:  # the PR is gone: a decision, not a failing timer
         return Step(escalate_not_found(ctx, run, gone))
     if result.final:
-        return Step(verdicts.conclude(ctx, run, result.summary()))
+        return Step(usecase.conclude(ctx, run, result.summary()))
     summary = timed_out_summary(result, policy, policy.review_timeout_s)
-    return Step(verdicts.conclude(ctx, run, summary))
+    return Step(usecase.conclude(ctx, run, summary))

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from functions.judge.decide import decide_run
+from functions.judge.usecase import decide_run
 from shared.bootstrap import Container
 from shared.cli.main import cmd_explain
 from shared.db import Database

@@ -114,9 +114,9 @@ def test_no_module_of_functions_or_shared_is_part_of_an_import_cycle() -> None:
 def test_ticks_import_verdicts_and_never_the_reverse() -> None:
     edges = graph()
     for tick, verdicts in (
-        ("functions.ci_status.tick", "functions.ci_status.verdicts"),
-        ("functions.review_gate.tick", "functions.review_gate.verdicts"),
-        ("functions.judge.tick", "functions.judge.decide"),
+        ("functions.ci_status.tick", "functions.ci_status.usecase"),
+        ("functions.review_gate.tick", "functions.review_gate.usecase"),
+        ("functions.judge.tick", "functions.judge.usecase"),
     ):
         assert verdicts in edges[tick]
         assert tick not in edges[verdicts], f"{verdicts} imports {tick}"
