@@ -29,44 +29,16 @@ from shared.github.checks import checks_for_sha
 from shared.policy.model import Policy
 from shared.policy.resolution import effective_policy
 from shared.runs import Run, conclude_ci, lock
-from shared.runtime.envelope import Envelope
-from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
-from shared.waits.orphans import CI_STATUS, ORPHAN_FINDERS
-from shared.waits.reconcile import (
-    RECONCILE,
-    Step,
-    adopt_orphans,
-    run_tick,
-    settle,
-    tick_outcome,
-)
+from shared.runtime.outcomes import Context, Reply
+from shared.waits.gate import GateWait
+from shared.waits.orphans import CI_STATUS
+from shared.waits.reconcile import Step, settle
 
 CI_TIMEOUT = usecase.CI_TIMEOUT
 
 
-def handle(event: Envelope, ctx: Context) -> Outcome:
-    """Handle a wake-up: adopt orphaned waits, then every due ci-status timer."""
-    return tick_outcome(run_tick(ctx, on_timer, adopt=adopt))
-
-
-def adopt(ctx: Context, limit: int = 100) -> int:
-    """Give each run waiting for CI without timers its deadline and an immediate reconcile."""
-    return adopt_orphans(
-        ctx,
-        ORPHAN_FINDERS[CI_STATUS],
-        deadline_kind=CI_TIMEOUT,
-        timeout_of=lambda p: p.ci_timeout_s,
-        limit=limit,
-    )
-
-
-def on_timer(ctx: Context, timer: dict[str, Any]) -> Step:
-    """Handle one due ``reconcile`` or ``ci_timeout`` timer of a run."""
-    run_id = int(timer["run_id"])
-    if timer["kind"] == RECONCILE:
-        return Step(usecase.decide_run(ctx, run_id))
-    if timer["kind"] != CI_TIMEOUT:
-        return Step(NoReply(f"unknown timer kind {timer['kind']}", run_id=run_id))
+def on_deadline(ctx: Context, run_id: int) -> Step:
+    """The ``ci_timeout`` of run ``run_id``: one last look at GitHub, then ``failure``."""
     last_look = usecase.decide_run(ctx, run_id)  # GitHub may have the verdict by now
     if isinstance(last_look, Reply):
         return Step(last_look)
@@ -78,6 +50,16 @@ def on_timer(ctx: Context, timer: dict[str, Any]) -> Step:
     conclude_ci(ctx.tx, run_id, verdict="failure", summary=summary, only_waiting=True)
     settle(ctx, run_id)
     return Step(timed_out_reply(run, summary))
+
+
+GATE = GateWait(
+    owner=CI_STATUS,
+    deadline_kind=CI_TIMEOUT,
+    timeout_of=lambda p: p.ci_timeout_s,
+    decide_run=usecase.decide_run,
+    on_deadline=on_deadline,
+)
+handle = GATE.handle
 
 
 def _waiting(run: Run) -> bool:

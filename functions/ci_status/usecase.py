@@ -39,7 +39,6 @@ from shared.github.checks import (
     project_status,
     suites_for_sha,
 )
-from shared.github.dispatch import project_webhook
 from shared.models.events import (
     CI_CONCLUDED,
     RunCompleted,
@@ -50,6 +49,7 @@ from shared.runs.event_data import ci_concluded
 from shared.runtime.envelope import Envelope
 from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 from shared.waits.escalation import escalate_not_found, replay_not_found
+from shared.waits.gate import decide_waiting
 from shared.waits.reconcile import note_waiting, settle
 
 #: The timer kind of a CI wait's deadline (owner ``ci-status``), armed here, handled by
@@ -113,21 +113,15 @@ def decide_run(ctx: Context, run_id: int) -> Outcome:
 
 
 def _on_check_event(name: str, payload: Any, ctx: Context) -> Outcome:
-    if not isinstance(payload, dict):
-        return NoReply("payload is not an object")
-    touched = project_webhook(ctx.tx, name, payload)
-    if not touched.repository:
-        return NoReply("payload names no repository")
-    outcome: Outcome = NoReply("no run waiting for CI at this commit")
-    for sha in sorted(touched.head_shas):
-        for run in lock_waiting_for_ci(ctx.tx, touched.repository, sha):
-            result = _decide(run, ctx)
-            # One reply per event: the first run that concludes answers; any other run at the
-            # same commit concludes on its next event (one active run per issue makes this rare).
-            if isinstance(result, Reply):
-                return result
-            outcome = result
-    return outcome
+    return decide_waiting(
+        ctx,
+        name,
+        payload,
+        keys=lambda touched: touched.head_shas,
+        waiting=lock_waiting_for_ci,
+        decide=_decide,
+        nobody="no run waiting for CI at this commit",
+    )
 
 
 def _decide(run: Run, ctx: Context) -> Outcome:

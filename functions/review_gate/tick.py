@@ -23,44 +23,21 @@ off behind the others (:func:`shared.waits.reconcile.run_tick`).
 
 from __future__ import annotations
 
-from typing import Any
-
 from functions.review_gate import usecase
 from shared.errors import UpstreamNotFoundError
 from shared.gates.review import timed_out_summary
 from shared.runs import lock
-from shared.runtime.envelope import Envelope
-from shared.runtime.outcomes import Context, NoReply, Outcome
+from shared.runtime.outcomes import Context
 from shared.waits.escalation import escalate_not_found
-from shared.waits.orphans import ORPHAN_FINDERS, REVIEW_GATE
-from shared.waits.reconcile import RECONCILE, Step, adopt_orphans, run_tick, tick_outcome
+from shared.waits.gate import GateWait
+from shared.waits.orphans import REVIEW_GATE
+from shared.waits.reconcile import Step
 
 REVIEW_TIMEOUT = usecase.REVIEW_TIMEOUT
 
 
-def handle(event: Envelope, ctx: Context) -> Outcome:
-    """Handle a wake-up: adopt orphaned waits, then every due review-gate timer."""
-    return tick_outcome(run_tick(ctx, on_timer, adopt=adopt))
-
-
-def adopt(ctx: Context, limit: int = 100) -> int:
-    """Give each waiting run without timers its deadline and an immediate reconcile."""
-    return adopt_orphans(
-        ctx,
-        ORPHAN_FINDERS[REVIEW_GATE],
-        deadline_kind=REVIEW_TIMEOUT,
-        timeout_of=lambda p: p.review_timeout_s,
-        limit=limit,
-    )
-
-
-def on_timer(ctx: Context, timer: dict[str, Any]) -> Step:
-    """Handle one due ``reconcile`` or ``review_timeout`` timer of a run."""
-    run_id = int(timer["run_id"])
-    if timer["kind"] == RECONCILE:
-        return Step(usecase.decide_run(ctx, run_id))
-    if timer["kind"] != REVIEW_TIMEOUT:
-        return Step(NoReply(f"unknown timer kind {timer['kind']}", run_id=run_id))
+def on_deadline(ctx: Context, run_id: int) -> Step:
+    """The ``review_timeout`` of run ``run_id``: one last look at GitHub, then ``timed_out``."""
     run = lock(ctx.tx, run_id)
     if run is None or not usecase.is_waiting(run):
         # Concluded (the reply is rebuilt and published again: harmless) or moved on.
@@ -73,3 +50,13 @@ def on_timer(ctx: Context, timer: dict[str, Any]) -> Step:
         return Step(usecase.conclude(ctx, run, result.summary()))
     summary = timed_out_summary(result, policy, policy.review_timeout_s)
     return Step(usecase.conclude(ctx, run, summary))
+
+
+GATE = GateWait(
+    owner=REVIEW_GATE,
+    deadline_kind=REVIEW_TIMEOUT,
+    timeout_of=lambda p: p.review_timeout_s,
+    decide_run=usecase.decide_run,
+    on_deadline=on_deadline,
+)
+handle = GATE.handle

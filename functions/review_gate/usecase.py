@@ -22,7 +22,6 @@ from typing import Any
 
 from shared.errors import UpstreamNotFoundError
 from shared.gates.review import ReviewResult, review_verdict
-from shared.github.dispatch import project_webhook
 from shared.github.reviews import project_review, snapshot_threads
 from shared.models.events import (
     REVIEW_CONCLUDED,
@@ -35,6 +34,7 @@ from shared.runs.event_data import review_concluded
 from shared.runtime.envelope import Envelope
 from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 from shared.waits.escalation import escalate_not_found, replay_not_found
+from shared.waits.gate import decide_waiting
 from shared.waits.reconcile import note_waiting, settle
 
 #: The timer kind of a review wait's deadline (owner ``review-gate``), armed here, handled by
@@ -80,19 +80,15 @@ def decide_run(ctx: Context, run_id: int) -> Outcome:
 
 
 def _on_github_event(name: str, payload: Any, ctx: Context) -> Outcome:
-    if not isinstance(payload, dict):
-        return NoReply("payload is not an object")
-    touched = project_webhook(ctx.tx, name, payload)
-    if not touched.repository:
-        return NoReply("payload names no repository")
-    outcome: Outcome = NoReply("no run waiting for review on this pull request")
-    for number in sorted(touched.pr_numbers):
-        for run in lock_waiting_for_review(ctx.tx, touched.repository, number):
-            result = _decide(run, ctx)
-            if isinstance(result, Reply):  # one reply per event; see ci-status
-                return result
-            outcome = result
-    return outcome
+    return decide_waiting(
+        ctx,
+        name,
+        payload,
+        keys=lambda touched: touched.pr_numbers,
+        waiting=lock_waiting_for_review,
+        decide=_decide,
+        nobody="no run waiting for review on this pull request",
+    )
 
 
 def evaluate(ctx: Context, run: Run) -> tuple[ReviewResult, Policy]:
