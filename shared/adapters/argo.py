@@ -28,9 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-import httpx
-
-from shared.adapters.http import bearer_client, body_json, raise_for_status, send
+from shared.adapters.http import BearerJsonApi, body_json, raise_for_status, send
 from shared.argo.workflow import SubmittedWorkflow
 from shared.errors import UpstreamError
 from shared.settings import Settings
@@ -76,7 +74,7 @@ def submit_body(
     return {"resourceKind": kind, "resourceName": template, "submitOptions": options}
 
 
-class HttpxArgo:
+class HttpxArgo(BearerJsonApi):
     """The Argo Workflows server API.
 
     Args:
@@ -85,18 +83,6 @@ class HttpxArgo:
         timeout_s: per-request timeout in seconds.
         transport: an httpx transport (tests).
     """
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        token: str | None = None,
-        timeout_s: float = 10.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self._client = bearer_client(
-            base_url, token=token, timeout_s=timeout_s, transport=transport
-        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HttpxArgo:

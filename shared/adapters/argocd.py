@@ -20,9 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
-from shared.adapters.http import bearer_client, body_json, raise_for_status, send
+from shared.adapters.http import BearerJsonApi, body_json, raise_for_status, send
 from shared.errors import UpstreamError
 from shared.models.argocd import ApplicationState
 from shared.settings import Settings
@@ -30,7 +28,7 @@ from shared.settings import Settings
 SERVICE = "Argo CD"
 
 
-class HttpxArgoCD:
+class HttpxArgoCD(BearerJsonApi):
     """The Argo CD API server.
 
     Args:
@@ -39,18 +37,6 @@ class HttpxArgoCD:
         timeout_s: per-request timeout in seconds.
         transport: an httpx transport (tests).
     """
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        token: str | None = None,
-        timeout_s: float = 10.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self._client = bearer_client(
-            base_url, token=token, timeout_s=timeout_s, transport=transport
-        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HttpxArgoCD:

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from shared.adapters.http import body_json, raise_for_status, send
+from shared.adapters.http import bearer_client, body_json, raise_for_status, send
 from shared.errors import PermanentError, UpstreamError
 from shared.settings import Settings
 
@@ -103,16 +103,15 @@ class HttpxEmbeddings:
         timeout_s: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        headers = {"Accept": "application/json", "User-Agent": "codex-judge"}
-        if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.dimension = dimension
         self.label = f"openai-compatible:{model}"
         self.encoding_format = encoding_format
         self.send_dimensions = send_dimensions
-        self._client = httpx.Client(headers=headers, timeout=timeout_s, transport=transport)
+        self._client = bearer_client(
+            self.base_url, token=api_key, timeout_s=timeout_s, transport=transport
+        )
 
     @classmethod
     def from_settings(

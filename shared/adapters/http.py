@@ -25,6 +25,7 @@ import httpx
 from shared.errors import RateLimitedError, UpstreamError, UpstreamRejectedError
 
 __all__ = [
+    "BearerJsonApi",
     "UpstreamRejectedError",
     "bearer_client",
     "body_json",
@@ -42,13 +43,37 @@ def bearer_client(
     timeout_s: float,
     transport: httpx.BaseTransport | None = None,
 ) -> httpx.Client:
-    """An httpx client for a JSON API at ``base_url`` with an optional bearer token."""
-    headers = {"Accept": "application/json"}
+    """An httpx client for a JSON API at ``base_url`` with an optional bearer token: the one
+    client every JSON adapter uses."""
+    headers = {"Accept": "application/json", "User-Agent": "codex-judge"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     return httpx.Client(
         base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s, transport=transport
     )
+
+
+class BearerJsonApi:
+    """The base of an adapter for a JSON API behind an optional bearer token (Argo, Argo CD).
+
+    Args:
+        base_url: the API root, e.g. ``https://argo.example.com:2746`` (no trailing path).
+        token: a bearer token, or None.
+        timeout_s: per-request timeout in seconds.
+        transport: an httpx transport (tests); None uses the network.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout_s: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._client = bearer_client(
+            base_url, token=token, timeout_s=timeout_s, transport=transport
+        )
 
 
 def send(

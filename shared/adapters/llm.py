@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from shared.adapters.http import body_json, raise_for_status, send
+from shared.adapters.http import bearer_client, body_json, raise_for_status, send
 from shared.errors import UpstreamError
 from shared.ports import ChatMessage, ChatResult
 from shared.settings import Settings
@@ -50,12 +50,11 @@ class HttpxLanguageModel:
         timeout_s: float = 60.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        headers = {"Accept": "application/json", "User-Agent": "codex-judge"}
-        if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
         self.base_url = base_url.rstrip("/")
         self.model = model
-        self._client = httpx.Client(headers=headers, timeout=timeout_s, transport=transport)
+        self._client = bearer_client(
+            self.base_url, token=api_key, timeout_s=timeout_s, transport=transport
+        )
 
     @classmethod
     def from_settings(

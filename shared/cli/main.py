@@ -19,15 +19,11 @@ from shared.settings import Settings
 COMMANDS_GROUP = "codex_judge.commands"
 
 
-def _settings() -> Settings:
-    return Settings()
-
-
 def cmd_migrate(_: argparse.Namespace) -> int:
     from shared import bootstrap
     from shared.db.migrate import apply_migrations
 
-    applied = apply_migrations(bootstrap.build(_settings()).db)
+    applied = apply_migrations(bootstrap.build(Settings()).db)
     print(json.dumps({"applied": applied}))
     return 0
 
@@ -105,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         entry_point.load()(sub)
     args = parser.parse_args(argv)
     quiet = getattr(args, "quiet_unless_verbose", False) and not args.verbose
-    logs.configure("WARNING" if quiet else _settings().log_level)
+    logs.configure("WARNING" if quiet else Settings().log_level)
     return int(args.fn(args))
 
 

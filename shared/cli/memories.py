@@ -13,11 +13,6 @@ from dataclasses import asdict
 from typing import Any
 
 from shared.cli.settings import cli_settings
-from shared.settings import Settings
-
-
-def _settings() -> Settings:
-    return cli_settings()
 
 
 def render(rows: list[dict[str, Any]]) -> str:
@@ -40,7 +35,7 @@ def cmd_recall(args: argparse.Namespace) -> int:
     from shared import bootstrap
     from shared.memories.store import recall
 
-    deps = bootstrap.build(_settings())
+    deps = bootstrap.build(cli_settings())
     try:
         with deps.db.transaction() as tx:
             found = recall(

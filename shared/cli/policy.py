@@ -25,11 +25,6 @@ from typing import Any
 from shared.cli.settings import cli_settings
 from shared.db import Database
 from shared.errors import InvalidDataError
-from shared.settings import Settings
-
-
-def _settings() -> Settings:
-    return cli_settings()
 
 
 @contextlib.contextmanager
@@ -59,7 +54,7 @@ def cmd_policy(args: argparse.Namespace) -> int:
     from shared.policy.packs import check_repository, get_pack, pack_history, set_pack
     from shared.policy.resolution import resolve
 
-    settings = _settings()
+    settings = cli_settings()
     try:
         check_repository(args.repository)
         local = _read_text(args.repo_local) if getattr(args, "repo_local", None) else None

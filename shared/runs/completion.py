@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.argo.metadata import positive_int, repository_name
-from shared.argo.model import Artifact, RunMetadata, WorkflowCompletion
+from shared.argo.model import Artifact, RunMetadata, WorkflowCompletion, as_text
 from shared.db import Tx, UniqueViolation
 from shared.runs.model import Run
 
@@ -119,14 +119,14 @@ def merged_metadata(completion: WorkflowCompletion, run: Run) -> RunMetadata:
     """The workflow's metadata, gaps filled from the run's columns, then its notify payload."""
     notify = run.notify_payload
     fallback = {
-        "repository": run.repository or repository_name(_text(notify.get("repository"))),
+        "repository": run.repository or repository_name(as_text(notify.get("repository"))),
         "issue_number": run.issue_number or positive_int(notify.get("issue_number")),
-        "head_sha": run.head_sha or _text(notify.get("head_sha")),
-        "head_ref": run.head_ref or _text(notify.get("head_ref")),
-        "base_ref": run.base_ref or _text(notify.get("base_ref")),
+        "head_sha": run.head_sha or as_text(notify.get("head_sha")),
+        "head_ref": run.head_ref or as_text(notify.get("head_ref")),
+        "base_ref": run.base_ref or as_text(notify.get("base_ref")),
         "pr_number": run.pr_number or positive_int(notify.get("pr_number")),
-        "pr_url": run.pr_url or _text(notify.get("pr_url")),
-        "issue_url": run.issue_url or _text(notify.get("issue_url")),
+        "pr_url": run.pr_url or as_text(notify.get("pr_url")),
+        "issue_url": run.issue_url or as_text(notify.get("issue_url")),
     }
     meta = completion.metadata
     return meta.model_copy(
@@ -136,10 +136,6 @@ def merged_metadata(completion: WorkflowCompletion, run: Run) -> RunMetadata:
             if getattr(meta, k) in (None, "") and v not in (None, "")
         }
     )
-
-
-def _text(value: Any) -> str | None:
-    return str(value) if value not in (None, "") else None
 
 
 def record_completion(

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.argo.metadata import positive_int
+from shared.argo.model import as_text
 from shared.db import Tx
 from shared.runs.model import Run
 
@@ -39,10 +40,6 @@ RETURNING *
 """
 
 
-def _text(value: Any) -> str | None:
-    return str(value) if value not in (None, "") else None
-
-
 def record_notify(tx: Tx, workflow_uid: str, payload: Mapping[str, Any]) -> Run:
     """Create the run as ``notified`` or merge ``payload`` into its ``notify_payload``.
 
@@ -54,12 +51,12 @@ def record_notify(tx: Tx, workflow_uid: str, payload: Mapping[str, Any]) -> Run:
         SQL_UPSERT_NOTIFY,
         uid=workflow_uid,
         payload=json.dumps(payload, default=str),
-        workflow_name=_text(payload.get("workflow_name")),
-        namespace=_text(payload.get("namespace")),
-        head_sha=_text(payload.get("head_sha")),
-        head_ref=_text(payload.get("head_ref")),
+        workflow_name=as_text(payload.get("workflow_name")),
+        namespace=as_text(payload.get("namespace")),
+        head_sha=as_text(payload.get("head_sha")),
+        head_ref=as_text(payload.get("head_ref")),
         pr_number=positive_int(payload.get("pr_number")),
-        pr_url=_text(payload.get("pr_url")),
+        pr_url=as_text(payload.get("pr_url")),
     )
     assert row is not None
     return Run.from_row(row)
