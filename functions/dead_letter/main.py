@@ -19,36 +19,17 @@ which may be any, and no Trigger delivers here (the KafkaSource of the dead-lett
 
 from __future__ import annotations
 
-import flask
-
 from functions.dead_letter.usecase import store, subscriber_name
-from shared import bootstrap
-from shared.errors import PermanentError
-from shared.runtime.envelope import read_event
-from shared.runtime.gate import read_body
-from shared.runtime.handler import cloudevent_function, reject, run_event
+from shared.runtime.envelope import Envelope
+from shared.runtime.handler import cloudevent_function
 
 CONSUMER = "dead-letter"
 
 
-_rejecting = cloudevent_function(CONSUMER, store)
+def _inbox(event: Envelope) -> str:
+    return f"{CONSUMER}/{subscriber_name(event.extensions.get('knativeerrordest'))}"
 
 
-def handle(request: flask.Request) -> flask.Response:
-    """The entrypoint: readiness probes and malformed requests as every function answers them;
-    a dead letter through the inbox of its failing subscriber (see the module docstring)."""
-    if request.method == "POST":
-        deps = bootstrap.container()
-        headers = dict(request.headers)
-        body = b""
-        try:
-            body = read_body(request, deps.settings.max_body_bytes)
-            event = read_event(headers, body)
-        except PermanentError as exc:
-            return reject(deps, CONSUMER, headers, body, exc)
-        else:
-            subscriber = subscriber_name(event.extensions.get("knativeerrordest"))
-            # Whatever the subscriber refused is stored as it came (data is bytea), so the input
-            # limits on JSON data do not apply here.
-            return run_event(f"{CONSUMER}/{subscriber}", store, event, deps, check=False)
-    return _rejecting(request)
+# Whatever the subscriber refused is stored as it came (data is bytea), so the input limits on
+# JSON data do not apply here.
+handle = cloudevent_function(CONSUMER, store, inbox=_inbox, check=False)

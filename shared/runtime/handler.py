@@ -84,13 +84,20 @@ def error_response(exc: CodexJudgeError) -> flask.Response:
 
 
 def cloudevent_function(
-    consumer: str, handler: Handler
+    consumer: str,
+    handler: Handler,
+    *,
+    inbox: Callable[[Envelope], str] | None = None,
+    check: bool = True,
 ) -> Callable[[flask.Request], flask.Response]:
     """Wrap a use case as a functions-framework ``http`` function.
 
     Args:
         consumer: the Knative Service name (``run-complete``); the inbox key's first part.
         handler: the use case.
+        inbox: the inbox consumer of an event, when it is not ``consumer`` (the dead-letter
+            sink keys its inbox per failing subscriber).
+        check: apply the input limits to JSON data (see :func:`run_event`).
     """
 
     def entrypoint(request: flask.Request) -> flask.Response:
@@ -104,7 +111,8 @@ def cloudevent_function(
             event = read_event(headers, body)
         except PermanentError as exc:
             return reject(deps, consumer, headers, body, exc)
-        return run_event(consumer, handler, event, deps)
+        key = inbox(event) if inbox is not None else consumer
+        return run_event(key, handler, event, deps, check=check)
 
     entrypoint.__name__ = consumer.replace("-", "_")
     return entrypoint
