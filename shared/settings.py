@@ -271,6 +271,23 @@ class Settings(BaseSettings):
         "base...head locally instead of asking GitHub",
     )
 
+    # --- the api function and its web UI (issue 14; functions/api/auth.py) ---
+    api_read_tokens: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated bearer tokens that may read; several at once for rotation;"
+        " `name:token` records `name` as the actor",
+    )
+    api_operator_tokens: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated bearer tokens that may also act (approve, rerun, cancel,"
+        " replay); same form as api_read_tokens",
+    )
+    api_session_secret: SecretStr | None = Field(
+        default=None,
+        description="signs the UI's session cookie; unset → derived from the tokens, so a"
+        " rotation signs everyone out",
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -301,6 +318,8 @@ class Settings(BaseSettings):
 
     @field_validator(
         "github_webhook_secrets",
+        "api_read_tokens",
+        "api_operator_tokens",
         "github_write_allowlist",
         "ai_reviewer_logins",
         "required_checks",

@@ -1,0 +1,46 @@
+"""api: the operators' window (issue 14; DESIGN §4 "api"). An HTTP Service, not an event
+consumer: no Trigger delivers to it. It answers
+
+* the JSON api under ``/api/`` (runs, one run with its evidence and timeline, issues, dead
+  letters, and the operator actions), documented at ``/openapi.json`` (OpenAPI 3.1 generated
+  from its pydantic models) — :mod:`functions.api.routes`;
+* the web UI under ``/ui/`` (server-rendered Jinja2 pages, a login form opening a session
+  cookie) — :mod:`functions.api.ui`;
+* ``/healthz`` (the readiness probe) and ``/openapi.json`` without a token; everything else
+  needs a bearer token or a session (:mod:`functions.api.auth`).
+
+It publishes to the Broker (``K_SINK``, its SinkBinding) what the operator actions decide: the
+``judge.decided`` of an approval or a rerun, and replayed dead letters.
+
+Served like every function (``codex-judge serve`` with ``FUNCTION_SOURCE``): functions-framework
+hands every path to :func:`handle`, which passes the request on to the api's own Flask
+application, built once per process.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import cast
+
+import flask
+
+from functions.api.app import create_app
+
+_lock = threading.Lock()
+_app: flask.Flask | None = None
+
+
+def application() -> flask.Flask:
+    """The api's Flask application (built on first use)."""
+    global _app
+    with _lock:
+        if _app is None:
+            _app = create_app()
+        return _app
+
+
+def handle(request: flask.Request) -> flask.Response:
+    """The HTTP entrypoint (functions-framework ``http`` signature): every path and method goes
+    to :func:`application`, which routes it."""
+    answer = flask.Response.from_app(application().wsgi_app, request.environ)
+    return cast(flask.Response, answer)
