@@ -2,7 +2,9 @@
 schemas. The OpenAPI document (:mod:`functions.api.openapi`) is generated from these; the
 handlers validate queries with them and serialise answers through them.
 
-Times are RFC 3339 with a zone (UTC from the database); durations are seconds.
+The dead letters' models live with their reader (:mod:`shared.operator.dead_letters`), shared
+with the command line. Times are RFC 3339 with a zone (UTC from the database); durations are
+seconds.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.operator.pages import MAX_PAGE
 
 RunStatus = Literal[
     "notified",
@@ -27,8 +31,6 @@ RunStatus = Literal[
     "superseded",
 ]
 Decision = Literal["pass", "needs_iteration", "needs_human"]
-#: The largest page any list answers (no unbounded query).
-MAX_PAGE = 200
 REPOSITORY_PATTERN = r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$"
 
 
@@ -54,15 +56,6 @@ class RunQuery(_Model):
     until: AwareDatetime | None = Field(default=None, description="created before")
     limit: int = Field(default=50, ge=1, le=MAX_PAGE, description="page size")
     cursor: str | None = Field(default=None, max_length=100, description="next_cursor of a page")
-
-
-class DeadLetterQuery(_Model):
-    """``GET /api/dead-letters``: newest first, keyset pagination."""
-
-    subscriber: str | None = Field(default=None, max_length=100, description="failing Service")
-    replayed: bool | None = Field(default=None, description="only (not) replayed ones")
-    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
-    cursor: str | None = Field(default=None, max_length=100)
 
 
 class IssueQuery(_Model):
@@ -194,27 +187,6 @@ class RunDetail(_Model):
     timers: list[Timer]
     timeline: list[TimelineEntry]
     actions: list[OperatorAction]
-
-
-class DeadLetter(_Model):
-    """A failed delivery with Knative's error extensions."""
-
-    id: int
-    subscriber: str
-    event_source: str
-    event_id: str
-    event_type: str | None
-    reason: str | None
-    error_code: int | None = Field(description="knativeerrorcode: the subscriber's last status")
-    error_dest: str | None = Field(description="knativeerrordest: the subscriber's URL")
-    error_body: dict[str, Any] | None = Field(description="knativeerrordata, decoded")
-    received_at: datetime
-    replayed_at: datetime | None
-
-
-class DeadLetterPage(_Model):
-    items: list[DeadLetter]
-    next_cursor: str | None
 
 
 class IssueSummary(_Model):

@@ -1,22 +1,17 @@
 """What the api reads: named SQL with bound parameters, rows turned into the frozen models of
 :mod:`functions.api.models`. Read-only; the tables' writers are elsewhere.
 
-Lists are keyset-paginated on the id (newest first): the cursor is the last id of the page,
-opaque to clients (base64url of ``<kind>:<id>``), so a page never repeats or skips a row
-while new ones arrive, and every query is bounded by ``limit`` (at most ``MAX_PAGE``).
+Lists are keyset-paginated on the id, newest first (:mod:`shared.operator.pages`), and every
+query is bounded by ``limit`` (at most ``MAX_PAGE``); dead letters are read by
+:mod:`shared.operator.dead_letters`, which the command line shares.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 from functions.api.models import (
     Artifact,
-    DeadLetter,
-    DeadLetterPage,
-    DeadLetterQuery,
     Effect,
     Evaluation,
     IssueQuery,
@@ -33,8 +28,8 @@ from functions.api.models import (
     Timer,
 )
 from shared.db import Tx
-from shared.errors import PermanentError
 from shared.operator import audit
+from shared.operator.pages import decode_cursor, encode_cursor
 
 SQL_RUNS = """
 SELECT id, repository, issue_number, attempt, status, decision, reason, pr_number, pr_url,
@@ -80,16 +75,6 @@ SELECT consumer, event_type, source, event_id, reply->>'type' AS reply_type, rec
 FROM runtime.inbox WHERE run_id = :run_id ORDER BY received_at, consumer
 LIMIT 1000
 """
-SQL_DEAD_LETTERS = """
-SELECT id, subscriber, event_source, event_id, event_type, reason, error_code, error_body,
-       attributes->>'knativeerrordest' AS error_dest, received_at, replayed_at
-FROM runtime.dead_letters
-WHERE (CAST(:subscriber AS text) IS NULL OR subscriber = :subscriber)
-  AND (CAST(:replayed AS boolean) IS NULL OR (replayed_at IS NOT NULL) = :replayed)
-  AND (CAST(:before AS bigint) IS NULL OR id < :before)
-ORDER BY id DESC
-LIMIT :limit
-"""
 SQL_ISSUES = """
 SELECT repository, issue_number, count(*) AS runs, max(COALESCE(attempt, 0)) AS attempts,
        max(id) AS latest_run_id, bool_or(status = 'completed') AS completed,
@@ -131,37 +116,6 @@ WHERE ci_concluded_at IS NOT NULL
 """
 
 
-class CursorError(PermanentError):
-    """400: a ``cursor`` that no page of this list gave out (``field`` = ``cursor``)."""
-
-    status = 400
-
-
-def encode_cursor(kind: str, last_id: int) -> str:
-    """The opaque cursor after ``last_id`` for list ``kind``."""
-    return base64.urlsafe_b64encode(f"{kind}:{last_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(kind: str, cursor: str | None) -> int | None:
-    """The id a cursor points after, or None for the first page.
-
-    Raises:
-        CursorError: not a cursor this list gave out.
-    """
-    if cursor is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raw = ""
-    prefix, _, number = raw.partition(":")
-    if prefix != kind or not number.isdigit() or len(number) > 18:
-        raise CursorError(
-            "cursor: expected the next_cursor of a previous page of this list", field="cursor"
-        )
-    return int(number)
-
-
 def list_runs(tx: Tx, query: RunQuery) -> RunPage:
     """One page of runs, newest first, matching every filter given."""
     rows = tx.all(
@@ -200,21 +154,6 @@ def run_detail(tx: Tx, run_id: int) -> RunDetail | None:
         timeline=[TimelineEntry.model_validate(r) for r in tx.all(SQL_TIMELINE, run_id=run_id)],
         actions=[OperatorAction.model_validate(r) for r in audit.for_run(tx, run_id)],
     )
-
-
-def list_dead_letters(tx: Tx, query: DeadLetterQuery) -> DeadLetterPage:
-    """One page of dead letters, newest first."""
-    rows = tx.all(
-        SQL_DEAD_LETTERS,
-        subscriber=query.subscriber,
-        replayed=query.replayed,
-        before=decode_cursor("dead-letters", query.cursor),
-        limit=query.limit + 1,
-    )
-    items = [DeadLetter.model_validate(r) for r in rows[: query.limit]]
-    more = len(rows) > query.limit
-    cursor = encode_cursor("dead-letters", items[-1].id) if more else None
-    return DeadLetterPage(items=items, next_cursor=cursor)
 
 
 def issue_report(tx: Tx, query: IssueQuery) -> IssueReport:

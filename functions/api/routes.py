@@ -18,8 +18,6 @@ from pydantic import BaseModel
 from functions.api import reads
 from functions.api.app import CONSUMER, ApiError, Call, json_answer, json_endpoint
 from functions.api.models import (
-    DeadLetterPage,
-    DeadLetterQuery,
     Health,
     IssueQuery,
     IssueReport,
@@ -29,6 +27,7 @@ from functions.api.models import (
 )
 from functions.api.openapi import Operation, document
 from shared.operator.actions import ActionRequest, act
+from shared.operator.dead_letters import DeadLetterPage, DeadLetterQuery, list_dead_letters
 from shared.operator.model import (
     Action,
     ActionResult,
@@ -58,7 +57,7 @@ def _run(call: Call) -> BaseModel:
 
 def _dead_letters(call: Call) -> BaseModel:
     with call.deps.db.transaction() as tx:
-        return reads.list_dead_letters(tx, call.query)
+        return list_dead_letters(tx, call.query)
 
 
 def _issues(call: Call) -> BaseModel:

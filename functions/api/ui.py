@@ -23,9 +23,10 @@ from pydantic import BaseModel, ValidationError
 from functions.api import reads
 from functions.api.app import ApiError, Call, parse_query, path_ids, ring, sessions
 from functions.api.auth import SESSION_COOKIE, SESSION_MAX_AGE_S, Principal, Session, check_csrf
-from functions.api.models import DeadLetterQuery, RunQuery
+from functions.api.models import RunQuery
 from shared import bootstrap
 from shared.errors import CodexJudgeError
+from shared.operator.dead_letters import DeadLetterQuery, list_dead_letters
 from shared.operator.model import Action, ApproveRequest, CancelRequest, ReplayRequest, RerunRequest
 
 HERE = Path(__file__).resolve().parent
@@ -145,7 +146,7 @@ def runs() -> flask.Response:
 
 @bp.get("/dead-letters")
 def dead_letters() -> flask.Response:
-    return _page("dead_letters.html", DeadLetterQuery, reads.list_dead_letters)
+    return _page("dead_letters.html", DeadLetterQuery, list_dead_letters)
 
 
 def _literal_values(annotation: Any) -> list[str]:
