@@ -12,7 +12,7 @@ from typing import Any
 
 from shared.models.events import EVENT_MODELS
 
-SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
 
 
 def generate() -> dict[str, dict[str, Any]]:

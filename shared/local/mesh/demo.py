@@ -58,7 +58,7 @@ from shared.local.mesh.demo_actions import (
 from shared.local.mesh.replay import broker_base, send
 from shared.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parents[3]  # the repository (shared/local/mesh/…)
 CORPUS = ROOT / "tests" / "fixtures" / "corpus"
 TOPIC = "argo.workflows.completions"
 DEMO_DATABASE = "codex_judge_demo"

@@ -40,7 +40,7 @@ from shared.argo import load_document, payload_from_workflow
 from shared.local.fakes.argocd import application
 from shared.local.mesh.replay import broker_base
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "tests" / "fixtures" / "corpus"
+CORPUS = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "corpus"
 TOPIC = "argo.workflows.completions"
 AI_REVIEWER = "chatgpt-codex-connector[bot]"
 

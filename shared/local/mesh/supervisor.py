@@ -43,7 +43,7 @@ from shared.settings import Settings, inherited_environment
 
 log = logging.getLogger("codex_judge.mesh")
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parents[3]  # the repository (shared/local/mesh/…)
 SECRETS = "codex-judge-secrets"
 """The Secret of tokens and webhook secrets every function mounts (knative/base)."""
 BROKER_PATH = "/codex-judge/codex-judge"
