@@ -38,6 +38,7 @@ import httpx
 
 from shared.db import Database
 from shared.db.migrate import apply_migrations
+from shared.local.mesh.access import UiAccess, local_tokens, ui_urls
 from shared.local.mesh.cluster import OVERLAY, LocalCluster, function_processes, kustomize_build
 from shared.settings import Settings, inherited_environment
 
@@ -156,6 +157,8 @@ class Mesh:
     _spawn_lock: threading.Lock = field(default_factory=threading.Lock)
     _watcher: threading.Thread | None = None
     _restarting: set[str] = field(default_factory=set)
+    #: The api tokens made for this mesh (:mod:`shared.local.mesh.access`).
+    access: UiAccess = field(default_factory=UiAccess)
 
     @property
     def embedded(self) -> Any:
@@ -164,12 +167,14 @@ class Mesh:
         return self._embedded
 
     def urls(self) -> dict[str, Any]:
-        """The one JSON line ``up`` prints: broker, functions, fakes and database URLs."""
+        """The one JSON line ``up`` prints: broker, functions, fakes and database URLs, the
+        api's and the UI's, and the read-only token made for the UI."""
         return {
             "broker": self.broker_url,
             "functions": self.functions,
             "fakes": self.fakes,
             "database_url": self.database_url,
+            **ui_urls(self.functions, self.access),
         }
 
     def start(
@@ -179,6 +184,7 @@ class Mesh:
         try:
             self._start_database(database)
             self._start_fakes()
+            self.access = local_tokens(self.settings, self.secrets)
             self._start_functions()
             self._start_broker(ping_interval_s=ping_interval_s, time_scale=time_scale)
         except BaseException:
