@@ -26,6 +26,7 @@ from functions.api.auth import SESSION_COOKIE, SESSION_MAX_AGE_S, Principal, Ses
 from functions.api.models import RunQuery
 from shared import bootstrap
 from shared.errors import CodexJudgeError
+from shared.operator.actions import CANCELLABLE
 from shared.operator.dead_letters import DeadLetterQuery, list_dead_letters
 from shared.operator.model import Action, ApproveRequest, CancelRequest, ReplayRequest, RerunRequest
 
@@ -178,9 +179,16 @@ def run(run_id: str) -> flask.Response:
         principal=principal,
         csrf=session.csrf,
         key=uuid.uuid4().hex,
-        actions=RUN_ACTIONS,
+        actions=available_actions(detail.run.status),
         notice=flask.request.args.get("notice"),
     )
+
+
+def available_actions(status: str) -> list[str]:
+    """The run actions whose compare-and-set could succeed from ``status`` (the others would
+    only be refused, so their buttons are not shown)."""
+    out = ["approve", "rerun"] if status == "needs_human" else []
+    return [*out, "cancel"] if status in CANCELLABLE else out
 
 
 def _act(action: Action, target: str, back: str) -> flask.Response:
