@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ import flask
 from pydantic import BaseModel, ValidationError
 
 from functions.api.auth import Principal, Sessions, TokenRing, bearer
+from functions.api.models import NAME_PATTERN
 from shared import bootstrap
 from shared.bootstrap import Container
 from shared.errors import CodexJudgeError
@@ -42,7 +44,7 @@ class Call:
     principal: Principal
     query: Any
     body: Any
-    path: dict[str, int]
+    path: dict[str, Any]
     idempotency_key: str | None
 
 
@@ -123,10 +125,24 @@ def error_answer(exc: CodexJudgeError) -> flask.Response:
     return json_answer(exc.status, body)
 
 
-def path_ids(raw: dict[str, str]) -> dict[str, int]:
-    """Path parameters as positive integers; anything else → 400 naming the parameter."""
-    out: dict[str, int] = {}
+_NAME = re.compile(NAME_PATTERN)
+
+
+def path_ids(raw: dict[str, str], names: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Path parameters as positive integers, or for ``names`` as GitHub names; anything else
+    → 400 naming the parameter."""
+    out: dict[str, Any] = {}
     for name, value in raw.items():
+        if name in names:
+            if not _NAME.match(value):
+                raise ApiError(
+                    400,
+                    f"{name}: expected a GitHub name ({NAME_PATTERN})",
+                    field=name,
+                    error="InvalidParameter",
+                )
+            out[name] = value
+            continue
         if not (value.isascii() and value.isdigit() and 0 < len(value) <= 18 and int(value) > 0):
             raise ApiError(
                 400, f"{name}: expected a positive integer id", field=name, error="InvalidParameter"
@@ -144,6 +160,7 @@ def json_endpoint(
     query: type[BaseModel] | None,
     body: type[BaseModel] | None,
     handler: Handler,
+    names: tuple[str, ...] = (),
 ) -> Callable[..., flask.Response]:
     """A Flask view: authenticate (bearer token; ``operator`` scope for actions), validate the
     query and body, call ``handler``, answer its model as JSON."""
@@ -156,7 +173,7 @@ def json_endpoint(
                 return unauthorized()
             if scope == "operator" and not principal.may_act:
                 raise ApiError(403, "this token may only read; actions need an operator token")
-            path = path_ids(raw_path)
+            path = path_ids(raw_path, names)
             call = Call(
                 deps=deps,
                 principal=principal,

@@ -31,6 +31,8 @@ RunStatus = Literal[
     "superseded",
 ]
 Decision = Literal["pass", "needs_iteration", "needs_human"]
+#: A GitHub owner or repository name in a path (letters, digits, ``-``, ``_``, ``.``).
+NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
 REPOSITORY_PATTERN = r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$"
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from functions.api.models import Error
+from functions.api.models import NAME_PATTERN, Error
 
 REF = "#/components/schemas/{model}"
 VERSION = "0.1.0"
@@ -33,7 +33,8 @@ class Operation:
         answer: the 200 answer's model.
         query: the query-parameters model (every field one parameter), or None.
         body: the JSON body's model (optional body: every field has a default), or None.
-        path_params: name → description (integers).
+        path_params: name → description (positive integers).
+        path_names: name → description (GitHub owner/repository names).
         scope: None (public), ``read`` or ``operator``.
         errors: the error statuses it may answer besides 401/503.
     """
@@ -46,6 +47,7 @@ class Operation:
     query: type[BaseModel] | None = None
     body: type[BaseModel] | None = None
     path_params: dict[str, str] = field(default_factory=dict)
+    path_names: dict[str, str] = field(default_factory=dict)
     scope: str | None = "read"
     errors: tuple[int, ...] = ()
 
@@ -106,6 +108,16 @@ def _operation(op: Operation) -> dict[str, Any]:
             "schema": {"type": "integer", "minimum": 1},
         }
         for name, text in op.path_params.items()
+    ]
+    params[:0] = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "description": text,
+            "schema": {"type": "string", "pattern": NAME_PATTERN},
+        }
+        for name, text in op.path_names.items()
     ]
     if op.query is not None:
         schema = op.query.model_json_schema(ref_template=REF)

@@ -26,6 +26,7 @@ from functions.api.models import (
     RunQuery,
 )
 from functions.api.openapi import Operation, document
+from functions.api.pulls import PullDetail, pull_detail
 from shared.operator.actions import ActionRequest, act
 from shared.operator.dead_letters import DeadLetterPage, DeadLetterQuery, list_dead_letters
 from shared.operator.model import (
@@ -63,6 +64,17 @@ def _dead_letters(call: Call) -> BaseModel:
 def _issues(call: Call) -> BaseModel:
     with call.deps.db.transaction() as tx:
         return reads.issue_report(tx, call.query)
+
+
+def _pull(call: Call) -> BaseModel:
+    repository = f"{call.path['owner']}/{call.path['repo']}"
+    with call.deps.db.transaction() as tx:
+        detail = pull_detail(tx, repository, call.path["number"])
+    if detail is None:
+        raise ApiError(
+            404, f"nothing is known of {repository}#{call.path['number']}", field="number"
+        )
+    return detail
 
 
 def perform(call: Call, action: Action, target: int) -> tuple[int, ActionResult]:
@@ -121,6 +133,20 @@ OPERATIONS: list[tuple[Operation, Any]] = [
             query=IssueQuery,
         ),
         _issues,
+    ),
+    (
+        Operation(
+            "get",
+            "/api/github/pulls/{owner}/{repo}/{number}",
+            "getPull",
+            "One pull request: state, judge runs, checks by commit (newest first), threads,"
+            " reviews",
+            PullDetail,
+            path_params={"number": "the pull request number"},
+            path_names={"owner": "repository owner", "repo": "repository name"},
+            errors=(404,),
+        ),
+        _pull,
     ),
     (
         Operation(
@@ -216,7 +242,13 @@ def register(app: flask.Flask) -> None:
         app.add_url_rule(
             _flask_path(op.path),
             endpoint=op.operation_id,
-            view_func=json_endpoint(scope=op.scope, query=op.query, body=op.body, handler=handler),
+            view_func=json_endpoint(
+                names=tuple(op.path_names),
+                scope=op.scope,
+                query=op.query,
+                body=op.body,
+                handler=handler,
+            ),
             methods=[op.method.upper()],
         )
 

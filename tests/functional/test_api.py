@@ -215,6 +215,7 @@ def test_openapi_document_is_valid_3_1_and_covers_every_endpoint(api: str) -> No
         "/api/runs/{run_id}",
         "/api/issues",
         "/api/dead-letters",
+        "/api/github/pulls/{owner}/{repo}/{number}",
         "/api/runs/{run_id}/approve",
         "/api/runs/{run_id}/rerun",
         "/api/runs/{run_id}/cancel",
@@ -226,3 +227,57 @@ def test_openapi_document_is_valid_3_1_and_covers_every_endpoint(api: str) -> No
         "$ref": "#/components/schemas/RunPage"
     }
     assert "RunDetail" in doc["components"]["schemas"]
+
+
+def test_a_pull_request_has_its_runs_checks_by_commit_newest_first_threads_and_reviews(
+    api: str, db: Database
+) -> None:
+    first = seed_run(db, issue=1, attempt=1, status="needs_iteration", decision="needs_iteration")
+    second = seed_run(db, issue=1, attempt=2)
+    with db.transaction() as tx:
+        shas = [
+            r["head_sha"]
+            for r in tx.all(
+                "SELECT head_sha FROM codex_judge.runs WHERE id = ANY(:ids) ORDER BY id",
+                ids=[first, second],
+            )
+        ]
+        tx.run(
+            "INSERT INTO github.pr_state (repository, pr_number, head_sha, state, title,"
+            " source_updated_at) VALUES ('acme/widgets', 101, :sha, 'open', 'Fix it', now())",
+            sha=shas[1],
+        )
+        for sha, name, conclusion, age in (
+            (shas[0], "build", "failure", 60),
+            (shas[1], "build", "success", 5),
+            (shas[1], "lint", "success", 6),
+        ):
+            tx.run(
+                "INSERT INTO github.check_state (repository, head_sha, kind, name, status,"
+                " conclusion, source_updated_at) VALUES ('acme/widgets', :sha, 'check_run',"
+                " :name, 'completed', :conclusion, now() - make_interval(mins => :age))",
+                sha=sha,
+                name=name,
+                conclusion=conclusion,
+                age=age,
+            )
+        tx.run(
+            "INSERT INTO github.review_threads (repository, pr_number, thread_id, is_resolved,"
+            " path, line, author, body) VALUES ('acme/widgets', 101, 'T1', false, 'a.py', 3,"
+            " 'bot', 'rename this')"
+        )
+        tx.run(
+            "INSERT INTO github.review_state (repository, pr_number, reviewer, review_id, state,"
+            " submitted_at) VALUES ('acme/widgets', 101, 'bot', 'R1', 'COMMENTED', now())"
+        )
+    pull = _get(api, "/api/github/pulls/acme/widgets/101").json()
+    assert pull["pull"]["title"] == "Fix it"
+    assert [r["id"] for r in pull["judge_runs"]] == [second, first]
+    assert pull["judge_runs"][0]["judged"] == "needs_human"
+    assert [g["head_sha"] for g in pull["checks"]] == [shas[1], shas[0]]
+    assert [c["name"] for c in pull["checks"][0]["checks"]] == ["build", "lint"]
+    assert pull["threads"][0]["body"] == "rename this"
+    assert pull["reviews"][0]["state"] == "COMMENTED"
+    assert _get(api, "/api/github/pulls/acme/widgets/999").status_code == 404
+    bad = _get(api, "/api/github/pulls/acme/wid%20gets/101")
+    assert (bad.status_code, bad.json()["field"]) == (400, "repo")
