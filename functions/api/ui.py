@@ -24,6 +24,7 @@ from functions.api import reads
 from functions.api.app import ApiError, Call, parse_query, path_ids, ring, sessions
 from functions.api.auth import SESSION_COOKIE, SESSION_MAX_AGE_S, Principal, Session, check_csrf
 from functions.api.models import RunQuery
+from functions.api.pulls import pull_detail
 from shared import bootstrap
 from shared.errors import CodexJudgeError
 from shared.operator.actions import CANCELLABLE
@@ -157,6 +158,48 @@ def _literal_values(annotation: Any) -> list[str]:
     for arg in get_args(annotation):
         out += [a for a in get_args(arg) if isinstance(a, str)]
     return out
+
+
+PULL_TABS = (
+    ("overview", "Overview"),
+    ("conversation", "Conversation"),
+    ("checks", "Checks"),
+    ("judge", "Judge"),
+)
+
+
+@bp.get("/pulls/<owner>/<repo>/<number>")
+def pull(owner: str, repo: str, number: str) -> flask.Response:
+    """A pull request with tabs (links: readable without JavaScript). The worktree's Files tab
+    is absent: no table holds a PR's files yet."""
+    current = _session()
+    if current is None:
+        return _login_redirect()
+    principal, session = current
+    try:
+        path = path_ids({"owner": owner, "repo": repo, "number": number}, ("owner", "repo"))
+    except ApiError as exc:
+        return _render("error.html", status=400, message=exc.message)
+    repository = f"{path['owner']}/{path['repo']}"
+    with bootstrap.container().db.transaction() as tx:
+        detail = pull_detail(tx, repository, path["number"])
+    if detail is None:
+        return _render(
+            "error.html", status=404, message=f"nothing is known of {repository}#{number}"
+        )
+    tab = flask.request.args.get("tab", "overview")
+    if tab not in dict(PULL_TABS):
+        tab = "overview"
+    return _render(
+        "pull.html",
+        detail=detail,
+        repository=repository,
+        number=path["number"],
+        tab=tab,
+        tabs=PULL_TABS,
+        principal=principal,
+        csrf=session.csrf,
+    )
 
 
 @bp.get("/runs/<run_id>")

@@ -1,5 +1,6 @@
 """The web UI in a real headless Chromium: log in, filter runs, open a run and follow its
-timeline, approve a needs_human run, replay a dead letter. Each test leaves screenshots in
+timeline, open a pull request's Checks tab (grouped by commit), approve a needs_human run,
+replay a dead letter. Each test leaves screenshots in
 tests/browser/screenshots/."""
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ from pydantic import SecretStr
 from shared.db import Database
 from shared.settings import Settings
 from tests.browser.conftest import screenshot
-from tests.support.api_seed import Sink, recording_broker, seed_dead_letter, seed_run
+from tests.support.api_seed import (
+    Sink,
+    recording_broker,
+    seed_checks,
+    seed_dead_letter,
+    seed_run,
+)
 
 READ = "read-token-0123456789"
 OPERATOR = "operator-token-abcdef"
@@ -100,3 +107,26 @@ def test_an_operator_replays_a_dead_letter(page: Any, ui: str, db: Database, bro
     assert "replayed" in page.get_by_role("status").inner_text()
     assert [h["ce-id"] for h, _ in broker.received] == ["ev-browser"]
     screenshot(page, "dead-letters-replayed")
+
+
+def test_a_pull_requests_checks_tab_groups_checks_by_commit_newest_first(
+    page: Any, ui: str, db: Database
+) -> None:
+    first = seed_run(db, issue=1, attempt=1, status="needs_iteration", decision="needs_iteration")
+    second = seed_run(db, issue=1, attempt=2)
+    old_sha, new_sha = seed_checks(db, [first, second])
+    _log_in(page, ui, READ, f"/ui/runs/{second}")
+    page.get_by_role("link", name="#101", exact=True).click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="acme/widgets#101: Fix it").is_visible()
+    page.get_by_role("link", name="Checks").click()
+    page.wait_for_load_state()
+    groups = page.locator("section.commit")
+    assert groups.count() == 2
+    assert new_sha[:12] in groups.nth(0).inner_text() and "success" in groups.nth(0).inner_text()
+    assert old_sha[:12] in groups.nth(1).inner_text() and "failure" in groups.nth(1).inner_text()
+    screenshot(page, "pull-checks")
+    page.get_by_role("link", name="Judge").click()
+    page.wait_for_load_state()
+    assert page.locator("tbody tr").count() == 2
+    screenshot(page, "pull-judge")

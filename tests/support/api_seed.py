@@ -163,3 +163,33 @@ def recording_broker() -> Iterator[Sink]:
         yield sink
     finally:
         served.stop()
+
+
+def seed_checks(db: Database, run_ids: list[int]) -> list[str]:
+    """The PR state of the runs' PR (head = the last run's SHA) and a ``build`` check on each
+    run's head SHA, older runs' checks older; returns the SHAs in run order."""
+    with db.transaction() as tx:
+        rows = tx.all(
+            "SELECT repository, pr_number, head_sha FROM codex_judge.runs WHERE id = ANY(:ids)"
+            " ORDER BY id",
+            ids=run_ids,
+        )
+        last = rows[-1]
+        tx.run(
+            "INSERT INTO github.pr_state (repository, pr_number, head_sha, state, title,"
+            " source_updated_at) VALUES (:repository, :number, :sha, 'open', 'Fix it', now())",
+            repository=last["repository"],
+            number=last["pr_number"],
+            sha=last["head_sha"],
+        )
+        for age, row in enumerate(reversed(rows)):
+            tx.run(
+                "INSERT INTO github.check_state (repository, head_sha, kind, name, status,"
+                " conclusion, source_updated_at) VALUES (:repository, :sha, 'check_run', 'build',"
+                " 'completed', :conclusion, now() - make_interval(mins => :age))",
+                repository=row["repository"],
+                sha=row["head_sha"],
+                conclusion="success" if age == 0 else "failure",
+                age=age * 30,
+            )
+    return [r["head_sha"] for r in rows]
