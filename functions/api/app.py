@@ -1,5 +1,6 @@
-"""The api function's Flask application: the JSON api (:mod:`functions.api.routes`), the web
-UI (:mod:`functions.api.ui`) and what every answer shares — authentication, validation of
+"""What every answer of the api function shares (its application is assembled in
+:mod:`functions.api.main` from the JSON api, :mod:`functions.api.routes`, and the web UI,
+:mod:`functions.api.ui`) — authentication, validation of
 queries and bodies into the pydantic models, errors as JSON naming the field, security headers.
 
 Errors: a query parameter that fails its model → 400 naming it; a body → 422 naming the
@@ -189,34 +190,3 @@ def json_endpoint(
         return json_answer(status, model)
 
     return view
-
-
-def create_app() -> flask.Flask:
-    """The Flask application (built once per process by ``main``)."""
-    from functions.api.routes import register as register_api
-    from functions.api.ui import register as register_ui
-
-    app = flask.Flask(__name__, static_folder=None)
-    app.url_map.strict_slashes = False
-    register_api(app)
-    register_ui(app)
-
-    @app.after_request
-    def _headers(response: flask.Response) -> flask.Response:
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
-
-    @app.errorhandler(404)
-    def _not_found(_: Exception) -> flask.Response:
-        return json_answer(404, {"error": "NotFound", "message": "no such path"})
-
-    @app.errorhandler(405)
-    def _method(_: Exception) -> flask.Response:
-        return json_answer(405, {"error": "MethodNotAllowed", "message": "method not allowed"})
-
-    @app.errorhandler(CodexJudgeError)
-    def _project_error(exc: CodexJudgeError) -> flask.Response:
-        return error_answer(exc)
-
-    return app

@@ -24,7 +24,38 @@ from typing import cast
 
 import flask
 
-from functions.api.app import create_app
+from functions.api import routes, ui
+from functions.api.app import SECURITY_HEADERS, error_answer, json_answer
+from shared.errors import CodexJudgeError
+
+
+def create_app() -> flask.Flask:
+    """The Flask application (built once per process by ``main``)."""
+    app = flask.Flask(__name__, static_folder=None)
+    app.url_map.strict_slashes = False
+    routes.register(app)
+    ui.register(app)
+
+    @app.after_request
+    def _headers(response: flask.Response) -> flask.Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    @app.errorhandler(404)
+    def _not_found(_: Exception) -> flask.Response:
+        return json_answer(404, {"error": "NotFound", "message": "no such path"})
+
+    @app.errorhandler(405)
+    def _method(_: Exception) -> flask.Response:
+        return json_answer(405, {"error": "MethodNotAllowed", "message": "method not allowed"})
+
+    @app.errorhandler(CodexJudgeError)
+    def _project_error(exc: CodexJudgeError) -> flask.Response:
+        return error_answer(exc)
+
+    return app
+
 
 _lock = threading.Lock()
 _app: flask.Flask | None = None
