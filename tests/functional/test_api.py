@@ -51,19 +51,22 @@ def _get(api: str, path: str, token: str | None = READ, **params: Any) -> httpx.
     return httpx.get(api + path, params=params, headers=headers)
 
 
-@pytest.mark.parametrize(
-    "headers",
-    [
-        {},
-        {"Authorization": "Bearer wrong-token"},
-        {"Authorization": f"Basic {READ}"},
-        {"Authorization": "Bearer read-token-rotated-out"},
-    ],
-    ids=["missing", "wrong", "not-bearer", "rotated-out"],
-)
-def test_every_endpoint_but_health_and_openapi_answers_401_without_detail(
-    api: str, headers: dict[str, str]
-) -> None:
+UNAUTHORIZED = [
+    {},  # missing
+    {"Authorization": "Bearer wrong-token"},
+    {"Authorization": f"Basic {READ}"},  # not a bearer token
+    {"Authorization": "Bearer read-token-rotated-out"},
+]
+
+
+def test_every_endpoint_but_health_and_openapi_answers_401_without_detail(api: str) -> None:
+    for headers in UNAUTHORIZED:
+        _all_refused(api, headers)
+    assert httpx.get(api + "/healthz").json() == {"function": "api", "ready": True}
+    assert httpx.get(api + "/openapi.json").status_code == 200
+
+
+def _all_refused(api: str, headers: dict[str, str]) -> None:
     for path in ("/api/runs", "/api/runs/1", "/api/issues", "/api/dead-letters"):
         resp = httpx.get(api + path, headers=headers)
         assert resp.status_code == 401, path
@@ -71,8 +74,6 @@ def test_every_endpoint_but_health_and_openapi_answers_401_without_detail(
         assert resp.headers["WWW-Authenticate"] == "Bearer"
     resp = httpx.post(api + "/api/runs/1/approve", headers=headers)
     assert resp.status_code == 401
-    assert httpx.get(api + "/healthz").json() == {"function": "api", "ready": True}
-    assert httpx.get(api + "/openapi.json").status_code == 200
 
 
 def test_both_tokens_of_a_rotation_are_accepted(api: str, db: Database) -> None:
@@ -115,26 +116,24 @@ def test_runs_are_filtered_by_time_range(api: str, db: Database) -> None:
     assert [r["id"] for r in _get(api, "/api/runs", until=cut).json()["items"]] == [old]
 
 
-@pytest.mark.parametrize(
-    ("params", "field"),
-    [
-        ({"limit": "0"}, "limit"),
-        ({"limit": "201"}, "limit"),
-        ({"status": "finished"}, "status"),
-        ({"issue": "x"}, "issue"),
-        ({"repository": "no-slash"}, "repository"),
-        ({"since": "2026-01-01T00:00:00"}, "since"),
-        ({"cursor": "bm9wZQ"}, "cursor"),
-        ({"colour": "red"}, "colour"),
-    ],
-)
-def test_a_bad_query_parameter_is_a_400_naming_it(
-    api: str, params: dict[str, str], field: str
-) -> None:
-    resp = _get(api, "/api/runs", **params)
-    assert resp.status_code == 400
-    assert resp.json()["field"] == field
-    assert field in resp.json()["message"]
+BAD_QUERIES = [
+    ({"limit": "0"}, "limit"),
+    ({"limit": "201"}, "limit"),
+    ({"status": "finished"}, "status"),
+    ({"issue": "x"}, "issue"),
+    ({"repository": "no-slash"}, "repository"),
+    ({"since": "2026-01-01T00:00:00"}, "since"),  # no zone
+    ({"cursor": "bm9wZQ"}, "cursor"),
+    ({"colour": "red"}, "colour"),
+]
+
+
+def test_a_bad_query_parameter_is_a_400_naming_it(api: str) -> None:
+    for params, field in BAD_QUERIES:
+        resp = _get(api, "/api/runs", **params)
+        assert resp.status_code == 400, params
+        assert resp.json()["field"] == field
+        assert field in resp.json()["message"]
 
 
 def test_one_run_has_its_evaluation_timeline_effects_timers_and_links(
