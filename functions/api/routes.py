@@ -26,6 +26,7 @@ from functions.api.models import (
     RunQuery,
 )
 from functions.api.openapi import Operation, document
+from functions.api.policies import PolicyView, policy_view
 from functions.api.pulls import PullDetail, pull_detail
 from shared.operator.actions import ActionRequest, act
 from shared.operator.dead_letters import DeadLetterPage, DeadLetterQuery, list_dead_letters
@@ -75,6 +76,12 @@ def _pull(call: Call) -> BaseModel:
             404, f"nothing is known of {repository}#{call.path['number']}", field="number"
         )
     return detail
+
+
+def _policy(call: Call) -> BaseModel:
+    repository = f"{call.path['owner']}/{call.path['repo']}"
+    with call.deps.db.transaction() as tx:
+        return policy_view(tx, call.deps.settings, repository)
 
 
 def perform(call: Call, action: Action, target: int) -> tuple[int, ActionResult]:
@@ -147,6 +154,18 @@ OPERATIONS: list[tuple[Operation, Any]] = [
             errors=(404,),
         ),
         _pull,
+    ),
+    (
+        Operation(
+            "get",
+            "/api/policies/{owner}/{repo}",
+            "getPolicy",
+            "The effective policy of a repository, its hash, layers and version history",
+            PolicyView,
+            path_names={"owner": "repository owner", "repo": "repository name"},
+            errors=(422,),
+        ),
+        _policy,
     ),
     (
         Operation(

@@ -4,7 +4,9 @@ submit. No build step.
 
 Pages: ``/ui/login`` (a token opens a session cookie: HttpOnly, SameSite=Strict, Secure behind
 HTTPS), ``/ui/runs`` (filters, keyset pages), ``/ui/runs/<id>`` (verdict and evidence, links,
-the pipeline's timeline, effects, timers, actions), ``/ui/dead-letters`` (with a replay button).
+the pipeline's timeline, effects, timers, actions), ``/ui/pulls/<owner>/<repo>/<n>`` (tabs:
+Overview, Conversation, Checks by commit, Judge), ``/ui/policies/<owner>/<repo>`` (the
+effective policy and its hash), ``/ui/dead-letters`` (with a replay button).
 Every form that acts carries the session's CSRF token and an idempotency key made when the page
 was rendered, so a double submit acts once; actions need an operator token's session and go
 through :func:`functions.api.routes.perform` like the JSON api's.
@@ -24,6 +26,7 @@ from functions.api import reads
 from functions.api.app import ApiError, Call, parse_query, path_ids, ring, sessions
 from functions.api.auth import SESSION_COOKIE, SESSION_MAX_AGE_S, Principal, Session, check_csrf
 from functions.api.models import RunQuery
+from functions.api.policies import policy_view
 from functions.api.pulls import pull_detail
 from shared import bootstrap
 from shared.errors import CodexJudgeError
@@ -200,6 +203,23 @@ def pull(owner: str, repo: str, number: str) -> flask.Response:
         principal=principal,
         csrf=session.csrf,
     )
+
+
+@bp.get("/policies/<owner>/<repo>")
+def policy(owner: str, repo: str) -> flask.Response:
+    """A repository's effective policy with its hash, layers and pack history."""
+    current = _session()
+    if current is None:
+        return _login_redirect()
+    principal, session = current
+    try:
+        path = path_ids({"owner": owner, "repo": repo}, ("owner", "repo"))
+        deps = bootstrap.container()
+        with deps.db.transaction() as tx:
+            view = policy_view(tx, deps.settings, f"{path['owner']}/{path['repo']}")
+    except CodexJudgeError as exc:
+        return _render("error.html", status=exc.status, message=exc.message)
+    return _render("policy.html", view=view, principal=principal, csrf=session.csrf)
 
 
 @bp.get("/runs/<run_id>")

@@ -215,6 +215,7 @@ def test_openapi_document_is_valid_3_1_and_covers_every_endpoint(api: str) -> No
         "/api/issues",
         "/api/dead-letters",
         "/api/github/pulls/{owner}/{repo}/{number}",
+        "/api/policies/{owner}/{repo}",
         "/api/runs/{run_id}/approve",
         "/api/runs/{run_id}/rerun",
         "/api/runs/{run_id}/cancel",
@@ -280,3 +281,23 @@ def test_a_pull_request_has_its_runs_checks_by_commit_newest_first_threads_and_r
     assert _get(api, "/api/github/pulls/acme/widgets/999").status_code == 404
     bad = _get(api, "/api/github/pulls/acme/wid%20gets/101")
     assert (bad.status_code, bad.json()["field"]) == (400, "repo")
+
+
+def test_a_repositorys_effective_policy_has_its_hash_layers_and_history(
+    api: str, db: Database, deps: Any
+) -> None:
+    from shared.policy.model import effective_policy
+    from shared.policy.packs import set_pack
+
+    with db.transaction() as tx:
+        set_pack(tx, deps.settings, "acme/widgets", "required_checks: [build]\n", created_by="ops")
+        set_pack(
+            tx, deps.settings, "acme/widgets", "required_checks: [build, lint]\n", created_by="ops"
+        )
+        _, digest = effective_policy(tx, deps.settings, "acme/widgets")
+    view = _get(api, "/api/policies/acme/widgets").json()
+    assert view["policy_hash"] == digest
+    assert [c["name"] for c in view["policy"]["required_checks"]] == ["build", "lint"]
+    assert [v["version"] for v in view["versions"]] == [1, 2]
+    assert view["layers"][-1]["repository"] == "acme/widgets"
+    assert _get(api, "/api/policies/acme/other").json()["versions"] == []

@@ -77,10 +77,15 @@ def test_a_rotated_out_tokens_session_stops_working(api: str, deps: Any) -> None
     assert resp.status_code == 302 and "/ui/login" in resp.headers["location"]
 
 
-def test_stored_text_is_escaped(api: str, db: Database) -> None:
+def test_stored_text_is_escaped_and_the_run_links_its_policy(api: str, db: Database) -> None:
     run_id = seed_run(db)
-    page = _login(api, READ).get(f"/ui/runs/{run_id}").text
+    client = _login(api, READ)
+    page = client.get(f"/ui/runs/{run_id}").text
     assert "seeded &lt;b&gt;reason&lt;/b&gt;" in page and "<b>reason</b>" not in page
+    assert 'href="/ui/policies/acme/widgets"' in page
+    policy = client.get("/ui/policies/acme/widgets")
+    assert policy.status_code == 200 and "Hash (SHA-256)" in policy.text
+    assert client.get("/ui/policies/acme/wid%20gets").status_code == 400
 
 
 def test_actions_need_the_csrf_token_and_an_operator(api: str, db: Database, broker: Sink) -> None:
