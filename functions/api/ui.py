@@ -53,6 +53,12 @@ bp = flask.Blueprint(
 )
 
 
+@bp.errorhandler(CodexJudgeError)
+def _error_page(exc: CodexJudgeError) -> flask.Response:
+    """A page's error (a bad cursor, the database down) as a page, with its status."""
+    return _render("error.html", status=exc.status, message=exc.message)
+
+
 def _session() -> tuple[Principal, Session] | None:
     deps = bootstrap.container()
     session = sessions(deps).read(flask.request.cookies.get(SESSION_COOKIE))
