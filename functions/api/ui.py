@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from functions.api import reads
 from functions.api.app import ApiError, Call, parse_query, path_ids, ring, sessions
 from functions.api.auth import SESSION_COOKIE, SESSION_MAX_AGE_S, Principal, Session, check_csrf
-from functions.api.models import RunQuery
+from functions.api.models import IssueQuery, RunQuery
 from functions.api.policies import policy_view
 from functions.api.pulls import pull_detail
 from shared import bootstrap
@@ -153,6 +153,31 @@ def _page(template: str, query_model: type[BaseModel], loader: Any, **extra: Any
 def runs() -> flask.Response:
     statuses = RunQuery.model_fields["status"].annotation
     return _page("runs.html", RunQuery, reads.list_runs, statuses=_literal_values(statuses))
+
+
+@bp.get("/issues")
+def issues() -> flask.Response:
+    """Per-issue summaries and the stats over them."""
+    current = _session()
+    if current is None:
+        return _login_redirect()
+    principal, session = current
+    error = None
+    try:
+        query = parse_query(IssueQuery, flask.request.args)
+    except ApiError as exc:
+        error, query = exc.message, IssueQuery()
+    with bootstrap.container().db.transaction() as tx:
+        report = reads.issue_report(tx, query)
+    return _render(
+        "issues.html",
+        status=400 if error else 200,
+        report=report,
+        query=query,
+        error=error,
+        principal=principal,
+        csrf=session.csrf,
+    )
 
 
 @bp.get("/dead-letters")

@@ -73,7 +73,7 @@ def test_log_in_filter_runs_and_follow_a_runs_timeline(page: Any, ui: str, db: D
     rows = page.locator("table.runs tbody tr")
     assert rows.count() == 1 and "needs_human" in rows.first.inner_text()
     screenshot(page, "runs-filtered")
-    page.get_by_role("link", name=f"#{human}").click()
+    page.get_by_role("link", name=f"#{human}", exact=True).click()
     page.wait_for_load_state()
     assert page.get_by_role("heading", name=f"Run #{human}").is_visible()
     timeline = page.locator("section[aria-labelledby=timeline] tbody tr")

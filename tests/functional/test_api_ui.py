@@ -86,6 +86,9 @@ def test_stored_text_is_escaped_and_the_run_links_its_policy(api: str, db: Datab
     policy = client.get("/ui/policies/acme/widgets")
     assert policy.status_code == 200 and "Hash (SHA-256)" in policy.text
     assert client.get("/ui/policies/acme/wid%20gets").status_code == 400
+    issues = client.get("/ui/issues")
+    assert issues.status_code == 200 and "Completion rate" in issues.text
+    assert f'href="/ui/runs/{run_id}"' in issues.text
     bad = client.get("/ui/runs", params={"cursor": "nope"})
     assert bad.status_code == 400 and "cursor" in bad.text and "<h1>" in bad.text
 
