@@ -35,9 +35,10 @@ test: $(STAMP) ## Run the test suite (real Postgres: embedded, or DATABASE_URL)
 soak: $(STAMP) ## The soak: 300 repositories under faults, invariants checked (REPOS=, SEED=)
 	$(BIN)/python -m tests.soak --repos $(or $(REPOS),300) --seed $(or $(SEED),1)
 
-lint: $(STAMP) ## ruff check and format check
+lint: $(STAMP) ## ruff check and format check, and the import rules of the layout (lint-imports)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo
 
 typecheck: $(STAMP) ## mypy, strict on shared/ and functions/
 	$(BIN)/mypy

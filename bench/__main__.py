@@ -155,6 +155,10 @@ def main() -> int:
                 indent=2,
             )
         )
+        from bench.agents import measure as agent_messages  # issue 15: NATS → Postgres → SSE
+
+        for name, value in agent_messages(db_url).items():
+            print(f"{name}: {value}")
     finally:
         for proc in procs:
             proc.terminate()  # type: ignore[attr-defined]

@@ -29,7 +29,7 @@ from pydantic import SecretStr
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from functions.ci_status.verdicts import handle  # noqa: E402
+from functions.ci_status.main import ROUTES  # noqa: E402
 from shared.bootstrap import build  # noqa: E402
 from shared.db import Database, bootstrap_database  # noqa: E402
 from shared.db.embedded import start_embedded  # noqa: E402
@@ -126,10 +126,10 @@ def scenario(db_url: str, *, etag_cache: bool) -> dict[str, Any]:
         _seed(fake, shas, codeql_done=False)
         for poll in range(POLLS + 1):  # run.completed, then the reconcile re-reads
             for run_id in run_ids:
-                assert process("ci-status", handle, _event(run_id, poll), deps) is None
+                assert process("ci-status", ROUTES.dispatch, _event(run_id, poll), deps) is None
         _seed(fake, shas, codeql_done=True)
         for run_id in run_ids:
-            concluded = process("ci-status", handle, _event(run_id, POLLS + 1), deps)
+            concluded = process("ci-status", ROUTES.dispatch, _event(run_id, POLLS + 1), deps)
             assert concluded is not None and concluded.data["verdict"] == "success"
         state = httpx.get(f"{fake.url}/_fake/state").json()
         sent = len(httpx.get(f"{fake.url}/_fake/requests").json()["requests"])

@@ -1,5 +1,6 @@
-"""codex-judge: the project's Python package (models, runtime, db, ports, adapters, fakes, mesh).
+"""codex-judge: the project's Python package, grouped by domain (the README's "Code map").
 
-See ``DESIGN.md`` §13 for the layout. Function entrypoints live in ``functions/<name>/main.py``
-and import only from here.
+Function entrypoints live in ``functions/<name>/main.py`` and import only from here. The local
+emulator, fakes and demo live in :mod:`shared.local`, which no production package imports
+(``make lint`` checks it).
 """

@@ -72,6 +72,12 @@ class MalformedEventError(PermanentError):
     status = 400
 
 
+class InvalidParameterError(PermanentError):
+    """A query parameter or header of an HTTP API request is invalid; ``field`` names it."""
+
+    status = 400
+
+
 class InvalidDataError(PermanentError):
     """The event's ``data`` does not validate against its model; ``field`` names the path."""
 

@@ -273,19 +273,33 @@ class Settings(BaseSettings):
 
     # --- the api function and its web UI (issue 14; functions/api/auth.py) ---
     api_read_tokens: Annotated[list[SecretStr], NoDecode] = Field(
-        default_factory=list,
-        description="comma-separated bearer tokens that may read; several at once for rotation;"
-        " `name:token` records `name` as the actor",
+        default_factory=list, description="read-only bearer tokens, comma-separated (rotation)"
     )
     api_operator_tokens: Annotated[list[SecretStr], NoDecode] = Field(
-        default_factory=list,
-        description="comma-separated bearer tokens that may also act (approve, rerun, cancel,"
-        " replay); same form as api_read_tokens",
+        default_factory=list, description="tokens that may also act; `name:token` names the actor"
     )
     api_session_secret: SecretStr | None = Field(
-        default=None,
-        description="signs the UI's session cookie; unset → derived from the tokens, so a"
-        " rotation signs everyone out",
+        default=None, description="signs the UI's session cookie; unset → derived from the tokens"
+    )
+
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222",
+        description="NATS server of the agent-messages stream (the local mesh starts its own)",
+    )
+    agents_stream: str = Field(default="agent-comms", description="JetStream stream name")
+    agents_consumer: str = Field(
+        default="agent-ingest", description="durable pull consumer of the ingester"
+    )
+    agents_batch: int = Field(
+        default=256, ge=1, le=10_000, description="messages fetched and stored per transaction"
+    )
+    agents_sse_max_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="seconds one SSE response stays open; the client resumes with Last-Event-ID",
+    )
+    agents_sse_keepalive_s: float = Field(
+        default=15.0, gt=0, description="seconds between SSE keep-alive comments"
     )
 
     @classmethod

@@ -10,7 +10,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.db import Tx
-from shared.policy.packs import pack_history, resolve
+from shared.policy.packs import pack_history
+from shared.policy.resolution import resolve
 from shared.settings import Settings
 
 

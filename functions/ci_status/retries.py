@@ -27,7 +27,7 @@ from typing import Any
 from shared.effects.outbox import perform
 from shared.errors import PermanentError
 from shared.gates.ci import CiResult
-from shared.github.projections import mark_suite_rerequested
+from shared.github.checks import mark_suite_rerequested
 from shared.policy.model import Policy
 from shared.ports import GitHub
 from shared.runtime.handler import Context

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.github.projections import project_webhook
+from shared.github.dispatch import project_webhook
 from shared.runs import active_runs_for_pr, transition
 from shared.runtime.handler import Context, NoReply, Outcome
 from shared.waits import timers

@@ -26,9 +26,10 @@ from typing import Any
 
 from functions.ci_status import verdicts
 from shared.gates.ci import ci_verdict
-from shared.github.projections import checks_for_sha
+from shared.github.checks import checks_for_sha
 from shared.models.events import CI_CONCLUDED, CheckSummary, CiConcluded
-from shared.policy.model import Policy, effective_policy
+from shared.policy.model import Policy
+from shared.policy.resolution import effective_policy
 from shared.runtime.envelope import Envelope
 from shared.runtime.handler import Context, NoReply, Outcome, Reply
 from shared.waits.orphans import SQL_CI_ORPHANS

@@ -33,21 +33,21 @@ from typing import Any
 from functions.ci_status import freshness, retries, supersede
 from shared.errors import UpstreamNotFoundError
 from shared.gates.ci import CiResult, ci_verdict
-from shared.github.projections import (
+from shared.github.checks import (
     checks_for_sha,
     project_check_run,
     project_check_suite,
     project_status,
-    project_webhook,
     suites_for_sha,
 )
+from shared.github.dispatch import project_webhook
 from shared.models.events import (
     CI_CONCLUDED,
     CheckSummary,
     CiConcluded,
     RunCompleted,
 )
-from shared.policy.model import effective_policy
+from shared.policy.resolution import effective_policy
 from shared.runs.escalation import escalate_not_found, replay_not_found
 from shared.runtime.envelope import Envelope
 from shared.runtime.handler import Context, NoReply, Outcome, Reply

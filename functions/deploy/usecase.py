@@ -37,7 +37,8 @@ from shared.models.events import (
     RunEscalated,
     VerificationCompleted,
 )
-from shared.policy.model import Policy, effective_policy
+from shared.policy.model import Policy
+from shared.policy.resolution import effective_policy
 from shared.runtime.envelope import Envelope
 from shared.runtime.handler import Context, NoReply, Outcome, Reply, reply_event
 from shared.runtime.publish import publish_event

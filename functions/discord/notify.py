@@ -40,7 +40,7 @@ from shared.models.events import (
     PrMerged,
     RunEscalated,
 )
-from shared.policy.model import effective_policy
+from shared.policy.resolution import effective_policy
 from shared.runtime.envelope import Envelope
 from shared.runtime.handler import Context, NoReply, Outcome
 from shared.waits import timers

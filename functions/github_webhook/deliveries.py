@@ -24,7 +24,7 @@ from urllib.parse import parse_qs
 
 from shared.db import Database
 from shared.errors import InvalidDataError, MalformedEventError
-from shared.github.projections import project_webhook
+from shared.github.dispatch import project_webhook
 from shared.runtime import limits
 from shared.runtime.envelope import OutgoingEvent
 from shared.runtime.publish import publish_event

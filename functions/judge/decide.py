@@ -40,7 +40,7 @@ from shared.gates.judge import (
     offline_verdict,
     review_blocking,
 )
-from shared.github.projections import project_pull
+from shared.github.pulls import project_pull
 from shared.models.events import (
     CI_CONCLUDED,
     REVIEW_CONCLUDED,
@@ -52,7 +52,8 @@ from shared.models.events import (
     RunCompleted,
 )
 from shared.models.github import PullFile, PullRequest
-from shared.policy.model import Policy, effective_policy
+from shared.policy.model import Policy
+from shared.policy.resolution import effective_policy
 from shared.runs.escalation import PULL_REQUEST_NOT_FOUND, not_found_message
 from shared.runs.seal import LiveState, Seal, live_from
 from shared.runtime.envelope import Envelope

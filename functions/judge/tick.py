@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from functions.judge import decide
-from shared.policy.model import effective_policy
+from shared.policy.resolution import effective_policy
 from shared.runtime.envelope import Envelope
 from shared.runtime.handler import Context, NoReply, Outcome, Reply
 from shared.waits.reconcile import Step, run_tick, tick_outcome

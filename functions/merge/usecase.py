@@ -41,7 +41,7 @@ from functions.merge.drift import drift_since_judging
 from shared.effects import outbox, recovery
 from shared.effects.writes import DRY_RUN, REPOSITORY_NOT_ALLOWED, github_write, record_write
 from shared.errors import ConflictError
-from shared.github.projections import project_pull
+from shared.github.pulls import project_pull
 from shared.models.events import (
     JUDGE_DECIDED,
     PR_MERGED,
@@ -50,7 +50,8 @@ from shared.models.events import (
     PrMerged,
     RunEscalated,
 )
-from shared.policy.model import Policy, effective_policy
+from shared.policy.model import Policy
+from shared.policy.resolution import effective_policy
 from shared.ports import WriteAnswer
 from shared.runs import transition
 from shared.runs.escalation import PULL_REQUEST_NOT_FOUND, escalate, not_found_message

@@ -41,9 +41,10 @@ from shared.bootstrap import Container
 from shared.db import Tx
 from shared.effects import outbox, recovery
 from shared.effects.writes import github_write
-from shared.github.projections import project_pull
+from shared.github.pulls import project_pull
 from shared.models.events import JUDGE_DECIDED, JudgeDecided
-from shared.policy.model import Policy, effective_policy
+from shared.policy.model import Policy
+from shared.policy.resolution import effective_policy
 from shared.ports import GitHubWriter, WriteAnswer
 from shared.runtime.envelope import Envelope
 from shared.runtime.handler import Context, NoReply, Outcome

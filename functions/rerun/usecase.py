@@ -29,7 +29,7 @@ from shared.models.events import (
     RerunSubmitted,
     RunEscalated,
 )
-from shared.policy.model import effective_policy
+from shared.policy.resolution import effective_policy
 from shared.runs import get_run
 from shared.runtime.envelope import Envelope
 from shared.runtime.handler import Context, NoReply, Outcome, Reply, reply_event

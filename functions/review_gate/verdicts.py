@@ -23,14 +23,16 @@ from typing import Any
 
 from shared.errors import UpstreamNotFoundError
 from shared.gates.review import ReviewResult, review_verdict
-from shared.github.projections import project_review, project_webhook, snapshot_threads
+from shared.github.dispatch import project_webhook
+from shared.github.reviews import project_review, snapshot_threads
 from shared.models.events import (
     REVIEW_CONCLUDED,
     ReviewConcluded,
     RunCompleted,
     ThreadSummary,
 )
-from shared.policy.model import Policy, effective_policy
+from shared.policy.model import Policy
+from shared.policy.resolution import effective_policy
 from shared.runs.escalation import escalate_not_found, replay_not_found
 from shared.runtime.envelope import Envelope
 from shared.runtime.handler import Context, NoReply, Outcome, Reply

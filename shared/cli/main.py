@@ -102,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     from shared.cli.operator import add_operator_parsers
 
     add_operator_parsers(sub)
+
+    from shared.cli.agents import add_agents_parsers
+
+    add_agents_parsers(sub)
     for entry_point in entry_points(group=COMMANDS_GROUP):  # the local mesh's up, replay, demo
         entry_point.load()(sub)
     args = parser.parse_args(argv)

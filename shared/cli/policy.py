@@ -5,7 +5,7 @@
 * ``set REPO [FILE|-]`` — validate a YAML/JSON pack from FILE or stdin and store it as a new
   version (``REPO`` ``*`` is the central pack);
 * ``effective REPO [--repo-local FILE]`` — the policy in force, its SHA-256 hash and the layers
-  it was built from (:mod:`shared.policy.packs` gives the precedence);
+  it was built from (:mod:`shared.policy.resolution` gives the precedence);
 * ``history REPO`` — every stored version.
 
 Exit codes: 0 done, 1 nothing stored, 2 invalid input (the error names the offending key).
@@ -56,7 +56,8 @@ def _read_text(source: str) -> str:
 def cmd_policy(args: argparse.Namespace) -> int:
     """Run one ``policy`` action; InvalidDataError → its message on stderr and exit code 2."""
     from shared import bootstrap
-    from shared.policy.packs import check_repository, get_pack, pack_history, resolve, set_pack
+    from shared.policy.packs import check_repository, get_pack, pack_history, set_pack
+    from shared.policy.resolution import resolve
 
     settings = _settings()
     try:

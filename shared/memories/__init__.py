@@ -1,6 +1,6 @@
-"""Memories (issue 4): ten snapshots per evaluation, embedded into pgvector, recalled by
-namespace and cosine distance. :mod:`.snapshots` builds them, :mod:`.embedder` embeds them,
-:mod:`.store` stores and recalls them, :mod:`.cli` is ``codex-judge memories recall``."""
+"""Memories (issue 4): ten snapshots per evaluation, embedded into pgvector, recalled by namespace
+and cosine distance. :mod:`.snapshots` builds them, :mod:`.embedder` embeds them, :mod:`.store`
+stores and recalls them; ``codex-judge memories recall`` is :mod:`shared.cli.memories`."""
 
 from shared.memories.embedder import Embedder, HashingEmbedder, embedder_from_settings
 from shared.memories.snapshots import KINDS, Snapshot, build_snapshots

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from pydantic import BaseModel, ConfigDict
 
+from shared.adapters.broker import post_to_sink
 from shared.errors import UpstreamError
 from shared.runtime.envelope import OutgoingEvent, header_value, to_binary_http
 
@@ -67,10 +67,4 @@ def post(sink: str | None, request: SinkRequest, *, timeout_s: float = 10.0) -> 
             field="K_SINK",
         )
     body = request.body.encode(request.body_encoding)
-    try:
-        resp = httpx.post(sink, headers=request.headers, content=body, timeout=timeout_s)
-    except httpx.HTTPError as exc:
-        raise UpstreamError(f"the Broker could not be reached: {exc}", field="K_SINK") from exc
-    if resp.status_code // 100 != 2:
-        raise UpstreamError(f"the Broker answered {resp.status_code}", field="K_SINK")
-    return {"status": resp.status_code}
+    return {"status": post_to_sink(sink, request.headers, body, timeout_s=timeout_s)}

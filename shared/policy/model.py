@@ -1,9 +1,10 @@
-"""The effective policy of a repository: Settings defaults overridden by its policy pack.
+"""The policy model: one repository's rules, the Settings defaults, and a pack's override.
 
 A policy pack is the ``document`` (jsonb) of the repository's ``codex_judge.policies`` row
 (DESIGN §9). Only the keys it names override the process defaults; an unknown key is an
 operator error and is rejected with its path, never ignored. Each evaluation records the
-effective policy and its SHA-256 hash so a verdict can be explained later.
+effective policy (:mod:`shared.policy.resolution`) and its SHA-256 hash so a verdict can be
+explained later. This module reads no database: the gates judge by the model alone.
 
 The neutral/skipped rule lives here once and :func:`Policy.conclusion_passes` is the only place
 that interprets a check conclusion (DESIGN §12.3: ``neutral`` once meant failure in one place
@@ -19,7 +20,6 @@ from typing import Annotated, Any, Literal
 import re2
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from shared.db import Tx
 from shared.errors import InvalidDataError
 from shared.runtime.envelope import parse_model
 from shared.settings import Settings
@@ -29,10 +29,6 @@ from shared.settings import Settings
 # states are success|failure|error|pending).
 _ALWAYS_PASS = frozenset({"success"})
 _POLICY_DEPENDENT = frozenset({"neutral", "skipped"})
-
-SQL_POLICY = """
-SELECT document, version FROM codex_judge.policies WHERE repository = :repository
-"""
 
 
 def _re2_pattern(value: str) -> str:
@@ -219,22 +215,3 @@ def merge_policy(defaults: Policy, document: Any, *, repository: str) -> Policy:
         )
     merged = {**defaults.model_dump(), **document}
     return parse_model(Policy, merged, root=root)
-
-
-def effective_policy(
-    tx: Tx, settings: Settings, repository: str | None, *, repo_local: str | None = None
-) -> tuple[Policy, str]:
-    """The policy in force for ``repository`` (``owner/name``) and its SHA-256 hash.
-
-    Precedence, lowest first (:mod:`shared.policy.packs`): Settings defaults → the central
-    pack (repository ``*``) → the repository's pack → the repo-local file ``repo_local`` (its
-    text, fetched by the caller; used only when ``settings.policy_repo_local_enabled``).
-
-    Raises:
-        InvalidDataError: a stored pack or the repo-local file is invalid; ``field`` names the
-            layer and key, e.g. ``policies[o/r].protected_paths.0``.
-    """
-    from shared.policy.packs import resolve  # the pack layer builds on this module's model
-
-    resolved = resolve(tx, settings, repository, repo_local=repo_local)
-    return resolved.policy, resolved.policy.digest()

@@ -1,29 +1,20 @@
-"""Policy packs: versioned YAML/JSON documents in Postgres, layered into the effective policy.
+"""Policy packs: versioned YAML/JSON documents in Postgres, the layers of the effective policy.
 
 A pack is a mapping of :class:`~shared.policy.model.Policy` keys (every key optional; only the keys
 it names override). ``codex-judge policy set`` stores each pack as a new row of
 ``codex_judge.policy_versions`` and makes it current in ``codex_judge.policies``; old versions
-stay readable.
+stay readable. :mod:`shared.policy.resolution` layers the current packs into the effective
+policy.
 
-Precedence of the effective policy, lowest first (issue 4 "Policy packs"):
-
-1. Settings defaults (:func:`shared.policy.model.default_policy`);
-2. the central pack, repository ``*``;
-3. the repository's own pack (``owner/name``);
-4. the repo-local file (``settings.policy_repo_local_path`` in the repository), only when
-   ``settings.policy_repo_local_enabled``; its text is passed in by the caller. The file lives
-   in the code under judgement, so it may set only :data:`REPO_LOCAL_KEYS` (timeouts and
-   prompt-template locations): anything that could switch a gate off is refused with its path.
-
-Each layer's document is validated on its own (unknown keys, wrong types, invalid RE2
-patterns → :class:`~shared.errors.InvalidDataError` naming ``policies[<layer>].<key>``) and
-capped at ``settings.policy_max_bytes`` (64 KiB by default).
+Each pack is validated on its own (unknown keys, wrong types, invalid RE2 patterns →
+:class:`~shared.errors.InvalidDataError` naming ``policies[<layer>].<key>``) and capped at
+``settings.policy_max_bytes`` (64 KiB by default).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import re2
@@ -31,21 +22,10 @@ import yaml
 
 from shared.db import Tx
 from shared.errors import InvalidDataError
-from shared.policy.model import Policy, default_policy, merge_policy
+from shared.policy.model import Policy
 from shared.runtime.envelope import parse_model
 from shared.settings import Settings
 
-CENTRAL = "*"
-REPO_LOCAL_KEYS = frozenset(
-    {
-        "ci_timeout_s",
-        "review_timeout_s",
-        "reconcile_interval_s",
-        "mergeable_poll_timeout_s",
-        "prompt_template_path",
-        "prompt_template_version",
-    }
-)
 _REPOSITORY = re2.compile(r"^(\*|[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)$")
 
 SQL_CURRENT = """
@@ -215,53 +195,3 @@ def get_pack(tx: Tx, repository: str, version: int | None = None) -> StoredPack 
 def pack_history(tx: Tx, repository: str) -> list[dict[str, Any]]:
     """Every stored version of ``repository``'s pack, oldest first (no documents)."""
     return tx.all(SQL_HISTORY, repository=repository)
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """The effective policy and the layers it was built from (``layer``, ``repository``,
-    ``version`` for stored packs, ``keys`` each layer set)."""
-
-    policy: Policy
-    layers: list[dict[str, Any]] = field(default_factory=list)
-
-
-def resolve(
-    tx: Tx, settings: Settings, repository: str | None, *, repo_local: str | None = None
-) -> Resolved:
-    """Build the effective policy (precedence in the module docstring).
-
-    Raises:
-        InvalidDataError: a layer is invalid, or the repo-local file sets a key outside
-            :data:`REPO_LOCAL_KEYS`; ``field`` names the layer and key.
-    """
-    policy = default_policy(settings)
-    layers: list[dict[str, Any]] = [{"layer": "defaults"}]
-    for layer, name in (("central", CENTRAL), ("repository", repository)):
-        if not name or (layer == "repository" and name == CENTRAL):
-            continue
-        row = tx.one(SQL_CURRENT, repository=name)
-        if row is None:
-            continue
-        policy = merge_policy(policy, row["document"], repository=name)
-        keys = sorted(row["document"]) if isinstance(row["document"], dict) else []
-        layers.append({"layer": layer, "repository": name, "version": row["version"], "keys": keys})
-    if repo_local is not None and settings.policy_repo_local_enabled:
-        root = f"repo_local[{settings.policy_repo_local_path}]"
-        document, _ = parse_pack(repo_local, root=root, max_bytes=settings.policy_max_bytes)
-        for key in sorted(document):
-            if key not in REPO_LOCAL_KEYS:
-                raise InvalidDataError(
-                    f"{root}.{key}: a repo-local policy file may set only "
-                    f"{sorted(REPO_LOCAL_KEYS)}",
-                    field=f"{root}.{key}",
-                )
-        policy = parse_model(Policy, {**policy.model_dump(), **document}, root=root)
-        layers.append(
-            {
-                "layer": "repo_local",
-                "path": settings.policy_repo_local_path,
-                "keys": sorted(document),
-            }
-        )
-    return Resolved(policy, layers)

@@ -110,7 +110,7 @@ def adopt_orphans(
     Args:
         timeout_of: the policy's timeout in seconds for this wait (``ci_timeout_s`` …).
     """
-    from shared.policy.model import effective_policy
+    from shared.policy.resolution import effective_policy
 
     rows = ctx.tx.all(orphans_sql, owner=ctx.consumer, limit=limit)
     for row in rows:

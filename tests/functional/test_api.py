@@ -286,8 +286,8 @@ def test_a_pull_request_has_its_runs_checks_by_commit_newest_first_threads_and_r
 def test_a_repositorys_effective_policy_has_its_hash_layers_and_history(
     api: str, db: Database, deps: Any
 ) -> None:
-    from shared.policy.model import effective_policy
     from shared.policy.packs import set_pack
+    from shared.policy.resolution import effective_policy
 
     with db.transaction() as tx:
         set_pack(tx, deps.settings, "acme/widgets", "required_checks: [build]\n", created_by="ops")

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from shared.local.mesh.broker import LocalBroker
-from shared.local.mesh.cluster import kustomize_build, services
+from shared.local.mesh.kustomize import kustomize_build, services
 from shared.local.mesh.manifests import Manifests, load_manifests, parse_documents
 from tests.conftest import FIXTURES, ROOT
 

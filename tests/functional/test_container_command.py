@@ -38,12 +38,8 @@ from werkzeug.wrappers import Request, Response
 
 from shared.db import Database, bootstrap_database
 from shared.db.migrate import discover
-from shared.local.mesh.cluster import (
-    FunctionProcess,
-    LocalCluster,
-    function_processes,
-    kustomize_build,
-)
+from shared.local.mesh.cluster import FunctionProcess, LocalCluster, function_processes
+from shared.local.mesh.kustomize import kustomize_build
 from shared.local.mesh.supervisor import free_port
 from tests.conftest import APP_ROLE
 from tests.functional.test_github_webhook import SECRET as RECORDED_WEBHOOK_SECRET

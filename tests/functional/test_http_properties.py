@@ -32,7 +32,7 @@ from functions.github_webhook.signature import sign
 from shared import bootstrap
 from shared.bootstrap import Container
 from shared.db import Database, bootstrap_database
-from shared.local.mesh.cluster import kustomize_build
+from shared.local.mesh.kustomize import kustomize_build
 from shared.settings import Settings
 from tests.conftest import APP_ROLE, ROOT, Served
 from tests.functional.test_github_webhook import HOOKS, SECRET, Sink

@@ -19,7 +19,7 @@ from shared.db import Database
 from shared.local.fakes.base import ServedFake, serve_fake
 from shared.local.fakes.github import create_app
 from shared.models.events import JUDGE_DECIDED, PR_MERGED, RUN_ESCALATED
-from shared.policy.model import effective_policy
+from shared.policy.resolution import effective_policy
 from shared.runs.seal import Seal, read_live
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "corpus"

@@ -60,7 +60,7 @@ from shared.local.fakes import github as fake_github
 from shared.local.fakes.base import FakeStore, ServedFake, fake_store, serve_fake
 from shared.local.mesh import demo
 from shared.local.mesh.broker import LocalBroker
-from shared.local.mesh.cluster import kustomize_build, services
+from shared.local.mesh.kustomize import kustomize_build, services
 from shared.local.mesh.manifests import load_manifests
 from shared.local.mesh.replay import send
 from shared.local.mesh.supervisor import FAKE_DISCORD_WEBHOOK

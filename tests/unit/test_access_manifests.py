@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared.local.mesh.cluster import kustomize_build, services
+from shared.local.mesh.kustomize import kustomize_build, services
 from tests.conftest import ROOT
 
 

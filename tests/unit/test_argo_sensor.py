@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from shared.argo import KAFKA_TOPIC, SENSOR_PAYLOAD, load_document, payload_from_workflow
-from shared.local.mesh.cluster import kustomize_build
+from shared.local.mesh.kustomize import kustomize_build
 
 ROOT = Path(__file__).resolve().parents[2]
 DERIVED = ROOT / "tests" / "fixtures" / "argo"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shared.local.mesh.cluster import kustomize_build
+from shared.local.mesh.kustomize import kustomize_build
 from tests.conftest import ROOT
 
 SECRET = "codex-judge-kafka-auth"

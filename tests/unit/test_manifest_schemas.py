@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shared.local.mesh.cluster import kustomize_build, overlays
+from shared.local.mesh.kustomize import kustomize_build, overlays
 from tests.conftest import ROOT
 from tests.support import k8s_schemas, knative_rules
 from tests.support.k8s_schemas import Finding

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from shared.local.mesh import filters
-from shared.local.mesh.cluster import kustomize_build, overlays, services, sink_of
+from shared.local.mesh.kustomize import kustomize_build, overlays, services, sink_of
 from shared.local.mesh.manifests import (
     Manifests,
     Service,

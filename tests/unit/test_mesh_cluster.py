@@ -9,13 +9,8 @@ from typing import Any
 
 import pytest
 
-from shared.local.mesh.cluster import (
-    ClusterBuildError,
-    LocalCluster,
-    function_processes,
-    kustomize_build,
-    services,
-)
+from shared.local.mesh.cluster import LocalCluster, function_processes
+from shared.local.mesh.kustomize import ClusterBuildError, kustomize_build, services
 from tests.conftest import ROOT
 
 DB = "postgresql://codex_judge_app@/cj?host=/tmp/socket"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.local.mesh.cluster import ClusterBuildError
+from shared.local.mesh.kustomize import ClusterBuildError
 from shared.local.mesh.manifests import ManifestError, load_manifests, parse_documents
 from tests.conftest import ROOT
 

@@ -8,7 +8,8 @@ import pytest
 
 from shared.db import Database
 from shared.errors import InvalidDataError
-from shared.policy.model import Policy, default_policy, effective_policy, merge_policy
+from shared.policy.model import Policy, default_policy, merge_policy
+from shared.policy.resolution import effective_policy
 from shared.settings import Settings
 
 

@@ -6,8 +6,8 @@ import pytest
 
 from shared.db import Database
 from shared.errors import InvalidDataError
-from shared.policy.model import effective_policy
-from shared.policy.packs import get_pack, pack_history, parse_pack, resolve, set_pack
+from shared.policy.packs import get_pack, pack_history, parse_pack, set_pack
+from shared.policy.resolution import effective_policy, resolve
 from shared.settings import Settings
 
 CENTRAL = """\

@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import pytest
 
-from shared.local.mesh.cluster import kustomize_build
+from shared.local.mesh.kustomize import kustomize_build
 from shared.runtime.envelope import Envelope
 from shared.runtime.handler import Context, NoReply, Outcome
 from shared.runtime.routing import Routes

