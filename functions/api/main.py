@@ -24,7 +24,7 @@ from typing import cast
 
 import flask
 
-from functions.api import routes, ui
+from functions.api import agents, routes, ui
 from functions.api.app import SECURITY_HEADERS, error_answer, json_answer
 from shared.errors import CodexJudgeError
 
@@ -73,5 +73,7 @@ def application() -> flask.Flask:
 def handle(request: flask.Request) -> flask.Response:
     """The HTTP entrypoint (functions-framework ``http`` signature): every path and method goes
     to :func:`application`, which routes it."""
+    if request.path == agents.PATH:  # a stream stays in this request (functions.api.agents)
+        return agents.events(request)
     answer = flask.Response.from_app(application().wsgi_app, request.environ)
     return cast(flask.Response, answer)

@@ -16,6 +16,7 @@ import flask
 from pydantic import BaseModel
 
 from functions.api import reads
+from functions.api.agents import OPENAPI_PATH, PATH
 from functions.api.app import CONSUMER, ApiError, Call, json_answer, json_endpoint
 from functions.api.models import (
     Health,
@@ -248,6 +249,7 @@ def openapi_document() -> dict[str, Any]:
     doc["paths"]["/openapi.json"]["get"]["responses"]["200"]["content"] = {
         "application/json": {"schema": {"type": "object"}}
     }
+    doc["paths"][PATH] = OPENAPI_PATH
     return doc
 
 

@@ -4,6 +4,7 @@ naming the parameter, and the OpenAPI 3.1 document."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ def settings(database_url: str, tmp_path: Path, broker: Sink) -> Settings:
         api_read_tokens=[SecretStr(f"viewer:{READ}"), SecretStr(READ_OLD)],
         api_operator_tokens=[SecretStr(f"alice:{OPERATOR}")],
         k_sink=broker.url,
+        agents_sse_max_s=3.0,  # a stream ends soon after its client leaves
+        agents_sse_keepalive_s=0.2,
     )
 
 
@@ -216,6 +219,7 @@ def test_openapi_document_is_valid_3_1_and_covers_every_endpoint(api: str) -> No
         "/api/dead-letters",
         "/api/github/pulls/{owner}/{repo}/{number}",
         "/api/policies/{owner}/{repo}",
+        "/api/agents/events",
         "/api/runs/{run_id}/approve",
         "/api/runs/{run_id}/rerun",
         "/api/runs/{run_id}/cancel",
@@ -301,3 +305,30 @@ def test_a_repositorys_effective_policy_has_its_hash_layers_and_history(
     assert [v["version"] for v in view["versions"]] == [1, 2]
     assert view["layers"][-1]["repository"] == "acme/widgets"
     assert _get(api, "/api/policies/acme/other").json()["versions"] == []
+
+
+def test_agent_messages_stream_as_server_sent_events_behind_a_token(api: str, db: Database) -> None:
+    from shared.agents import store
+    from shared.agents.messages import to_row
+
+    subject = "argo.workflow.argo.codex-impl.wf-uid-7.agent.implementer.message"
+    rows = [
+        to_row(subject, json.dumps({"message_id": f"m{n}", "content": f"#{n}"}).encode(), {}, n)
+        for n in range(3)
+    ]
+    with db.transaction() as tx:
+        store.insert_rows(tx, rows, "nats")
+    url = api + "/api/agents/events"
+    assert httpx.get(url, params={"workflow_uid": "wf-uid-7"}).status_code == 401
+    bad = _get(api, "/api/agents/events", run="x")
+    assert (bad.status_code, bad.json()["field"]) == (400, "run")
+    headers = {"Authorization": f"Bearer {READ}"}
+    contents: list[str] = []
+    with httpx.stream("GET", url, params={"workflow_uid": "wf-uid-7"}, headers=headers) as resp:
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        for line in resp.iter_lines():
+            if line.startswith("data: "):
+                contents.append(json.loads(line[6:])["content"])
+            if len(contents) == 3:
+                break
+    assert contents == ["#0", "#1", "#2"]
