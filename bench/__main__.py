@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from shared.db import Database, bootstrap_database  # noqa: E402
 from shared.db.embedded import start_embedded  # noqa: E402
 from shared.db.migrate import apply_migrations  # noqa: E402
-from shared.local.mesh.supervisor import free_port, wait_ready  # noqa: E402
+from shared.local.mesh.processes import free_port, wait_ready  # noqa: E402
 
 SOURCE = (
     "/apis/v1/namespaces/codex-judge/kafkasources/argo-workflow-completions"

@@ -75,7 +75,7 @@ def measure(db_url: str) -> dict[str, Any]:
     """``agent_messages_e2e_per_s``, ``agent_messages_floor_per_s`` and their ratio."""
     from werkzeug.serving import make_server
 
-    from shared.local.nats import apply_jetstream_objects, start_nats
+    from shared.local.mesh.nats import apply_jetstream_objects, start_nats
 
     db = Database(db_url, size=4)
     floor = _floor(db)

@@ -38,7 +38,7 @@ from shared.local.fakes.base import ServedFake, serve_fake  # noqa: E402
 from shared.local.fakes.github import create_app  # noqa: E402
 from shared.models.events import RUN_COMPLETED  # noqa: E402
 from shared.runtime.envelope import Envelope  # noqa: E402
-from shared.runtime.handler import process  # noqa: E402
+from shared.runtime.inbox import process  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 
 HOOKS = ROOT / "tests/fixtures/corpus/github-webhooks"

@@ -11,15 +11,22 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from shared.db import Database, TlsOptions
-from shared.ports import Discord, GitHub, GitHubWriter, LanguageModel
+from shared.ports import (
+    Argo,
+    ArgoCD,
+    Broker,
+    Discord,
+    Embedder,
+    Facteur,
+    GitHub,
+    GitHubWriter,
+    LanguageModel,
+)
 from shared.runtime import logs, observability
 from shared.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from shared.adapters.argo import HttpxArgo
-    from shared.adapters.argocd import HttpxArgoCD
     from shared.db.connect import SslMode
-    from shared.memories.embedder import Embedder
 
 
 @dataclass
@@ -70,15 +77,12 @@ class Container:
         return self._cache["discord"]  # type: ignore[no-any-return]
 
     def embedder(self) -> Embedder:
-        """The memories embedder: OpenAI-compatible ``embeddings_base_url``, else the offline
-        deterministic hashing embedder (see :mod:`shared.memories.embedder`)."""
+        """The memories embedder chosen by :func:`embedder_for`."""
         if "embedder" not in self._cache:
-            from shared.memories.embedder import embedder_from_settings
-
-            self._cache["embedder"] = embedder_from_settings(self.settings)
+            self._cache["embedder"] = embedder_for(self.settings)
         return self._cache["embedder"]  # type: ignore[no-any-return]
 
-    def argo(self) -> HttpxArgo:
+    def argo(self) -> Argo:
         """The Argo Workflows server adapter (``argo_server_url``, ``argo_token``).
 
         Raises:
@@ -90,7 +94,7 @@ class Container:
             self._cache["argo"] = HttpxArgo.from_settings(self.settings)
         return self._cache["argo"]  # type: ignore[no-any-return]
 
-    def argocd(self) -> HttpxArgoCD:
+    def argocd(self) -> ArgoCD:
         """The Argo CD API adapter (``argocd_url``, ``argocd_token``).
 
         Raises:
@@ -101,6 +105,38 @@ class Container:
 
             self._cache["argocd"] = HttpxArgoCD.from_settings(self.settings)
         return self._cache["argocd"]  # type: ignore[no-any-return]
+
+    def facteur(self) -> Facteur:
+        """The Facteur adapter (``facteur_url``, ``facteur_timeout_s``).
+
+        Raises:
+            ValueError: no ``facteur_url`` is configured.
+        """
+        if "facteur" not in self._cache:
+            from shared.adapters.facteur import HttpxFacteur
+
+            self._cache["facteur"] = HttpxFacteur.from_settings(self.settings)
+        return self._cache["facteur"]  # type: ignore[no-any-return]
+
+    def broker(self) -> Broker:
+        """The Broker through ``K_SINK``. Built on each call, not cached: ``k_sink`` is read
+        when publishing, so a SinkBinding that arrives (or goes) is seen at once."""
+        from shared.adapters.broker import HttpxBroker
+
+        return HttpxBroker.from_settings(self.settings)
+
+
+def embedder_for(settings: Settings) -> Embedder:
+    """The memories embedder: the OpenAI-compatible adapter when ``embeddings_base_url`` is
+    set, else the offline deterministic :class:`~shared.memories.embedder.HashingEmbedder`;
+    both of ``embeddings_dimension``."""
+    if settings.embeddings_base_url:
+        from shared.adapters.embeddings import HttpxEmbeddings
+
+        return HttpxEmbeddings.from_settings(settings)
+    from shared.memories.embedder import HashingEmbedder
+
+    return HashingEmbedder(settings.embeddings_dimension)
 
 
 _lock = threading.Lock()

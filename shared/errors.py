@@ -18,6 +18,7 @@
     │   ├── RateLimitedError      429 with ``Retry-After`` (seconds)
     │   ├── ConflictError         409: the same work is already in progress
     │   ├── UpstreamError         503: GitHub/LLM/Discord/Argo answered 5xx or did not answer
+    │   │   └── SinkNotBoundError 503: no ``K_SINK`` to publish to (no SinkBinding yet)
     │   └── SchemaBehindError     503: the database lacks migrations this build needs (the
     │                             migration Job may still be running)
     └── ConfigurationError        500: the deployment is wrong, not the event, and no retry of
@@ -156,6 +157,11 @@ class UpstreamError(TransientError):
     """An external service failed or did not answer in time."""
 
     status = 503
+
+
+class SinkNotBoundError(UpstreamError):
+    """``K_SINK`` is not set: the Service has no SinkBinding, so it cannot publish to the Broker
+    (answered 503 and retried: the binding may arrive)."""
 
 
 class RateLimitedError(TransientError):

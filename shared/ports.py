@@ -1,7 +1,10 @@
 """Ports: what the use cases need from the outside world (DESIGN §7).
 
-Adapters (``shared/adapters``) implement these over HTTP; fakes (``shared/local/fakes``) are HTTP
-servers that speak the same wire protocol, so one contract suite runs against both.
+Adapters (``shared/adapters``) implement these over HTTP, and the container
+(:mod:`shared.bootstrap`) is the only code that builds them; fakes (``shared/local/fakes``) are
+HTTP servers that speak the same wire protocol, so one contract suite runs against both. (The
+offline :class:`~shared.memories.embedder.HashingEmbedder` is an :class:`Embedder` without
+I/O.)
 Every method raises :class:`shared.errors.TransientError` subclasses for failures a retry may
 cure (``RateLimitedError`` with ``retry_after`` seconds, ``UpstreamError`` for 5xx/timeouts)
 and :class:`shared.errors.PermanentError` subclasses for answers that will not change.
@@ -10,9 +13,12 @@ An API error is never returned as an empty result.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from shared.argo.workflow import SubmittedWorkflow
+from shared.models.argocd import ApplicationState
 from shared.models.github import (
     CheckRun,
     CheckSuite,
@@ -23,6 +29,10 @@ from shared.models.github import (
     Review,
     ReviewThread,
 )
+
+if TYPE_CHECKING:
+    from shared.facteur.codex_task_pb2 import CodexTask
+    from shared.runtime.envelope import OutgoingEvent
 
 
 class GitHub(Protocol):
@@ -54,10 +64,6 @@ class GitHub(Protocol):
 
     def compare_commits(self, repo: str, base: str, head: str) -> Comparison:
         """``GET /repos/{repo}/compare/{base}...{head}``: behind/ahead counts, merge base."""
-
-    def rerequest_check_suite(self, repo: str, suite_id: int) -> dict[str, Any]:
-        """``POST /repos/{repo}/check-suites/{suite_id}/rerequest`` (a write: allow-listed
-        repositories only, through the effects outbox)."""
 
 
 @dataclass(frozen=True)
@@ -186,9 +192,103 @@ class GitHubWriter(Protocol):
         none. How a repeated :meth:`create_pull` (422 "A pull request already exists") finds the
         pull request the first one opened. A read, kept here beside the write it completes."""
 
+    def rerequest_check_suite(self, repo: str, suite_id: int) -> WriteAnswer:
+        """``POST /repos/{repo}/check-suites/{suite_id}/rerequest`` (201, empty body): GitHub
+        asks the suite's app to run it again ("Check suites: Rerequest a check suite")."""
+
     def revert_pull(
         self, pull_node_id: str, *, title: str | None = None, body: str | None = None
     ) -> WriteAnswer:
         """GraphQL ``revertPullRequest(input: {pullRequestId, title, body})``: opens a PR that
         reverts a merged PR; the answer's ``data.revertPullRequest.revertPullRequest`` holds
         ``{id, number, url}``."""
+
+
+class Argo(Protocol):
+    """The Argo Workflows server API (``/api/v1/workflows``, Argo Server API reference)."""
+
+    def get_workflow(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """``GET /api/v1/workflows/{namespace}/{name}``: the Workflow object; None on 404."""
+
+    def submit(
+        self,
+        namespace: str,
+        template: str,
+        *,
+        parameters: Mapping[str, str] | None = None,
+        labels: Mapping[str, str] | None = None,
+        annotations: Mapping[str, str] | None = None,
+        generate_name: str | None = None,
+        kind: Literal["WorkflowTemplate", "ClusterWorkflowTemplate"] = "WorkflowTemplate",
+        name: str | None = None,
+    ) -> SubmittedWorkflow:
+        """``POST /api/v1/workflows/{namespace}/submit`` from ``template``. With ``name`` (a
+        deterministic :func:`shared.argo.workflow.workflow_name`) a repeat answers the existing
+        Workflow instead of starting a second one.
+
+        Raises:
+            UpstreamRejectedError: Argo refused the submission (4xx, e.g. unknown template).
+        """
+
+
+class ArgoCD(Protocol):
+    """The Argo CD API server (``/api/v1/applications``, Argo CD API reference)."""
+
+    def sync(self, application: str, revision: str) -> ApplicationState:
+        """``POST /api/v1/applications/{name}/sync`` to ``revision`` (40-hex Git SHA)."""
+
+    def get_application(self, application: str) -> ApplicationState:
+        """``GET /api/v1/applications/{name}``: the Application's current state."""
+
+    def rollback(self, application: str, history_id: int) -> ApplicationState:
+        """``POST /api/v1/applications/{name}/rollback`` to ``status.history`` entry
+        ``history_id``."""
+
+
+class Facteur(Protocol):
+    """Facteur, which starts Codex tasks (``POST {facteur_url}/codex/tasks``, protobuf)."""
+
+    def submit(self, task: CodexTask) -> dict[str, Any]:
+        """Send ``task``; Facteur's JSON answer with ``status_code`` (``{}`` for a non-JSON
+        body). A repeated ``delivery_id`` is dropped by Facteur, so a retry is harmless.
+
+        Raises:
+            UpstreamRejectedError: Facteur refused the task (4xx other than 408/429).
+        """
+
+
+class Broker(Protocol):
+    """The Knative Broker, reached through ``K_SINK`` (a SinkBinding), for a function that
+    publishes more than its one reply (DESIGN §4)."""
+
+    def publish(self, event: OutgoingEvent, *, timeout_s: float | None = None) -> None:
+        """POST ``event`` in binary mode; ``timeout_s`` seconds, None for the default.
+
+        Raises:
+            SinkNotBoundError: no ``K_SINK`` (the Service has no SinkBinding; 503).
+            UpstreamError: the sink did not answer 2xx or could not be reached.
+        """
+
+
+class Embedder(Protocol):
+    """Turns texts into vectors of one fixed length (memories, DESIGN §7).
+
+    Attributes:
+        label: what produced the vectors, stored in every row (``embedder`` column); vectors
+            with different labels are never compared.
+        kind: a human description of the embedder, stored in each row's metadata.
+        dimension: the length of every vector returned.
+    """
+
+    label: str
+    kind: str
+    dimension: int
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One vector of ``dimension`` floats per text, in order.
+
+        Raises:
+            TransientError: the embedding service failed (retry later; store nothing).
+            PermanentError: the service refused the request or answered another dimension.
+        """
+        ...

@@ -11,11 +11,10 @@ the projected pull request's, else GitHub's pull request.
 
 from __future__ import annotations
 
-from typing import Any
-
 from shared.gates.ci import CiResult, base_is_stale
 from shared.policy.model import Policy
-from shared.runtime.handler import Context
+from shared.runs import Run
+from shared.runtime.outcomes import Context
 
 SQL_PR_BASE = """
 SELECT base_ref FROM github.pr_state WHERE repository = :repository AND pr_number = :number
@@ -27,7 +26,7 @@ def applies(policy: Policy) -> bool:
     return policy.base_max_commits_behind is not None or policy.base_max_hours_behind is not None
 
 
-def check_base(run: dict[str, Any], result: CiResult, policy: Policy, ctx: Context) -> CiResult:
+def check_base(run: Run, result: CiResult, policy: Policy, ctx: Context) -> CiResult:
     """Turn a ``success`` into ``stale_base`` when the merge base is too far behind.
 
     Returns:
@@ -41,16 +40,16 @@ def check_base(run: dict[str, Any], result: CiResult, policy: Policy, ctx: Conte
     """
     if result.verdict != "success" or not applies(policy):
         return result
-    repo, sha = run["repository"], run["head_sha"]
-    base_ref = run.get("base_ref")
-    if not base_ref and run.get("pr_number") is not None:
-        row = ctx.tx.one(SQL_PR_BASE, repository=repo, number=run["pr_number"])
+    repo, sha = run.commit()
+    base_ref = run.base_ref
+    if not base_ref and run.pr_number is not None:
+        row = ctx.tx.one(SQL_PR_BASE, repository=repo, number=run.pr_number)
         base_ref = row["base_ref"] if row else None
         if not base_ref:
-            pull = ctx.deps.github().get_pull(repo, int(run["pr_number"]))
+            pull = ctx.deps.github().get_pull(repo, run.pr_number)
             base_ref = pull.base.ref if pull else None
     if not base_ref:
-        ctx.log.warning("base freshness skipped: no target branch", extra={"run_id": run["id"]})
+        ctx.log.warning("base freshness skipped: no target branch", extra={"run_id": run.id})
         return result
     comparison = ctx.deps.github().compare_commits(repo, base_ref, sha)
     stale, hours = base_is_stale(

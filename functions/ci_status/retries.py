@@ -8,12 +8,14 @@ A CI failure is retried instead of concluded when **all** of these hold:
 * every failing required check is a check run whose conclusion is in
   ``policy.flaky_retry_conclusions`` (``timed_out``, ``cancelled`` by default: a lost runner
   or an infrastructure timeout, not a test failure) and whose check suite is known;
-* writes are allowed: the repository is in ``settings.github_write_allowlist`` and
-  ``policy.dry_run`` is false (DESIGN §11). Otherwise the failure concludes, and the summary
-  says why no retry was made.
+* writes are allowed: the repository is on ``settings.github_write_allowlist``
+  (case-insensitive, as for every write) and ``policy.dry_run`` is false (DESIGN §11).
+  Otherwise the failure concludes, and the summary says why no retry was made.
 
-Each retry is one effect keyed ``rerequest:<repo>@<sha>:<suite_id>:<n>`` (``n`` = 1.. per
-commit) through :func:`shared.effects.outbox.perform`, so a redelivery never re-requests twice; the
+Each retry is one guarded GitHub write (:func:`shared.effects.writes.github_write`: dry run,
+allow-list, effects outbox, ``github.write_actions`` audit) keyed
+``rerequest:<repo>@<sha>:<suite_id>:<n>`` (``n`` = 1.. per commit), so a redelivery never
+re-requests twice and every retry, refused or dry-run one included, leaves its audit row; the
 suite is then marked re-requested, which makes its current check runs read as pending until
 the re-run reports.
 """
@@ -24,15 +26,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shared.effects.outbox import perform
-from shared.errors import PermanentError
+from shared.effects.writes import github_write
 from shared.gates.ci import CiResult
 from shared.github.checks import mark_suite_rerequested
 from shared.policy.model import Policy
-from shared.ports import GitHub
-from shared.runtime.handler import Context
+from shared.ports import GitHubWriter, WriteAnswer
+from shared.runs import Run
+from shared.runtime.outcomes import Context
 
-EFFECT_KIND = "ci_rerequest"
+#: The ``github.write_actions`` action of a retry; its effect kind is ``github.<action>``.
+ACTION = "rerequest_check_suite"
+EFFECT_KIND = f"github.{ACTION}"
+#: The effect kind retries had before they went through the guarded write path; still counted.
+LEGACY_EFFECT_KIND = "ci_rerequest"
+EFFECT_KINDS = [EFFECT_KIND, LEGACY_EFFECT_KIND]
 
 SQL_FAILING_RUNS = """
 SELECT name, suite_id, conclusion FROM github.check_state
@@ -46,12 +53,13 @@ WHERE repository = :repository AND suite_id = :suite_id AND kind = 'check_run'
 """
 SQL_SAME_FAILURE = """
 SELECT idempotency_key FROM runtime.effects
-WHERE kind = :kind AND left(idempotency_key, length(:prefix)) = :prefix
+WHERE kind = ANY(:kinds) AND left(idempotency_key, length(:prefix)) = :prefix
   AND request ->> 'after_id' = :after_id
 """
 SQL_RETRIES_SO_FAR = """
 SELECT count(*) AS n FROM runtime.effects
-WHERE kind = :kind AND left(idempotency_key, length(:prefix)) = :prefix AND state = 'done'
+WHERE kind = ANY(:kinds) AND left(idempotency_key, length(:prefix)) = :prefix
+  AND state = 'done'
 """
 
 
@@ -67,8 +75,8 @@ class RetryDecision:
         return {"retried_suites": self.retried, "skipped": self.skipped}
 
 
-def _rerequest(github: GitHub, repo: str, suite_id: int) -> Callable[[], dict[str, Any]]:
-    return lambda: github.rerequest_check_suite(repo, suite_id)
+def _rerequest(repo: str, suite_id: int) -> Callable[[GitHubWriter], WriteAnswer]:
+    return lambda writer: writer.rerequest_check_suite(repo, suite_id)
 
 
 def key_prefix(repository: str, sha: str) -> str:
@@ -76,9 +84,7 @@ def key_prefix(repository: str, sha: str) -> str:
     return f"rerequest:{repository}@{sha}:"
 
 
-def maybe_retry(
-    run: dict[str, Any], result: CiResult, policy: Policy, ctx: Context
-) -> RetryDecision:
+def maybe_retry(run: Run, result: CiResult, policy: Policy, ctx: Context) -> RetryDecision:
     """Re-request the failed suites of ``run``'s commit when the module rules allow it.
 
     Args:
@@ -93,7 +99,7 @@ def maybe_retry(
     """
     if policy.flaky_retry_max <= 0:
         return RetryDecision([], None)
-    repo, sha = run["repository"], run["head_sha"]
+    repo, sha = run.commit()
     rows = ctx.tx.all(SQL_FAILING_RUNS, repository=repo, head_sha=sha, names=result.failing)
     infrastructural = {c.lower() for c in policy.flaky_retry_conclusions}
     failing = [r for r in rows if r["conclusion"] is not None]
@@ -102,19 +108,15 @@ def maybe_retry(
     ):
         return RetryDecision([], "not_infrastructural")
     prefix = key_prefix(repo, sha)
-    done = ctx.tx.one(SQL_RETRIES_SO_FAR, kind=EFFECT_KIND, prefix=prefix)
+    done = ctx.tx.one(SQL_RETRIES_SO_FAR, kinds=EFFECT_KINDS, prefix=prefix)
     count = int(done["n"]) if done else 0
-    if repo not in ctx.deps.settings.github_write_allowlist:
-        return RetryDecision([], "repository_not_allowed")
-    if policy.dry_run:
-        return RetryDecision([], "dry_run")
-    github = ctx.deps.github()
     retried: list[int] = []
+    skipped: str | None = None
     for suite_id in sorted({int(r["suite_id"]) for r in failing}):
         row = ctx.tx.one(SQL_SUITE_AFTER_ID, repository=repo, suite_id=suite_id)
         after_id = str(row["after_id"]) if row and row["after_id"] is not None else ""
         same = ctx.tx.one(
-            SQL_SAME_FAILURE, kind=EFFECT_KIND, prefix=f"{prefix}{suite_id}:", after_id=after_id
+            SQL_SAME_FAILURE, kinds=EFFECT_KINDS, prefix=f"{prefix}{suite_id}:", after_id=after_id
         )
         if same is not None:
             key = str(same["idempotency_key"])
@@ -123,26 +125,27 @@ def maybe_retry(
         else:
             count += 1
             key = f"{prefix}{suite_id}:{count}"
-        request = {
-            "repository": repo,
-            "head_sha": sha,
-            "suite_id": suite_id,
-            "after_id": after_id,
-        }
-        try:
-            outcome = perform(
-                ctx.deps.db,
-                key=key,
-                kind=EFFECT_KIND,
-                run_id=run["id"],
-                request=request,
-                call=_rerequest(github, repo, suite_id),
+        write = github_write(
+            ctx.tx,
+            ctx.deps,
+            key=key,
+            action=ACTION,
+            repository=repo,
+            run_id=run.id,
+            request={"head_sha": sha, "suite_id": suite_id, "after_id": after_id},
+            dry_run=policy.dry_run,
+            call=_rerequest(repo, suite_id),
+        )
+        if write.mode != "live":  # dry run or not allow-listed: recorded, not sent
+            skipped = write.outcome
+            continue
+        if write.outcome != "success":  # GitHub refused (e.g. 422 not rerequestable): conclude
+            answer = write.answer
+            ctx.log.warning(
+                "check suite re-request refused",
+                extra={"status": answer.status if answer else None, "error": write.outcome},
             )
-        except PermanentError as exc:  # GitHub refused (e.g. 422 not rerequestable): conclude
-            ctx.log.warning("check suite re-request refused", extra={"error": exc.body()})
-            return RetryDecision(retried, "rerequest_refused")
-        if outcome.state != "done":
             return RetryDecision(retried, "rerequest_refused")
         mark_suite_rerequested(ctx.tx, repo, sha, suite_id)
         retried.append(suite_id)
-    return RetryDecision(retried, None)
+    return RetryDecision(retried, skipped)

@@ -14,15 +14,21 @@ from __future__ import annotations
 from typing import Any
 
 from shared.github.dispatch import project_webhook
-from shared.runs import active_runs_for_pr, transition
-from shared.runtime.handler import Context, NoReply, Outcome
+from shared.runs import RunStatus, active_runs_for_pr, transition
+from shared.runtime.outcomes import Context, NoReply, Outcome
 from shared.waits import timers
 
 SUPERSEDED_BY_PUSH = "superseded_by_push"
 OWNER = "ci-status"
 # Past the judge the merge itself checks the expected head SHA (issue 5), so only runs still
 # being gated are superseded here.
-GATED = ("notified", "run_complete", "waiting_for_ci", "waiting_for_review", "judging")
+GATED: tuple[RunStatus, ...] = (
+    "notified",
+    "run_complete",
+    "waiting_for_ci",
+    "waiting_for_review",
+    "judging",
+)
 TIMER_KINDS = ("ci_timeout", "reconcile")
 
 SQL_PR_HEAD = """
@@ -42,18 +48,18 @@ def on_synchronize(payload: dict[str, Any], ctx: Context) -> Outcome:
         return NoReply("pull request head unknown")
     superseded: list[int] = []
     for run in active_runs_for_pr(ctx.tx, touched.repository, number):
-        if not run["head_sha"] or run["head_sha"] == head:
+        if not run.head_sha or run.head_sha == head:
             continue
         if transition(
             ctx.tx,
-            run["id"],
+            run.id,
             from_statuses=GATED,
             to_status="superseded",
             reason=SUPERSEDED_BY_PUSH,
         ):
             for kind in TIMER_KINDS:
-                timers.cancel(ctx.tx, owner=OWNER, run_id=run["id"], kind=kind)
-            superseded.append(run["id"])
+                timers.cancel(ctx.tx, owner=OWNER, run_id=run.id, kind=kind)
+            superseded.append(run.id)
     if not superseded:
         return NoReply("no older run of this pull request is waiting")
     ctx.log.info("runs superseded by a push", extra={"run_ids": superseded, "head_sha": head})

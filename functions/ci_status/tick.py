@@ -21,18 +21,17 @@ Conclusions are published as ``ci.concluded`` with the id the gate's own reply w
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from functions.ci_status import verdicts
 from shared.gates.ci import ci_verdict
 from shared.github.checks import checks_for_sha
-from shared.models.events import CI_CONCLUDED, CheckSummary, CiConcluded
 from shared.policy.model import Policy
 from shared.policy.resolution import effective_policy
+from shared.runs import Run, conclude_ci, lock
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome, Reply
-from shared.waits.orphans import SQL_CI_ORPHANS
+from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
+from shared.waits.orphans import CI_STATUS, ORPHAN_FINDERS
 from shared.waits.reconcile import (
     RECONCILE,
     Step,
@@ -44,17 +43,6 @@ from shared.waits.reconcile import (
 
 CI_TIMEOUT = verdicts.CI_TIMEOUT
 
-SQL_RUN = """
-SELECT id, status, active, repository, head_sha, pr_number, ci_verdict
-FROM codex_judge.runs WHERE id = :id FOR UPDATE
-"""
-SQL_TIME_OUT = """
-UPDATE codex_judge.runs
-SET ci_verdict = 'failure', ci_summary = CAST(:summary AS jsonb), ci_concluded_at = now(),
-    status = 'waiting_for_review', updated_at = now()
-WHERE id = :id AND ci_verdict IS NULL AND active AND status = 'waiting_for_ci'
-"""
-
 
 def handle(event: Envelope, ctx: Context) -> Outcome:
     """Handle a wake-up: adopt orphaned waits, then every due ci-status timer."""
@@ -65,7 +53,7 @@ def adopt(ctx: Context, limit: int = 100) -> int:
     """Give each run waiting for CI without timers its deadline and an immediate reconcile."""
     return adopt_orphans(
         ctx,
-        SQL_CI_ORPHANS,
+        ORPHAN_FINDERS[CI_STATUS],
         deadline_kind=CI_TIMEOUT,
         timeout_of=lambda p: p.ci_timeout_s,
         limit=limit,
@@ -82,27 +70,27 @@ def on_timer(ctx: Context, timer: dict[str, Any]) -> Step:
     last_look = verdicts.decide_run(ctx, run_id)  # GitHub may have the verdict by now
     if isinstance(last_look, Reply):
         return Step(last_look)
-    run = ctx.tx.one(SQL_RUN, id=run_id)
+    run = lock(ctx.tx, run_id)
     if run is None or not _waiting(run):
         return Step(last_look)
-    policy, _ = effective_policy(ctx.tx, ctx.deps.settings, run["repository"])
+    policy, _ = effective_policy(ctx.tx, ctx.deps.settings, run.repository)
     summary = timed_out_summary(ctx, run, policy)
-    ctx.tx.run(SQL_TIME_OUT, id=run_id, summary=json.dumps(summary))
+    conclude_ci(ctx.tx, run_id, verdict="failure", summary=summary, only_waiting=True)
     settle(ctx, run_id)
     return Step(timed_out_reply(run, summary))
 
 
-def _waiting(run: dict[str, Any]) -> bool:
-    return bool(run["active"]) and run["status"] == "waiting_for_ci" and run["ci_verdict"] is None
+def _waiting(run: Run) -> bool:
+    return run.active and run.status == "waiting_for_ci" and run.ci_verdict is None
 
 
-def timed_out_summary(ctx: Context, run: dict[str, Any], policy: Policy) -> dict[str, Any]:
+def timed_out_summary(ctx: Context, run: Run, policy: Policy) -> dict[str, Any]:
     """The stored ``ci_summary`` of a CI wait that hit ``policy.ci_timeout_s``.
 
     ``failing`` and ``pending`` both name the required checks that never concluded on the head
     SHA, in policy order of names sorted; ``message`` and ``next_prompt`` say so for the judge.
     """
-    result = ci_verdict(checks_for_sha(ctx.tx, run["repository"], run["head_sha"]), policy)
+    result = ci_verdict(checks_for_sha(ctx.tx, *run.commit()), policy)
     missing = list(result.pending) or policy.required_check_names() or ["any check"]
     names = ", ".join(missing)
     summary = dict(result.summary())
@@ -113,7 +101,7 @@ def timed_out_summary(ctx: Context, run: dict[str, Any], policy: Policy) -> dict
         pending=missing,
         message=f"CI timed out after {policy.ci_timeout_s} s waiting for: {names}",
         next_prompt=(
-            f"CI never concluded on the head commit {run['head_sha']} within "
+            f"CI never concluded on the head commit {run.head_sha} within "
             f"{policy.ci_timeout_s} s: these required checks did not report a result: {names}. "
             "Make sure the change does not stop them from running (CI configuration, workflow "
             "triggers, path filters), then push again."
@@ -122,22 +110,6 @@ def timed_out_summary(ctx: Context, run: dict[str, Any], policy: Policy) -> dict
     return summary
 
 
-def timed_out_reply(run: dict[str, Any], summary: dict[str, Any]) -> Reply:
-    """The ``ci.concluded`` of a timed-out wait (same key as the gate's own reply)."""
-    data = CiConcluded(
-        run_id=run["id"],
-        repository=run["repository"],
-        head_sha=run["head_sha"],
-        pr_number=run["pr_number"],
-        verdict="failure",
-        failing=list(summary["failing"]),
-        checks=[CheckSummary.model_validate(c) for c in summary.get("checks") or []],
-        reason=CI_TIMEOUT,
-    )
-    return Reply(
-        CI_CONCLUDED,
-        data,
-        key=f"{run['id']}:{run['head_sha']}",
-        subject=str(run["id"]),
-        run_id=run["id"],
-    )
+def timed_out_reply(run: Run, summary: dict[str, Any]) -> Reply:
+    """The ``ci.concluded`` of a timed-out wait (the gate's own reply, same key)."""
+    return verdicts.reply(run, "failure", summary)

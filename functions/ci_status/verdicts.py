@@ -17,7 +17,7 @@ instead of concluding (:mod:`functions.ci_status.retries`); a success may still 
 rate limit propagates as ``RateLimitedError`` (429 + ``Retry-After``) and any other API error
 as a 503/422: never as "no checks". GitHub answering 404 for the repository or the commit is a
 decision, not an error: the run goes ``needs_human`` (``repository_not_found`` /
-``commit_not_found``) and ``run.escalated`` is replied (:mod:`shared.runs.escalation`).
+``commit_not_found``) and ``run.escalated`` is replied (:mod:`shared.waits.escalation`).
 
 A final verdict is written once (compare-and-set on ``ci_verdict IS NULL``), the run moves
 ``waiting_for_ci`` → ``waiting_for_review``, and the reply is ``ci.concluded`` keyed
@@ -27,7 +27,6 @@ database. A pending verdict is a NoReply("waiting").
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from functions.ci_status import freshness, retries, supersede
@@ -43,42 +42,19 @@ from shared.github.checks import (
 from shared.github.dispatch import project_webhook
 from shared.models.events import (
     CI_CONCLUDED,
-    CheckSummary,
-    CiConcluded,
     RunCompleted,
 )
 from shared.policy.resolution import effective_policy
-from shared.runs.escalation import escalate_not_found, replay_not_found
+from shared.runs import Run, conclude_ci, lock, lock_waiting_for_ci
+from shared.runs.event_data import ci_concluded
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome, Reply
+from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
+from shared.waits.escalation import escalate_not_found, replay_not_found
 from shared.waits.reconcile import note_waiting, settle
 
 #: The timer kind of a CI wait's deadline (owner ``ci-status``), armed here, handled by
 #: :mod:`functions.ci_status.tick`.
 CI_TIMEOUT = "ci_timeout"
-
-# NO KEY UPDATE, not UPDATE: the run row stays locked against concurrent deciders, while the
-# effects outbox (its own connection) can still insert rows that reference the run.
-
-SQL_RUN = """
-SELECT id, status, reason, repository, head_sha, base_ref, pr_number, ci_verdict, ci_summary
-FROM codex_judge.runs WHERE id = :id FOR NO KEY UPDATE
-"""
-SQL_WAITING_AT_SHA = """
-SELECT id, status, repository, head_sha, base_ref, pr_number, ci_verdict, ci_summary
-FROM codex_judge.runs
-WHERE repository = :repository AND head_sha = :head_sha AND active
-  AND status = 'waiting_for_ci' AND ci_verdict IS NULL
-ORDER BY id
-FOR NO KEY UPDATE
-"""
-SQL_CONCLUDE = """
-UPDATE codex_judge.runs
-SET ci_verdict = :verdict, ci_summary = CAST(:summary AS jsonb), ci_concluded_at = now(),
-    status = CASE WHEN status = 'waiting_for_ci' THEN 'waiting_for_review' ELSE status END,
-    updated_at = now()
-WHERE id = :id AND ci_verdict IS NULL AND active
-"""
 
 
 def github_event_name(event_type: str) -> str:
@@ -107,21 +83,21 @@ def on_check_event(event: Envelope, ctx: Context) -> Outcome:
 
 def decide_run(ctx: Context, run_id: int) -> Outcome:
     """Re-read run ``run_id``'s checks from GitHub and decide (``run.completed``; the tick's
-    reconcile in :mod:`functions.ci_status.tick`). Locks the run row."""
-    run = ctx.tx.one(SQL_RUN, id=run_id)
+    reconcile in :mod:`functions.ci_status.tick`). Locks the run."""
+    run = lock(ctx.tx, run_id)
     if run is None:
         return NoReply("unknown run", run_id=run_id)
-    if run["ci_verdict"] is not None:
-        return _reply(run, run["ci_verdict"], run["ci_summary"] or {})
+    if run.ci_verdict is not None:
+        return reply(run, run.ci_verdict, run.ci_summary or {})
     replayed = replay_not_found(ctx, run)
     if replayed is not None:
         return replayed
-    if run["status"] != "waiting_for_ci":
-        return NoReply(f"run is {run['status']}, not waiting_for_ci", run_id=run["id"])
-    if not run["repository"] or not run["head_sha"]:
-        return NoReply("run has no repository or head SHA", run_id=run["id"])
+    if run.status != "waiting_for_ci":
+        return NoReply(f"run is {run.status}, not waiting_for_ci", run_id=run.id)
+    if not run.repository or not run.head_sha:
+        return NoReply("run has no repository or head SHA", run_id=run.id)
     github = ctx.deps.github()
-    repo, sha = run["repository"], run["head_sha"]
+    repo, sha = run.repository, run.head_sha
     try:
         for check_run in github.list_check_runs(repo, sha):
             if check_run.head_sha == sha:
@@ -144,7 +120,7 @@ def _on_check_event(name: str, payload: Any, ctx: Context) -> Outcome:
         return NoReply("payload names no repository")
     outcome: Outcome = NoReply("no run waiting for CI at this commit")
     for sha in sorted(touched.head_shas):
-        for run in ctx.tx.all(SQL_WAITING_AT_SHA, repository=touched.repository, head_sha=sha):
+        for run in lock_waiting_for_ci(ctx.tx, touched.repository, sha):
             result = _decide(run, ctx)
             # One reply per event: the first run that concludes answers; any other run at the
             # same commit concludes on its next event (one active run per issue makes this rare).
@@ -154,16 +130,16 @@ def _on_check_event(name: str, payload: Any, ctx: Context) -> Outcome:
     return outcome
 
 
-def _decide(run: dict[str, Any], ctx: Context) -> Outcome:
+def _decide(run: Run, ctx: Context) -> Outcome:
     try:
         return _verdict(run, ctx)
     except UpstreamNotFoundError as gone:  # the base-freshness compare: a decision
         return escalate_not_found(ctx, run, gone)
 
 
-def _verdict(run: dict[str, Any], ctx: Context) -> Outcome:
-    policy, _ = effective_policy(ctx.tx, ctx.deps.settings, run["repository"])
-    repo, sha = run["repository"], run["head_sha"]
+def _verdict(run: Run, ctx: Context) -> Outcome:
+    policy, _ = effective_policy(ctx.tx, ctx.deps.settings, run.repository)
+    repo, sha = run.commit()
     # Suites an app created but never ran (no check runs) stay queued forever; only suites
     # with check runs can still add checks.
     open_suites = [
@@ -178,49 +154,39 @@ def _verdict(run: dict[str, Any], ctx: Context) -> Outcome:
         if retry.retried:
             note_waiting(
                 ctx,
-                run_id=run["id"],
+                run_id=run.id,
                 deadline_kind=CI_TIMEOUT,
                 deadline_s=policy.ci_timeout_s,
                 reconcile_s=policy.reconcile_interval_s,
             )
-            return NoReply(f"re-requested check suites {retry.retried}", run_id=run["id"])
+            return NoReply(f"re-requested check suites {retry.retried}", run_id=run.id)
     result = freshness.check_base(run, result, policy, ctx)
     if not result.final:
         note_waiting(  # a durable deadline and reconcile (shared.waits.reconcile)
             ctx,
-            run_id=run["id"],
+            run_id=run.id,
             deadline_kind=CI_TIMEOUT,
             deadline_s=policy.ci_timeout_s,
             reconcile_s=policy.reconcile_interval_s,
         )
-        return NoReply("waiting", run_id=run["id"])
+        return NoReply("waiting", run_id=run.id)
     summary = result.summary()
     if retry is not None and retry.skipped:
         summary["flaky_retry"] = retry.evidence()
     if result.verdict == "stale_base":
         summary["reason"] = "stale_base"
-    ctx.tx.run(SQL_CONCLUDE, id=run["id"], verdict=result.verdict, summary=json.dumps(summary))
-    settle(ctx, run["id"])
-    return _reply(run, result.verdict, summary)
+    conclude_ci(ctx.tx, run.id, verdict=result.verdict, summary=summary)
+    settle(ctx, run.id)
+    return reply(run, result.verdict, summary)
 
 
-def _reply(run: dict[str, Any], verdict: str, summary: dict[str, Any]) -> Reply:
-    data = CiConcluded(
-        run_id=run["id"],
-        repository=run["repository"],
-        head_sha=run["head_sha"],
-        pr_number=run["pr_number"],
-        verdict=verdict,  # type: ignore[arg-type]
-        failing=list(summary.get("failing") or []),
-        checks=[CheckSummary.model_validate(c) for c in summary.get("checks") or []],
-        reason=summary.get("reason"),
-        wrong_app=list(summary.get("wrong_app") or []),
-        base_sha=(summary.get("base") or {}).get("base_sha"),
-    )
+def reply(run: Run, verdict: str, summary: dict[str, Any]) -> Reply:
+    """The ``ci.concluded`` reply for ``run`` (key ``<run_id>:<head SHA>``, whichever path
+    concluded it: an event, a reconcile or the deadline)."""
     return Reply(
         CI_CONCLUDED,
-        data,
-        key=f"{run['id']}:{run['head_sha']}",
-        subject=str(run["id"]),
-        run_id=run["id"],
+        ci_concluded(run, verdict, summary),
+        key=f"{run.id}:{run.head_sha}",
+        subject=str(run.id),
+        run_id=run.id,
     )

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,10 +28,11 @@ import flask
 
 from shared import bootstrap
 from shared.errors import PermanentError
-from shared.runtime import limits
+from shared.runtime import dead_letters, limits
 from shared.runtime.envelope import Envelope, read_event
 from shared.runtime.gate import read_body
-from shared.runtime.handler import Context, NoReply, Outcome, cloudevent_function, reject, run_event
+from shared.runtime.handler import cloudevent_function, reject, run_event
+from shared.runtime.outcomes import Context, NoReply, Outcome
 
 CONSUMER = "dead-letter"
 
@@ -51,19 +51,6 @@ def _error_body(encoded: str | None) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {"raw": parsed}
 
 
-SQL_STORE = """
-INSERT INTO runtime.dead_letters
-    (subscriber, event_source, event_id, event_type, attributes, data, reason, error_code,
-     error_body)
-VALUES (:subscriber, :source, :id, :type, CAST(:attributes AS jsonb), :data, :reason, :code,
-        CAST(:body AS jsonb))
-ON CONFLICT (subscriber, event_source, event_id) DO UPDATE
-    SET error_code = COALESCE(EXCLUDED.error_code, runtime.dead_letters.error_code),
-        error_body = runtime.dead_letters.error_body || EXCLUDED.error_body,
-        attributes = runtime.dead_letters.attributes || EXCLUDED.attributes
-"""
-
-
 def subscriber_name(dest: str | None) -> str:
     """The Knative Service name of ``knativeerrordest``: the first label of its host
     (``http://run-complete.codex-judge.svc.cluster.local`` → ``run-complete``), so a function's
@@ -75,22 +62,21 @@ def subscriber_name(dest: str | None) -> str:
 
 
 def store(event: Envelope, ctx: Context) -> Outcome:
-    """Store the dead-lettered event with the subscriber's error, keyed by the subscriber."""
+    """Store the dead-lettered event with the subscriber's error, keyed by the subscriber
+    (merged with the row the subscriber wrote itself: :mod:`shared.runtime.dead_letters`)."""
     ext = event.extensions
     code = ext.get("knativeerrorcode")
     body = _error_body(ext.get("knativeerrordata"))
-    ctx.tx.run(
-        SQL_STORE,
-        subscriber=subscriber_name(ext.get("knativeerrordest")),
-        source=event.source,
-        id=event.id,
-        type=event.type,
-        attributes=json.dumps(event.attributes()),
-        data=event.data,
-        reason=str(body.get("message") or "delivery failed"),
+    message = body.get("message")
+    letter = dead_letters.DeadLetter.of_event(
+        subscriber_name(ext.get("knativeerrordest")),
+        event.attributes(),
+        event.data,
+        reason=str(message) if message else None,
         code=int(code) if code and code.isascii() and code.isdigit() and len(code) == 3 else None,
-        body=json.dumps(body),
+        body=body,
     )
+    dead_letters.record(ctx.tx, letter)
     return NoReply("stored")
 
 

@@ -29,7 +29,7 @@ from shared.models.events import (
     DeployVerified,
 )
 from shared.policy.model import Policy
-from shared.runtime.handler import Context, NoReply, Outcome, Reply
+from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 from shared.waits import timers
 
 OWNER = "deploy"

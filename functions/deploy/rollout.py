@@ -27,13 +27,12 @@ from typing import Any
 
 from functions.deploy import conclude, store
 from shared import runs
-from shared.adapters.argo import FINISHED_PHASES, failed_steps, workflow_name
-from shared.adapters.http import UpstreamRejectedError
+from shared.argo.workflow import FINISHED_PHASES, failed_steps, workflow_name
 from shared.effects import outbox
-from shared.errors import PermanentError
+from shared.errors import PermanentError, UpstreamRejectedError
 from shared.models.events import DEPLOYS_RUN_LABEL, VERIFIES_RUN_LABEL
 from shared.policy.model import Policy
-from shared.runtime.handler import Context, NoReply, Outcome
+from shared.runtime.outcomes import Context, NoReply, Outcome
 from shared.waits import timers
 
 OWNER = conclude.OWNER

@@ -32,17 +32,16 @@ from shared.effects import outbox, recovery
 from shared.errors import TransientError
 from shared.models.events import (
     PR_MERGED,
-    RUN_ESCALATED,
     PrMerged,
-    RunEscalated,
     VerificationCompleted,
 )
 from shared.policy.model import Policy
 from shared.policy.resolution import effective_policy
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome, Reply, reply_event
-from shared.runtime.publish import publish_event
+from shared.runtime.inbox import reply_event
+from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 from shared.waits import reconcile, timers
+from shared.waits.escalation import escalated_reply
 
 DEPLOY_NOT_CONFIGURED = "deploy_not_configured"
 
@@ -98,20 +97,7 @@ def merged(data: PrMerged, ctx: Context) -> Outcome:
             to_status="needs_human",
             reason=DEPLOY_NOT_CONFIGURED,
         )
-        return Reply(
-            type=RUN_ESCALATED,
-            data=RunEscalated(
-                run_id=data.run_id,
-                reason=DEPLOY_NOT_CONFIGURED,
-                message=message,
-                repository=data.repository,
-                issue_number=run["issue_number"],
-                attempt=run["attempt"],
-            ),
-            key=f"escalated:{data.run_id}:{DEPLOY_NOT_CONFIGURED}",
-            subject=str(data.run_id),
-            run_id=data.run_id,
-        )
+        return escalated_reply(run, reason=DEPLOY_NOT_CONFIGURED, message=message)
     row = store.create(
         ctx.tx,
         run_id=data.run_id,
@@ -181,7 +167,7 @@ def tick(ctx: Context) -> Outcome:
                 ctx.consumer, ctx.deps.settings.event_source, outcome, dict(ctx.extensions_out)
             )
             # Raises without a sink: the transaction rolls back and the timer stays due.
-            publish_event(ctx.deps.settings, event)
+            ctx.deps.broker().publish(event)
     return NoReply(f"{handled} deploy timer(s) handled")
 
 

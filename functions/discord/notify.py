@@ -2,7 +2,7 @@
 
 Consumes ``judge.decided``, ``pr.merged``, ``deploy.verified``, ``deploy.failed`` and
 ``run.escalated``; :mod:`functions.discord.notices` says which kind each is, and the policy's
-``discord_kinds`` whether it is posted. The run's links are read from ``codex_judge.runs`` and
+``discord_kinds`` whether it is posted. The run's links are read from the run store and
 ``codex_judge.artifacts``; the message goes out through :func:`shared.effects.outbox.perform` with
 the key ``discord:<run_id>:<kind>``, so a duplicate delivery, or another event of the same kind,
 never posts twice (DESIGN §4, §5).
@@ -41,17 +41,13 @@ from shared.models.events import (
     RunEscalated,
 )
 from shared.policy.resolution import effective_policy
+from shared.runs import get_run
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome
+from shared.runtime.outcomes import Context, NoReply, Outcome
 from shared.waits import timers
 
 OWNER = "discord"
 
-SQL_RUN = """
-SELECT repository, issue_number, issue_url, attempt, pr_url, pr_number, head_sha,
-       workflow_url, ci_summary
-  FROM codex_judge.runs WHERE id = :run_id
-"""
 SQL_ARTIFACTS = """
 SELECT name, url, bucket, key, endpoint
   FROM codex_judge.artifacts WHERE run_id = :run_id ORDER BY name
@@ -74,7 +70,7 @@ def _artifact_url(row: dict[str, Any]) -> str | None:
 
 def load_links(tx: Tx, run_id: int) -> RunLinks | None:
     """The run's links, or None when no run has ``run_id``."""
-    run = tx.one(SQL_RUN, run_id=run_id)
+    run = get_run(tx, run_id)
     if run is None:
         return None
     artifacts = []
@@ -82,17 +78,16 @@ def load_links(tx: Tx, run_id: int) -> RunLinks | None:
         url = _artifact_url(row)
         if url:
             artifacts.append((str(row["name"]), url))
-    summary = run["ci_summary"] if isinstance(run["ci_summary"], dict) else None
     return RunLinks(
-        repository=run["repository"],
-        issue_number=run["issue_number"],
-        issue_url=run["issue_url"],
-        pr_number=run["pr_number"],
-        pr_url=run["pr_url"],
-        head_sha=run["head_sha"],
-        workflow_url=run["workflow_url"],
-        attempt=run["attempt"],
-        ci_summary=summary,
+        repository=run.repository,
+        issue_number=run.issue_number,
+        issue_url=run.issue_url,
+        pr_number=run.pr_number,
+        pr_url=run.pr_url,
+        head_sha=run.head_sha,
+        workflow_url=run.workflow_url,
+        attempt=run.attempt,
+        ci_summary=run.ci_summary,
         artifacts=artifacts,
     )
 

@@ -25,9 +25,9 @@ from urllib.parse import parse_qs
 from shared.db import Database
 from shared.errors import InvalidDataError, MalformedEventError
 from shared.github.dispatch import project_webhook
+from shared.ports import Broker
 from shared.runtime import limits
 from shared.runtime.envelope import OutgoingEvent
-from shared.runtime.publish import publish_event
 from shared.settings import Settings
 
 log = logging.getLogger("codex_judge.github_webhook")
@@ -204,14 +204,15 @@ def store_and_project(db: Database, delivery: Delivery) -> tuple[OutgoingEvent, 
     return to_event(delivery, touched.subject()), published
 
 
-def publish(db: Database, settings: Settings, event: OutgoingEvent) -> None:
-    """POST ``event`` in binary mode to ``K_SINK`` and record ``published_at``.
+def publish(db: Database, broker: Broker, settings: Settings, event: OutgoingEvent) -> None:
+    """Publish ``event`` to the Broker (``K_SINK``, within ``github_timeout_s``) and record
+    ``published_at``.
 
     Raises:
         UpstreamError: no ``K_SINK``, or the sink did not answer 2xx (the caller answers 503;
             the delivery stays stored and unpublished until a redelivery publishes it).
     """
-    publish_event(settings, event, timeout_s=settings.github_timeout_s)
+    broker.publish(event, timeout_s=settings.github_timeout_s)
     with db.transaction() as tx:
         tx.run(SQL_MARK_PUBLISHED, delivery_id=event.id)
 

@@ -20,8 +20,6 @@ selects the KafkaSource by type and source (``tests/unit/test_routes.py``: type-
 
 from __future__ import annotations
 
-import logging
-
 import flask
 
 from functions.github_webhook.deliveries import (
@@ -32,13 +30,11 @@ from functions.github_webhook.deliveries import (
 )
 from functions.github_webhook.signature import HEADER, verify
 from shared import bootstrap
-from shared.errors import CodexJudgeError, PermanentError, UnauthorizedError
 from shared.runtime.envelope import read_event
 from shared.runtime.gate import read_body, readiness
-from shared.runtime.handler import error_response, event_response, json_response, store_dead_letter
+from shared.runtime.handler import event_response, failure_response
 
 CONSUMER = "github-webhook"
-log = logging.getLogger("codex_judge.github_webhook")
 
 
 def handle(request: flask.Request) -> flask.Response:
@@ -63,34 +59,22 @@ def handle(request: flask.Request) -> flask.Response:
         delivery = parse_delivery(headers, body)
         event, published = store_and_project(deps.db, delivery)
         if not published:
-            publish(deps.db, deps.settings, event)
+            publish(deps.db, deps.broker(), deps.settings, event)
         return event_response(event)
-    except UnauthorizedError as exc:
-        log.warning("webhook signature rejected", extra={"function": CONSUMER})
-        return error_response(exc)
-    except PermanentError as exc:
-        store_dead_letter(
+    except Exception as exc:  # the runtime's delivery contract (shared.runtime.handler)
+        attributes = {
+            "id": lowered.get("ce-id") or lowered.get("x-github-delivery"),
+            "source": lowered.get("ce-source") or "/github",
+            "type": lowered.get("ce-type") or "github.webhook",
+        }
+        return failure_response(
             deps,
             CONSUMER,
-            {
-                "id": lowered.get("ce-id") or lowered.get("x-github-delivery"),
-                "source": lowered.get("ce-source") or "/github",
-                "type": lowered.get("ce-type") or "github.webhook",
-            },
-            body,
-            exc.message,
-            exc.status,
-            exc.body(),
-        )
-        log.warning("webhook rejected", extra={"function": CONSUMER, "error": exc.body()})
-        return error_response(exc)
-    except CodexJudgeError as exc:
-        log.warning("transient failure", extra={"function": CONSUMER, "error": exc.body()})
-        return error_response(exc)
-    except Exception:
-        log.exception("unexpected failure", extra={"function": CONSUMER})
-        return json_response(
-            500, {"error": "InternalError", "message": "unexpected failure; redeliver the webhook"}
+            exc,
+            attributes=attributes,
+            data=body,
+            what="webhook",
+            retry_hint="redeliver the webhook",
         )
 
 

@@ -19,8 +19,8 @@ are final — mergeability and the verdict, sealed once.
 
 Every decision is sealed with what it saw (:mod:`shared.runs.seal`) and replied as
 ``judge.decided`` with the CloudEvent extension ``decision`` (pass|needs_iteration|needs_human)
-so Triggers can filter on it. The run row is locked (``FOR UPDATE``) for the whole decision, so
-a concurrent duplicate waits and then answers with the sealed evaluation.
+so Triggers can filter on it. The run is locked (:func:`shared.runs.lock`) for the whole
+decision, so a concurrent duplicate waits and then answers with the sealed evaluation.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from typing import Any
 from functions.judge.evaluations import existing, seal, tokens_today
 from functions.judge.llm_judge import JudgeConfig, llm_verdict
 from shared.errors import UpstreamNotFoundError
-from shared.gates.diff import load_pull_diff
 from shared.gates.judge import (
     Verdict,
     ci_failure,
@@ -40,6 +39,7 @@ from shared.gates.judge import (
     offline_verdict,
     review_blocking,
 )
+from shared.github.diffs import load_pull_diff
 from shared.github.pulls import project_pull
 from shared.models.events import (
     CI_CONCLUDED,
@@ -54,21 +54,16 @@ from shared.models.events import (
 from shared.models.github import PullFile, PullRequest
 from shared.policy.model import Policy
 from shared.policy.resolution import effective_policy
-from shared.runs.escalation import PULL_REQUEST_NOT_FOUND, not_found_message
+from shared.runs import Run, lock
 from shared.runs.seal import LiveState, Seal, live_from
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome, Reply
+from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 from shared.waits import timers
+from shared.waits.escalation import PULL_REQUEST_NOT_FOUND, not_found_message
 
 MERGEABLE_POLL = "mergeable_poll"
 MERGEABLE_FIRST_POLL_S = 5.0
 DEFAULT_DIFF_SOURCE = "github_pr_files"
-
-SQL_RUN = """
-SELECT id, status, active, phase, reason, repository, issue_number, attempt, head_sha,
-       base_ref, pr_number, ci_verdict, ci_summary, review_verdict, review_summary, notify_payload
-FROM codex_judge.runs WHERE id = :id FOR UPDATE
-"""
 
 
 def on_run_completed(event: Envelope, ctx: Context) -> Outcome:
@@ -105,12 +100,12 @@ def decide_run(ctx: Context, run_id: int, *, mergeable_timed_out: bool = False) 
 def _decide(
     ctx: Context, run_id: int, trigger: str, *, mergeable_timed_out: bool = False
 ) -> Outcome:
-    run = ctx.tx.one(SQL_RUN, id=run_id)
+    run = lock(ctx.tx, run_id)
     if run is None:
         return NoReply("unknown run", run_id=run_id)
     outcome: Outcome | None = existing(ctx.tx, run)
     if outcome is None:
-        policy, policy_hash = effective_policy(ctx.tx, ctx.deps.settings, run["repository"])
+        policy, policy_hash = effective_policy(ctx.tx, ctx.deps.settings, run.repository)
         judge = _Judge(run, ctx, policy, policy_hash, trigger)
         judge.mergeable_timed_out = mergeable_timed_out
         try:
@@ -126,7 +121,7 @@ class _Judge:
     """One decision for one locked run."""
 
     def __init__(
-        self, run: dict[str, Any], ctx: Context, policy: Policy, policy_hash: str, trigger: str
+        self, run: Run, ctx: Context, policy: Policy, policy_hash: str, trigger: str
     ) -> None:
         self.run, self.ctx, self.policy, self.policy_hash = run, ctx, policy, policy_hash
         self.files_detail: list[dict[str, Any]] = []
@@ -136,18 +131,18 @@ class _Judge:
         self.mergeable_timed_out = False
         self.inputs: dict[str, Any] = {
             "trigger": trigger,
-            "head_sha": run["head_sha"],
-            "pr_number": run["pr_number"],
-            "phase": run["phase"],
-            "ci": run["ci_summary"],
-            "review": run["review_summary"],
+            "head_sha": run.head_sha,
+            "pr_number": run.pr_number,
+            "phase": run.phase,
+            "ci": run.ci_summary,
+            "review": run.review_summary,
             "policy_hash": policy_hash,
         }
 
     def seal(self, verdict: Verdict) -> Reply:
         self.inputs.update(verdict.extra)
         live = self.live or LiveState(
-            head_sha=self.run["head_sha"],
+            head_sha=self.run.head_sha,
             base_sha=self.inputs.get("base_sha"),
             diff_hash=self.inputs.get("diff_hash"),
         )
@@ -155,7 +150,7 @@ class _Judge:
             **live.model_dump(),
             diff_source=self.inputs.get("diff_source"),
         )
-        timers.cancel(self.ctx.tx, owner="judge", run_id=self.run["id"], kind=MERGEABLE_POLL)
+        timers.cancel(self.ctx.tx, owner="judge", run_id=self.run.id, kind=MERGEABLE_POLL)
         return seal(
             self.ctx.tx,
             self.run,
@@ -170,81 +165,82 @@ class _Judge:
         """Seal needs_human for a PR, repository or commit GitHub does not know."""
         self.ctx.log.warning(
             "upstream not found: needs_human",
-            extra={"run_id": self.run["id"], "reason": gone.reason, "error": gone.message},
+            extra={"run_id": self.run.id, "reason": gone.reason, "error": gone.message},
         )
         message = not_found_message(gone.reason, self.run)
         return self.seal(Verdict("needs_human", [Reason(code=gone.reason, message=message)]))
 
     def on_run_completed(self) -> Outcome:
         run = self.run
-        if run["status"] == "needs_human":
-            code = run["reason"] or "missing_run_metadata"
+        if run.status == "needs_human":
+            code = run.reason or "missing_run_metadata"
             return self.seal(
                 Verdict(
                     "needs_human",
                     [Reason(code=code, message=f"the run cannot be judged automatically: {code}")],
                 )
             )
-        if run["phase"] in ("Failed", "Error"):
+        if run.phase in ("Failed", "Error"):
             return self.seal(
                 Verdict(
                     "needs_iteration",
                     [
                         Reason(
                             code="workflow_failed",
-                            message=f"the workflow ended in phase {run['phase']}",
+                            message=f"the workflow ended in phase {run.phase}",
                         )
                     ],
-                    f"The previous attempt's workflow ended in phase {run['phase']}"
-                    + (f" ({run['reason']})" if run["reason"] else "")
+                    f"The previous attempt's workflow ended in phase {run.phase}"
+                    + (f" ({run.reason})" if run.reason else "")
                     + ". Find the cause in its logs, fix it and complete the issue.",
                 )
             )
-        if not run["active"]:
-            return NoReply(f"run is {run['status']}", run_id=run["id"])
+        if not run.active:
+            return NoReply(f"run is {run.status}", run_id=run.id)
         missing = self._missing_pull()
         if missing is not None:
             return missing
         gate = self._gates()
         if gate is not None:
             return self.seal(gate)
-        return NoReply("gates passed; waiting for CI and review", run_id=run["id"])
+        return NoReply("gates passed; waiting for CI and review", run_id=run.id)
 
     def on_verdict(self) -> Outcome:
         run = self.run
-        if not run["active"]:
-            return NoReply(f"run is {run['status']}", run_id=run["id"])
-        if run["ci_verdict"] not in (None, "success"):  # failure, stale_base, timed out
-            return self.seal(ci_failure(run["ci_summary"] or {}, self.policy))
-        if run["ci_verdict"] is None or run["review_verdict"] is None:
-            waiting = "CI" if run["ci_verdict"] is None else "review"
-            return NoReply(f"waiting for {waiting}", run_id=run["id"])
+        if not run.active:
+            return NoReply(f"run is {run.status}", run_id=run.id)
+        if run.ci_verdict not in (None, "success"):  # failure, stale_base, timed out
+            return self.seal(ci_failure(run.ci_summary or {}, self.policy))
+        if run.ci_verdict is None or run.review_verdict is None:
+            waiting = "CI" if run.ci_verdict is None else "review"
+            return NoReply(f"waiting for {waiting}", run_id=run.id)
         missing = self._missing_pull()
         if missing is not None:
             return missing
         github = self.ctx.deps.github()
-        pull = github.get_pull(run["repository"], run["pr_number"])
+        repo, number, _ = run.pull_target()
+        pull = github.get_pull(repo, number)
         if pull is None:
             message = not_found_message(PULL_REQUEST_NOT_FOUND, run)
             return self.seal(
                 Verdict("needs_human", [Reason(code=PULL_REQUEST_NOT_FOUND, message=message)])
             )
-        project_pull(self.ctx.tx, run["repository"], pull)
+        project_pull(self.ctx.tx, repo, pull)
         self.inputs["mergeable_state"] = pull.mergeable_state
         self.inputs["base_sha"] = pull.base.sha
         unknown = (pull.mergeable_state or "unknown").lower() == "unknown"
-        unknown = unknown and pull.head.sha == run["head_sha"]
+        unknown = unknown and pull.head.sha == run.head_sha
         if unknown and not self.mergeable_timed_out:
             timers.schedule(
                 self.ctx.tx,
                 owner="judge",
-                run_id=run["id"],
+                run_id=run.id,
                 kind=MERGEABLE_POLL,
                 delay_s=MERGEABLE_FIRST_POLL_S,
-                payload={"pr_number": run["pr_number"], "head_sha": run["head_sha"]},
+                payload={"pr_number": run.pr_number, "head_sha": run.head_sha},
                 keep_existing=True,
             )
-            return NoReply("mergeable state unknown; re-polling", run_id=run["id"])
+            return NoReply("mergeable state unknown; re-polling", run_id=run.id)
         self.live = self._live(pull)
         if unknown and self.mergeable_timed_out:
             return self.seal(
@@ -259,30 +255,30 @@ class _Judge:
                     ],
                 )
             )
-        blocked = mergeability(pull.mergeable_state, pull.head.sha, run["head_sha"])
+        blocked = mergeability(pull.mergeable_state, pull.head.sha, run.head_sha)
         if blocked is None:
             blocked = self._gates()
         if blocked is None:
-            blocked = review_blocking(run["review_verdict"], run["review_summary"] or {})
+            blocked = review_blocking(run.review_verdict, run.review_summary or {})
         if blocked is not None:
             return self.seal(blocked)
         llm = self.ctx.deps.language_model()
         if llm is None:
-            return self.seal(offline_verdict(run["ci_summary"] or {}, run["review_verdict"]))
+            return self.seal(offline_verdict(run.ci_summary or {}, run.review_verdict))
         return self.seal(
             llm_verdict(
                 llm,
                 self._llm_config(),
-                run=run,
+                run=run.model_dump(),
                 pull=pull.model_dump(mode="json"),
                 files=list(self.files_detail),
-                ci_summary=run["ci_summary"] or {},
-                review_summary=run["review_summary"] or {},
+                ci_summary=run.ci_summary or {},
+                review_summary=run.review_summary or {},
             )
         )
 
     def _missing_pull(self) -> Reply | None:
-        if self.run["repository"] and self.run["pr_number"] and self.run["head_sha"]:
+        if self.run.names_pull_request:
             return None
         return self.seal(
             Verdict(
@@ -300,7 +296,7 @@ class _Judge:
         settings, policy = self.ctx.deps.settings, self.policy
         left = None
         if policy.daily_token_ceiling is not None:
-            used = tokens_today(self.ctx.tx, self.run["repository"])
+            used = tokens_today(self.ctx.tx, self.run.repository)
             left = max(0, policy.daily_token_ceiling - used)
         return JudgeConfig(
             max_attempts=settings.llm_max_attempts,
@@ -322,20 +318,21 @@ class _Judge:
         if self.files is None:
             settings = self.ctx.deps.settings
             github = self.ctx.deps.github()
+            repo, number, sha = self.run.pull_target()
             diff = load_pull_diff(
                 github,
-                self.run["repository"],
-                self.run["pr_number"],
+                repo,
+                number,
                 worktree_root=settings.diff_worktree_root,
-                base=self.run["base_ref"],
-                head=self.run["head_sha"],
+                base=self.run.base_ref,
+                head=sha,
             )
             if diff is not None:
                 self.files, self.unmerged_paths = diff.files, list(diff.unmerged_paths)
                 self.inputs["diff_source"] = diff.source
                 self.inputs["diff_digest"] = diff.digest()
             else:
-                self.files = github.list_pull_files(self.run["repository"], self.run["pr_number"])
+                self.files = github.list_pull_files(repo, number)
                 self.inputs["diff_source"] = DEFAULT_DIFF_SOURCE
         return self.files
 
@@ -345,13 +342,13 @@ class _Judge:
         Its diff hash is over GitHub's PR file list — what merge re-reads to detect drift —
         whichever diff the gates judged (their source and digest are recorded beside it)."""
         github = self.ctx.deps.github()
-        repo, sha = self.run["repository"], self.run["head_sha"]
+        repo, number, sha = self.run.pull_target()
         return live_from(
             pull,
-            github.list_pull_files(repo, self.run["pr_number"]),
+            github.list_pull_files(repo, number),
             github.list_check_runs(repo, sha),
             github.get_combined_status(repo, sha).statuses,
-            github.list_review_threads(repo, self.run["pr_number"]),
+            github.list_review_threads(repo, number),
         )
 
     def _gates(self) -> Verdict | None:
@@ -361,7 +358,7 @@ class _Judge:
         self.files_detail = [f.model_dump(mode="json") for f in files]
         report = gate_report(
             files,
-            self.run["notify_payload"] or {},
+            self.run.notify_payload,
             self.policy,
             unmerged_paths=self.unmerged_paths,
         )

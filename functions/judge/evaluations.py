@@ -7,12 +7,13 @@ a concurrent or duplicate one finds that row, and both answer with the reply reb
 
 Before inserting, a failing verdict is compared with the previous attempt's evaluation of the
 same issue: the next prompt always names what changed since then
-(:func:`shared.runs.fingerprints.changes_since`), and the same fingerprint on consecutive failing
+(:func:`shared.gates.fingerprints.changes_since`), and the same fingerprint on consecutive failing
 attempts is a ``repeated_failure`` with the policy's ``repeated_failure_outcome`` (default
 needs_human), so no rerun spends attempts on the same wall.
 
 The run moves by compare-and-set (:func:`shared.runs.transition`) from a pre-decision status:
-pass → ``merging`` (merge takes it on), otherwise the decision itself.
+pass → ``merging`` (merge takes it on), otherwise the decision itself; a run that was already
+terminal keeps its status and records the decision (:func:`shared.runs.record_decision`).
 """
 
 from __future__ import annotations
@@ -22,26 +23,29 @@ from dataclasses import replace
 from typing import Any
 
 from shared.db import Tx
+from shared.gates.fingerprints import Fingerprint, changes_since, fingerprint
 from shared.gates.judge import Verdict
-from shared.models.events import JUDGE_DECIDED, JudgeDecided, Reason
+from shared.models.events import JUDGE_DECIDED, Reason
 from shared.policy.model import Policy
-from shared.runs import transition
-from shared.runs.fingerprints import Fingerprint, changes_since, fingerprint
+from shared.runs import Run, RunStatus, record_decision, transition
+from shared.runs.event_data import judge_decided
 from shared.runs.seal import Seal
-from shared.runtime.handler import Reply
+from shared.runtime.outcomes import Reply
 
-NEXT_STATUS = {
+NEXT_STATUS: dict[str, RunStatus] = {
     "pass": "merging",
     "needs_iteration": "needs_iteration",
     "needs_human": "needs_human",
 }
 #: Statuses a run is in before its decision; a sealed run is never moved again by the judge.
-PRE_DECISION = ("notified", "run_complete", "waiting_for_ci", "waiting_for_review", "judging")
+PRE_DECISION: tuple[RunStatus, ...] = (
+    "notified",
+    "run_complete",
+    "waiting_for_ci",
+    "waiting_for_review",
+    "judging",
+)
 
-SQL_RECORD_DECISION = """
-UPDATE codex_judge.runs SET decision = :decision
-WHERE id = :id AND decision IS NULL AND status = :status
-"""
 SQL_INSERT = """
 INSERT INTO codex_judge.evaluations (run_id, stage, decision, reasons, next_prompt, judge_kind,
     model, confidence, inputs, policy, policy_hash, repository, issue_number, attempt, head_sha,
@@ -74,9 +78,9 @@ WHERE repository = :repository AND created_at >= date_trunc('day', now() AT TIME
 """
 
 
-def existing(tx: Tx, run: dict[str, Any]) -> Reply | None:
+def existing(tx: Tx, run: Run) -> Reply | None:
     """The reply of the run's sealed evaluation, or None when it has none yet."""
-    row = tx.one(SQL_GET, run_id=run["id"])
+    row = tx.one(SQL_GET, run_id=run.id)
     return _reply(run, row) if row else None
 
 
@@ -88,17 +92,15 @@ def tokens_today(tx: Tx, repository: str | None) -> int:
     return int(row["tokens"]) if row else 0
 
 
-def _repeated(
-    tx: Tx, run: dict[str, Any], verdict: Verdict, fp: Fingerprint, policy: Policy
-) -> Verdict:
+def _repeated(tx: Tx, run: Run, verdict: Verdict, fp: Fingerprint, policy: Policy) -> Verdict:
     """Name what changed since the previous attempt; escalate a repeated failure."""
-    if verdict.decision == "pass" or not (run["repository"] and run["issue_number"]):
+    if verdict.decision == "pass" or not (run.repository and run.issue_number):
         return verdict
     previous = tx.one(
         SQL_PREVIOUS,
-        repository=run["repository"],
-        issue_number=run["issue_number"],
-        attempt=run["attempt"] or 0,
+        repository=run.repository,
+        issue_number=run.issue_number,
+        attempt=run.attempt or 0,
     )
     if previous is None:
         return verdict
@@ -112,7 +114,7 @@ def _repeated(
     ):
         reason = Reason(
             code="repeated_failure",
-            message=f"attempt {run['attempt']} failed exactly like attempt "
+            message=f"attempt {run.attempt} failed exactly like attempt "
             f"{previous['attempt']} (fingerprint {fp.digest[:12]})",
         )
         return replace(
@@ -126,7 +128,7 @@ def _repeated(
 
 def seal(
     tx: Tx,
-    run: dict[str, Any],
+    run: Run,
     verdict: Verdict,
     *,
     inputs: dict[str, Any],
@@ -145,20 +147,20 @@ def seal(
         record: the sealed state (SHAs, checks, threads, diff); None seals only what the run
             row knows.
     """
-    notify = run.get("notify_payload") or {}
+    notify = run.notify_payload
     log_excerpt = notify.get("log_excerpt")
     fp = fingerprint(
         decision=verdict.decision,
         reason_codes=[r.code for r in verdict.reasons],
-        ci_summary=run.get("ci_summary"),
+        ci_summary=run.ci_summary,
         log_excerpt=log_excerpt if isinstance(log_excerpt, str) else None,
     )
     verdict = _repeated(tx, run, verdict, fp, policy)
     usage = verdict.extra.get("usage") or {}
     prompt_meta = verdict.extra.get("prompt") or {}
-    record = (record or Seal(head_sha=run["head_sha"])).model_copy(
+    record = (record or Seal(head_sha=run.head_sha)).model_copy(
         update={
-            "pr_number": run["pr_number"],
+            "pr_number": run.pr_number,
             "policy_hash": policy_hash,
             "prompt_template_version": prompt_meta.get(
                 "template_version", policy.prompt_template_version
@@ -172,7 +174,7 @@ def seal(
     )
     tx.run(
         SQL_INSERT,
-        run_id=run["id"],
+        run_id=run.id,
         decision=verdict.decision,
         reasons=json.dumps([r.model_dump() for r in verdict.reasons]),
         next_prompt=verdict.next_prompt,
@@ -182,9 +184,9 @@ def seal(
         inputs=json.dumps(inputs, default=str),
         policy=json.dumps(policy.model_dump(mode="json")),
         policy_hash=policy_hash,
-        repository=run["repository"],
-        issue_number=run["issue_number"],
-        attempt=run["attempt"],
+        repository=run.repository,
+        issue_number=run.issue_number,
+        attempt=run.attempt,
         head_sha=record.head_sha,
         base_sha=record.base_sha,
         diff_hash=record.diff_hash,
@@ -198,12 +200,12 @@ def seal(
         model_calls=int(usage.get("calls") or 0),
         cost_usd=str(usage.get("cost_usd")) if usage.get("cost_usd") is not None else None,
     )
-    row = tx.one(SQL_GET, run_id=run["id"])
+    row = tx.one(SQL_GET, run_id=run.id)
     assert row is not None  # inserted above or by the concurrent winner
     reasons = row["reasons"] or []
     transition(
         tx,
-        run["id"],
+        run.id,
         from_statuses=PRE_DECISION,
         to_status=NEXT_STATUS[row["decision"]],
         reason=reasons[0]["code"] if reasons else None,
@@ -211,27 +213,10 @@ def seal(
     )
     # A run that arrived already terminal (needs_human: missing metadata) keeps its status but
     # still records the sealed decision, so the runs table shows what the judge decided.
-    tx.run(
-        SQL_RECORD_DECISION,
-        id=run["id"],
-        decision=row["decision"],
-        status=NEXT_STATUS[row["decision"]],
-    )
+    record_decision(tx, run.id, decision=row["decision"], status=NEXT_STATUS[row["decision"]])
     return _reply(run, row)
 
 
-def _reply(run: dict[str, Any], row: dict[str, Any]) -> Reply:
-    data = JudgeDecided(
-        run_id=run["id"],
-        evaluation_id=row["id"],
-        decision=row["decision"],
-        reasons=[Reason.model_validate(r) for r in row["reasons"] or []],
-        next_prompt=row["next_prompt"],
-        judge_kind=row["judge_kind"],
-        repository=run["repository"],
-        issue_number=run["issue_number"],
-        attempt=run["attempt"],
-        pr_number=run["pr_number"],
-        head_sha=run["head_sha"],
-    )
-    return Reply(JUDGE_DECIDED, data, key=str(run["id"]), subject=str(run["id"]), run_id=run["id"])
+def _reply(run: Run, row: dict[str, Any]) -> Reply:
+    data = judge_decided(run, row)
+    return Reply(JUDGE_DECIDED, data, key=str(run.id), subject=str(run.id), run_id=run.id)

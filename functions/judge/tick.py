@@ -22,13 +22,12 @@ from typing import Any
 
 from functions.judge import decide
 from shared.policy.resolution import effective_policy
+from shared.runs import get_run
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome, Reply
+from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 from shared.waits.reconcile import Step, run_tick, tick_outcome
 
 MAX_BACKOFF_S = 60.0
-
-SQL_RUN = "SELECT repository, active FROM codex_judge.runs WHERE id = :id"
 
 
 def handle(event: Envelope, ctx: Context) -> Outcome:
@@ -51,11 +50,11 @@ def on_timer(ctx: Context, timer: dict[str, Any]) -> Step:
     state = dict(timer.get("payload") or {})
     polls = int(state.get("polls") or 0) + 1
     waited = float(state.get("waited_s") or decide.MERGEABLE_FIRST_POLL_S)
-    row = ctx.tx.one(SQL_RUN, id=run_id)
-    policy, _ = effective_policy(ctx.tx, ctx.deps.settings, row["repository"] if row else None)
+    run = get_run(ctx.tx, run_id)
+    policy, _ = effective_policy(ctx.tx, ctx.deps.settings, run.repository if run else None)
     timed_out = waited >= policy.mergeable_poll_timeout_s
     outcome = decide.decide_run(ctx, run_id, mergeable_timed_out=timed_out)
-    if isinstance(outcome, Reply) or timed_out or not (row and row["active"]):
+    if isinstance(outcome, Reply) or timed_out or not (run and run.active):
         return Step(outcome)  # decided, given up, or the run moved on
     delay = min(next_delay_s(polls), max(1.0, policy.mergeable_poll_timeout_s - waited))
     state.update(polls=polls, waited_s=waited + delay)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from shared.memories.store import remember
 from shared.models.events import JudgeDecided
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome
+from shared.runtime.outcomes import Context, NoReply, Outcome
 
 
 def remember_decision(event: Envelope, ctx: Context) -> Outcome:

@@ -10,18 +10,17 @@ are compared with the run's.
 
 from __future__ import annotations
 
-from typing import Any
-
 from shared.db import Tx
 from shared.models.github import PullRequest
 from shared.ports import GitHub
+from shared.runs import Run
 from shared.runs.seal import Drift, load_seal, read_live, seal_matches
 
 
 def drift_since_judging(
     tx: Tx,
     github: GitHub,
-    run: dict[str, Any],
+    run: Run,
     pull: PullRequest,
     *,
     policy_hash: str,
@@ -31,22 +30,22 @@ def drift_since_judging(
     Args:
         tx: the open transaction (reads the seal).
         github: the GitHub read port.
-        run: the run row (``id``, ``repository``, ``pr_number``, ``head_sha``, ``base_ref``).
+        run: the run (it names its repository, pull request and head SHA).
         pull: the pull request as just re-read.
         policy_hash: SHA-256 of the policy in force now.
 
     Raises:
         TransientError: GitHub is unavailable or rate limited.
     """
-    sealed = load_seal(tx, int(run["id"]))
+    sealed = load_seal(tx, run.id)
     if sealed is None:
         drifts: list[Drift] = []
-        if pull.head.sha != run["head_sha"]:
-            drifts.append(Drift(field="head_sha", sealed=run["head_sha"], live=pull.head.sha))
-        if run.get("base_ref") and pull.base.ref != run["base_ref"]:
-            drifts.append(Drift(field="base_ref", sealed=run["base_ref"], live=pull.base.ref))
+        if pull.head.sha != run.head_sha:
+            drifts.append(Drift(field="head_sha", sealed=run.head_sha, live=pull.head.sha))
+        if run.base_ref and pull.base.ref != run.base_ref:
+            drifts.append(Drift(field="base_ref", sealed=run.base_ref, live=pull.base.ref))
         return drifts
-    live = read_live(github, run["repository"], int(run["pr_number"]), run["head_sha"])
+    live = read_live(github, *run.pull_target())
     if sealed.policy_hash is not None:
         live = live.model_copy(update={"policy_hash": policy_hash})
     return [d for d in seal_matches(sealed, live) if d.blocking]

@@ -4,7 +4,7 @@
 On ``io.codexjudge.judge.decided.v1`` with decision ``pass`` for a run in ``merging``:
 
 1. re-read the PR; gone → ``needs_human`` ``pull_request_not_found``
-   (:func:`shared.runs.escalation.escalate`); already merged at the judged SHA →
+   (:func:`shared.waits.escalation.escalate`); already merged at the judged SHA →
    success; merged at another SHA or closed → ``needs_human`` ``merged_elsewhere`` /
    ``pr_closed``;
 2. compare with the sealed decision (:mod:`functions.merge.drift`); any blocking drift →
@@ -35,8 +35,6 @@ would answer 405, handled the same way), and the reply is published to ``K_SINK`
 
 from __future__ import annotations
 
-from typing import Any
-
 from functions.merge.drift import drift_since_judging
 from shared.effects import outbox, recovery
 from shared.effects.writes import DRY_RUN, REPOSITORY_NOT_ALLOWED, github_write, record_write
@@ -45,20 +43,24 @@ from shared.github.pulls import project_pull
 from shared.models.events import (
     JUDGE_DECIDED,
     PR_MERGED,
-    RUN_ESCALATED,
     JudgeDecided,
-    PrMerged,
-    RunEscalated,
 )
 from shared.policy.model import Policy
 from shared.policy.resolution import effective_policy
 from shared.ports import WriteAnswer
-from shared.runs import transition
-from shared.runs.escalation import PULL_REQUEST_NOT_FOUND, escalate, not_found_message
+from shared.runs import Run, RunStatus, get_run, transition
+from shared.runs import escalate as escalate_run
+from shared.runs.event_data import pr_merged
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome, Reply, reply_event
-from shared.runtime.publish import publish_event
+from shared.runtime.inbox import reply_event
+from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 from shared.waits import timers
+from shared.waits.escalation import (
+    PULL_REQUEST_NOT_FOUND,
+    escalate,
+    escalated_reply,
+    not_found_message,
+)
 
 #: The timer owner (the Knative Service name): recovery timers of merges whose worker died.
 OWNER = "merge"
@@ -66,7 +68,6 @@ DRIFT_AFTER_JUDGING = "drift_after_judging"
 MERGED_OUTCOMES = ("merged", "already_merged", DRY_RUN)
 
 SQL_LOCK_RUN = "SELECT pg_try_advisory_xact_lock(hashtext('merge'), CAST(:run_id AS integer)) AS ok"
-SQL_RUN = "SELECT * FROM codex_judge.runs WHERE id = :id"
 SQL_MERGE_RECORD = """
 SELECT outcome, request, response FROM github.write_actions
  WHERE idempotency_key = :key AND outcome = ANY(:outcomes)
@@ -100,7 +101,7 @@ def tick(event: Envelope, ctx: Context) -> Outcome:
         handled += outcome is not None
         if isinstance(outcome, Reply):
             out = reply_event(OWNER, ctx.deps.settings.event_source, outcome, {})
-            publish_event(ctx.deps.settings, out)
+            ctx.deps.broker().publish(out)
             published += 1
     return NoReply(f"tick: {handled} decision(s) handled again, {published} event(s) published")
 
@@ -121,17 +122,15 @@ def on_decision(event: Envelope, ctx: Context) -> Outcome:
     lock = ctx.tx.one(SQL_LOCK_RUN, run_id=decided.run_id)
     if not (lock and lock["ok"]):
         raise ConflictError(f"run {decided.run_id} is being merged by another delivery")
-    run = ctx.tx.one(SQL_RUN, id=decided.run_id)
+    run = get_run(ctx.tx, decided.run_id)
     if run is None:
         return NoReply(f"run {decided.run_id} not found; nothing merged")
-    if not (run["repository"] and run["pr_number"] and run["head_sha"]):
+    if not run.names_pull_request:
         return _escalate(ctx, run, "missing_pull_request", "the run names no PR or head SHA")
-    policy, policy_hash = effective_policy(ctx.tx, ctx.deps.settings, run["repository"])
-    if run["status"] != "merging":
+    policy, policy_hash = effective_policy(ctx.tx, ctx.deps.settings, run.repository)
+    if run.status != "merging":
         return _replay(ctx, run, policy)
-    owner = outbox.Recovery(
-        owner=OWNER, run_id=run["id"], event_type=JUDGE_DECIDED, data=event.json()
-    )
+    owner = outbox.Recovery(owner=OWNER, run_id=run.id, event_type=JUDGE_DECIDED, data=event.json())
     return _Merge(ctx, run, policy, policy_hash, owner).run()
 
 
@@ -141,16 +140,14 @@ class _Merge:
     def __init__(
         self,
         ctx: Context,
-        run: dict[str, Any],
+        run: Run,
         policy: Policy,
         policy_hash: str,
         owner: outbox.Recovery,
     ):
         self.ctx, self.run_row, self.policy, self.policy_hash = ctx, run, policy, policy_hash
         self.owner = owner
-        self.repo: str = run["repository"]
-        self.number: int = int(run["pr_number"])
-        self.sha: str = run["head_sha"]
+        self.repo, self.number, self.sha = run.pull_target()
         self.key = merge_key(self.repo, self.number, self.sha)
 
     def run(self) -> Outcome:
@@ -159,7 +156,7 @@ class _Merge:
         if pull is None:
             return escalate(
                 self.ctx,
-                int(self.run_row["id"]),
+                self.run_row.id,
                 reason=PULL_REQUEST_NOT_FOUND,
                 message=not_found_message(PULL_REQUEST_NOT_FOUND, self.run_row),
             )
@@ -181,7 +178,7 @@ class _Merge:
             key=self.key,
             action="merge",
             repository=self.repo,
-            run_id=self.run_row["id"],
+            run_id=self.run_row.id,
             request=request,
             dry_run=self.policy.dry_run,
             call=lambda writer: writer.merge_pull(
@@ -194,7 +191,7 @@ class _Merge:
             self._delete_branch(pull.head.ref)  # recorded as a would-be deletion only
             transition(
                 self.ctx.tx,
-                self.run_row["id"],
+                self.run_row.id,
                 from_statuses=["merging"],
                 to_status="completed",
                 reason=DRY_RUN,
@@ -233,7 +230,7 @@ class _Merge:
         record_write(
             self.ctx.tx,
             key=self.key,
-            run_id=self.run_row["id"],
+            run_id=self.run_row.id,
             repository=self.repo,
             action="merge",
             mode="live",
@@ -277,7 +274,7 @@ class _Merge:
                 key=f"delete-branch:{self.repo}:{head_ref}@{self.sha}",
                 action="delete_branch",
                 repository=self.repo,
-                run_id=self.run_row["id"],
+                run_id=self.run_row.id,
                 request={"branch": head_ref},
                 dry_run=self.policy.dry_run,
                 call=lambda writer: writer.delete_branch(self.repo, head_ref),
@@ -292,10 +289,10 @@ class _Merge:
 
     def _succeeded(self, merge_sha: str, head_ref: str) -> Outcome:
         self._delete_branch(head_ref)
-        to_status = "completed" if self.policy.deploy_mode == "none" else "deploying"
+        to_status: RunStatus = "completed" if self.policy.deploy_mode == "none" else "deploying"
         transition(
             self.ctx.tx,
-            self.run_row["id"],
+            self.run_row.id,
             from_statuses=["merging"],
             to_status=to_status,
             reason="merged",
@@ -304,28 +301,23 @@ class _Merge:
 
 
 def _merged_reply(
-    run: dict[str, Any], policy: Policy, merge_sha: str | None, *, dry_run: bool, method: str = ""
+    run: Run, policy: Policy, merge_sha: str | None, *, dry_run: bool, method: str = ""
 ) -> Reply:
-    data = PrMerged(
-        run_id=run["id"],
-        repository=run["repository"],
-        pr_number=run["pr_number"],
-        head_sha=run["head_sha"],
+    data = pr_merged(
+        run,
         merge_commit_sha=merge_sha,
-        merge_method=method or policy.merge_method,  # type: ignore[arg-type]
+        merge_method=method or policy.merge_method,
         dry_run=dry_run,
     )
-    return Reply(
-        PR_MERGED, data, key=f"merge:{run['id']}", subject=str(run["id"]), run_id=run["id"]
-    )
+    return Reply(PR_MERGED, data, key=f"merge:{run.id}", subject=str(run.id), run_id=run.id)
 
 
-def _replay(ctx: Context, run: dict[str, Any], policy: Policy) -> Outcome:
+def _replay(ctx: Context, run: Run, policy: Policy) -> Outcome:
     """A run already past ``merging``: the same reply as when it was merged, else nothing."""
-    key = merge_key(run["repository"], int(run["pr_number"]), run["head_sha"])
+    key = merge_key(*run.pull_target())
     row = ctx.tx.one(SQL_MERGE_RECORD, key=key, outcomes=list(MERGED_OUTCOMES))
     if row is None:
-        return NoReply(f"run is {run['status']}; nothing to merge", run_id=run["id"])
+        return NoReply(f"run is {run.status}; nothing to merge", run_id=run.id)
     response = row["response"] or {}
     method = str((row["request"] or {}).get("merge_method") or policy.merge_method)
     return _merged_reply(
@@ -337,25 +329,9 @@ def _replay(ctx: Context, run: dict[str, Any], policy: Policy) -> Outcome:
     )
 
 
-def _escalate(ctx: Context, run: dict[str, Any], reason: str, message: str) -> Outcome:
+def _escalate(ctx: Context, run: Run, reason: str, message: str) -> Outcome:
     """``merging`` → ``needs_human`` with ``reason``; reply ``run.escalated`` (once)."""
-    moved = transition(
-        ctx.tx, run["id"], from_statuses=["merging"], to_status="needs_human", reason=reason
-    )
-    if not moved and not (run["status"] == "needs_human" and run["reason"] == reason):
-        return NoReply(f"run is {run['status']}; not escalated", run_id=run["id"])
-    data = RunEscalated(
-        run_id=run["id"],
-        reason=reason,
-        message=message,
-        repository=run["repository"],
-        issue_number=run["issue_number"],
-        attempt=run["attempt"],
-    )
-    return Reply(
-        RUN_ESCALATED,
-        data,
-        key=f"escalated:{run['id']}:{reason}",
-        subject=str(run["id"]),
-        run_id=run["id"],
-    )
+    escalated = escalate_run(ctx.tx, run.id, reason=reason, from_statuses=["merging"])
+    if escalated is None:
+        return NoReply(f"run is {run.status}; not escalated", run_id=run.id)
+    return escalated_reply(escalated, reason=reason, message=message)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functions.notify.payload import NotifyPayload
 from shared import runs
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome
+from shared.runtime.outcomes import Context, NoReply, Outcome
 
 
 def attach(event: Envelope, ctx: Context) -> Outcome:
@@ -24,8 +24,8 @@ def attach(event: Envelope, ctx: Context) -> Outcome:
     run = runs.record_notify(ctx.tx, payload.workflow_uid, payload.stored())
     stored = 0
     if payload.events:
-        stored = runs.record_agent_messages(ctx.tx, run["id"], payload.events)
+        stored = runs.record_agent_messages(ctx.tx, run.id, payload.events)
     return NoReply(
-        f"notify merged into run {run['id']} ({run['status']}); {stored} agent events offered",
-        run_id=run["id"],
+        f"notify merged into run {run.id} ({run.status}); {stored} agent events offered",
+        run_id=run.id,
     )

@@ -46,8 +46,9 @@ from shared.models.events import JUDGE_DECIDED, JudgeDecided
 from shared.policy.model import Policy
 from shared.policy.resolution import effective_policy
 from shared.ports import GitHubWriter, WriteAnswer
+from shared.runs import latest_pr_number
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome
+from shared.runtime.outcomes import Context, NoReply, Outcome
 from shared.waits import timers
 
 #: The timer owner (the Knative Service name): recovery timers of proposals whose worker died.
@@ -75,11 +76,6 @@ SELECT base_sha FROM github.pr_state
  WHERE repository = :repository AND base_ref = :base AND base_sha IS NOT NULL
  ORDER BY observed_at DESC LIMIT 1
 """
-SQL_LATEST_PR = """
-SELECT pr_number FROM codex_judge.runs
- WHERE repository = :repository AND pr_number IS NOT NULL
- ORDER BY id DESC LIMIT 1
-"""
 
 
 def _base_sha(tx: Tx, deps: Container, repository: str, base: str) -> str | None:
@@ -88,10 +84,10 @@ def _base_sha(tx: Tx, deps: Container, repository: str, base: str) -> str | None
     row = tx.one(SQL_BASE_SHA, repository=repository, base=base)
     if row is not None:
         return str(row["base_sha"])
-    latest = tx.one(SQL_LATEST_PR, repository=repository)
+    latest = latest_pr_number(tx, repository)
     if latest is None:
         return None
-    pull = deps.github().get_pull(repository, int(latest["pr_number"]))
+    pull = deps.github().get_pull(repository, latest)
     if pull is None or pull.base.ref != base:
         return None
     project_pull(tx, repository, pull)

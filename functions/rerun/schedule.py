@@ -24,7 +24,9 @@ from shared.db import Tx
 from shared.errors import ConflictError
 from shared.models.events import RunEscalated
 from shared.policy.model import Policy
-from shared.runs import transition
+from shared.runs import Run, max_attempt
+from shared.runs import escalate as escalate_run
+from shared.runs.event_data import run_escalated
 from shared.waits import timers
 
 ATTEMPTS_EXHAUSTED = "attempts_exhausted"
@@ -32,12 +34,9 @@ IMPROVEMENT_NOT_RERUN = "improvement_not_rerun"
 
 SQL_LOCK_ISSUE = "SELECT pg_advisory_xact_lock(hashtext('rerun'), hashtext(:key))"
 SQL_SUBMISSION_FOR_RUN = "SELECT * FROM codex_judge.rerun_submissions WHERE run_id = :run_id"
-SQL_MAX_ATTEMPT = """
-SELECT GREATEST(
-    (SELECT max(attempt) FROM codex_judge.runs
-      WHERE repository = :repository AND issue_number = :issue),
-    (SELECT max(attempt) FROM codex_judge.rerun_submissions
-      WHERE repository = :repository AND issue_number = :issue)) AS attempt
+SQL_MAX_SUBMITTED = """
+SELECT max(attempt) AS attempt FROM codex_judge.rerun_submissions
+ WHERE repository = :repository AND issue_number = :issue
 """
 SQL_INSERT = """
 INSERT INTO codex_judge.rerun_submissions
@@ -57,26 +56,24 @@ def backoff_delay(policy: Policy, attempt: int) -> float:
     return float(policy.backoff_s[min(attempt - 2, len(policy.backoff_s) - 1)])
 
 
-def escalate(tx: Tx, run: dict[str, Any], reason: str, message: str) -> RunEscalated | None:
+def escalate(tx: Tx, run: Run, reason: str, message: str) -> RunEscalated | None:
     """Move ``run`` ``needs_iteration`` → ``needs_human`` with ``reason``; the event to emit,
-    or None when the run had already moved (a duplicate)."""
-    moved = transition(
-        tx, run["id"], from_statuses=["needs_iteration"], to_status="needs_human", reason=reason
-    )
-    if not moved and not (run["status"] == "needs_human" and run["reason"] == reason):
+    or None when the run had already moved otherwise (a duplicate)."""
+    escalated = escalate_run(tx, run.id, reason=reason, from_statuses=["needs_iteration"])
+    if escalated is None:
         return None
-    return RunEscalated(
-        run_id=run["id"],
-        reason=reason,
-        message=message,
-        repository=run["repository"],
-        issue_number=run["issue_number"],
-        attempt=run["attempt"],
-    )
+    return run_escalated(escalated, reason=reason, message=message)
+
+
+def _highest_attempt(tx: Tx, repository: str, issue: int) -> int | None:
+    """The highest attempt of the issue among its runs and its submitted reruns (None: none)."""
+    row = tx.one(SQL_MAX_SUBMITTED, repository=repository, issue=issue)
+    known = [max_attempt(tx, repository, issue), row["attempt"] if row else None]
+    return max((int(a) for a in known if a is not None), default=None)
 
 
 def plan(
-    tx: Tx, run: dict[str, Any], policy: Policy, next_prompt: str | None
+    tx: Tx, run: Run, policy: Policy, next_prompt: str | None
 ) -> RunEscalated | dict[str, Any] | str:
     """Schedule the rerun of ``run``.
 
@@ -88,22 +85,22 @@ def plan(
         ConflictError: another run of the same issue took the attempt number in between
             (409: the redelivery computes the next one).
     """
-    existing = tx.one(SQL_SUBMISSION_FOR_RUN, run_id=run["id"])
+    existing = tx.one(SQL_SUBMISSION_FOR_RUN, run_id=run.id)
     if existing is not None:
         return existing
-    if run["status"] != "needs_iteration":
-        return f"run is {run['status']}; nothing to rerun"
-    if tasks.is_improvement_run(run["labels"]):
+    if run.status != "needs_iteration":
+        return f"run is {run.status}; nothing to rerun"
+    if tasks.is_improvement_run(run.labels):
         event = escalate(
             tx, run, IMPROVEMENT_NOT_RERUN, "improvement runs are never rerun automatically"
         )
         return event or "improvement run already escalated"
-    repository, issue = run["repository"], run["issue_number"]
+    repository, issue = run.repository, run.issue_number
     if not repository or issue is None:
         return "run has no repository or issue; nothing to rerun"
     tx.one(SQL_LOCK_ISSUE, key=f"{repository}#{issue}")
-    row = tx.one(SQL_MAX_ATTEMPT, repository=repository, issue=issue)
-    attempt = int((row or {}).get("attempt") or run["attempt"] or 1) + 1
+    attempt = _highest_attempt(tx, repository, issue) or run.attempt or 1
+    attempt += 1
     if attempt > policy.max_attempts:
         event = escalate(
             tx,
@@ -115,11 +112,11 @@ def plan(
     delay = backoff_delay(policy, attempt)
     created = tx.one(
         SQL_INSERT,
-        run_id=run["id"],
+        run_id=run.id,
         repository=repository,
         issue=issue,
         attempt=attempt,
-        delivery_id=tasks.delivery_id(run["id"], attempt),
+        delivery_id=tasks.delivery_id(run.id, attempt),
         target=policy.rerun_target,
         prompt=next_prompt,
         delay_s=delay,
@@ -131,7 +128,7 @@ def plan(
     timers.schedule(
         tx,
         owner="rerun",
-        run_id=run["id"],
+        run_id=run.id,
         kind="submit",
         delay_s=delay,
         payload={"submission_id": created["id"], "attempt": attempt},

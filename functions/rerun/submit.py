@@ -5,7 +5,7 @@ The call goes through :func:`shared.effects.outbox.perform` under the submission
 attempt twice. The call itself is idempotent too, for a worker that dies (or loses Postgres)
 after the upstream accepted and before the record, whose claim the next try takes over: Facteur
 drops a repeated ``delivery_id``, and the Argo workflow is named from the key
-(:func:`shared.adapters.argo.workflow_name`), so a repeat answers 409 and the existing workflow
+(:func:`shared.argo.workflow.workflow_name`), so a repeat answers 409 and the existing workflow
 is recorded as the submission (issue 10).
 
 Outcomes (issue 5 "rerun"; DESIGN §12.8 — failed submissions were once retried forever):
@@ -25,15 +25,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.rerun import task as tasks
-from shared.adapters.argo import HttpxArgo, workflow_name
-from shared.adapters.facteur import HttpxFacteur
+from shared.argo.workflow import workflow_name
 from shared.bootstrap import Container
 from shared.db import Tx
 from shared.effects import outbox
 from shared.errors import ConflictError, PermanentError, RateLimitedError, TransientError
 from shared.models.events import RerunSubmitted, RunEscalated
 from shared.policy.model import Policy
-from shared.runs import transition
+from shared.runs import escalate
 from shared.waits import timers
 
 OWNER = "rerun"
@@ -74,13 +73,8 @@ class SubmitOutcome:
 def _send(deps: Container, target: str, plan: tasks.RerunPlan, template: str, ns: str) -> Any:
     """The upstream call for ``target``; returns a JSON-able acknowledgement."""
     if target == "facteur":
-        facteur = HttpxFacteur.from_settings(deps.settings)
-        try:
-            return facteur.submit(tasks.codex_task(plan))
-        finally:
-            facteur.close()
-    argo = HttpxArgo.from_settings(deps.settings)
-    created = argo.submit(
+        return deps.facteur().submit(tasks.codex_task(plan))
+    created = deps.argo().submit(
         ns,
         template,
         parameters=tasks.argo_parameters(plan),
@@ -101,13 +95,7 @@ def _fail(
     tx: Tx, row: dict[str, Any], plan: tasks.RerunPlan, error: str, tried: int
 ) -> SubmitOutcome:
     tx.run(SQL_FAILED, id=row["id"], error=error, tried=tried)
-    transition(
-        tx,
-        plan.run_id,
-        from_statuses=["needs_iteration"],
-        to_status="needs_human",
-        reason=SUBMISSION_FAILED,
-    )
+    escalate(tx, plan.run_id, reason=SUBMISSION_FAILED, from_statuses=["needs_iteration"])
     return SubmitOutcome(
         RunEscalated(
             run_id=plan.run_id,

@@ -30,10 +30,10 @@ from shared.models.events import (
     RunEscalated,
 )
 from shared.policy.resolution import effective_policy
-from shared.runs import get_run
+from shared.runs import Run, get_run
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome, Reply, reply_event
-from shared.runtime.publish import publish_event
+from shared.runtime.inbox import reply_event
+from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 from shared.waits import reconcile, timers
 
 CONSUMER = "rerun"
@@ -50,51 +50,51 @@ def _reply(event: RerunSubmitted | RunEscalated) -> Reply:
     return Reply(RUN_ESCALATED, event, key=f"{event.run_id}:{event.reason}", run_id=event.run_id)
 
 
-def _plan_for(tx: Tx, run: dict[str, Any], row: dict[str, Any], max_attempts: int) -> Any:
-    evaluation = tx.one(SQL_EVALUATION, run_id=run["id"]) or {}
+def _plan_for(tx: Tx, run: Run, row: dict[str, Any], max_attempts: int) -> Any:
+    evaluation = tx.one(SQL_EVALUATION, run_id=run.id) or {}
     reasons = evaluation.get("reasons")
     if not isinstance(reasons, list):
         reasons = []
     prompt = row.get("next_prompt") or evaluation.get("next_prompt") or ""
     repository = str(row["repository"])
     return tasks.RerunPlan(
-        run_id=int(run["id"]),
+        run_id=int(run.id),
         repository=repository,
         issue_number=int(row["issue_number"]),
         attempt=int(row["attempt"]),
         max_attempts=max_attempts,
         delivery_id=str(row["delivery_id"]),
         prompt=str(prompt),
-        base=str(run.get("base_ref") or "main"),
-        head=str(run.get("head_ref") or ""),
-        head_sha=run.get("head_sha"),
+        base=str(run.base_ref or "main"),
+        head=str(run.head_ref or ""),
+        head_sha=run.head_sha,
         issue_url=str(
-            run.get("issue_url") or f"https://github.com/{repository}/issues/{row['issue_number']}"
+            run.issue_url or f"https://github.com/{repository}/issues/{row['issue_number']}"
         ),
-        issue_title=str((run.get("notify_payload") or {}).get("issue_title") or ""),
-        issue_body=str((run.get("notify_payload") or {}).get("issue_body") or ""),
-        failing_checks=tasks.failing_checks(run.get("ci_summary")),
-        review_threads=tasks.review_threads(run.get("review_summary")),
+        issue_title=str((run.notify_payload or {}).get("issue_title") or ""),
+        issue_body=str((run.notify_payload or {}).get("issue_body") or ""),
+        failing_checks=tasks.failing_checks(run.ci_summary),
+        review_threads=tasks.review_threads(run.review_summary),
         reasons=[r for r in reasons if isinstance(r, dict)],
-        pr_number=run.get("pr_number"),
+        pr_number=run.pr_number,
     )
 
 
 def _submit(
     ctx: Context,
-    run: dict[str, Any],
+    run: Run,
     row: dict[str, Any],
     recovery: outbox.Recovery | None = None,
 ) -> submit.SubmitOutcome:
-    policy, _ = effective_policy(ctx.tx, ctx.deps.settings, run["repository"])
+    policy, _ = effective_policy(ctx.tx, ctx.deps.settings, run.repository)
     return submit.submit(
         ctx.tx,
         ctx.deps,
         row,
         _plan_for(ctx.tx, run, row, policy.max_attempts),
         policy,
-        template=tasks.workflow_template(run["labels"], ctx.deps.settings.rerun_workflow_template),
-        namespace=str(run.get("namespace") or policy.deploy_namespace),
+        template=tasks.workflow_template(run.labels, ctx.deps.settings.rerun_workflow_template),
+        namespace=str(run.namespace or policy.deploy_namespace),
         recovery=recovery,
     )
 
@@ -107,34 +107,34 @@ def on_decision(event: Envelope, ctx: Context) -> Outcome:
     run = get_run(ctx.tx, decided.run_id)
     if run is None:
         return NoReply(f"run {decided.run_id} not found; nothing to rerun")
-    policy, _ = effective_policy(ctx.tx, ctx.deps.settings, run["repository"])
+    policy, _ = effective_policy(ctx.tx, ctx.deps.settings, run.repository)
     planned = schedule.plan(ctx.tx, run, policy, decided.next_prompt)
     if isinstance(planned, str):
-        return NoReply(planned, run_id=run["id"])
+        return NoReply(planned, run_id=run.id)
     if isinstance(planned, RunEscalated):
         return _reply(planned)
     if planned["state"] != "scheduled":
-        return NoReply(f"attempt {planned['attempt']} already {planned['state']}", run_id=run["id"])
+        return NoReply(f"attempt {planned['attempt']} already {planned['state']}", run_id=run.id)
     if schedule.backoff_delay(policy, int(planned["attempt"])) > 0:
-        return NoReply(f"attempt {planned['attempt']} scheduled", run_id=run["id"])
+        return NoReply(f"attempt {planned['attempt']} scheduled", run_id=run.id)
     # Submitted inline, before this transaction commits the plan and its ``submit`` timer: the
     # claim arms a recovery timer with the decision, handled again on a tick if this worker dies.
     owner = outbox.Recovery(
         owner=submit.OWNER,
-        run_id=run["id"],
+        run_id=run.id,
         event_type=JUDGE_DECIDED,
         data=decided.model_dump(mode="json"),
     )
     outcome = _submit(ctx, run, planned, owner)
     if outcome.event is None:  # a transient failure moved the timer; a tick retries
-        return NoReply(outcome.note, run_id=run["id"])
-    timers.cancel(ctx.tx, owner=submit.OWNER, run_id=run["id"], kind=submit.TIMER_KIND)
+        return NoReply(outcome.note, run_id=run.id)
+    timers.cancel(ctx.tx, owner=submit.OWNER, run_id=run.id, kind=submit.TIMER_KIND)
     return _reply(outcome.event)
 
 
 def _publish(ctx: Context, reply: Reply) -> None:
     out = reply_event(CONSUMER, ctx.deps.settings.event_source, reply, {})
-    publish_event(ctx.deps.settings, out)  # without a sink: 503, the timer stays due
+    ctx.deps.broker().publish(out)  # without a sink: 503, the timer stays due
 
 
 def on_tick(event: Envelope, ctx: Context) -> Outcome:

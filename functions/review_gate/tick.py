@@ -28,10 +28,11 @@ from typing import Any
 from functions.review_gate import verdicts
 from shared.errors import UpstreamNotFoundError
 from shared.gates.review import timed_out_summary
-from shared.runs.escalation import escalate_not_found
+from shared.runs import lock
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome
-from shared.waits.orphans import SQL_REVIEW_ORPHANS
+from shared.runtime.outcomes import Context, NoReply, Outcome
+from shared.waits.escalation import escalate_not_found
+from shared.waits.orphans import ORPHAN_FINDERS, REVIEW_GATE
 from shared.waits.reconcile import RECONCILE, Step, adopt_orphans, run_tick, tick_outcome
 
 REVIEW_TIMEOUT = verdicts.REVIEW_TIMEOUT
@@ -46,7 +47,7 @@ def adopt(ctx: Context, limit: int = 100) -> int:
     """Give each waiting run without timers its deadline and an immediate reconcile."""
     return adopt_orphans(
         ctx,
-        SQL_REVIEW_ORPHANS,
+        ORPHAN_FINDERS[REVIEW_GATE],
         deadline_kind=REVIEW_TIMEOUT,
         timeout_of=lambda p: p.review_timeout_s,
         limit=limit,
@@ -60,7 +61,7 @@ def on_timer(ctx: Context, timer: dict[str, Any]) -> Step:
         return Step(verdicts.decide_run(ctx, run_id))
     if timer["kind"] != REVIEW_TIMEOUT:
         return Step(NoReply(f"unknown timer kind {timer['kind']}", run_id=run_id))
-    run = verdicts.lock_run(ctx, run_id)
+    run = lock(ctx.tx, run_id)
     if run is None or not verdicts.is_waiting(run):
         # Concluded (the reply is rebuilt and published again: harmless) or moved on.
         return Step(verdicts.decide_run(ctx, run_id))

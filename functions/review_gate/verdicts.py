@@ -13,12 +13,11 @@ the head yet → NoReply("waiting"), and the wait is noted as durable timers (a
 ``timers.due`` wake-up handles in :mod:`functions.review_gate.tick`. GitHub answering 404 for
 the PR or its repository is a decision, not a failure: the run goes ``needs_human``
 (``pull_request_not_found`` / ``repository_not_found``) and ``run.escalated`` is replied
-(:mod:`shared.runs.escalation`).
+(:mod:`shared.waits.escalation`).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from shared.errors import UpstreamNotFoundError
@@ -27,42 +26,21 @@ from shared.github.dispatch import project_webhook
 from shared.github.reviews import project_review, snapshot_threads
 from shared.models.events import (
     REVIEW_CONCLUDED,
-    ReviewConcluded,
     RunCompleted,
-    ThreadSummary,
 )
 from shared.policy.model import Policy
 from shared.policy.resolution import effective_policy
-from shared.runs.escalation import escalate_not_found, replay_not_found
+from shared.runs import Run, conclude_review, lock, lock_waiting_for_review
+from shared.runs.event_data import review_concluded
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome, Reply
+from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
+from shared.waits.escalation import escalate_not_found, replay_not_found
 from shared.waits.reconcile import note_waiting, settle
 
 #: The timer kind of a review wait's deadline (owner ``review-gate``), armed here, handled by
 #: :mod:`functions.review_gate.tick`.
 REVIEW_TIMEOUT = "review_timeout"
 _WAITING = ("run_complete", "waiting_for_ci", "waiting_for_review")
-
-SQL_RUN = """
-SELECT id, status, reason, active, repository, head_sha, pr_number, review_verdict,
-       review_summary
-FROM codex_judge.runs WHERE id = :id FOR UPDATE
-"""
-SQL_WAITING_FOR_PR = """
-SELECT id, status, active, repository, head_sha, pr_number, review_verdict, review_summary
-FROM codex_judge.runs
-WHERE repository = :repository AND pr_number = :pr_number AND active
-  AND status IN ('run_complete', 'waiting_for_ci', 'waiting_for_review')
-  AND review_verdict IS NULL AND head_sha IS NOT NULL
-ORDER BY id
-FOR UPDATE
-"""
-SQL_CONCLUDE = """
-UPDATE codex_judge.runs
-SET review_verdict = :verdict, review_summary = CAST(:summary AS jsonb),
-    review_concluded_at = now(), updated_at = now()
-WHERE id = :id AND review_verdict IS NULL AND active
-"""
 
 
 def on_run_completed(event: Envelope, ctx: Context) -> Outcome:
@@ -86,18 +64,18 @@ def decide_run(ctx: Context, run_id: int) -> Outcome:
         or a NoReply saying why there is nothing to say (unknown run, not waiting, no pull
         request, still waiting).
     """
-    run = ctx.tx.one(SQL_RUN, id=run_id)
+    run = lock(ctx.tx, run_id)
     if run is None:
         return NoReply("unknown run", run_id=run_id)
-    if run["review_verdict"] is not None:
-        return _reply(run, run["review_summary"] or {})
+    if run.review_verdict is not None:
+        return _reply(run, run.review_summary or {})
     replayed = replay_not_found(ctx, run)
     if replayed is not None:
         return replayed
-    if not run["active"] or run["status"] not in _WAITING:
-        return NoReply(f"run is {run['status']}", run_id=run["id"])
-    if not run["repository"] or not run["pr_number"] or not run["head_sha"]:
-        return NoReply("run has no pull request or head SHA", run_id=run["id"])
+    if not run.active or run.status not in _WAITING:
+        return NoReply(f"run is {run.status}", run_id=run.id)
+    if not run.repository or not run.pr_number or not run.head_sha:
+        return NoReply("run has no pull request or head SHA", run_id=run.id)
     return _decide(run, ctx)
 
 
@@ -109,7 +87,7 @@ def _on_github_event(name: str, payload: Any, ctx: Context) -> Outcome:
         return NoReply("payload names no repository")
     outcome: Outcome = NoReply("no run waiting for review on this pull request")
     for number in sorted(touched.pr_numbers):
-        for run in ctx.tx.all(SQL_WAITING_FOR_PR, repository=touched.repository, pr_number=number):
+        for run in lock_waiting_for_review(ctx.tx, touched.repository, number):
             result = _decide(run, ctx)
             if isinstance(result, Reply):  # one reply per event; see ci-status
                 return result
@@ -117,10 +95,10 @@ def _on_github_event(name: str, payload: Any, ctx: Context) -> Outcome:
     return outcome
 
 
-def evaluate(ctx: Context, run: dict[str, Any]) -> tuple[ReviewResult, Policy]:
+def evaluate(ctx: Context, run: Run) -> tuple[ReviewResult, Policy]:
     """Read every review and review thread of the run's PR from GitHub, project them and
     compute the verdict at the run's head SHA under the repository's policy."""
-    repo, number, sha = run["repository"], run["pr_number"], run["head_sha"]
+    repo, number, sha = run.pull_target()
     github = ctx.deps.github()
     reviews = github.list_reviews(repo, number)
     threads = github.list_review_threads(repo, number)
@@ -131,22 +109,17 @@ def evaluate(ctx: Context, run: dict[str, Any]) -> tuple[ReviewResult, Policy]:
     return review_verdict(reviews, threads, sha, policy), policy
 
 
-def lock_run(ctx: Context, run_id: int) -> dict[str, Any] | None:
-    """The run row (the columns this gate reads), locked ``FOR UPDATE``; None when unknown."""
-    return ctx.tx.one(SQL_RUN, id=run_id)
-
-
-def is_waiting(run: dict[str, Any]) -> bool:
+def is_waiting(run: Run) -> bool:
     """Whether the run still waits for a review verdict this gate can give."""
     return (
-        run["review_verdict"] is None
-        and bool(run["active"])
-        and run["status"] in _WAITING
-        and bool(run["repository"] and run["pr_number"] and run["head_sha"])
+        run.review_verdict is None
+        and run.active
+        and run.status in _WAITING
+        and run.names_pull_request
     )
 
 
-def _decide(run: dict[str, Any], ctx: Context) -> Outcome:
+def _decide(run: Run, ctx: Context) -> Outcome:
     try:
         result, policy = evaluate(ctx, run)
     except UpstreamNotFoundError as gone:
@@ -154,42 +127,28 @@ def _decide(run: dict[str, Any], ctx: Context) -> Outcome:
     if not result.final:
         note_waiting(
             ctx,
-            run_id=run["id"],
+            run_id=run.id,
             deadline_kind=REVIEW_TIMEOUT,
             deadline_s=policy.review_timeout_s,
             reconcile_s=policy.reconcile_interval_s,
         )
-        return NoReply("waiting for " + ", ".join(result.waiting_for), run_id=run["id"])
+        return NoReply("waiting for " + ", ".join(result.waiting_for), run_id=run.id)
     return conclude(ctx, run, result.summary())
 
 
-def conclude(ctx: Context, run: dict[str, Any], summary: dict[str, Any]) -> Reply:
+def conclude(ctx: Context, run: Run, summary: dict[str, Any]) -> Reply:
     """Write the final verdict once (compare-and-set), retire the run's timers, build the reply
     (from ``summary``: a :meth:`ReviewResult.summary` or a timed-out summary)."""
-    ctx.tx.run(SQL_CONCLUDE, id=run["id"], verdict=summary["verdict"], summary=json.dumps(summary))
-    settle(ctx, run["id"])
+    conclude_review(ctx.tx, run.id, verdict=summary["verdict"], summary=summary)
+    settle(ctx, run.id)
     return _reply(run, summary)
 
 
-def _reply(run: dict[str, Any], summary: dict[str, Any]) -> Reply:
-    data = ReviewConcluded(
-        run_id=run["id"],
-        repository=run["repository"],
-        pr_number=run["pr_number"],
-        head_sha=run["head_sha"],
-        verdict=summary["verdict"],
-        reviewers=list(summary.get("reviewers") or []),
-        unresolved_threads=[
-            ThreadSummary.model_validate(t) for t in summary.get("unresolved_threads") or []
-        ],
-        next_prompt=summary.get("next_prompt"),
-        reason=summary.get("reason"),
-        waiting_for=list(summary.get("waiting_for") or []) if summary.get("reason") else [],
-    )
+def _reply(run: Run, summary: dict[str, Any]) -> Reply:
     return Reply(
         REVIEW_CONCLUDED,
-        data,
-        key=f"{run['id']}:{run['head_sha']}",
-        subject=str(run["id"]),
-        run_id=run["id"],
+        review_concluded(run, summary),
+        key=f"{run.id}:{run.head_sha}",
+        subject=str(run.id),
+        run_id=run.id,
     )

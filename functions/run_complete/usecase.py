@@ -13,14 +13,13 @@ The reply is sent for ``needs_human`` runs too: the judge and Discord react to i
 
 from __future__ import annotations
 
-from typing import Any
-
 from functions.run_complete.verification import verification_reply, verified_run_id
 from shared import runs
 from shared.argo import UnfinishedWorkflow, WorkflowCompletion, parse_completion
-from shared.models.events import DEPLOYS_RUN_LABEL, RUN_COMPLETED, RunCompleted
+from shared.models.events import DEPLOYS_RUN_LABEL, RUN_COMPLETED
+from shared.runs.event_data import run_completed
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome, Reply
+from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 
 
 def workflow_url(argo_server_url: str | None, completion: WorkflowCompletion) -> str | None:
@@ -28,24 +27,6 @@ def workflow_url(argo_server_url: str | None, completion: WorkflowCompletion) ->
     if not argo_server_url or not completion.namespace or not completion.name:
         return None
     return f"{argo_server_url.rstrip('/')}/workflows/{completion.namespace}/{completion.name}"
-
-
-def run_completed(run: dict[str, Any], completion: WorkflowCompletion) -> RunCompleted:
-    """The ``run.completed`` data for ``run`` (a ``codex_judge.runs`` row) and its completion."""
-    return RunCompleted(
-        run_id=run["id"],
-        workflow_uid=completion.uid,
-        workflow_name=run["workflow_name"] or completion.name,
-        namespace=run["namespace"] or completion.namespace,
-        phase=completion.phase,
-        status=run["status"],
-        reason=run["reason"],
-        repository=run["repository"],
-        issue_number=run["issue_number"],
-        attempt=run["attempt"],
-        head_sha=run["head_sha"],
-        pr_number=run["pr_number"],
-    )
 
 
 def complete(event: Envelope, ctx: Context) -> Outcome:
@@ -67,19 +48,19 @@ def complete(event: Envelope, ctx: Context) -> Outcome:
     run = result.run
     if result.duplicate:
         ctx.log.info(
-            "completion already recorded", extra={"run_id": run["id"], "workflow_uid": parsed.uid}
+            "completion already recorded", extra={"run_id": run.id, "workflow_uid": parsed.uid}
         )
     else:
-        runs.record_artifacts(ctx.tx, run["id"], parsed.artifacts)
-        events = (run.get("notify_payload") or {}).get("events")
+        runs.record_artifacts(ctx.tx, run.id, parsed.artifacts)
+        events = run.notify_payload.get("events")
         if isinstance(events, list):
-            runs.record_agent_messages(ctx.tx, run["id"], events)
+            runs.record_agent_messages(ctx.tx, run.id, events)
         ctx.log.info(
             "run recorded",
             extra={
-                "run_id": run["id"],
+                "run_id": run.id,
                 "workflow_uid": parsed.uid,
-                "status": run["status"],
+                "status": run.status,
                 "missing": result.missing,
                 "superseded": result.superseded,
             },
@@ -89,5 +70,5 @@ def complete(event: Envelope, ctx: Context) -> Outcome:
         data=run_completed(run, parsed),
         key=parsed.completion_key,
         subject=parsed.uid,
-        run_id=run["id"],
+        run_id=run.id,
     )

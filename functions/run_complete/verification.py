@@ -14,16 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.adapters.argo import failed_steps
 from shared.argo import WorkflowCompletion
 from shared.argo.decode import load_document, locate_workflow
+from shared.argo.workflow import failed_steps
 from shared.errors import InvalidDataError
 from shared.models.events import (
     VERIFICATION_COMPLETED,
     VERIFIES_RUN_LABEL,
     VerificationCompleted,
 )
-from shared.runtime.handler import Reply
+from shared.runtime.outcomes import Reply
 
 
 def verified_run_id(completion: WorkflowCompletion) -> int | None:

@@ -17,7 +17,7 @@ subject ``<owner>``, the id ``<tick id>:<owner>`` and :class:`~shared.models.eve
 data. The owner handles it as it handled the tick: adopt, then every due timer of its own.
 
 Delivery (DESIGN §6): the queries and publishes run in the tick's inbox transaction. A publish
-that fails (no ``K_SINK``: :class:`~shared.runtime.publish.SinkNotBoundError`; the Broker
+that fails (no ``K_SINK``: :class:`~shared.errors.SinkNotBoundError`; the Broker
 unreachable) answers 503 and rolls the inbox row back, so the retried tick publishes every event
 again with the same ids, which the owners' inboxes deduplicate; timers are only read here, so
 nothing is lost. A duplicate tick is answered from the inbox and publishes nothing.
@@ -27,8 +27,7 @@ from __future__ import annotations
 
 from shared.models.events import TIMER_OWNER_EXTENSION, TIMERS_DUE, TimersDue
 from shared.runtime.envelope import Envelope, OutgoingEvent
-from shared.runtime.handler import Context, NoReply, Outcome
-from shared.runtime.publish import publish_event
+from shared.runtime.outcomes import Context, NoReply, Outcome
 from shared.waits import orphans, timers
 
 CONSUMER = "scheduler"
@@ -44,7 +43,7 @@ def on_ping(event: Envelope, ctx: Context) -> Outcome:
     """
     work = owners_with_work(ctx)
     for data in work:
-        publish_event(ctx.deps.settings, wake_up(event, data, ctx.deps.settings.event_source))
+        ctx.deps.broker().publish(wake_up(event, data, ctx.deps.settings.event_source))
     if not work:
         return NoReply("tick: nothing due")
     return NoReply(f"tick: woke {', '.join(d.owner for d in work)}")

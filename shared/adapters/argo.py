@@ -11,12 +11,12 @@ Two calls, each from the Argo Server API reference (``/api/v1/workflows``):
   ``labels`` and ``annotations`` are one ``"k1=v1,k2=v2"`` string each; ``name`` sets the
   Workflow's ``metadata.name``.
 
-A submission under a deterministic ``name`` (:func:`workflow_name`, from the effect's
-idempotency key) is idempotent: a repeat is refused by Kubernetes with ``AlreadyExists`` (grpc
-code 6, HTTP 409, ``workflows.argoproj.io "<name>" already exists``) and :meth:`HttpxArgo.submit`
-answers the existing Workflow instead, so a worker that dies after Argo accepted the submission
-and before recording it never starts a second workflow (issue 10). ``generateName`` alone gets
-a new random name on every call and cannot be deduplicated.
+A submission under a deterministic ``name`` (:func:`shared.argo.workflow.workflow_name`, from
+the effect's idempotency key) is idempotent: a repeat is refused by Kubernetes with
+``AlreadyExists`` (grpc code 6, HTTP 409, ``workflows.argoproj.io "<name>" already exists``)
+and :meth:`HttpxArgo.submit` answers the existing Workflow instead, so a worker that dies after
+Argo accepted the submission and before recording it never starts a second workflow (issue 10).
+``generateName`` alone gets a new random name on every call and cannot be deduplicated.
 
 Errors follow :mod:`shared.adapters.http`: 5xx/timeouts → ``UpstreamError`` (503), 429 →
 ``RateLimitedError``, other 4xx → ``UpstreamRejectedError`` (422). Requests send
@@ -25,49 +25,17 @@ Errors follow :mod:`shared.adapters.http`: 5xx/timeouts → ``UpstreamError`` (5
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict
 
 from shared.adapters.http import bearer_client, body_json, raise_for_status, send
+from shared.argo.workflow import SubmittedWorkflow
 from shared.errors import UpstreamError
 from shared.settings import Settings
 
 SERVICE = "Argo"
-#: Kubernetes object names are DNS-1123 subdomains; Argo's pod names derive from the workflow's,
-#: so keep it a DNS-1123 label (63 characters).
-MAX_NAME = 63
-_NOT_DNS = re.compile(r"[^a-z0-9-]+")
-
-#: Argo phases after which a workflow will not change (``WorkflowPhase`` in the Argo API).
-FINISHED_PHASES = frozenset({"Succeeded", "Failed", "Error"})
-
-
-class SubmittedWorkflow(BaseModel):
-    """What Argo answered for a submission: the created Workflow's identity and phase."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    namespace: str
-    uid: str | None = None
-    phase: str | None = None
-
-
-def workflow_name(prefix: str, key: str) -> str:
-    """A deterministic DNS-1123 workflow name ``<prefix>-<12 hex of sha256(key)>``, ≤ 63 chars.
-
-    ``prefix`` is lower-cased, runs of other characters become ``-`` and it is cut so the whole
-    name fits :data:`MAX_NAME`; the same ``key`` always gives the same name.
-    """
-    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    clean = _NOT_DNS.sub("-", prefix.lower()).strip("-")[: MAX_NAME - len(digest) - 1]
-    clean = clean.rstrip("-") or "wf"
-    return f"{clean}-{digest}"
 
 
 def argo_pairs(values: Mapping[str, str], *, field: str) -> str:
@@ -223,33 +191,3 @@ def _submitted(created: Any, namespace: str) -> SubmittedWorkflow:
         uid=metadata.get("uid"),
         phase=status.get("phase") if isinstance(status, dict) else None,
     )
-
-
-def failed_steps(workflow: dict[str, Any]) -> list[str]:
-    """Display names of the failed steps of a Workflow object (``status.nodes``), in order.
-
-    A failed ``Retry`` node stands for its attempts (``C`` rather than ``C(0)``, ``C(1)``);
-    other failed ``Pod`` nodes are named as they are. DAG/Steps nodes are containers, not
-    tests, and are left out. Source: the Argo ``NodeStatus`` schema (``type``, ``phase``,
-    ``displayName``, ``children``).
-    """
-    status = workflow.get("status")
-    nodes = status.get("nodes") if isinstance(status, dict) else None
-    if not isinstance(nodes, dict):
-        return []
-    retried = {
-        child
-        for node in nodes.values()
-        if isinstance(node, dict) and node.get("type") == "Retry"
-        for child in node.get("children") or []
-    }
-    names: list[str] = []
-    for node_id, node in nodes.items():
-        if not isinstance(node, dict) or node.get("phase") not in ("Failed", "Error"):
-            continue
-        kind = node.get("type")
-        if kind == "Retry" or (kind == "Pod" and node_id not in retried):
-            name = str(node.get("displayName") or node.get("name") or node_id)
-            if name not in names:
-                names.append(name)
-    return names

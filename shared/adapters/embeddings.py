@@ -1,4 +1,4 @@
-"""HttpxEmbeddings: the memories :class:`~shared.memories.embedder.Embedder` over any
+"""HttpxEmbeddings: the :class:`shared.ports.Embedder` port over any
 OpenAI-compatible ``POST {base_url}/embeddings``.
 
 Request (OpenAI API reference, "Create embeddings"): ``{"model", "input": [texts],
@@ -27,10 +27,11 @@ from pydantic import BaseModel, ValidationError
 
 from shared.adapters.http import body_json, raise_for_status, send
 from shared.errors import PermanentError, UpstreamError
-from shared.memories.embedder import MODEL_KIND
 from shared.settings import Settings
 
 SERVICE = "embeddings"
+#: ``kind`` of the vectors this adapter makes, stored in each memory row's metadata.
+MODEL_KIND = "OpenAI-compatible embeddings model"
 DEFAULT_RETRY_AFTER_S = 20.0
 
 

@@ -1,7 +1,8 @@
 """HttpxGitHubWriter: the :class:`shared.ports.GitHubWriter` port over GitHub's REST and GraphQL.
 
-It shares :class:`~shared.adapters.github.HttpxGitHub`'s client, headers and rate-limit rules
-("Rate limits for the REST API"). What differs is how an answer is classified::
+It shares :class:`~shared.adapters.github_client.GitHubClient` with the read adapter (client,
+headers and rate-limit rules, "Rate limits for the REST API"). What differs is how an answer
+is classified::
 
     2xx                                  → WriteAnswer (success)
     403/429 rate limit                   → RateLimitedError (429 + Retry-After)
@@ -13,9 +14,9 @@ with ``sha`` and ``merge_method``; 405 "Pull Request is not mergeable", 409 "Hea
 modified"), "Delete a reference" (``DELETE …/git/refs/heads/{branch}``, 204, 422 when the
 reference does not exist), "Create a reference" (``POST …/git/refs``), "Get/Create or update
 file contents" (``GET``/``PUT …/contents/{path}``, ``content`` base64), "Create a pull
-request" (``POST …/pulls``), "List pull requests" (``GET …/pulls?head=<owner>:<branch>&
-state=all``, to find the one a repeated creation was refused for); and GraphQL's
-``revertPullRequest`` mutation.
+request" (``POST …/pulls``), "Rerequest a check suite" (``POST …/check-suites/{id}/rerequest``,
+201), "List pull requests" (``GET …/pulls?head=<owner>:<branch>&state=all``, to find the one
+a repeated creation was refused for); and GraphQL's ``revertPullRequest`` mutation.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import base64
 from typing import Any
 from urllib.parse import quote
 
-from shared.adapters.github import SERVICE, HttpxGitHub, _rate_limited
+from shared.adapters.github_client import SERVICE, GitHubClient, rate_limited
 from shared.adapters.http import body_json, raise_for_status, send
 from shared.ports import WriteAnswer
 
@@ -38,8 +39,8 @@ mutation RevertPullRequest($input: RevertPullRequestInput!) {
 """
 
 
-class HttpxGitHubWriter(HttpxGitHub):
-    """The GitHub write port over httpx (same constructor as :class:`HttpxGitHub`)."""
+class HttpxGitHubWriter(GitHubClient):
+    """The GitHub write port over httpx (constructor: :class:`GitHubClient`)."""
 
     def _write(self, method: str, path: str, **kwargs: Any) -> WriteAnswer:
         """Send one write and classify the answer (see the module docstring).
@@ -50,7 +51,7 @@ class HttpxGitHubWriter(HttpxGitHub):
         """
         url = path if path.startswith("http") else f"{self.api_url}{path}"
         resp = send(self._client, method, url, service=SERVICE, **kwargs)
-        limited = _rate_limited(resp)
+        limited = rate_limited(resp)
         if limited is not None:
             raise limited
         if resp.status_code >= 500 or resp.status_code in (401, 408):
@@ -119,7 +120,7 @@ class HttpxGitHubWriter(HttpxGitHub):
         params = {"head": f"{owner}:{head}", "state": "all", "per_page": "1"}
         url = f"{self.api_url}/repos/{repo}/pulls"
         resp = send(self._client, "GET", url, service=SERVICE, params=params)
-        limited = _rate_limited(resp)
+        limited = rate_limited(resp)
         if limited is not None:
             raise limited
         raise_for_status(resp, service=SERVICE, unauthorized_is_transient=True)
@@ -127,6 +128,11 @@ class HttpxGitHubWriter(HttpxGitHub):
         if not isinstance(pulls, list) or not pulls or not isinstance(pulls[0], dict):
             return None
         return dict(pulls[0])
+
+    def rerequest_check_suite(self, repo: str, suite_id: int) -> WriteAnswer:
+        """``POST /repos/{repo}/check-suites/{suite_id}/rerequest`` (201, empty body): GitHub
+        asks the suite's app to run the suite again."""
+        return self._write("POST", f"/repos/{repo}/check-suites/{suite_id}/rerequest")
 
     def revert_pull(
         self, pull_node_id: str, *, title: str | None = None, body: str | None = None

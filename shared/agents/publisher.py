@@ -8,9 +8,10 @@ Two forms: one message (``--kind`` and ``--content``), or a Codex ``exec --json`
 events uses, so whatever NATS missed is stored later exactly once.
 
 Every publish is a JetStream publish (acknowledged by the stream) with ``Nats-Msg-Id`` set to
-the message id, retried with exponential backoff (``attempts`` tries, 0.5 s doubling, capped at
-8 s). Publishing never fails the workflow: when NATS stays unreachable the command reports what
-it could not publish on stderr and exits 0, unless ``strict`` asks for exit 1.
+``<subject>/<message id>`` (JetStream deduplicates on it stream-wide), retried with exponential
+backoff (``attempts`` tries, 0.5 s doubling, capped at 8 s). Publishing never fails the workflow:
+when NATS stays unreachable the command reports what it could not publish on stderr and exits 0,
+unless ``strict`` asks for exit 1.
 """
 
 from __future__ import annotations
@@ -122,10 +123,7 @@ async def publish_all(
         js = nc.jetstream()
         # Pipelined: every publish is sent (in order) before any acknowledgement is awaited;
         # a publish the stream did not acknowledge is retried on its own, with backoff.
-        sent = [
-            await js.publish_async(m.subject, _data(m), headers={"Nats-Msg-Id": m.message_id})
-            for m in pending
-        ]
+        sent = [await js.publish_async(m.subject, _data(m), headers=_headers(m)) for m in pending]
         acks = await asyncio.gather(*sent, return_exceptions=True)
         for message, ack in zip(pending, acks, strict=True):
             if isinstance(ack, BaseException) and not await _retry(js, message, attempts):
@@ -133,6 +131,12 @@ async def publish_all(
     finally:
         await nc.close()
     return failed
+
+
+def _headers(message: Outgoing) -> dict[str, str]:
+    # JetStream deduplicates on Nats-Msg-Id across the whole stream, whatever the subject: the
+    # id must name the subject too, or one agent's message 0 would drop every other agent's.
+    return {"Nats-Msg-Id": f"{message.subject}/{message.message_id}"}
 
 
 def _data(message: Outgoing) -> bytes:
@@ -145,9 +149,7 @@ async def _retry(js: Any, message: Outgoing, attempts: int) -> bool:
         await asyncio.sleep(delay)
         delay = min(delay * 2, 8.0)
         try:
-            await js.publish(
-                message.subject, _data(message), headers={"Nats-Msg-Id": message.message_id}
-            )
+            await js.publish(message.subject, _data(message), headers=_headers(message))
             return True
         except Exception as exc:
             if attempt == attempts - 1:

@@ -20,8 +20,11 @@ from typing import Any, Literal
 
 from shared.agents.messages import Row
 from shared.db import Tx
+from shared.runtime import dead_letters
 
 SUBSCRIBER = "agent-ingest"
+#: The ``event_type`` of an agent message's dead letter.
+EVENT_TYPE = "io.codexjudge.agent.message"
 Origin = Literal["nats", "artifact", "notify"]
 
 SQL_INSERT = """
@@ -38,15 +41,6 @@ LEFT JOIN codex_judge.runs r ON r.workflow_uid = m.workflow_uid
 ORDER BY m.n
 ON CONFLICT (dedupe_key) DO NOTHING
 RETURNING id
-"""
-
-SQL_DEAD_LETTER = """
-INSERT INTO runtime.dead_letters
-    (subscriber, event_source, event_id, event_type, attributes, data, reason, error_code,
-     error_body)
-VALUES (:subscriber, :source, :id, 'io.codexjudge.agent.message', CAST(:attributes AS jsonb),
-        :data, :reason, 422, CAST(:body AS jsonb))
-ON CONFLICT (subscriber, event_source, event_id) DO NOTHING
 """
 
 _COLUMNS = """
@@ -84,17 +78,22 @@ def insert_rows(tx: Tx, rows: Sequence[Row], origin: Origin) -> int:
 def dead_letter(
     tx: Tx, subject: str, message_id: str, data: bytes, reason: str, headers: dict[str, str]
 ) -> None:
-    """Keep a malformed message (raw bytes, headers, the reason) for the operator; a second
-    copy of the same (subject, message id) is not stored again."""
-    tx.run(
-        SQL_DEAD_LETTER,
-        subscriber=SUBSCRIBER,
-        source=subject,
-        id=message_id,
-        attributes=json.dumps({"subject": subject, "headers": headers}),
-        data=data,
-        reason=reason,
-        body=json.dumps({"error": reason}),
+    """Keep a malformed message (raw bytes, headers, the reason) for the operator, as a 422 of
+    subscriber ``agent-ingest``; a second copy of the same (subject, message id) is merged
+    into the same row (:mod:`shared.runtime.dead_letters`, the one writer of the table)."""
+    dead_letters.record(
+        tx,
+        dead_letters.DeadLetter(
+            subscriber=SUBSCRIBER,
+            source=subject,
+            event_id=message_id,
+            event_type=EVENT_TYPE,
+            attributes={"subject": subject, "headers": headers},
+            data=data,
+            reason=reason,
+            code=422,
+            body={"error": reason},
+        ),
     )
 
 

@@ -14,14 +14,10 @@ from typing import Any
 
 from shared.db import Tx
 from shared.gates.redact import redact
+from shared.runs import Run, get_run
 
 __all__ = ["explain_run", "render"]
 
-SQL_RUN = """
-SELECT id, repository, issue_number, attempt, pr_number, pr_url, head_sha, status, reason,
-       decision, workflow_name, workflow_uid
-FROM codex_judge.runs WHERE id = :id
-"""
 SQL_EVALUATION = """
 SELECT id, decision, reasons, next_prompt, judge_kind, model, confidence, policy_hash, seal,
        fingerprint, fingerprint_parts, prompt_tokens, completion_tokens, model_calls, cost_usd,
@@ -34,13 +30,13 @@ def _short(sha: Any) -> str:
     return str(sha)[:12] if sha else "-"
 
 
-def render(run: dict[str, Any], evaluation: dict[str, Any] | None) -> str:
+def render(run: Run, evaluation: dict[str, Any] | None) -> str:
     """The explanation text for one run and its final evaluation (None: not judged yet)."""
     lines = [
-        f"Run {run['id']}  {run['repository'] or '?'} issue #{run['issue_number'] or '?'} "
-        f"attempt {run['attempt'] or '?'}  PR #{run['pr_number'] or '?'}",
-        f"  workflow {run['workflow_name'] or run['workflow_uid']}  status {run['status']}"
-        + (f" ({run['reason']})" if run["reason"] else ""),
+        f"Run {run.id}  {run.repository or '?'} issue #{run.issue_number or '?'} "
+        f"attempt {run.attempt or '?'}  PR #{run.pr_number or '?'}",
+        f"  workflow {run.workflow_name or run.workflow_uid}  status {run.status}"
+        + (f" ({run.reason})" if run.reason else ""),
     ]
     if evaluation is None:
         lines.append("  not judged yet: no sealed evaluation")
@@ -57,7 +53,7 @@ def render(run: dict[str, Any], evaluation: dict[str, Any] | None) -> str:
         *[f"  - {r['code']}: {redact(r['message']).text}" for r in evaluation["reasons"] or []],
         "",
         "Sealed record:",
-        f"  head SHA        {seal.get('head_sha') or run['head_sha'] or '-'}",
+        f"  head SHA        {seal.get('head_sha') or run.head_sha or '-'}",
         f"  base SHA        {seal.get('base_sha') or '-'}",
         f"  diff            {_short(evaluation['diff_hash'] or seal.get('diff_hash'))} "
         f"(source {evaluation['diff_source'] or '-'})",
@@ -99,7 +95,7 @@ def render(run: dict[str, Any], evaluation: dict[str, Any] | None) -> str:
 
 def explain_run(tx: Tx, run_id: int) -> str | None:
     """The explanation of run ``run_id``, or None when there is no such run."""
-    run = tx.one(SQL_RUN, id=run_id)
+    run = get_run(tx, run_id)
     if run is None:
         return None
     return render(run, tx.one(SQL_EVALUATION, id=run_id))

@@ -27,7 +27,15 @@ from pg8000.exceptions import DatabaseError, InterfaceError
 from shared.db.connect import TlsOptions, connect_params, open_connection, parse_url
 from shared.errors import DatabaseConfigError, TransientError
 
-__all__ = ["Database", "TlsOptions", "Tx", "connect_params", "is_transient", "sqlstate"]
+__all__ = [
+    "Database",
+    "TlsOptions",
+    "Tx",
+    "UniqueViolation",
+    "connect_params",
+    "is_transient",
+    "sqlstate",
+]
 
 # SQLSTATE classes/codes that mean "try again": connection exceptions (08), operator
 # intervention (57P01..57P03), insufficient resources (53), serialization failure and deadlock.
@@ -56,15 +64,59 @@ def sqlstate(exc: BaseException) -> str | None:
     return _sqlstate(exc) if isinstance(exc, DatabaseError) else None
 
 
+#: SQLSTATE ``unique_violation`` (PostgreSQL "Appendix A. PostgreSQL Error Codes").
+UNIQUE_VIOLATION = "23505"
+
+
+class UniqueViolation(Exception):
+    """A statement broke a unique constraint (SQLSTATE 23505); the transaction is aborted.
+
+    Raised by :class:`Tx` in place of the driver's error, so no code outside ``shared.db``
+    needs the driver to recognise it (e.g. to retry a race on a unique key).
+
+    Attributes:
+        constraint: the violated constraint's name, when the server said it.
+    """
+
+    def __init__(self, message: str, *, constraint: str | None = None) -> None:
+        super().__init__(message)
+        self.constraint = constraint
+
+
+def _unique_violation(exc: DatabaseError) -> UniqueViolation | None:
+    """``exc`` as :class:`UniqueViolation` for SQLSTATE 23505, else None."""
+    if _sqlstate(exc) != UNIQUE_VIOLATION:
+        return None
+    fields = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+    constraint = fields.get("n")
+    return UniqueViolation(
+        str(fields.get("M") or exc),
+        constraint=str(constraint) if constraint else None,
+    )
+
+
 class Tx:
-    """One open transaction. Parameters are bound by name (``:name``), never formatted."""
+    """One open transaction. Parameters are bound by name (``:name``), never formatted.
+
+    Raises (every statement):
+        UniqueViolation: the statement broke a unique constraint (SQLSTATE 23505).
+    """
 
     def __init__(self, con: pg8000.native.Connection) -> None:
         self._con = con
 
+    def _run(self, sql: str, params: dict[str, Any]) -> Any:
+        try:
+            return self._con.run(sql, **params)
+        except DatabaseError as exc:
+            unique = _unique_violation(exc)
+            if unique is None:
+                raise
+            raise unique from exc
+
     def all(self, sql: str, **params: Any) -> list[dict[str, Any]]:
         """Run ``sql`` and return every row as a dict keyed by column name."""
-        rows = self._con.run(sql, **params) or []
+        rows = self._run(sql, params) or []
         cols = [c["name"] for c in (self._con.columns or [])]
         return [dict(zip(cols, row, strict=True)) for row in rows]
 
@@ -75,7 +127,7 @@ class Tx:
 
     def run(self, sql: str, **params: Any) -> int:
         """Run ``sql`` for its effect; returns the affected row count (-1 when unknown)."""
-        self._con.run(sql, **params)
+        self._run(sql, params)
         return int(self._con.row_count if self._con.row_count is not None else -1)
 
     @contextlib.contextmanager

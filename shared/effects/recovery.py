@@ -33,7 +33,7 @@ from typing import Any
 from shared.effects import outbox
 from shared.errors import PermanentError, TransientError
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, Handler, Outcome
+from shared.runtime.outcomes import Context, Handler, Outcome
 from shared.waits import reconcile, timers
 
 

@@ -1,7 +1,8 @@
-"""The diff under judgement: parsed from git's unified format, read from a worktree or GitHub.
+"""The diff under judgement, parsed from git's unified format (pure: no I/O here).
 
 The judge's gates see a pull request as a list of :class:`~shared.models.github.PullFile`
-(``filename``, ``status``, ``patch`` = the hunks), whatever the source:
+(``filename``, ``status``, ``patch`` = the hunks), whatever the source
+(:mod:`shared.github.diffs` reads it):
 
 * ``worktree`` — ``git diff base...head`` in a local clone (DESIGN §12.6: the **merge-base**,
   three-dot diff; a two-dot ``base..head`` diff would also show every change made on the base
@@ -19,11 +20,9 @@ headers ``new file mode``/``deleted file mode``/``rename from``/``rename to``, `
 from __future__ import annotations
 
 import hashlib
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal
 
 import re2
 
@@ -199,98 +198,3 @@ class PullDiff:
     def digest(self) -> str:
         """SHA-256 (64 hex) of the diff text."""
         return hashlib.sha256(self.text.encode()).hexdigest()
-
-
-class PullDiffReader(Protocol):
-    """The one GitHub read this module needs (:class:`shared.adapters.github.HttpxGitHub`)."""
-
-    def get_pull_diff(self, repo: str, number: int) -> str | None:
-        """The PR's unified diff (``Accept: application/vnd.github.diff``); None on 404."""
-
-
-def _git(worktree: Path, *args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
-    # A user's git config could change the output format the parser reads (noprefix,
-    # mnemonic prefixes, colour, quoted paths): pin each of them on the command line.
-    return subprocess.run(
-        [
-            "git",
-            "-C",
-            str(worktree),
-            "--no-pager",
-            "-c",
-            "diff.noprefix=false",
-            "-c",
-            "diff.mnemonicPrefix=false",
-            "-c",
-            "color.ui=never",
-            "-c",
-            "core.quotepath=off",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        check=False,
-    )
-
-
-def worktree_diff(
-    worktree: Path, base: str, head: str, *, timeout_s: float = 30.0
-) -> PullDiff | None:
-    """``git diff base...head`` (merge base, three dots) in ``worktree``; None when the
-    directory is not a git worktree or either commit is missing there (the caller then
-    falls back to GitHub).
-
-    Args:
-        worktree: a clone holding both commits.
-        base: the base branch SHA or ref; head: the PR head SHA (40 hex).
-        timeout_s: per git command, seconds.
-    """
-    if not (worktree / ".git").exists():
-        return None
-    for rev in (base, head):
-        if _git(worktree, "cat-file", "-e", f"{rev}^{{commit}}", timeout_s=timeout_s).returncode:
-            return None
-    diff = _git(
-        worktree,
-        "diff",
-        "--no-color",
-        "--no-ext-diff",
-        "--find-renames",
-        f"{base}...{head}",
-        timeout_s=timeout_s,
-    )
-    if diff.returncode != 0:
-        return None
-    unmerged = _git(worktree, "ls-files", "--unmerged", timeout_s=timeout_s)
-    paths = sorted(
-        {line.split("\t", 1)[1] for line in unmerged.stdout.splitlines() if "\t" in line}
-    )
-    return PullDiff(
-        "worktree", diff.stdout, parse_unified_diff(diff.stdout), base, head, unmerged_paths=paths
-    )
-
-
-def load_pull_diff(
-    github: PullDiffReader,
-    repo: str,
-    number: int,
-    *,
-    worktree_root: Path | None,
-    base: str | None,
-    head: str | None,
-) -> PullDiff | None:
-    """The worktree diff when ``worktree_root/<owner>/<name>`` holds both commits, else
-    GitHub's PR diff; None when GitHub has no such PR (404).
-
-    Raises:
-        TransientError / RateLimitedError: from the GitHub adapter.
-    """
-    if worktree_root is not None and base and head:
-        local = worktree_diff(worktree_root / repo, base, head)
-        if local is not None:
-            return local
-    text = github.get_pull_diff(repo, number)
-    if text is None:
-        return None
-    return PullDiff("github", text, parse_unified_diff(text))

@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.gates.fingerprints import error_lines
 from shared.gates.redact import redact
 from shared.ports import ChatMessage
-from shared.runs.fingerprints import error_lines
 
 CHARS_PER_TOKEN = 4
 _LOW_PRIORITY_SUFFIXES = (".md", ".rst", ".txt", ".lock", ".json", ".yaml", ".yml", ".svg")

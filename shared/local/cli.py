@@ -72,7 +72,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
         local_tokens,
         read_tokens,
     )
-    from shared.local.mesh.supervisor import free_port, wait_ready
+    from shared.local.mesh.processes import free_port, wait_ready
     from shared.settings import inherited_environment
 
     settings = cli_settings(Settings())

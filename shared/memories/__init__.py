@@ -2,7 +2,7 @@
 and cosine distance. :mod:`.snapshots` builds them, :mod:`.embedder` embeds them, :mod:`.store`
 stores and recalls them; ``codex-judge memories recall`` is :mod:`shared.cli.memories`."""
 
-from shared.memories.embedder import Embedder, HashingEmbedder, embedder_from_settings
+from shared.memories.embedder import HashingEmbedder
 from shared.memories.snapshots import KINDS, Snapshot, build_snapshots
 from shared.memories.store import (
     MemoryDimensionError,
@@ -14,14 +14,12 @@ from shared.memories.store import (
 
 __all__ = [
     "KINDS",
-    "Embedder",
     "HashingEmbedder",
     "MemoryDimensionError",
     "Recalled",
     "Remembered",
     "Snapshot",
     "build_snapshots",
-    "embedder_from_settings",
     "recall",
     "remember",
 ]

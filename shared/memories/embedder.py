@@ -1,6 +1,7 @@
-"""Embedders: the :class:`Embedder` port, the offline :class:`HashingEmbedder`, and the choice
-between it and the OpenAI-compatible adapter (DESIGN §7: "a local embedding model or a
-deterministic hashing embedder", issue 4 "Memories").
+"""The offline :class:`HashingEmbedder`, one of the two :class:`shared.ports.Embedder`
+implementations (DESIGN §7: "a local embedding model or a deterministic hashing embedder",
+issue 4 "Memories"); the container (:mod:`shared.bootstrap`) chooses between it and the
+OpenAI-compatible adapter.
 
 The offline default needs no network and no model. It is **not semantic**: it hashes word
 unigrams and bigrams into ``dimension`` signed buckets (the "hashing trick", Weinberger et al.
@@ -16,41 +17,13 @@ import itertools
 import math
 import re
 from collections.abc import Sequence
-from typing import Protocol
-
-from shared.settings import Settings
 
 HASHING_LABEL = "offline-hashing:v1"
 HASHING_KIND = "offline deterministic hashing embedder (lexical feature hashing; no model)"
-MODEL_KIND = "OpenAI-compatible embeddings model"
 
 _TOKEN = re.compile(r"[a-z0-9_]+")
 # An empty text still needs a unit vector: cosine distance to the zero vector is undefined.
 _EMPTY_FEATURE = "\0empty"
-
-
-class Embedder(Protocol):
-    """Turns texts into vectors of one fixed length.
-
-    Attributes:
-        label: what produced the vectors, stored in every row (``embedder`` column); vectors
-            with different labels are never compared.
-        kind: a human description of the embedder, stored in each row's metadata.
-        dimension: the length of every vector returned.
-    """
-
-    label: str
-    kind: str
-    dimension: int
-
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """One vector of ``dimension`` floats per text, in order.
-
-        Raises:
-            TransientError: the embedding service failed (retry later; store nothing).
-            PermanentError: the service refused the request or answered another dimension.
-        """
-        ...
 
 
 def _features(text: str) -> list[str]:
@@ -95,13 +68,3 @@ class HashingEmbedder:
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """One unit vector per text; never raises for any string input."""
         return [self.embed_one(text) for text in texts]
-
-
-def embedder_from_settings(settings: Settings) -> Embedder:
-    """The OpenAI-compatible adapter when ``embeddings_base_url`` is set, else the offline
-    :class:`HashingEmbedder`; both of ``embeddings_dimension``."""
-    if settings.embeddings_base_url:
-        from shared.adapters.embeddings import HttpxEmbeddings
-
-        return HttpxEmbeddings.from_settings(settings)
-    return HashingEmbedder(settings.embeddings_dimension)

@@ -1,4 +1,5 @@
-"""The ten memory snapshots of one evaluation: pure functions of rows read from Postgres.
+"""The ten memory snapshots of one evaluation: pure functions of the run and rows read from
+Postgres.
 
 Kinds (issue 4 "Memories"; the reference's ``writeMemories`` wrote run summary, decision,
 prompt, next prompt, four log excerpts, review status and PR info — here the four log excerpts
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.gates.redact import redact
+from shared.runs.model import Run
 
 MAX_CONTENT_CHARS = 6000
 #: Agent messages kept for the agent_messages snapshot (the newest ones).
@@ -92,28 +94,26 @@ def _cap(text: str, *, keep_tail: bool = False) -> str:
     return marker + text[-room:] if keep_tail else text[:room] + marker
 
 
-def namespace(run: Mapping[str, Any]) -> str:
+def namespace(run: Run) -> str:
     """``codex:<owner/name>:<issue>`` (``unknown`` for a missing part)."""
-    return f"codex:{run.get('repository') or 'unknown'}:{run.get('issue_number') or 'unknown'}"
+    return f"codex:{run.repository or 'unknown'}:{run.issue_number or 'unknown'}"
 
 
-def tags(run: Mapping[str, Any], evaluation: Mapping[str, Any]) -> list[str]:
+def tags(run: Run, evaluation: Mapping[str, Any]) -> list[str]:
     """The reference's tags plus ``decision-<decision>``; empty ones dropped."""
     values = [
         "codex",
-        str(run.get("repository") or ""),
-        f"issue-{run.get('issue_number') or 'unknown'}",
-        f"workflow-{run.get('workflow_name') or 'unknown'}",
-        f"attempt-{run.get('attempt') or 'unknown'}",
-        str(run.get("status") or ""),
+        str(run.repository or ""),
+        f"issue-{run.issue_number or 'unknown'}",
+        f"workflow-{run.workflow_name or 'unknown'}",
+        f"attempt-{run.attempt or 'unknown'}",
+        str(run.status or ""),
         f"decision-{evaluation.get('decision')}",
     ]
     return [tag for tag in values if tag]
 
 
-def metadata(
-    run: Mapping[str, Any], evaluation: Mapping[str, Any], embedder_kind: str
-) -> dict[str, Any]:
+def metadata(run: Run, evaluation: Mapping[str, Any], embedder_kind: str) -> dict[str, Any]:
     """The reference's per-run metadata (ids, commit, workflow, times, UTC ISO 8601) plus the
     evaluation and what embedded it."""
     fields = (
@@ -130,8 +130,8 @@ def metadata(
         "created_at",
         "updated_at",
     )
-    out: dict[str, Any] = {"run_id": run.get("id"), "workflow_namespace": run.get("namespace")}
-    out.update({name: run.get(name) for name in fields})
+    out: dict[str, Any] = {"run_id": run.id, "workflow_namespace": run.namespace}
+    out.update({name: getattr(run, name) for name in fields})
     out.update(
         evaluation_id=evaluation.get("id"),
         decision=evaluation.get("decision"),
@@ -143,18 +143,16 @@ def metadata(
     return jsonable
 
 
-def _notify(run: Mapping[str, Any]) -> dict[str, Any]:
-    payload = run.get("notify_payload")
-    return dict(payload) if isinstance(payload, Mapping) else {}
+def _notify(run: Run) -> dict[str, Any]:
+    return dict(run.notify_payload)
 
 
-def _prompt(run: Mapping[str, Any]) -> str:
-    params = run.get("parameters")
-    from_params = params.get("prompt") if isinstance(params, Mapping) else None
+def _prompt(run: Run) -> str:
+    from_params = run.parameters.get("prompt")
     return str(_notify(run).get("prompt") or from_params or "n/a")
 
 
-def _log_excerpt(run: Mapping[str, Any]) -> str:
+def _log_excerpt(run: Run) -> str:
     notify = _notify(run)
     raw = notify.get("log_excerpt") or notify.get("logs")
     if isinstance(raw, str) and raw.strip():
@@ -170,29 +168,28 @@ def _log_excerpt(run: Mapping[str, Any]) -> str:
     return "n/a"
 
 
-def _run_summary(run: Mapping[str, Any], evaluation: Mapping[str, Any]) -> str:
+def _run_summary(run: Run, evaluation: Mapping[str, Any]) -> str:
     summary = _notify(run).get("summary")
     lines = [
-        f"Repository: {run.get('repository')} issue {run.get('issue_number')} "
-        f"attempt {run.get('attempt')}",
-        f"Status: {run.get('status')} Decision: {evaluation.get('decision')} "
-        f"Reason: {run.get('reason') or 'n/a'}",
-        f"CI: {run.get('ci_verdict') or 'n/a'} Review: {run.get('review_verdict') or 'n/a'}",
-        f"Workflow: {run.get('workflow_name')} phase {run.get('phase')}",
+        f"Repository: {run.repository} issue {run.issue_number} attempt {run.attempt}",
+        f"Status: {run.status} Decision: {evaluation.get('decision')} "
+        f"Reason: {run.reason or 'n/a'}",
+        f"CI: {run.ci_verdict or 'n/a'} Review: {run.review_verdict or 'n/a'}",
+        f"Workflow: {run.workflow_name} phase {run.phase}",
         f"Agent summary: {summary or 'n/a'}",
     ]
     return "\n".join(lines)
 
 
-def _pr_info(run: Mapping[str, Any], pr: Mapping[str, Any] | None) -> str:
-    if not run.get("pr_number") and not run.get("pr_url"):
+def _pr_info(run: Run, pr: Mapping[str, Any] | None) -> str:
+    if not run.pr_number and not run.pr_url:
         return "no PR"
     info = {
-        "pr_number": run.get("pr_number"),
-        "pr_url": run.get("pr_url"),
-        "head_ref": run.get("head_ref"),
-        "base_ref": run.get("base_ref"),
-        "head_sha": run.get("head_sha"),
+        "pr_number": run.pr_number,
+        "pr_url": run.pr_url,
+        "head_ref": run.head_ref,
+        "base_ref": run.base_ref,
+        "head_sha": run.head_sha,
     }
     if pr:
         for name in ("title", "state", "merged", "mergeable_state", "html_url"):
@@ -219,7 +216,7 @@ def _agent_messages(messages: Sequence[Mapping[str, Any]]) -> str:
 
 
 def build_snapshots(
-    run: Mapping[str, Any],
+    run: Run,
     evaluation: Mapping[str, Any],
     messages: Sequence[Mapping[str, Any]],
     pr: Mapping[str, Any] | None = None,
@@ -227,15 +224,15 @@ def build_snapshots(
     """The ten snapshots, in :data:`KINDS` order; never fewer (missing parts read ``n/a``).
 
     Args:
-        run: the ``codex_judge.runs`` row.
+        run: the run.
         evaluation: the ``codex_judge.evaluations`` row.
         messages: ``workflow_comms.agent_messages`` rows (``seq``, ``kind``, ``content``),
             oldest first.
         pr: the ``github.pr_state`` row of the run's PR, when projected.
     """
     decision = {k: v for k, v in evaluation.items() if k not in _DECISION_OMIT}
-    review = {"verdict": run.get("review_verdict"), "summary": run.get("review_summary") or {}}
-    ci = {"verdict": run.get("ci_verdict"), "summary": run.get("ci_summary") or {}}
+    review = {"verdict": run.review_verdict, "summary": run.review_summary or {}}
+    ci = {"verdict": run.ci_verdict, "summary": run.ci_summary or {}}
     contents = {
         "run_summary": _cap(_run_summary(run, evaluation)),
         "decision": _cap(_json(decision)),

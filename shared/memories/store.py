@@ -25,10 +25,10 @@ from typing import Any
 
 from shared.db import Tx
 from shared.errors import PermanentError
-from shared.memories.embedder import Embedder
 from shared.memories.snapshots import build_snapshots, metadata, namespace, tags
+from shared.ports import Embedder
+from shared.runs import get_run
 
-SQL_RUN = "SELECT * FROM codex_judge.runs WHERE id = :run_id"
 SQL_EVALUATION = "SELECT * FROM codex_judge.evaluations WHERE id = :id AND run_id = :run_id"
 SQL_AGENT_MESSAGES = """
 SELECT seq, kind, content FROM (
@@ -166,7 +166,7 @@ def remember(
         TransientError: the embeddings endpoint failed (nothing was written).
         PermanentError: the endpoint refused, or the dimension does not match.
     """
-    run = tx.one(SQL_RUN, run_id=run_id)
+    run = get_run(tx, run_id)
     if run is None:
         return Remembered(0, f"run {run_id} not found; no memories")
     evaluation = tx.one(SQL_EVALUATION, id=evaluation_id, run_id=run_id)
@@ -176,8 +176,8 @@ def remember(
     stored = {r["kind"] for r in tx.all(SQL_STORED_KINDS, evaluation_id=evaluation_id)}
     messages = tx.all(SQL_AGENT_MESSAGES, run_id=run_id, limit=50)
     pr = None
-    if run.get("repository") and run.get("pr_number"):
-        pr = tx.one(SQL_PR_STATE, repository=run["repository"], pr_number=run["pr_number"])
+    if run.repository and run.pr_number:
+        pr = tx.one(SQL_PR_STATE, repository=run.repository, pr_number=run.pr_number)
     missing = [s for s in build_snapshots(run, evaluation, messages, pr) if s.kind not in stored]
     if not missing:
         return Remembered(0, "every snapshot already stored", space)

@@ -40,7 +40,8 @@ from shared.errors import InvalidDataError
 from shared.models.events import JUDGE_DECIDED, JudgeDecided, Reason
 from shared.operator import audit, sink
 from shared.operator.model import Action, ActionResult, Outcome
-from shared.runs import get_run, transition
+from shared.runs import Run, RunStatus, get_run, transition
+from shared.runtime import dead_letters
 from shared.runtime.envelope import OutgoingEvent
 from shared.settings import Settings
 from shared.waits import timers
@@ -63,7 +64,7 @@ NOT_APPROVABLE = frozenset(
     }
 )
 #: Statuses a run may be cancelled from: nothing external is in flight.
-CANCELLABLE = (
+CANCELLABLE: tuple[RunStatus, ...] = (
     "notified",
     "run_complete",
     "waiting_for_ci",
@@ -77,7 +78,6 @@ SELECT id, judge_kind, next_prompt FROM codex_judge.evaluations
 WHERE run_id = :run_id AND stage = 'final'
 """
 SQL_DEAD_LETTER = "SELECT * FROM runtime.dead_letters WHERE id = :id"
-SQL_MARK_REPLAYED = "UPDATE runtime.dead_letters SET replayed_at = now() WHERE id = :id"
 SQL_TIMER_OWNERS = """
 SELECT DISTINCT owner FROM runtime.timers WHERE run_id = :run_id AND done_at IS NULL
 """
@@ -214,7 +214,7 @@ def _publish(db: Database, settings: Settings, plan: _Plan) -> ActionResult:
     )
     with db.transaction() as tx:
         if result.action == "replay":
-            tx.run(SQL_MARK_REPLAYED, id=result.dead_letter_id)
+            dead_letters.mark_replayed(tx, int(result.dead_letter_id or 0))
         audit.record(tx, result)
     return result
 
@@ -231,14 +231,14 @@ def _decide(
     return _judge_again(tx, settings, request, action_id, run)
 
 
-def _refused(request: ActionRequest, action_id: int, run: dict[str, Any], why: str) -> ActionResult:
-    return _result(request, action_id, "refused", 409, why, run_status=run["status"])
+def _refused(request: ActionRequest, action_id: int, run: Run, why: str) -> ActionResult:
+    return _result(request, action_id, "refused", 409, why, run_status=run.status)
 
 
-def _cancel(tx: Tx, request: ActionRequest, action_id: int, run: dict[str, Any]) -> ActionResult:
+def _cancel(tx: Tx, request: ActionRequest, action_id: int, run: Run) -> ActionResult:
     moved = transition(
         tx,
-        run["id"],
+        run.id,
         from_statuses=CANCELLABLE,
         to_status="superseded",
         reason=CANCELLED_BY_OPERATOR,
@@ -248,85 +248,84 @@ def _cancel(tx: Tx, request: ActionRequest, action_id: int, run: dict[str, Any])
             request,
             action_id,
             run,
-            f"run {run['id']} is {run['status']}; a run can be cancelled only while "
+            f"run {run.id} is {run.status}; a run can be cancelled only while "
             f"{', '.join(CANCELLABLE)} (nothing external in flight)",
         )
-    for row in tx.all(SQL_TIMER_OWNERS, run_id=run["id"]):
-        timers.cancel_run(tx, owner=row["owner"], run_id=run["id"])
+    for row in tx.all(SQL_TIMER_OWNERS, run_id=run.id):
+        timers.cancel_run(tx, owner=row["owner"], run_id=run.id)
     return _result(
         request,
         action_id,
         "cancelled",
         200,
-        f"run {run['id']} cancelled by {request.actor}",
+        f"run {run.id} cancelled by {request.actor}",
         run_status="superseded",
     )
 
 
 def _judge_again(
-    tx: Tx, settings: Settings, request: ActionRequest, action_id: int, run: dict[str, Any]
+    tx: Tx, settings: Settings, request: ActionRequest, action_id: int, run: Run
 ) -> ActionResult | _Plan:
     """approve or rerun: a needs_human run with a sealed evaluation gets the operator's
     decision as a judge.decided event."""
     verb = request.action
-    if run["status"] != "needs_human":
+    if run.status != "needs_human":
         return _refused(
             request,
             action_id,
             run,
-            f"run {run['id']} is {run['status']}; only a needs_human run can get {verb}",
+            f"run {run.id} is {run.status}; only a needs_human run can get {verb}",
         )
-    evaluation = tx.one(SQL_EVALUATION, run_id=run["id"])
+    evaluation = tx.one(SQL_EVALUATION, run_id=run.id)
     if evaluation is None:
-        return _refused(
-            request, action_id, run, f"run {run['id']} has no sealed evaluation to {verb}"
-        )
+        return _refused(request, action_id, run, f"run {run.id} has no sealed evaluation to {verb}")
     if verb == "approve":
-        if run["reason"] in NOT_APPROVABLE:
+        if run.reason in NOT_APPROVABLE:
             return _refused(
                 request,
                 action_id,
                 run,
-                f"run {run['id']} is needs_human for {run['reason']}, which approval cannot"
+                f"run {run.id} is needs_human for {run.reason}, which approval cannot"
                 " cure (the merge would be refused again)",
             )
-        if not (run["pr_number"] and run["head_sha"]):
-            return _refused(request, action_id, run, f"run {run['id']} names no PR or head SHA")
-        decision, to_status, reason, prompt = "pass", "merging", OPERATOR_APPROVED, None
+        if not (run.pr_number and run.head_sha):
+            return _refused(request, action_id, run, f"run {run.id} names no PR or head SHA")
+        decision, reason, prompt = "pass", OPERATOR_APPROVED, None
+        to_status: RunStatus = "merging"
     else:
-        decision, to_status, reason = "needs_iteration", "needs_iteration", OPERATOR_RERUN
+        decision, reason, to_status = "needs_iteration", OPERATOR_RERUN, "needs_iteration"
         prompt = request.body.get("prompt") or evaluation["next_prompt"] or ""
     moved = transition(
         tx,
-        run["id"],
+        run.id,
         from_statuses=["needs_human"],
         to_status=to_status,
         reason=reason,
         decision=decision,
     )
     if not moved:  # moved by someone else since it was read
-        return _refused(request, action_id, run, f"run {run['id']} changed; try again")
+        return _refused(request, action_id, run, f"run {run.id} changed; try again")
     comment = request.body.get("comment")
     message = f"{verb} by {request.actor}" + (f": {comment}" if comment else "")
     data = JudgeDecided(
-        run_id=run["id"],
+        run_id=run.id,
         evaluation_id=evaluation["id"],
         decision=decision,
         reasons=[Reason(code=reason, message=message)],
         next_prompt=prompt,
         judge_kind=evaluation["judge_kind"],
-        repository=run["repository"],
-        issue_number=run["issue_number"],
-        attempt=run["attempt"],
-        pr_number=run["pr_number"],
-        head_sha=run["head_sha"],
+        repository=run.repository,
+        issue_number=run.issue_number,
+        attempt=run.attempt,
+        pr_number=run.pr_number,
+        head_sha=run.head_sha,
     )
     event = OutgoingEvent(
         type=JUDGE_DECIDED,
         source=f"{settings.event_source.rstrip('/')}/api",
         id=_event_id(action_id),
         data=data.model_dump(mode="json"),
-        subject=str(run["id"]),
+        subject=str(run.id),
         extensions={"decision": decision},
     )
     outcome: Outcome = "approved" if verb == "approve" else "rerun_requested"

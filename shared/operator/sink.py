@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.adapters.broker import post_to_sink
+from shared.adapters.broker import HttpxBroker
 from shared.errors import UpstreamError
 from shared.runtime.envelope import OutgoingEvent, header_value, to_binary_http
 
@@ -67,4 +67,5 @@ def post(sink: str | None, request: SinkRequest, *, timeout_s: float = 10.0) -> 
             field="K_SINK",
         )
     body = request.body.encode(request.body_encoding)
-    return {"status": post_to_sink(sink, request.headers, body, timeout_s=timeout_s)}
+    broker = HttpxBroker(sink, function_name="api")
+    return {"status": broker.post(request.headers, body, timeout_s=timeout_s)}

@@ -9,12 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pg8000.exceptions import DatabaseError
-
 from shared.argo.metadata import positive_int, repository_name
 from shared.argo.model import Artifact, RunMetadata, WorkflowCompletion
-from shared.db import Tx
-from shared.db.pool import sqlstate
+from shared.db import Tx, UniqueViolation
+from shared.runs.model import Run
 
 MISSING_RUN_METADATA = "missing_run_metadata"
 SUPERSEDED_BY_NEW_ATTEMPT = "superseded_by_new_attempt"
@@ -22,13 +20,12 @@ SUPERSEDED_BY_NEWER_ATTEMPT = "superseded_by_newer_attempt"
 #: Statuses a (new) completion may still decide; later statuses belong to other functions.
 _UNDECIDED = ("notified", "run_complete")
 _ATTEMPT_RETRIES = 5
-_UNIQUE_VIOLATION = "23505"
 
 SQL_ENSURE_RUN = """
 INSERT INTO codex_judge.runs (workflow_uid, status) VALUES (:uid, 'run_complete')
 ON CONFLICT (workflow_uid) DO NOTHING
 """
-SQL_LOCK_RUN = "SELECT * FROM codex_judge.runs WHERE workflow_uid = :uid FOR UPDATE"
+SQL_LOCK_RUN = "SELECT * FROM codex_judge.runs WHERE workflow_uid = :uid FOR NO KEY UPDATE"
 SQL_CLAIM_COMPLETION = """
 INSERT INTO codex_judge.run_completions (workflow_uid, phase, finished_at, run_id)
 VALUES (:uid, :phase, :finished_at, :run_id)
@@ -95,13 +92,13 @@ class CompletionResult:
     """What :func:`record_completion` did.
 
     Attributes:
-        run: the run row after the write (a dict of ``codex_judge.runs`` columns).
+        run: the run after the write.
         duplicate: this (uid, phase, finishedAt) was already recorded; nothing changed.
         superseded: ids of older runs this completion marked ``superseded``.
         missing: required metadata the run lacks (non-empty → ``needs_human``).
     """
 
-    run: dict[str, Any]
+    run: Run
     duplicate: bool = False
     superseded: list[int] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
@@ -118,18 +115,18 @@ def _timestamp(text: str) -> str | None:
     return text
 
 
-def merged_metadata(completion: WorkflowCompletion, run: Mapping[str, Any]) -> RunMetadata:
+def merged_metadata(completion: WorkflowCompletion, run: Run) -> RunMetadata:
     """The workflow's metadata, gaps filled from the run's columns, then its notify payload."""
-    notify = run.get("notify_payload") or {}
+    notify = run.notify_payload
     fallback = {
-        "repository": run.get("repository") or repository_name(_text(notify.get("repository"))),
-        "issue_number": run.get("issue_number") or positive_int(notify.get("issue_number")),
-        "head_sha": run.get("head_sha") or _text(notify.get("head_sha")),
-        "head_ref": run.get("head_ref") or _text(notify.get("head_ref")),
-        "base_ref": run.get("base_ref") or _text(notify.get("base_ref")),
-        "pr_number": run.get("pr_number") or positive_int(notify.get("pr_number")),
-        "pr_url": run.get("pr_url") or _text(notify.get("pr_url")),
-        "issue_url": run.get("issue_url") or _text(notify.get("issue_url")),
+        "repository": run.repository or repository_name(_text(notify.get("repository"))),
+        "issue_number": run.issue_number or positive_int(notify.get("issue_number")),
+        "head_sha": run.head_sha or _text(notify.get("head_sha")),
+        "head_ref": run.head_ref or _text(notify.get("head_ref")),
+        "base_ref": run.base_ref or _text(notify.get("base_ref")),
+        "pr_number": run.pr_number or positive_int(notify.get("pr_number")),
+        "pr_url": run.pr_url or _text(notify.get("pr_url")),
+        "issue_url": run.issue_url or _text(notify.get("issue_url")),
     }
     meta = completion.metadata
     return meta.model_copy(
@@ -162,26 +159,25 @@ def record_completion(
         TransientError: via the pool, when the database fails in a retryable way.
     """
     tx.run(SQL_ENSURE_RUN, uid=completion.uid)
-    run = tx.one(SQL_LOCK_RUN, uid=completion.uid)
-    assert run is not None  # inserted or already present, and locked, in this transaction
+    row = tx.one(SQL_LOCK_RUN, uid=completion.uid)
+    assert row is not None  # inserted or already present, and locked, in this transaction
+    run = Run.from_row(row)
     claimed = tx.one(
         SQL_CLAIM_COMPLETION,
         uid=completion.uid,
         phase=completion.phase,
         finished_at=completion.finished_at,
-        run_id=run["id"],
+        run_id=run.id,
     )
     if claimed is None:
         return CompletionResult(run=run, duplicate=True)
     meta = merged_metadata(completion, run)
     finished_at = _timestamp(completion.finished_at)
-    undecided = run["status"] in _UNDECIDED or (
-        run["status"] == "needs_human" and run["reason"] == MISSING_RUN_METADATA
-    )
+    undecided = run.status in _UNDECIDED or run.escalated_for(MISSING_RUN_METADATA)
     if not undecided:
         refreshed = tx.one(
             SQL_REFRESH_COMPLETION,
-            id=run["id"],
+            id=run.id,
             phase=completion.phase,
             finished_at=finished_at,
             head_ref=meta.head_ref,
@@ -190,12 +186,12 @@ def record_completion(
             pr_url=meta.pr_url,
             issue_url=meta.issue_url,
         )
-        return CompletionResult(run=refreshed or run)
+        return CompletionResult(run=Run.from_row(refreshed) if refreshed else run)
     missing = meta.missing_required()
     base = {
-        "id": run["id"],
-        "workflow_name": completion.name or run["workflow_name"],
-        "namespace": completion.namespace or run["namespace"],
+        "id": run.id,
+        "workflow_name": completion.name or run.workflow_name,
+        "namespace": completion.namespace or run.namespace,
         "repository": meta.repository,
         "issue_number": meta.issue_number,
         "head_sha": meta.head_sha,
@@ -220,7 +216,7 @@ def record_completion(
             reason=MISSING_RUN_METADATA,
         )
         assert row is not None
-        return CompletionResult(run=row, missing=missing)
+        return CompletionResult(run=Run.from_row(row), missing=missing)
     return _apply_with_attempt(tx, base, meta, missing)
 
 
@@ -257,12 +253,12 @@ def _apply_with_attempt(
                     status=status,
                     reason=reason,
                 )
-        except DatabaseError as exc:
-            if sqlstate(exc) != _UNIQUE_VIOLATION or tries == _ATTEMPT_RETRIES - 1:
+        except UniqueViolation:
+            if tries == _ATTEMPT_RETRIES - 1:
                 raise
             continue
         assert row is not None
-        return CompletionResult(run=row, superseded=superseded, missing=missing)
+        return CompletionResult(run=Run.from_row(row), superseded=superseded, missing=missing)
     raise AssertionError("unreachable: the loop returns or raises")
 
 

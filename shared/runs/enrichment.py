@@ -9,6 +9,7 @@ from typing import Any
 
 from shared.argo.metadata import positive_int
 from shared.db import Tx
+from shared.runs.model import Run
 
 SQL_RECORD_AGENT_MESSAGES = """
 INSERT INTO workflow_comms.agent_messages (run_id, seq, kind, content, payload)
@@ -42,12 +43,12 @@ def _text(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
-def record_notify(tx: Tx, workflow_uid: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+def record_notify(tx: Tx, workflow_uid: str, payload: Mapping[str, Any]) -> Run:
     """Create the run as ``notified`` or merge ``payload`` into its ``notify_payload``.
 
     Top-level keys of ``payload`` replace the same keys of the stored payload; other stored
     keys survive. Non-identity columns (workflow name, namespace, head SHA/ref, PR) are filled
-    only where the run has none. Returns the run row.
+    only where the run has none. Returns the run.
     """
     row = tx.one(
         SQL_UPSERT_NOTIFY,
@@ -61,7 +62,7 @@ def record_notify(tx: Tx, workflow_uid: str, payload: Mapping[str, Any]) -> dict
         pr_url=_text(payload.get("pr_url")),
     )
     assert row is not None
-    return row
+    return Run.from_row(row)
 
 
 def describe_agent_event(event: Mapping[str, Any]) -> tuple[str, str | None]:

@@ -1,15 +1,11 @@
-"""The runtime every function shares: read the CloudEvent, dedupe through the inbox, run the use
-case in one transaction, reply, and map failures to the delivery contract (DESIGN §6).
+"""The HTTP side of every function: read the CloudEvent, run it through the inbox, reply, and
+map failures to the delivery contract (DESIGN §6).
 
-A use case is ``handler(event, ctx) -> Outcome``:
-
-* :class:`Reply` → HTTP 200 with a binary-mode CloudEvent (the Broker routes it on);
-* :class:`NoReply` → HTTP 202 with an empty body ("nothing to say").
-
-The inbox row ``(consumer, source, id)`` is inserted at the start of the same transaction as the
-use case's writes and holds the reply, so a duplicate delivery is answered with the same reply
-and changes nothing; a duplicate that arrives while the first is still in progress gets 409
-(Knative retries it later, and it is then answered from the inbox). Errors:
+What a use case answers (:class:`~shared.runtime.outcomes.Reply` → 200 with a binary-mode
+CloudEvent, :class:`~shared.runtime.outcomes.NoReply` → 202) is in
+:mod:`shared.runtime.outcomes`; exactly-once handling in :mod:`shared.runtime.inbox`; dead
+letters in :mod:`shared.runtime.dead_letters`. Errors (:func:`failure_response`, the one
+mapping every entrypoint uses):
 
 * :class:`~shared.errors.PermanentError` → 400/401/422 with ``{"error", "message", "field"}``;
   the event is stored in ``runtime.dead_letters`` (except 401: forged input is stored nowhere);
@@ -30,23 +26,18 @@ field. Each rejection is a JSON body naming the field and a row in ``runtime.dea
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import flask
-from pydantic import BaseModel
 
 from shared import bootstrap
 from shared.bootstrap import Container
-from shared.db import Tx
 from shared.errors import (
     CodexJudgeError,
     ConfigurationError,
-    ConflictError,
     MethodNotAllowedError,
     PayloadTooLargeError,
     PermanentError,
@@ -54,64 +45,13 @@ from shared.errors import (
     SchemaBehindError,
     UnauthorizedError,
 )
-from shared.runtime import limits, observability
+from shared.runtime import dead_letters, observability
 from shared.runtime.envelope import Envelope, OutgoingEvent, read_event, to_binary_http
 from shared.runtime.gate import ALLOWED_METHODS, check_data, read_body, readiness
+from shared.runtime.inbox import process
+from shared.runtime.outcomes import Handler
 
 log = logging.getLogger("codex_judge.runtime")
-
-
-@dataclass(frozen=True)
-class Reply:
-    """Answer with a CloudEvent. ``key`` makes the reply id deterministic: the same fact
-    replied twice has the same id, so downstream inboxes drop the copy."""
-
-    type: str
-    data: BaseModel | dict[str, Any]
-    key: str
-    subject: str | None = None
-    run_id: int | None = None
-
-
-@dataclass(frozen=True)
-class NoReply:
-    """Nothing to say (HTTP 202). ``note`` explains why, for logs and tests."""
-
-    note: str = ""
-    run_id: int | None = None
-
-
-Outcome = Reply | NoReply
-
-
-@dataclass
-class Context:
-    """What a use case gets: the open transaction, the dependencies and a bound logger."""
-
-    tx: Tx
-    deps: Container
-    consumer: str
-    log: logging.LoggerAdapter[logging.Logger]
-    extensions_out: dict[str, str] = field(default_factory=dict)
-
-
-Handler = Callable[[Envelope, Context], Outcome]
-
-
-def reply_event(
-    consumer: str, source_prefix: str, reply: Reply, extensions: dict[str, str]
-) -> OutgoingEvent:
-    """Build the outgoing CloudEvent for ``reply`` (id = ``<consumer>:<key>`` hashed)."""
-    data = reply.data.model_dump(mode="json") if isinstance(reply.data, BaseModel) else reply.data
-    digest = hashlib.sha256(f"{consumer}\0{reply.key}".encode()).hexdigest()[:32]
-    return OutgoingEvent(
-        type=reply.type,
-        source=f"{source_prefix.rstrip('/')}/{consumer}",
-        id=digest,
-        data=data,
-        subject=reply.subject,
-        extensions=extensions,
-    )
 
 
 def json_response(
@@ -141,130 +81,6 @@ def error_response(exc: CodexJudgeError) -> flask.Response:
     if isinstance(exc, PayloadTooLargeError):
         headers["Connection"] = "close"  # the rest of the body may be unread
     return json_response(exc.status, exc.body(), headers)
-
-
-def store_dead_letter(
-    deps: Container,
-    subscriber: str,
-    attributes: dict[str, Any],
-    data: bytes,
-    reason: str,
-    code: int,
-    body: dict[str, Any],
-) -> None:
-    """Insert (or refresh) a dead letter; best effort, never raises."""
-    observability.DEAD_LETTERS.add(1, {"function": subscriber})
-    # Hostile input must still be storable: NUL, lone surrogates and huge numbers are scrubbed
-    # from the jsonb/text columns (the data itself is bytea, kept byte-exact).
-    attributes, body = limits.scrub(attributes), limits.scrub(body)
-    reason = limits.scrub(reason)
-    source = str(attributes.get("source") or "unknown")
-    event_id = str(attributes.get("id") or "sha256:" + hashlib.sha256(data).hexdigest())
-    try:
-        with deps.db.transaction() as tx:
-            tx.run(
-                SQL_INSERT_DEAD_LETTER,
-                subscriber=subscriber,
-                source=source,
-                id=event_id,
-                type=attributes.get("type"),
-                attributes=json.dumps(attributes, default=str),
-                data=data,
-                reason=reason,
-                code=code,
-                body=json.dumps(body, default=str),
-            )
-    except Exception:  # the Broker's dead-letter sink will still get it
-        log.exception("could not store dead letter", extra={"event_id": event_id})
-
-
-SQL_INSERT_DEAD_LETTER = """
-INSERT INTO runtime.dead_letters
-    (subscriber, event_source, event_id, event_type, attributes, data, reason, error_code,
-     error_body)
-VALUES (:subscriber, :source, :id, :type, CAST(:attributes AS jsonb), :data, :reason, :code,
-        CAST(:body AS jsonb))
-ON CONFLICT (subscriber, event_source, event_id) DO UPDATE
-    SET reason = EXCLUDED.reason, error_code = EXCLUDED.error_code,
-        error_body = EXCLUDED.error_body, received_at = now()
-"""
-
-# A transaction-scoped advisory lock per (consumer, source, id): a concurrent duplicate gets 409
-# at once instead of holding a pooled connection while it waits on the first one's inbox row.
-SQL_TRY_LOCK = (
-    "SELECT pg_try_advisory_xact_lock(hashtext(:consumer), hashtext(:source || ' ' || :id)) AS ok"
-)
-
-SQL_INBOX_CLAIM = """
-INSERT INTO runtime.inbox (consumer, source, event_id, event_type)
-VALUES (:consumer, :source, :id, :type)
-ON CONFLICT DO NOTHING
-RETURNING event_id
-"""
-SQL_INBOX_GET = """
-SELECT reply FROM runtime.inbox WHERE consumer = :consumer AND source = :source AND event_id = :id
-"""
-SQL_INBOX_DONE = """
-UPDATE runtime.inbox SET reply = CAST(:reply AS jsonb), run_id = :run_id
-WHERE consumer = :consumer AND source = :source AND event_id = :id
-"""
-
-
-def process(
-    consumer: str, handler: Handler, event: Envelope, deps: Container
-) -> OutgoingEvent | None:
-    """Run ``handler`` for ``event`` exactly once per (consumer, source, id); returns the reply.
-
-    Raises:
-        CodexJudgeError: whatever the use case raised (the transaction is rolled back).
-    """
-    bound = logging.LoggerAdapter(
-        log,
-        {
-            "function": consumer,
-            "event_id": event.id,
-            "event_type": event.type,
-            "event_source": event.source,
-        },
-    )
-    with deps.db.transaction() as tx:
-        keys = {"consumer": consumer, "source": event.source, "id": event.id}
-        lock = tx.one(SQL_TRY_LOCK, **keys)
-        if not (lock and lock["ok"]):
-            raise ConflictError("the same event is being processed by another delivery")
-        if tx.one(SQL_INBOX_CLAIM, type=event.type, **keys) is None:
-            row = tx.one(SQL_INBOX_GET, **keys)
-            stored = row["reply"] if row else None
-            bound.info("duplicate delivery answered from the inbox")
-            return OutgoingEvent.from_dict(stored) if stored else None
-        ctx = Context(tx=tx, deps=deps, consumer=consumer, log=bound)
-        with observability.event_span(consumer, event):
-            outcome = handler(event, ctx)
-            trace_ext = observability.trace_extensions()
-        out: OutgoingEvent | None = None
-        if isinstance(outcome, Reply):
-            # The reply continues this event's trace: our span's context when tracing is on,
-            # else the incoming context passed through unchanged.
-            incoming = {
-                k: v for k, v in event.extensions.items() if k in ("traceparent", "tracestate")
-            }
-            ext = {**ctx.extensions_out, **(trace_ext or incoming)}
-            out = reply_event(consumer, deps.settings.event_source, outcome, ext)
-        tx.run(
-            SQL_INBOX_DONE,
-            reply=json.dumps(out.to_dict()) if out else None,
-            run_id=outcome.run_id,
-            **keys,
-        )
-    bound.info(
-        "handled",
-        extra={
-            "run_id": outcome.run_id,
-            "reply_type": out.type if out else None,
-            "note": outcome.note if isinstance(outcome, NoReply) else None,
-        },
-    )
-    return out
 
 
 def cloudevent_function(
@@ -297,19 +113,62 @@ def cloudevent_function(
 def reject(
     deps: Container,
     consumer: str,
-    headers: dict[str, str],
+    headers: Mapping[str, str],
     body: bytes,
     exc: PermanentError,
 ) -> flask.Response:
-    """Answer a request refused before it became an event: store a dead letter (attributes
-    from its ``ce-*`` headers; forged input, 401, is stored nowhere), log, reply 4xx JSON."""
-    if not isinstance(exc, UnauthorizedError):
-        attrs = {
-            k[3:]: v for k, v in ((k.lower(), v) for k, v in headers.items()) if k.startswith("ce-")
-        }
-        store_dead_letter(deps, consumer, attrs, body, exc.message, exc.status, exc.body())
-    log.warning("request rejected", extra={"function": consumer, "error": exc.body()})
-    return error_response(exc)
+    """Answer a request refused before it became an event: a dead letter whose attributes are
+    its ``ce-*`` headers (forged input, 401, is stored nowhere), a log line, 4xx JSON."""
+    attrs = {
+        k[3:]: v for k, v in ((k.lower(), v) for k, v in headers.items()) if k.startswith("ce-")
+    }
+    return failure_response(deps, consumer, exc, attributes=attrs, data=body, what="request")
+
+
+def failure_response(
+    deps: Container,
+    consumer: str,
+    exc: Exception,
+    *,
+    attributes: Mapping[str, Any],
+    data: bytes,
+    what: str = "event",
+    retry_hint: str = "the delivery will be retried",
+) -> flask.Response:
+    """The delivery contract's answer to ``exc`` (the mapping in the module docstring): store a
+    dead letter for a permanent error other than 401, log at the level the error calls for,
+    and answer its status and JSON body.
+
+    Args:
+        deps: the container (the dead letter's database).
+        consumer: the function (``run-complete``): the dead letter's subscriber, the log's
+            ``function``.
+        exc: what the delivery raised.
+        attributes: the event's attributes (``id``, ``source``, ``type`` …) for the dead letter.
+        data: the body or event data as received (stored byte-exact).
+        what: what was refused, for the log line (``event``, ``request``, ``webhook``).
+        retry_hint: the end of the 500 answer's message (who retries an unexpected failure).
+    """
+    extra = {"function": consumer, "event_id": attributes.get("id")}
+    if isinstance(exc, PermanentError):
+        if not isinstance(exc, UnauthorizedError):
+            letter = dead_letters.DeadLetter.of_event(
+                consumer, attributes, data, reason=exc.message, code=exc.status, body=exc.body()
+            )
+            dead_letters.store(deps.db, letter)
+        log.warning(f"{what} rejected", extra={**extra, "error": exc.body()})
+        return error_response(exc)
+    if isinstance(exc, ConfigurationError):
+        log.error("misconfigured: %s", exc.message, extra={**extra, "error": exc.body()})
+        return error_response(exc)
+    if isinstance(exc, CodexJudgeError):
+        if not isinstance(exc, SchemaBehindError):  # SchemaGate logs it once per process
+            log.warning("transient failure", extra={**extra, "error": exc.body()})
+        return error_response(exc)
+    log.error("unexpected failure", exc_info=exc, extra=extra)
+    return json_response(
+        500, {"error": "InternalError", "message": f"unexpected failure; {retry_hint}"}
+    )
 
 
 def run_event(
@@ -333,36 +192,5 @@ def _run_event(
         if check:
             check_data(event)
         return event_response(process(consumer, handler, event, deps))
-    except PermanentError as exc:
-        if not isinstance(exc, UnauthorizedError):
-            store_dead_letter(
-                deps, consumer, event.attributes(), event.data, exc.message, exc.status, exc.body()
-            )
-        log.warning(
-            "event rejected",
-            extra={"function": consumer, "event_id": event.id, "error": exc.body()},
-        )
-        return error_response(exc)
-    except ConfigurationError as exc:
-        log.error(
-            "misconfigured: %s",
-            exc.message,
-            extra={"function": consumer, "event_id": event.id, "error": exc.body()},
-        )
-        return error_response(exc)
-    except CodexJudgeError as exc:
-        if not isinstance(exc, SchemaBehindError):  # SchemaGate logs it once per process
-            log.warning(
-                "transient failure",
-                extra={"function": consumer, "event_id": event.id, "error": exc.body()},
-            )
-        return error_response(exc)
-    except Exception:
-        log.exception("unexpected failure", extra={"function": consumer, "event_id": event.id})
-        return json_response(
-            500,
-            {
-                "error": "InternalError",
-                "message": "unexpected failure; the delivery will be retried",
-            },
-        )
+    except Exception as exc:
+        return failure_response(deps, consumer, exc, attributes=event.attributes(), data=event.data)

@@ -13,7 +13,8 @@ filters on (``timerowner``, ``decision``) narrow what reaches the function but a
 they have no place here.
 
 One rule for a type the table lacks, the same in every function: the event is acknowledged
-with HTTP 202 and nothing else (:class:`~shared.runtime.handler.NoReply` whose note names the type).
+with HTTP 202 and nothing else (:class:`~shared.runtime.outcomes.NoReply` whose note names the
+type).
 The Broker only delivers what the Trigger admits, so such an event is a Trigger edited without
 the table (or a manual POST); refusing it with a 4xx would send a harmless event to the
 dead-letter sink, and a 5xx would make Knative retry something that can never succeed.
@@ -25,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, Handler, NoReply, Outcome
+from shared.runtime.outcomes import Context, Handler, NoReply, Outcome
 
 __all__ = ["Routes", "ignored"]
 

@@ -12,51 +12,37 @@ cannot disagree about what an orphan is:
   with ``adopt`` set in its ``timers.due``; once adopted, the run holds timers and the due-timer
   count wakes the gate from then on.
 
-Each query takes ``:owner`` (the gate's Knative Service name) and ``:limit`` and returns
-``id``, ``repository`` and ``waited_s`` (seconds since the run last changed).
+Each finder takes the gate's Knative Service name as ``owner`` and a ``limit`` and returns
+the runs with the seconds since each last changed; the queries are the run store's
+(:func:`shared.runs.store.waiting_for_ci_without_timer`,
+:func:`shared.runs.store.waiting_for_review_without_timer`).
 """
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from shared.db import Tx
+from shared.runs.model import Run
+from shared.runs.store import waiting_for_ci_without_timer, waiting_for_review_without_timer
 
 CI_STATUS = "ci-status"
 REVIEW_GATE = "review-gate"
 
-# Runs waiting for a CI verdict without any pending ci-status timer.
-SQL_CI_ORPHANS = """
-SELECT r.id, r.repository,
-       EXTRACT(EPOCH FROM (now() - r.updated_at))::float8 AS waited_s
-FROM codex_judge.runs r
-WHERE r.active AND r.status = 'waiting_for_ci' AND r.ci_verdict IS NULL
-  AND r.repository IS NOT NULL AND r.head_sha IS NOT NULL
-  AND NOT EXISTS (
-      SELECT 1 FROM runtime.timers t
-      WHERE t.owner = :owner AND t.run_id = r.id AND t.done_at IS NULL)
-ORDER BY r.id
-LIMIT :limit
-"""
-# Runs waiting for a review verdict without any pending review-gate timer.
-SQL_REVIEW_ORPHANS = """
-SELECT r.id, r.repository,
-       EXTRACT(EPOCH FROM (now() - r.updated_at))::float8 AS waited_s
-FROM codex_judge.runs r
-WHERE r.active AND r.review_verdict IS NULL
-  AND r.status IN ('run_complete', 'waiting_for_ci', 'waiting_for_review')
-  AND r.repository IS NOT NULL AND r.pr_number IS NOT NULL AND r.head_sha IS NOT NULL
-  AND NOT EXISTS (
-      SELECT 1 FROM runtime.timers t
-      WHERE t.owner = :owner AND t.run_id = r.id AND t.done_at IS NULL)
-ORDER BY r.id
-LIMIT :limit
-"""
 
-#: The owners that adopt orphaned waits, and the query that lists each one's orphans.
-ORPHAN_QUERIES: dict[str, str] = {CI_STATUS: SQL_CI_ORPHANS, REVIEW_GATE: SQL_REVIEW_ORPHANS}
+class OrphanFinder(Protocol):
+    """Finds a gate's orphaned waits: ``[(run, seconds waited)]``, by run id."""
+
+    def __call__(self, tx: Tx, *, owner: str, limit: int) -> list[tuple[Run, float]]: ...
+
+
+#: The owners that adopt orphaned waits, and how each one's orphans are found.
+ORPHAN_FINDERS: dict[str, OrphanFinder] = {
+    CI_STATUS: waiting_for_ci_without_timer,
+    REVIEW_GATE: waiting_for_review_without_timer,
+}
 
 
 def owners_with_orphans(tx: Tx) -> list[str]:
     """The owners (sorted) with at least one orphaned wait: one ``LIMIT 1`` probe per owner."""
-    return sorted(
-        owner for owner, sql in ORPHAN_QUERIES.items() if tx.all(sql, owner=owner, limit=1)
-    )
+    return sorted(owner for owner, find in ORPHAN_FINDERS.items() if find(tx, owner=owner, limit=1))

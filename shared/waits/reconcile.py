@@ -29,7 +29,7 @@ completes. Only what every timer needs stops the tick: the database (503), the d
 configuration (500), and an upstream rate limit (the failing timer backs off by its
 ``Retry-After``; the others stay due for the next tick rather than spend more requests).
 
-:func:`shared.runs.escalation.escalate_not_found` is how a gate records an upstream "not found"
+:func:`shared.waits.escalation.escalate_not_found` is how a gate records an upstream "not found"
 (:class:`~shared.errors.UpstreamNotFoundError`: the PR was deleted, the repository renamed or
 made private) as a decision: the run goes ``needs_human`` with ``pull_request_not_found``,
 ``repository_not_found`` or ``commit_not_found``, its timers are settled and ``run.escalated``
@@ -51,11 +51,12 @@ from shared.errors import (
     TransientError,
     UpstreamError,
 )
-from shared.runs.escalation import TIMER_FAILED, escalate
 from shared.runtime.envelope import OutgoingEvent
-from shared.runtime.handler import Context, NoReply, Outcome, Reply, reply_event
-from shared.runtime.publish import publish_event
+from shared.runtime.inbox import reply_event
+from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 from shared.waits import timers
+from shared.waits.escalation import TIMER_FAILED, escalate
+from shared.waits.orphans import OrphanFinder
 
 RECONCILE = "reconcile"
 #: A timer's failures in a row (the last permanent) before its run is escalated.
@@ -97,14 +98,14 @@ def note_waiting(
 
 def adopt_orphans(
     ctx: Context,
-    orphans_sql: str,
+    find: OrphanFinder,
     *,
     deadline_kind: str,
     timeout_of: Callable[[Any], int],
     limit: int = 100,
 ) -> int:
-    """Give each waiting run that has no pending timer (``orphans_sql`` lists them with
-    ``id``, ``repository`` and ``waited_s``) its deadline, counted from when it started
+    """Give each waiting run that has no pending timer (``find`` lists them with the seconds
+    each has waited: :mod:`shared.waits.orphans`) its deadline, counted from when it started
     waiting, and an immediate reconcile; returns how many were adopted.
 
     Args:
@@ -112,17 +113,17 @@ def adopt_orphans(
     """
     from shared.policy.resolution import effective_policy
 
-    rows = ctx.tx.all(orphans_sql, owner=ctx.consumer, limit=limit)
-    for row in rows:
-        policy, _ = effective_policy(ctx.tx, ctx.deps.settings, row["repository"])
+    orphans = find(ctx.tx, owner=ctx.consumer, limit=limit)
+    for run, waited_s in orphans:
+        policy, _ = effective_policy(ctx.tx, ctx.deps.settings, run.repository)
         note_waiting(
             ctx,
-            run_id=row["id"],
+            run_id=run.id,
             deadline_kind=deadline_kind,
-            deadline_s=max(0.0, timeout_of(policy) - float(row["waited_s"])),
+            deadline_s=max(0.0, timeout_of(policy) - waited_s),
             reconcile_s=0.0,
         )
-    return len(rows)
+    return len(orphans)
 
 
 def settle(ctx: Context, run_id: int) -> None:
@@ -196,7 +197,7 @@ def run_tick(
 
     Raises:
         UpstreamError: the Broker could not be reached, or no SinkBinding gives this function a
-            ``K_SINK`` (:class:`shared.runtime.publish.SinkNotBoundError`); the timer stays due and
+            ``K_SINK`` (:class:`shared.errors.SinkNotBoundError`); the timer stays due and
             the answer is 503, so the tick is retried and the next one publishes.
         TransientError: the database failed; whatever committed stays committed.
         ConfigurationError: the deployment is wrong (500), whichever timer found out.
@@ -238,7 +239,7 @@ def run_tick(
             if isinstance(failed.error, RateLimitedError) and event is None:
                 break  # the next timer would meet the same limit: it stays due for later
         if event is not None:
-            publish_event(deps.settings, event)  # raises (503) with the timer still due
+            deps.broker().publish(event)  # raises (503) with the timer still due
             report.published += 1
             with deps.db.transaction() as tx:
                 timers.complete(tx, int(timer["id"]))
@@ -263,10 +264,8 @@ def _handle(handler: TimerHandler, ctx: Context, timer: dict[str, Any]) -> Step:
     """
     if int(timer.get("attempts") or 0) >= MAX_TIMER_ATTEMPTS and timer.get("run_id") is not None:
         run = runs.get_run(ctx.tx, int(timer["run_id"]))
-        if run is not None and run["status"] == "needs_human" and run["reason"] == TIMER_FAILED:
-            return Step(
-                escalate(ctx, int(run["id"]), reason=TIMER_FAILED, message=_failed_message(timer))
-            )
+        if run is not None and run.escalated_for(TIMER_FAILED):
+            return Step(escalate(ctx, run.id, reason=TIMER_FAILED, message=_failed_message(timer)))
     try:
         return handler(ctx, timer)
     except Exception as exc:

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from shared.adapters.github import HttpxGitHub
 from shared.adapters.github_auth import GitHubAppAuth
 from shared.adapters.github_etags import PostgresEtagCache
+from shared.adapters.github_write import HttpxGitHubWriter
 from shared.db import Database
 from shared.local.fakes.base import ServedFake, serve_fake
 from shared.local.fakes.github import create_app
@@ -143,8 +144,10 @@ def test_rerequest_and_compare_speak_githubs_wire_format(fake: ServedFake) -> No
             },
         },
     )
+    answer = HttpxGitHubWriter(fake.url, "t").rerequest_check_suite(REPO, 5)
+    assert (answer.status, answer.ok) == (201, True)
+    assert HttpxGitHubWriter(fake.url, "t").rerequest_check_suite(REPO, 6).status == 404
     client = HttpxGitHub(fake.url, "t")
-    assert client.rerequest_check_suite(REPO, 5) == {"status": 201, "suite_id": 5}
     comparison = client.compare_commits(REPO, "main", SHA)
     assert (comparison.behind_by, comparison.merge_base.sha) == (3, "a" * 40)
     assert comparison.base.committed_at is None

@@ -76,6 +76,14 @@ def effects(db: Database) -> list[dict[str, Any]]:
         return tx.all("SELECT idempotency_key, state FROM runtime.effects ORDER BY claimed_at")
 
 
+def write_actions(db: Database) -> list[dict[str, Any]]:
+    with db.transaction() as tx:
+        return tx.all(
+            "SELECT idempotency_key, action, mode, http_status, outcome FROM github.write_actions"
+            " ORDER BY id"
+        )
+
+
 def test_a_required_check_from_the_wrong_app_does_not_satisfy_it_and_is_reported(
     function_url: Any, github: ServedFake, db: Database
 ) -> None:
@@ -272,6 +280,35 @@ def test_no_retry_for_a_repository_outside_the_write_allow_list(
     assert resp.status_code == 200 and resp.json()["verdict"] == "failure"
     assert run_row(db, run_id)["ci_summary"]["flaky_retry"]["skipped"] == "repository_not_allowed"
     assert httpx.get(f"{github.url}/_fake/state").json()["rerequested"] == []
+    assert write_actions(db) == [  # the refusal is audited like every other write
+        {
+            "idempotency_key": f"rerequest:{REPO}@{SHA}:47422857169:1",
+            "action": "rerequest_check_suite",
+            "mode": "refused",
+            "http_status": None,
+            "outcome": "repository_not_allowed",
+        }
+    ]
+
+
+def test_the_allow_list_matches_a_repository_in_any_letter_case_and_the_retry_is_audited(
+    function_url: Any, github: ServedFake, db: Database, deps: Container
+) -> None:
+    run_id = _flaky_setup(deps, db, github, retries=1)
+    deps.settings.github_write_allowlist = [REPO.upper()]  # GitHub names are case-insensitive
+    resp = run_completed(function_url("ci_status"), run_id)
+    assert resp.status_code == 202, resp.text
+    state = httpx.get(f"{github.url}/_fake/state").json()
+    assert state["rerequested"] == [{"repository": REPO, "suite_id": 47422857169}]
+    assert write_actions(db) == [
+        {
+            "idempotency_key": f"rerequest:{REPO}@{SHA}:47422857169:1",
+            "action": "rerequest_check_suite",
+            "mode": "live",
+            "http_status": 201,
+            "outcome": "success",
+        }
+    ]
 
 
 def test_green_ci_on_a_merge_base_too_far_behind_is_stale_base(

@@ -40,7 +40,7 @@ from shared.db import Database, bootstrap_database
 from shared.db.migrate import discover
 from shared.local.mesh.cluster import FunctionProcess, LocalCluster, function_processes
 from shared.local.mesh.kustomize import kustomize_build
-from shared.local.mesh.supervisor import free_port
+from shared.local.mesh.processes import free_port
 from tests.conftest import APP_ROLE
 from tests.functional.test_github_webhook import SECRET as RECORDED_WEBHOOK_SECRET
 
@@ -54,7 +54,11 @@ TIMERS_DUE = "io.codexjudge.timers.due.v1"  # the scheduler's wake-up of a timer
 OFFLINE = "http://127.0.0.1:9"  # nothing listens there: a call fails fast, on this machine
 # The upstream URLs the manifests' ConfigMap sets (test_no_process_is_pointed_off_the_machine
 # fails when it sets another).
-OFFLINE_UPSTREAMS = ("CODEX_JUDGE_GITHUB_API_URL", "CODEX_JUDGE_ARGO_SERVER_URL")
+OFFLINE_UPSTREAMS = (
+    "CODEX_JUDGE_GITHUB_API_URL",
+    "CODEX_JUDGE_ARGO_SERVER_URL",
+    "CODEX_JUDGE_NATS_URL",  # the ingester Deployment's
+)
 # Knative Service name → function folder (DESIGN §13: kebab-case names, snake_case folders).
 FUNCTIONS = {
     path.parent.name.replace("_", "-"): path.parent.name
@@ -276,11 +280,29 @@ def processes(
     return function_processes(kustomize_build(ROOT), local)
 
 
+def test_the_ingester_deployment_runs_a_command_the_installed_package_has(
+    processes: dict[str, FunctionProcess],
+) -> None:
+    ingest = processes["agent-ingest"]
+    assert not ingest.serves_http
+    assert [Path(ingest.command[0]).name, *ingest.command[1:]] == [
+        "codex-judge",
+        "agents",
+        "ingest",
+    ]
+    done = subprocess.run(
+        [*ingest.command, "--help"], env=dict(ingest.env), capture_output=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"ingest" in done.stdout
+
+
 def test_every_function_has_a_service_that_runs_the_container_command(
     processes: dict[str, FunctionProcess],
 ) -> None:
-    assert sorted(processes) == sorted(FUNCTIONS)
-    for name, process in processes.items():
+    services = {name: p for name, p in processes.items() if p.serves_http}
+    assert sorted(services) == sorted(FUNCTIONS)
+    for name, process in services.items():
         assert [Path(process.command[0]).name, *process.command[1:]] == ["codex-judge", "serve"]
         assert process.env["FUNCTION_SOURCE"] == f"functions/{FUNCTIONS[name]}/main.py"
 
@@ -301,6 +323,8 @@ def services(
     started: dict[str, Served] = {}
     try:
         for name, declared in processes.items():
+            if not declared.serves_http:
+                continue  # the ingester Deployment: its command is checked above
             port = free_port()
             command = [str(fresh_venv.root / "bin" / Path(declared.command[0]).name)]
             env = dict(declared.env) | {"HOST": "127.0.0.1", "PORT": str(port)}

@@ -76,3 +76,38 @@ def test_two_subscribers_failing_one_event_are_two_dead_letters(function_url, db
         {"subscriber": "judge", "event_id": "rc-9", "error_code": 500},
         {"subscriber": "run-complete", "event_id": "rc-9", "error_code": 422},
     ]
+
+
+def test_a_functions_own_refusal_and_the_brokers_copy_of_it_are_one_dead_letter(
+    function_url, db: Database
+) -> None:
+    body = b'{"uid": "u-1", "phase": "Succeeded", "metadata": [1, 2]}'
+    event = {
+        "ce-specversion": "1.0",
+        "ce-id": "partition:0/offset:11",
+        "ce-source": _dead_letter_headers("x")["ce-source"],
+        "ce-type": "dev.knative.kafka.event",
+    }
+    refused = httpx.post(function_url("run_complete"), headers=event, content=body)
+    assert refused.status_code == 422 and refused.json()["field"] == "data.metadata"
+    # The Broker's copy: Knative truncates knativeerrordata, so it no longer parses as JSON.
+    copy = {
+        **event,
+        "ce-knativeerrordest": "http://run-complete.codex-judge.svc.cluster.local",
+        "ce-knativeerrorcode": "422",
+        "ce-knativeerrordata": base64.b64encode(refused.content[:24]).decode(),
+    }
+    assert httpx.post(function_url("dead_letter"), headers=copy, content=body).status_code == 202
+    with db.transaction() as tx:
+        rows = tx.all(
+            "SELECT subscriber, reason, error_code, error_body, attributes, data"
+            " FROM runtime.dead_letters"
+        )
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["subscriber"], row["error_code"]) == ("run-complete", 422)
+    assert row["reason"] == refused.json()["message"]  # the function's own words are kept
+    assert row["error_body"]["field"] == "data.metadata"
+    assert row["error_body"]["raw"] == refused.content[:24].decode()
+    assert row["attributes"]["knativeerrordest"].startswith("http://run-complete.")
+    assert bytes(row["data"]) == body

@@ -284,7 +284,8 @@ def _start_ci_status(settings: Any, github: ServedFake, sink_url: str) -> tuple[
     import subprocess
     import sys
 
-    from shared.local.mesh.supervisor import ROOT, free_port, wait_ready
+    from shared.local.mesh.processes import free_port, wait_ready
+    from shared.local.mesh.supervisor import ROOT
 
     port = free_port()
     env = dict(os.environ)

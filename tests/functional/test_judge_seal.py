@@ -19,7 +19,7 @@ from shared.cli.main import cmd_explain
 from shared.db import Database
 from shared.local.fakes.base import ServedFake
 from shared.runs.seal import load_seal, read_live, seal_matches
-from shared.runtime.handler import Context, NoReply, Reply
+from shared.runtime.outcomes import Context, NoReply, Reply
 from tests.functional.test_judge import (
     CI_FAILURE,
     CI_SUCCESS,

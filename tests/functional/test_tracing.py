@@ -10,7 +10,8 @@ import httpx
 
 from shared.runtime import observability
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, Outcome, Reply, cloudevent_function
+from shared.runtime.handler import cloudevent_function
+from shared.runtime.outcomes import Context, Outcome, Reply
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"

@@ -16,6 +16,7 @@ import pytest
 from shared.cli.report import list_runs
 from shared.db import Database
 from shared.local.mesh import demo, demo_actions
+from shared.local.mesh.demo_state import wait_concluded
 from shared.local.mesh.replay import broker_base, send
 from shared.local.mesh.supervisor import Mesh
 from shared.settings import Settings
@@ -73,7 +74,7 @@ def test_recorded_scenario_reaches_each_outcome(mesh: Mesh) -> None:
         for record in records:
             assert send(record, urls, client)[1] == 202
     # The CI-timeout run ends only through a PingSource tick handling its durable timer.
-    assert demo.wait_concluded(mesh.database_url, demo.E2E_REPO)
+    assert wait_concluded(mesh.database_url, demo.E2E_REPO)
     _wait_idle(urls["broker"])
 
     runs = _runs_by_repo(mesh)

@@ -8,7 +8,8 @@ import re
 
 import httpx
 
-from shared.adapters.argo import MAX_NAME, HttpxArgo, workflow_name
+from shared.adapters.argo import HttpxArgo
+from shared.argo.workflow import MAX_NAME, workflow_name
 from shared.local.fakes import argo as fake_argo
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from shared.adapters.argo import HttpxArgo, argo_pairs, failed_steps, submit_body
+from shared.adapters.argo import HttpxArgo, argo_pairs, submit_body
 from shared.adapters.argocd import HttpxArgoCD
 from shared.adapters.http import UpstreamRejectedError
 from shared.argo import load_document
+from shared.argo.workflow import failed_steps
 from shared.errors import UpstreamError
 from shared.local.fakes import argo as fake_argo
 from shared.local.fakes import argocd as fake_argocd

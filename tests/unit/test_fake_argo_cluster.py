@@ -11,8 +11,8 @@ import flask
 import httpx
 import pytest
 
-from shared.adapters.argo import failed_steps
 from shared.argo import WorkflowCompletion, load_document, parse_completion
+from shared.argo.workflow import failed_steps
 from shared.local.fakes import argo as fake_argo
 from shared.local.fakes.base import ServedFake, create_fake_app, json_answer, serve_fake
 from tests.conftest import FIXTURES

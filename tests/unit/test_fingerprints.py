@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.runs.fingerprints import changes_since, error_lines, fingerprint
+from shared.gates.fingerprints import changes_since, error_lines, fingerprint
 
 
 def test_same_failure_on_another_commit_and_time_has_the_same_fingerprint() -> None:

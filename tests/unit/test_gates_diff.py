@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from shared.adapters.github import HttpxGitHub
-from shared.gates.diff import hunk_lines, load_pull_diff, parse_unified_diff, worktree_diff
+from shared.gates.diff import hunk_lines, parse_unified_diff
+from shared.github.diffs import load_pull_diff, worktree_diff
 from shared.local.fakes.base import serve_fake
 from shared.local.fakes.github import create_app
 

@@ -15,12 +15,6 @@ from tests.conftest import ROOT
 
 PACKAGES = ("functions", "shared")
 
-#: Cycles left to other steps of issue 9 (item 5: choosing the embedder in the container).
-#: Remove an entry when its cycle is gone; never add one.
-KNOWN = {
-    frozenset({"shared.adapters.embeddings", "shared.memories.embedder"}),
-}
-
 
 def module_name(path: Path) -> str:
     """``shared/runs/__init__.py`` → ``shared.runs``; ``functions/judge/tick.py`` →
@@ -114,8 +108,7 @@ def cycle_path(group: frozenset[str], edges: dict[str, frozenset[str]]) -> str:
 
 def test_no_module_of_functions_or_shared_is_part_of_an_import_cycle() -> None:
     edges = graph()
-    new = [g for g in strongly_connected(edges) if g not in KNOWN]
-    assert [cycle_path(g, edges) for g in new] == []
+    assert [cycle_path(g, edges) for g in strongly_connected(edges)] == []
 
 
 def test_ticks_import_verdicts_and_never_the_reverse() -> None:

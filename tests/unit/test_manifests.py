@@ -48,9 +48,10 @@ KAFKA_SOURCE = (
     "/apis/v1/namespaces/codex-judge/kafkasources/argo-workflow-completions"
     "#argo.workflows.completions"
 )
-# What a function calls to publish to K_SINK (so its Service needs a SinkBinding).
+# What a function calls to publish to K_SINK (so its Service needs a SinkBinding): the
+# container's Broker port (any ``<container>.broker()``), and the shared tick that uses it.
+BROKER_METHOD = "broker"
 PUBLISHING_CALLS = {
-    ("shared.runtime.publish", "publish_event"),
     ("shared.waits.reconcile", "run_tick"),
     # The operator actions publish what they decide (shared/operator/sink.py).
     ("shared.operator.actions", "act"),
@@ -203,8 +204,9 @@ def _module_file(module: str) -> Path | None:
 
 
 def _publishing_calls(path: Path) -> tuple[list[str], set[str]]:
-    """``(the file:line of every call of a PUBLISHING_CALLS function, the functions.*
-    modules this file imports)``, read with ``ast`` (names resolved through the imports)."""
+    """``(the file:line of every call of a PUBLISHING_CALLS function or of ``.broker()``,
+    the functions.* modules this file imports)``, read with ``ast`` (names resolved through
+    the imports)."""
     tree = ast.parse(path.read_text(), filename=str(path))
     names: dict[str, tuple[str, str]] = {}  # local name -> (module, attribute or "")
     imports: set[str] = set()
@@ -229,7 +231,9 @@ def _publishing_calls(path: Path) -> tuple[list[str], set[str]]:
         elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
             module, attribute = names.get(func.value.id, ("", ""))
             target = (f"{module}.{attribute}" if attribute else module, func.attr)
-        if target in PUBLISHING_CALLS:
+        if target in PUBLISHING_CALLS or (
+            isinstance(func, ast.Attribute) and func.attr == BROKER_METHOD and not node.args
+        ):
             calls.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     return calls, {m for m in imports if m.startswith("functions.")}
 

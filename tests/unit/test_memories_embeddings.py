@@ -11,10 +11,11 @@ import pytest
 
 from shared.adapters.embeddings import EmbeddingDimensionError, HttpxEmbeddings
 from shared.adapters.http import UpstreamRejectedError
+from shared.bootstrap import embedder_for
 from shared.errors import RateLimitedError, UpstreamError
 from shared.local.fakes import openai as fake_openai
 from shared.local.fakes.base import ServedFake, serve_fake
-from shared.memories.embedder import HashingEmbedder, embedder_from_settings
+from shared.memories.embedder import HashingEmbedder
 from shared.settings import Settings
 from tests.contract import corpus
 
@@ -30,7 +31,7 @@ def fake() -> Iterator[ServedFake]:
 
 
 def _client(fake: ServedFake, dimension: int, **settings: object) -> HttpxEmbeddings:
-    client = embedder_from_settings(
+    client = embedder_for(
         Settings(
             embeddings_base_url=f"{fake.url}/v1",
             embeddings_api_key="sk-embed",
@@ -47,7 +48,7 @@ def _queue(fake: ServedFake, *items: dict[str, object]) -> None:
 
 
 def test_without_an_endpoint_the_offline_hashing_embedder_is_used() -> None:
-    embedder = embedder_from_settings(Settings(embeddings_dimension=32))
+    embedder = embedder_for(Settings(embeddings_dimension=32))
     assert isinstance(embedder, HashingEmbedder) and embedder.dimension == 32
 
 

@@ -15,6 +15,7 @@ from shared.memories.snapshots import (
     namespace,
     tags,
 )
+from shared.runs import Run
 from tests.conftest import FIXTURES
 
 CORPUS = FIXTURES / "corpus"
@@ -29,7 +30,7 @@ EVENTS = [
 ]
 
 
-def _run(**extra: Any) -> dict[str, Any]:
+def _run(**extra: Any) -> Run:
     run = {
         "id": 11,
         "workflow_uid": "uid-11",
@@ -39,6 +40,7 @@ def _run(**extra: Any) -> dict[str, Any]:
         "issue_number": 1458,
         "attempt": 2,
         "status": "needs_iteration",
+        "active": False,
         "reason": "ci_failed",
         "phase": "Succeeded",
         "head_sha": "a" * 40,
@@ -54,7 +56,7 @@ def _run(**extra: Any) -> dict[str, Any]:
         "parameters": {},
     }
     run.update(extra)
-    return run
+    return Run.from_row(run)
 
 
 EVALUATION = {

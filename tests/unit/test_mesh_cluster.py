@@ -37,7 +37,9 @@ def test_each_service_runs_its_container_command_with_the_env_its_manifest_decla
     build: list[dict[str, Any]], tmp_path: Path
 ) -> None:
     processes = function_processes(build, local(tmp_path))
-    assert sorted(processes) == sorted(s["metadata"]["name"] for s in services(build))
+    served = {name for name, p in processes.items() if p.serves_http}
+    assert served == {s["metadata"]["name"] for s in services(build)}
+    assert set(processes) - served == {"agent-ingest"}  # the Deployment: no port, no probe
     judge = processes["judge"]
     assert Path(judge.command[0]).name == "codex-judge" and judge.command[1:] == ("serve",)
     env = judge.env
@@ -55,6 +57,12 @@ def test_each_service_runs_its_container_command_with_the_env_its_manifest_decla
     assert secrets_dir.is_relative_to(tmp_path)
     assert (secrets_dir / "CODEX_JUDGE_GITHUB_TOKEN").read_text() == "ghp_local"
     assert Path(env["CODEX_JUDGE_DATA_DIR"]).is_relative_to(tmp_path)  # the /tmp emptyDir
+    ingest = processes["agent-ingest"]
+    assert ingest.command[1:] == ("agents", "ingest") and ingest.sink is None
+    assert (ingest.env["CODEX_JUDGE_AGENTS_STREAM"], ingest.env["DATABASE_URL"]) == (
+        "agent-comms",
+        DB,
+    )
 
 
 def test_only_services_a_sink_binding_selects_get_k_sink_never_one_set_by_hand(

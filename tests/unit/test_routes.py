@@ -20,7 +20,7 @@ import pytest
 
 from shared.local.mesh.kustomize import kustomize_build
 from shared.runtime.envelope import Envelope
-from shared.runtime.handler import Context, NoReply, Outcome
+from shared.runtime.outcomes import Context, NoReply, Outcome
 from shared.runtime.routing import Routes
 from tests.conftest import ROOT
 

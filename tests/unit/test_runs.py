@@ -39,7 +39,7 @@ def _record(db: Database, completion: WorkflowCompletion) -> runs.CompletionResu
         return runs.record_completion(tx, completion)
 
 
-def _run(db: Database, uid: str) -> dict[str, Any]:
+def _run(db: Database, uid: str) -> runs.Run:
     with db.transaction() as tx:
         row = runs.get_run_by_uid(tx, uid)
     assert row is not None
@@ -50,14 +50,14 @@ def test_completion_with_metadata_waits_for_ci(db: Database) -> None:
     result = _record(db, _completion())
     assert not result.duplicate
     run = result.run
-    assert (run["status"], run["attempt"], run["attempt_source"]) == (
+    assert (run.status, run.attempt, run.attempt_source) == (
         "waiting_for_ci",
         1,
         "workflow",
     )
-    assert (run["repository"], run["issue_number"], run["head_sha"]) == ("acme/widgets", 42, SHA)
-    assert run["phase"] == "Succeeded"
-    assert run["parameters"]["repository"] == "acme/widgets"
+    assert (run.repository, run.issue_number, run.head_sha) == ("acme/widgets", 42, SHA)
+    assert run.phase == "Succeeded"
+    assert run.parameters["repository"] == "acme/widgets"
 
 
 def test_same_completion_twice_changes_nothing(db: Database) -> None:
@@ -72,15 +72,15 @@ def test_same_completion_twice_changes_nothing(db: Database) -> None:
 def test_missing_metadata_goes_to_needs_human_and_is_kept(db: Database) -> None:
     result = _record(db, _completion(issue=None, head_sha=None))
     assert result.missing == ["issue_number", "head_sha"]
-    assert (result.run["status"], result.run["reason"]) == ("needs_human", "missing_run_metadata")
+    assert (result.run.status, result.run.reason) == ("needs_human", "missing_run_metadata")
 
 
 def test_new_attempt_supersedes_the_older_active_run(db: Database) -> None:
     older = _record(db, _completion("uid-1", attempt=1)).run
     newer = _record(db, _completion("uid-2", attempt=2))
-    assert newer.superseded == [older["id"]]
-    assert newer.run["status"] == "waiting_for_ci"
-    assert (_run(db, "uid-1")["status"], _run(db, "uid-1")["reason"]) == (
+    assert newer.superseded == [older.id]
+    assert newer.run.status == "waiting_for_ci"
+    assert (_run(db, "uid-1").status, _run(db, "uid-1").reason) == (
         "superseded",
         "superseded_by_new_attempt",
     )
@@ -89,16 +89,16 @@ def test_new_attempt_supersedes_the_older_active_run(db: Database) -> None:
 def test_late_completion_of_an_older_attempt_does_not_supersede_the_newer(db: Database) -> None:
     _record(db, _completion("uid-2", attempt=2))
     late = _record(db, _completion("uid-1", attempt=1)).run
-    assert (late["status"], late["reason"]) == ("superseded", "superseded_by_newer_attempt")
-    assert _run(db, "uid-2")["status"] == "waiting_for_ci"
+    assert (late.status, late.reason) == ("superseded", "superseded_by_newer_attempt")
+    assert _run(db, "uid-2").status == "waiting_for_ci"
 
 
 def test_taken_attempt_becomes_max_plus_one(db: Database) -> None:
     _record(db, _completion("uid-1", attempt=1))
     second = _record(db, _completion("uid-2", attempt=1)).run
-    assert (second["attempt"], second["attempt_source"]) == (2, "computed")
+    assert (second.attempt, second.attempt_source) == (2, "computed")
     third = _record(db, _completion("uid-3", attempt=None)).run
-    assert third["attempt"] == 3
+    assert third.attempt == 3
 
 
 def test_concurrent_completions_for_one_issue_get_distinct_attempts(db: Database) -> None:
@@ -123,14 +123,14 @@ def test_concurrent_completions_for_one_issue_get_distinct_attempts(db: Database
                 break
             time.sleep(0.02)
     worker.join(timeout=10)
-    assert first.run["attempt"] == 1
-    assert results["b"].run["attempt"] == 2
-    assert results["b"].run["status"] == "waiting_for_ci"
-    assert _run(db, "uid-a")["status"] == "superseded"
+    assert first.run.attempt == 1
+    assert results["b"].run.attempt == 2
+    assert results["b"].run.status == "waiting_for_ci"
+    assert _run(db, "uid-a").status == "superseded"
 
 
 def test_transition_is_compare_and_set(db: Database) -> None:
-    run_id = _record(db, _completion()).run["id"]
+    run_id = _record(db, _completion()).run.id
     with db.transaction() as tx:
         moved = runs.transition(
             tx,
@@ -150,7 +150,7 @@ def test_transition_is_compare_and_set(db: Database) -> None:
         row = runs.get_run(tx, run_id)
     assert (moved, late) == (True, False)
     assert row is not None
-    assert (row["status"], row["ci_verdict"], row["ci_summary"]) == (
+    assert (row.status, row.ci_verdict, row.ci_summary) == (
         "waiting_for_review",
         "success",
         {"failing": []},
@@ -161,12 +161,12 @@ def test_active_runs_by_sha_and_pr(db: Database) -> None:
     run = _record(db, _completion()).run
     with db.transaction() as tx:
         runs.transition(
-            tx, run["id"], from_statuses=["waiting_for_ci"], to_status="waiting_for_ci", pr_number=8
+            tx, run.id, from_statuses=["waiting_for_ci"], to_status="waiting_for_ci", pr_number=8
         )
         by_sha = runs.active_runs_for_sha(tx, "acme/widgets", SHA)
         by_pr = runs.active_runs_for_pr(tx, "acme/widgets", 8)
         other = runs.active_runs_for_sha(tx, "acme/other", SHA)
-    assert [r["id"] for r in by_sha] == [run["id"]] == [r["id"] for r in by_pr]
+    assert [r.id for r in by_sha] == [run.id] == [r.id for r in by_pr]
     assert other == []
 
 
@@ -176,8 +176,8 @@ def test_notify_merges_keys_and_never_overwrites_wholesale(db: Database) -> None
             tx, "uid-1", {"workflow_uid": "uid-1", "prompt": "fix it", "summary": "draft"}
         )
         row = runs.record_notify(tx, "uid-1", {"workflow_uid": "uid-1", "summary": "done"})
-    assert row["status"] == "notified"
-    assert row["notify_payload"] == {"workflow_uid": "uid-1", "prompt": "fix it", "summary": "done"}
+    assert row.status == "notified"
+    assert row.notify_payload == {"workflow_uid": "uid-1", "prompt": "fix it", "summary": "done"}
 
 
 def test_notify_metadata_fills_what_the_workflow_lacks(db: Database) -> None:
@@ -188,7 +188,7 @@ def test_notify_metadata_fills_what_the_workflow_lacks(db: Database) -> None:
             {"workflow_uid": "uid-1", "issue_number": 42, "head_sha": SHA, "pr_number": 8},
         )
     run = _record(db, _completion("uid-1", issue=None, head_sha=None)).run
-    assert (run["status"], run["issue_number"], run["head_sha"], run["pr_number"]) == (
+    assert (run.status, run.issue_number, run.head_sha, run.pr_number) == (
         "waiting_for_ci",
         42,
         SHA,
@@ -202,7 +202,7 @@ def test_artifacts_and_agent_messages_are_stored_once(db: Database) -> None:
         json.loads(line)
         for line in (FIXTURES / "corpus/codex-exec/tooluse.vincent.jsonl").read_text().splitlines()
     ]
-    run_id = _record(db, completion).run["id"]
+    run_id = _record(db, completion).run.id
     for _ in range(2):
         with db.transaction() as tx:
             runs.record_artifacts(tx, run_id, completion.artifacts)

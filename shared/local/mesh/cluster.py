@@ -32,6 +32,10 @@ applied by :func:`function_processes` and nowhere else):
 7. **Retry-After** → the local broker honours a 429/503 ``Retry-After`` (capped by
    ``retryAfterMax`` where set), as Knative does with its alpha feature
    ``delivery-retryafter`` on; without the feature a cluster applies the Trigger's backoff.
+9. **NACK and KEDA** → the stream and consumer of the ``jetstream.nats.io`` objects are created
+   in the embedded NATS server (:mod:`shared.local.mesh.nats`) or the configured one, and a
+   Deployment runs as one process however KEDA would scale it (zero while nothing is pending,
+   in the cluster); ``CODEX_JUDGE_NATS_URL`` is that server's URL.
 8. **Inherited environment** → the process starts from the parent's environment (PATH, the
    operator's own ``CODEX_JUDGE_*`` settings) minus ``K_SINK``; the manifest's ``envFrom``
    and ``env`` override it, as in a pod, then the differences above, then
@@ -43,6 +47,7 @@ variable and the missing object.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 from collections.abc import Mapping
@@ -50,7 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.local.mesh.kustomize import ClusterBuildError, services, sink_of
+from shared.local.mesh.kustomize import ClusterBuildError, deployments, services, sink_of
 
 DB_APP_SECRET = "codex-judge-db-app"
 """The Secret CloudNativePG writes for the app user; its ``uri`` is the database URL."""
@@ -67,6 +72,7 @@ DIFFERENCES = (
     "sinks: the local broker's ingress",
     "Retry-After: honoured, as with Knative's alpha feature delivery-retryafter",
     "environment: inherited from the parent minus K_SINK; the manifest overrides it",
+    "NACK, KEDA: JetStream objects created locally; a Deployment runs as one process",
 )
 """One line per difference between a local process and its pod (see the module docstring)."""
 
@@ -108,6 +114,7 @@ class FunctionProcess:
             supervisor adds with the port it picked).
         container_concurrency: ``spec.template.spec.containerConcurrency`` (0 = unlimited).
         sink: the ``K_SINK`` a SinkBinding gives it, or None.
+        serves_http: False for a Deployment (a pull consumer): no port, no readiness probe.
     """
 
     name: str
@@ -115,12 +122,14 @@ class FunctionProcess:
     env: Mapping[str, str]
     container_concurrency: int
     sink: str | None
+    serves_http: bool = True
 
 
 def function_processes(
     objects: list[dict[str, Any]], local: LocalCluster
 ) -> dict[str, FunctionProcess]:
-    """Every Service of the build as a local process (see the module docstring).
+    """Every Service (and every Deployment) of the build as a local process (see the module
+    docstring).
 
     Raises:
         ClusterBuildError: a Service has no single container, or names a ConfigMap, Secret or
@@ -135,6 +144,9 @@ def function_processes(
     for service in services(objects):
         process = _process(service, objects, config_maps, local)
         out[process.name] = process
+    for deployment in deployments(objects):
+        process = _process(deployment, objects, config_maps, local)
+        out[process.name] = dataclasses.replace(process, serves_http=False)
     return out
 
 
@@ -150,9 +162,11 @@ def _process(
     pod = ((service.get("spec") or {}).get("template") or {}).get("spec") or {}
     containers = pod.get("containers") or []
     if len(containers) != 1:
-        raise ClusterBuildError(f"Service {name}: expected one container, found {len(containers)}")
+        raise ClusterBuildError(
+            f"{service['kind']} {name}: expected one container, found {len(containers)}"
+        )
     container = containers[0]
-    where = f"Service {name}"
+    where = f"{service['kind']} {name}"
 
     def config_map(ref_name: str) -> dict[str, str] | None:
         return config_maps.get((namespace, ref_name))

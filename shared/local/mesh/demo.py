@@ -33,6 +33,7 @@ The scenario (every object comes from ``tests/fixtures/corpus``; see its ``SOURC
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import json
@@ -43,6 +44,7 @@ from typing import Any
 import httpx
 import yaml
 
+from shared.agents.publisher import publish_all
 from shared.cli.report import list_runs, render_runs
 from shared.local.mesh.demo_actions import (
     ACTION_POLICIES,
@@ -55,6 +57,8 @@ from shared.local.mesh.demo_actions import (
     render_actions,
     wait_actions,
 )
+from shared.local.mesh.demo_agents import agent_messages
+from shared.local.mesh.demo_state import print_side_effects, wait_agent_messages, wait_concluded
 from shared.local.mesh.replay import broker_base, send
 from shared.settings import Settings
 
@@ -272,7 +276,10 @@ def run_demo(settings: Settings, *, verbose: bool = False) -> int:
         },
         write_allowlist=WRITE_ALLOWLIST,
     )
-    print("starting the local mesh (embedded Postgres, fakes, functions, broker)…", flush=True)
+    print(
+        "starting the local mesh (embedded Postgres and NATS, fakes, functions, broker)…",
+        flush=True,
+    )
     mesh.start(database=DEMO_DATABASE, ping_interval_s=1.0, time_scale=0.2)
     try:
         urls = mesh.urls()
@@ -316,17 +323,22 @@ def run_demo(settings: Settings, *, verbose: bool = False) -> int:
             forged = copy.deepcopy(deliveries[0])
             forged["body_raw_base64"] = base64.b64encode(b'{"forged": true}').decode()
             print(_line("webhook forged signature", send(forged, urls, client)))
+        messages = agent_messages(records)
+        unsent = asyncio.run(publish_all(urls["nats"], messages))
+        print(f"agent messages published to NATS: {len(messages) - len(unsent)} of {len(messages)}")
         # Run 7 waits on a durable timer that only a tick ends; the deploys and reruns wait on
         # ticks and on the fake cluster's completions. Wait for all of them, then for quiet.
         print("waiting for the CI timeout, the deploys and the reruns…", flush=True)
         concluded = wait_concluded(mesh.database_url, E2E_REPO)
         acted = wait_actions(mesh.database_url)
         idle = _wait_idle(urls["broker"]) and concluded and acted
+        stored = wait_agent_messages(mesh.database_url, len(messages) - len(unsent))
+        idle = idle and stored
         db = Database(mesh.database_url, size=1)
         print()
         print(render_runs(list_runs(db)))
         print()
-        _print_side_effects(db)
+        print_side_effects(db)
         db.close()
         print()
         print(render_actions(recorded_actions(urls)))
@@ -358,38 +370,5 @@ def set_policy(database_url: str, repository: str, document: dict[str, Any]) -> 
     db.close()
 
 
-def wait_concluded(database_url: str, repository: str, timeout_s: float = 60.0) -> bool:
-    """Poll until every run of ``repository`` has left the active statuses."""
-    from shared.db import Database
-
-    db = Database(database_url, size=1)
-    deadline = time.monotonic() + timeout_s
-    try:
-        while time.monotonic() < deadline:
-            with db.transaction() as tx:
-                row = tx.one(
-                    "SELECT count(*) FILTER (WHERE active) AS waiting, count(*) AS runs"
-                    " FROM codex_judge.runs WHERE repository = :repository",
-                    repository=repository,
-                )
-            if row and row["runs"] and not row["waiting"]:
-                return True
-            time.sleep(0.3)
-        return False
-    finally:
-        db.close()
-
-
 def _line(label: str, result: tuple[str, int]) -> str:
     return f"  {label:<40} → HTTP {result[1]}"
-
-
-def _print_side_effects(db: Any) -> None:
-    with db.transaction() as tx:
-        events = tx.one("SELECT count(*) AS n FROM github.events")
-        letters = tx.all("SELECT subscriber, event_type, error_code FROM runtime.dead_letters")
-    print(f"GitHub deliveries stored: {events['n'] if events else 0}")
-    print(
-        f"Dead letters: {len(letters)}"
-        + "".join(f"\n  {d['subscriber']} {d['event_type']} {d['error_code']}" for d in letters)
-    )

@@ -87,6 +87,14 @@ def services(objects: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def deployments(objects: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``apps/v1`` Deployments of a build (workloads that serve no HTTP, such as the
+    agent-message ingester), in build order."""
+    return [
+        o for o in objects if o.get("kind") == "Deployment" and o.get("apiVersion") == "apps/v1"
+    ]
+
+
 def sink_of(service: dict[str, Any], objects: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
     """The ``spec.sink`` of the SinkBinding whose subject is ``service``, or None.
 

@@ -26,7 +26,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -34,13 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from shared.db import Database
 from shared.db.migrate import apply_migrations
 from shared.local.mesh.access import UiAccess, local_tokens, ui_urls
 from shared.local.mesh.cluster import LocalCluster, function_processes
 from shared.local.mesh.kustomize import OVERLAY, kustomize_build
+from shared.local.mesh.processes import RunningFunction, free_port
 from shared.settings import Settings, inherited_environment
 
 log = logging.getLogger("codex_judge.mesh")
@@ -55,82 +53,6 @@ RESTART_BACKOFF_S = (0.1, 5.0)
 BACKOFF_RESET_S = 10.0
 """A process that stayed up this long restarts after the first back-off again (seconds)."""
 WATCH_INTERVAL_S = 0.1
-
-
-def free_port() -> int:
-    """An unused loopback TCP port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_ready(
-    url: str, timeout_s: float = 60.0, proc: subprocess.Popen[bytes] | None = None
-) -> None:
-    """Poll ``GET url`` until it answers; raises RuntimeError on timeout or a dead process."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{url}: process exited with {proc.returncode}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1.0).status_code < 500:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not become ready within {timeout_s:.0f} s")
-
-
-@dataclass
-class RunningFunction:
-    """One function's process and what it takes to start it again.
-
-    Attributes:
-        name: the Knative Service name (``run-complete``).
-        command: the container command, executable resolved locally.
-        env: the full environment, ``PORT`` and ``HOST`` included.
-        cwd: the working directory (the mesh's data directory).
-        log_path: where stdout and stderr go (appended across restarts).
-        url: ``http://127.0.0.1:<port>``, the same across restarts.
-        proc: the running process (the process group leader).
-        restarts: how many times it was restarted (never reset, like a Pod's restart count).
-        backoff_s: the last back-off before a restart, seconds (0 before the first).
-        started_at: ``time.monotonic()`` of the last start.
-    """
-
-    name: str
-    command: list[str]
-    env: dict[str, str]
-    cwd: Path
-    log_path: Path
-    url: str
-    proc: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
-    backoff_s: float = 0.0
-    started_at: float = 0.0
-
-    def spawn(self) -> subprocess.Popen[bytes]:
-        """Start the process in a new process group (a container's processes); returns it."""
-        with self.log_path.open("ab") as logfile:
-            self.proc = subprocess.Popen(
-                self.command,
-                env=self.env,
-                cwd=self.cwd,
-                stdout=logfile,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.started_at = time.monotonic()
-        return self.proc
-
-    def kill_group(self) -> None:
-        """SIGKILL whatever is left of the process group (orphaned workers); never raises."""
-        if self.proc is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-
-    def note(self, line: str) -> None:
-        """Append one line to the function's log file, as the container runtime's events."""
-        with self.log_path.open("a") as logfile:
-            logfile.write(f"[mesh] {line}\n")
 
 
 @dataclass
@@ -150,6 +72,8 @@ class Mesh:
     broker_url: str = ""
     functions: dict[str, str] = field(default_factory=dict)
     fakes: dict[str, str] = field(default_factory=dict)
+    #: The NATS server of the agent messages: the embedded one unless NATS_URL is configured.
+    nats_url: str = ""
     #: The function processes by Service name; restarted when they exit (module docstring).
     processes: dict[str, RunningFunction] = field(default_factory=dict)
     _stoppers: list[Any] = field(default_factory=list)
@@ -158,6 +82,7 @@ class Mesh:
     _spawn_lock: threading.Lock = field(default_factory=threading.Lock)
     _watcher: threading.Thread | None = None
     _restarting: set[str] = field(default_factory=set)
+    _build: list[dict[str, Any]] = field(default_factory=list)
     #: The api tokens made for this mesh (:mod:`shared.local.mesh.access`).
     access: UiAccess = field(default_factory=UiAccess)
 
@@ -175,6 +100,7 @@ class Mesh:
             "functions": self.functions,
             "fakes": self.fakes,
             "database_url": self.database_url,
+            "nats": self.nats_url,
             **ui_urls(self.functions, self.access),
         }
 
@@ -185,6 +111,8 @@ class Mesh:
         try:
             self._start_database(database)
             self._start_fakes()
+            self._build = kustomize_build(ROOT, self.overlay)
+            self._start_nats()
             self.access = local_tokens(self.settings, self.secrets)
             self._start_functions()
             self._start_broker(ping_interval_s=ping_interval_s, time_scale=time_scale)
@@ -230,6 +158,13 @@ class Mesh:
                 self._stoppers.append(served.stop)
                 self.fakes[name] = served.url
 
+    def _start_nats(self) -> None:
+        from shared.local.mesh.nats import start_for_mesh
+
+        self.nats_url, stop = start_for_mesh(self.settings, self._build)
+        if stop is not None:
+            self._stoppers.append(stop)
+
     def _local_cluster(self) -> LocalCluster:
         """The stand-ins for what the cluster provides (shared/local/mesh/cluster.py,
         DIFFERENCES)."""
@@ -246,6 +181,8 @@ class Mesh:
             upstreams["CODEX_JUDGE_FACTEUR_URL"] = self.fakes["facteur"]
         if "argocd" in self.fakes:
             upstreams["CODEX_JUDGE_ARGOCD_URL"] = self.fakes["argocd"]
+        if self.nats_url:
+            upstreams["CODEX_JUDGE_NATS_URL"] = self.nats_url
         extra = {"PYTHONUNBUFFERED": "1", **self.extra_env}
         allowlist = [*self.settings.github_write_allowlist, *self.write_allowlist]
         if allowlist:
@@ -266,7 +203,7 @@ class Mesh:
         broker_port = free_port()
         self.broker_url = f"http://127.0.0.1:{broker_port}{BROKER_PATH}"
         self._broker_port = broker_port
-        processes = function_processes(kustomize_build(ROOT, self.overlay), self._local_cluster())
+        processes = function_processes(self._build, self._local_cluster())
         for name, process in processes.items():
             port = free_port()
             log_path = log_dir / f"{name}.log"
@@ -278,12 +215,15 @@ class Mesh:
                 cwd=Path(self.settings.data_dir).resolve(),
                 log_path=log_path,
                 url=f"http://127.0.0.1:{port}",
+                serves_http=process.serves_http,
             )
             function.spawn()
             self.processes[name] = function
-            self.functions[name] = function.url
+            if process.serves_http:
+                self.functions[name] = function.url
         for function in self.processes.values():
-            wait_ready(function.url, proc=function.proc)
+            assert function.proc is not None
+            function.wait_ready(function.proc)
         self._watcher = threading.Thread(target=self._watch, name="mesh-restarts", daemon=True)
         self._watcher.start()
 
@@ -333,7 +273,7 @@ class Mesh:
                 return
             proc = function.spawn()
         try:
-            wait_ready(function.url, proc=proc)
+            function.wait_ready(proc)
         except RuntimeError as exc:  # it exited again: the next pass restarts it, backed off
             log.warning("function %s did not become ready: %s", function.name, exc)
 

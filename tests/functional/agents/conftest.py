@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.local.nats import EmbeddedNats, apply_jetstream_objects, start_nats
+from shared.local.mesh.nats import EmbeddedNats, apply_jetstream_objects, start_nats
 
 ROOT = Path(__file__).resolve().parents[3]
 JETSTREAM_OBJECTS = list(

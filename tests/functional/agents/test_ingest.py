@@ -59,9 +59,13 @@ def test_a_codex_exec_stream_is_stored_once_however_often_it_is_published(
     nats_url: str, db: Database
 ) -> None:
     lines = (CORPUS / "tooluse.vincent.jsonl").read_text().splitlines()
+    other = Workflow("argo", "codex-impl-x2", "9a0b-uid", "implementer")
+    other_lines = (CORPUS / "success.vincent.jsonl").read_text().splitlines()
 
     async def body(js: Any, ingester: Ingester) -> list[CycleResult]:
         assert await publish_all(nats_url, codex_messages(WORKFLOW, lines)) == []
+        # Another workflow's stream has the same message ids (line numbers): not a duplicate.
+        assert await publish_all(nats_url, codex_messages(other, other_lines)) == []
         first = await ingester.cycle(timeout_s=2)
         # The step is retried: the same stream again, and one message re-sent with another
         # Nats-Msg-Id (past JetStream's duplicate window), so the stream holds it twice.
@@ -71,8 +75,9 @@ def test_a_codex_exec_stream_is_stored_once_however_often_it_is_published(
         return [first, await ingester.cycle(timeout_s=2)]
 
     first, second = run(_session(nats_url, db, body))
-    stored = rows(db)
-    assert first.stored == len(lines) == len(stored)
+    stored = [r for r in rows(db) if r["workflow_uid"] == "8f1c2d3e-uid"]
+    assert first.stored == len(lines) + len(other_lines) == len(rows(db))
+    assert len(stored) == len(lines)
     assert second.fetched == 1 and second.stored == 0  # JetStream deduped the re-run itself
     assert [r["message_id"] for r in stored] == [f"codex-exec:{i}" for i in range(len(lines))]
     assert {r["kind"] for r in stored} == {"status", "tool_call", "tool_result", "message"}

@@ -13,19 +13,19 @@ Reasons named here:
   :data:`shared.waits.reconcile.MAX_TIMER_ATTEMPTS` times in a row
   (:func:`shared.waits.reconcile.run_tick`).
 
-The run moves through :func:`shared.runs.escalate` (compare-and-set on ``active``); a repeat —
+The run moves through :func:`shared.runs.moves.escalate` (compare-and-set on ``active``); a repeat —
 a duplicate event, a tick after the Broker refused the first publish — answers the same reply
 with the same id, rebuilt from the run alone.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from shared.errors import UpstreamNotFoundError
-from shared.models.events import RUN_ESCALATED, RunEscalated
-from shared.runs.store import escalate as escalate_run
-from shared.runtime.handler import Context, NoReply, Outcome, Reply
+from shared.models.events import RUN_ESCALATED
+from shared.runs.event_data import run_escalated
+from shared.runs.model import Run
+from shared.runs.moves import escalate as escalate_run
+from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
 from shared.waits import timers
 
 PULL_REQUEST_NOT_FOUND = "pull_request_not_found"
@@ -50,50 +50,47 @@ def escalate(ctx: Context, run_id: int, *, reason: str, message: str) -> Outcome
     timers.cancel_run(ctx.tx, owner=ctx.consumer, run_id=run_id)
     if run is None:
         return NoReply(f"run already ended; not escalated ({reason})", run_id=run_id)
-    data = RunEscalated(
-        run_id=run_id,
-        reason=reason,
-        message=message,
-        repository=run["repository"],
-        issue_number=run["issue_number"],
-        attempt=run["attempt"],
-    )
+    return escalated_reply(run, reason=reason, message=message)
+
+
+def escalated_reply(run: Run, *, reason: str, message: str) -> Reply:
+    """The ``run.escalated`` reply for ``run`` gone ``needs_human`` for ``reason``; its key
+    ``escalated:<run_id>:<reason>`` gives a repeat the same id."""
+    data = run_escalated(run, reason=reason, message=message)
     return Reply(
-        RUN_ESCALATED, data, key=f"escalated:{run_id}:{reason}", subject=str(run_id), run_id=run_id
+        RUN_ESCALATED, data, key=f"escalated:{run.id}:{reason}", subject=str(run.id), run_id=run.id
     )
 
 
-def escalate_not_found(ctx: Context, run: dict[str, Any], gone: UpstreamNotFoundError) -> Outcome:
-    """Record an upstream "not found" for ``run`` (a row with ``id``, ``repository``,
-    ``pr_number``, ``head_sha``) as a decision: :func:`escalate` with ``gone.reason``."""
+def escalate_not_found(ctx: Context, run: Run, gone: UpstreamNotFoundError) -> Outcome:
+    """Record an upstream "not found" for ``run`` as a decision: :func:`escalate` with
+    ``gone.reason``."""
     ctx.log.warning(
         "upstream not found: run escalated",
-        extra={"run_id": run["id"], "reason": gone.reason, "error": gone.message},
+        extra={"run_id": run.id, "reason": gone.reason, "error": gone.message},
     )
-    return escalate(
-        ctx, int(run["id"]), reason=gone.reason, message=not_found_message(gone.reason, run)
-    )
+    return escalate(ctx, run.id, reason=gone.reason, message=not_found_message(gone.reason, run))
 
 
-def replay_not_found(ctx: Context, run: dict[str, Any]) -> Outcome | None:
+def replay_not_found(ctx: Context, run: Run) -> Outcome | None:
     """The ``run.escalated`` reply again when ``run`` was escalated for an upstream "not
     found" (a duplicate event, or a tick after the Broker refused the first publish); None for
     any other run."""
-    if run["status"] != "needs_human" or run.get("reason") not in NOT_FOUND_REASONS:
+    if run.status != "needs_human" or run.reason not in NOT_FOUND_REASONS:
         return None
-    reason = str(run["reason"])
-    return escalate(ctx, int(run["id"]), reason=reason, message=not_found_message(reason, run))
+    reason = str(run.reason)
+    return escalate(ctx, run.id, reason=reason, message=not_found_message(reason, run))
 
 
-def not_found_message(reason: str, run: dict[str, Any]) -> str:
+def not_found_message(reason: str, run: Run) -> str:
     """The operator's sentence for a ``*_not_found`` reason (built from the run alone, so a
     repeated reply carries the same data)."""
-    repo = run.get("repository")
+    repo = run.repository
     cause = "deleted, or the repository was renamed, made private or the app lost access"
     if reason == PULL_REQUEST_NOT_FOUND:
-        return f"GitHub does not know pull request {repo}#{run.get('pr_number')} ({cause})"
+        return f"GitHub does not know pull request {repo}#{run.pr_number} ({cause})"
     if reason == COMMIT_NOT_FOUND:
-        return f"GitHub does not know commit {run.get('head_sha')} of {repo} ({cause})"
+        return f"GitHub does not know commit {run.head_sha} of {repo} ({cause})"
     return (
         f"GitHub does not know repository {repo} (renamed, deleted, made private or the app"
         " lost access)"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.local.mesh.supervisor import free_port
+from shared.local.mesh.processes import free_port
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -172,3 +172,43 @@ async def apply_jetstream_objects(js: Any, objects: list[dict[str, Any]]) -> lis
                     await js.add_consumer(spec["streamName"], consumer_config(spec))
                 applied.append(f"{kind}/{obj['metadata']['name']}")
     return applied
+
+
+def start_for_mesh(settings: Any, build: list[dict[str, Any]]) -> tuple[str, Any]:
+    """The mesh's NATS: the embedded server under ``<data_dir>/nats`` unless ``nats_url`` is
+    configured, with the stream and consumer of the build's ``jetstream.nats.io`` objects.
+    Returns ``(url, stop)``; ``stop`` is None for a configured server.
+
+    Raises:
+        RuntimeError: the embedded server did not start.
+        Exception: nats-py's errors when the server refuses the stream or consumer.
+    """
+    import asyncio
+
+    import nats
+
+    stop = None
+    if "nats_url" in settings.model_fields_set:
+        url = str(settings.nats_url)
+    else:
+        # Nothing is kept between starts, like the demo's database: a stream surviving into a
+        # fresh database would hold messages its consumer already acknowledged.
+        store_dir = Path(settings.data_dir).resolve() / "nats"
+        shutil.rmtree(store_dir, ignore_errors=True)
+        server = start_nats(store_dir)
+        url, stop = server.url, server.stop
+
+    async def apply() -> None:
+        nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=1)
+        try:
+            await apply_jetstream_objects(nc.jetstream(), build)
+        finally:
+            await nc.close()
+
+    try:
+        asyncio.run(apply())
+    except BaseException:
+        if stop is not None:
+            stop()
+        raise
+    return url, stop

@@ -1,0 +1,131 @@
+"""The inbox: each event is handled exactly once per consumer (DESIGN §6).
+
+The inbox row ``(consumer, source, id)`` is inserted at the start of the same transaction as the
+use case's writes and holds the reply, so a duplicate delivery is answered with the same reply
+and changes nothing; a duplicate that arrives while the first is still in progress gets
+:class:`~shared.errors.ConflictError` (409: Knative retries it later, and it is then answered
+from the inbox).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+from pydantic import BaseModel
+
+from shared.bootstrap import Container
+from shared.errors import ConflictError
+from shared.runtime import observability
+from shared.runtime.envelope import Envelope, OutgoingEvent
+from shared.runtime.outcomes import Context, Handler, NoReply, Reply
+
+__all__ = ["process", "reply_event"]
+
+log = logging.getLogger("codex_judge.runtime")
+
+# A transaction-scoped advisory lock per (consumer, source, id): a concurrent duplicate gets 409
+# at once instead of holding a pooled connection while it waits on the first one's inbox row.
+SQL_TRY_LOCK = (
+    "SELECT pg_try_advisory_xact_lock(hashtext(:consumer), hashtext(:source || ' ' || :id)) AS ok"
+)
+
+SQL_INBOX_CLAIM = """
+INSERT INTO runtime.inbox (consumer, source, event_id, event_type)
+VALUES (:consumer, :source, :id, :type)
+ON CONFLICT DO NOTHING
+RETURNING event_id
+"""
+SQL_INBOX_GET = """
+SELECT reply FROM runtime.inbox WHERE consumer = :consumer AND source = :source AND event_id = :id
+"""
+SQL_INBOX_DONE = """
+UPDATE runtime.inbox SET reply = CAST(:reply AS jsonb), run_id = :run_id
+WHERE consumer = :consumer AND source = :source AND event_id = :id
+"""
+
+
+def reply_event(
+    consumer: str, source_prefix: str, reply: Reply, extensions: dict[str, str]
+) -> OutgoingEvent:
+    """Build the outgoing CloudEvent for ``reply``.
+
+    Args:
+        consumer: the replying function (``run-complete``); the source's last segment.
+        source_prefix: ``settings.event_source`` (``/codex-judge``).
+        reply: the use case's reply.
+        extensions: CloudEvent extensions to carry (``traceparent`` …).
+
+    Returns:
+        The event; its id is the first 32 hex of SHA-256 of ``<consumer>\\0<key>``, so the same
+        fact replied twice has the same id.
+    """
+    data = reply.data.model_dump(mode="json") if isinstance(reply.data, BaseModel) else reply.data
+    digest = hashlib.sha256(f"{consumer}\0{reply.key}".encode()).hexdigest()[:32]
+    return OutgoingEvent(
+        type=reply.type,
+        source=f"{source_prefix.rstrip('/')}/{consumer}",
+        id=digest,
+        data=data,
+        subject=reply.subject,
+        extensions=extensions,
+    )
+
+
+def process(
+    consumer: str, handler: Handler, event: Envelope, deps: Container
+) -> OutgoingEvent | None:
+    """Run ``handler`` for ``event`` exactly once per (consumer, source, id); returns the reply.
+
+    Raises:
+        ConflictError: the same event is being processed by another delivery right now.
+        CodexJudgeError: whatever the use case raised (the transaction is rolled back).
+    """
+    bound = logging.LoggerAdapter(
+        log,
+        {
+            "function": consumer,
+            "event_id": event.id,
+            "event_type": event.type,
+            "event_source": event.source,
+        },
+    )
+    with deps.db.transaction() as tx:
+        keys = {"consumer": consumer, "source": event.source, "id": event.id}
+        lock = tx.one(SQL_TRY_LOCK, **keys)
+        if not (lock and lock["ok"]):
+            raise ConflictError("the same event is being processed by another delivery")
+        if tx.one(SQL_INBOX_CLAIM, type=event.type, **keys) is None:
+            row = tx.one(SQL_INBOX_GET, **keys)
+            stored = row["reply"] if row else None
+            bound.info("duplicate delivery answered from the inbox")
+            return OutgoingEvent.from_dict(stored) if stored else None
+        ctx = Context(tx=tx, deps=deps, consumer=consumer, log=bound)
+        with observability.event_span(consumer, event):
+            outcome = handler(event, ctx)
+            trace_ext = observability.trace_extensions()
+        out: OutgoingEvent | None = None
+        if isinstance(outcome, Reply):
+            # The reply continues this event's trace: our span's context when tracing is on,
+            # else the incoming context passed through unchanged.
+            incoming = {
+                k: v for k, v in event.extensions.items() if k in ("traceparent", "tracestate")
+            }
+            ext = {**ctx.extensions_out, **(trace_ext or incoming)}
+            out = reply_event(consumer, deps.settings.event_source, outcome, ext)
+        tx.run(
+            SQL_INBOX_DONE,
+            reply=json.dumps(out.to_dict()) if out else None,
+            run_id=outcome.run_id,
+            **keys,
+        )
+    bound.info(
+        "handled",
+        extra={
+            "run_id": outcome.run_id,
+            "reply_type": out.type if out else None,
+            "note": outcome.note if isinstance(outcome, NoReply) else None,
+        },
+    )
+    return out
