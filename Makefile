@@ -7,7 +7,7 @@ VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 IMAGE ?= ghcr.io/codex-judge/codex-judge:$(VERSION)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test soak lint typecheck bench schemas up image clean
+.PHONY: help run test soak lint typecheck bench schemas up ui image clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,6 +25,9 @@ run: $(STAMP) ## Start the local mesh on embedded defaults, replay the recorded 
 
 up: $(STAMP) ## Start the local mesh and keep it running (Ctrl-C stops everything)
 	$(BIN)/codex-judge up
+
+ui: $(STAMP) ## Serve the api and web UI over the last run's database (prints URL and tokens)
+	$(BIN)/codex-judge ui
 
 test: $(STAMP) ## Run the test suite (real Postgres: embedded, or DATABASE_URL)
 	$(BIN)/python -m pytest -q

@@ -271,6 +271,17 @@ class Settings(BaseSettings):
         "base...head locally instead of asking GitHub",
     )
 
+    # --- the api function and its web UI (issue 14; functions/api/auth.py) ---
+    api_read_tokens: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="read-only bearer tokens, comma-separated (rotation)"
+    )
+    api_operator_tokens: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="tokens that may also act; `name:token` names the actor"
+    )
+    api_session_secret: SecretStr | None = Field(
+        default=None, description="signs the UI's session cookie; unset → derived from the tokens"
+    )
+
     nats_url: str = Field(
         default="nats://127.0.0.1:4222",
         description="NATS server of the agent-messages stream (the local mesh starts its own)",
@@ -321,6 +332,8 @@ class Settings(BaseSettings):
 
     @field_validator(
         "github_webhook_secrets",
+        "api_read_tokens",
+        "api_operator_tokens",
         "github_write_allowlist",
         "ai_reviewer_logins",
         "required_checks",

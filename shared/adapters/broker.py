@@ -71,6 +71,20 @@ class HttpxBroker:
                 field="K_SINK",
             )
         headers, body = to_binary_http(event)
+        self.post(headers, body, timeout_s=timeout_s)
+
+    def post(self, headers: dict[str, str], body: bytes, *, timeout_s: float | None = None) -> int:
+        """POST a CloudEvent already in binary mode (``ce-*`` headers, raw body): an operator's
+        replay of a dead letter exactly as it was stored. Returns the HTTP status (2xx).
+
+        Raises:
+            SinkNotBoundError: no ``K_SINK``.
+            UpstreamError: the sink did not answer 2xx or could not be reached (answer 503).
+        """
+        if not self._sink:
+            raise SinkNotBoundError(
+                f"not published: K_SINK is not set for {self._function!r}", field="K_SINK"
+            )
         timeout = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
         try:
             with httpx.Client(transport=self._transport, timeout=timeout) as client:
@@ -79,3 +93,4 @@ class HttpxBroker:
             raise UpstreamError(f"publishing to K_SINK failed: {exc}", field="K_SINK") from exc
         if resp.status_code // 100 != 2:
             raise UpstreamError(f"K_SINK answered {resp.status_code}", field="K_SINK")
+        return resp.status_code

@@ -1,4 +1,5 @@
-"""The ``codex-judge`` command line: migrate, runs, explain, schemas, serve, policy, memories.
+"""The ``codex-judge`` command line: migrate, runs, explain, schemas, serve, policy, memories,
+and the operator actions (approve, rerun, cancel, dead-letters).
 
 ``serve`` is the container's command (one function per process, see :mod:`shared.runtime.serve`).
 Commands of installed plugins join through the ``codex_judge.commands`` entry-point group: each
@@ -94,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     from shared.cli.memories import add_memories_parser
 
     add_memories_parser(sub)
+    from shared.cli.operator import add_operator_parsers
+
+    add_operator_parsers(sub)
+
     from shared.cli.agents import add_agents_parsers
 
     add_agents_parsers(sub)

@@ -30,7 +30,7 @@ from typing import Any
 from shared.db import Database, Tx
 from shared.runtime import limits, observability
 
-__all__ = ["DEFAULT_REASON", "DeadLetter", "record", "store"]
+__all__ = ["DEFAULT_REASON", "DeadLetter", "mark_replayed", "record", "store"]
 
 log = logging.getLogger("codex_judge.runtime")
 
@@ -132,6 +132,16 @@ def record(tx: Tx, letter: DeadLetter) -> None:
         code=letter.code,
         body=json.dumps(body, default=str),
     )
+
+
+SQL_MARK_REPLAYED = "UPDATE runtime.dead_letters SET replayed_at = now() WHERE id = :id"
+
+
+def mark_replayed(tx: Tx, dead_letter_id: int) -> None:
+    """Record that an operator posted dead letter ``dead_letter_id`` to the Broker again
+    (:mod:`shared.operator.actions`); a later failure of the replay is a new failure of the same
+    row, merged by :func:`record`."""
+    tx.run(SQL_MARK_REPLAYED, id=dead_letter_id)
 
 
 def store(db: Database, letter: DeadLetter) -> None:

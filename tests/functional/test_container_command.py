@@ -401,7 +401,20 @@ def _real_event(name: str) -> tuple[dict[str, str], bytes]:
     return {"ce-type": "dev.knative.sources.ping", **json_type}, b"{}"
 
 
-@pytest.mark.parametrize("name", list(FUNCTIONS))
+#: The Services that consume CloudEvents (the api is an HTTP Service: see
+#: test_the_api_serves_its_ui_and_openapi_from_the_wheel).
+CONSUMERS = [name for name in FUNCTIONS if name != "api"]
+
+
+def test_the_api_serves_its_ui_and_openapi_from_the_wheel(services: dict[str, Served]) -> None:
+    served = services["api"]
+    assert httpx.get(served.url + "/openapi.json", timeout=30).json()["openapi"] == "3.1.0"
+    login = httpx.get(served.url + "/ui/login", timeout=30)
+    assert login.status_code == 200 and "API token" in login.text, served.log_tail()
+    assert httpx.get(served.url + "/ui/static/app.js", timeout=30).status_code == 200
+
+
+@pytest.mark.parametrize("name", CONSUMERS)
 def test_each_function_answers_a_real_cloudevent(services: dict[str, Served], name: str) -> None:
     served = services[name]
     headers, body = _real_event(name)
@@ -419,7 +432,7 @@ def test_each_function_answers_a_real_cloudevent(services: dict[str, Served], na
     assert 200 <= resp.status_code < 300, f"{resp.status_code} {resp.text}\n{served.log_tail()}"
 
 
-@pytest.mark.parametrize("name", list(FUNCTIONS))
+@pytest.mark.parametrize("name", CONSUMERS)
 def test_each_function_answers_a_malformed_cloudevent_with_4xx_naming_the_field(
     services: dict[str, Served], name: str
 ) -> None:

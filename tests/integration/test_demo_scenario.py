@@ -206,3 +206,15 @@ def test_actions_on_verdicts_merge_deploy_revert_rerun_and_tune_once_each(mesh: 
     assert any("MERGED AND VERIFIED" in m for m in by_run[deployed[0]["id"]])
     assert any("DEPLOY FAILED" in m for m in by_run[reverted[0]["id"]])
     assert sum("ATTEMPTS EXHAUSTED" in m for m in by_run[rerun[-1]["id"]]) == 1
+
+
+def test_up_prints_the_api_and_ui_and_a_read_only_token_that_works(mesh: Mesh) -> None:
+    urls = mesh.urls()
+    assert urls["api"] == urls["functions"]["api"] and urls["ui"] == urls["api"] + "/ui/runs"
+    token = {"Authorization": f"Bearer {urls['ui_read_token']}"}
+    assert httpx.get(urls["api"] + "/api/runs").status_code == 401
+    assert httpx.get(urls["api"] + "/api/runs", headers=token).status_code == 200
+    approve = httpx.post(urls["api"] + "/api/runs/1/approve", headers=token)
+    assert approve.status_code == 403  # the printed token only reads
+    login = httpx.post(urls["api"] + "/ui/login", data={"token": urls["ui_read_token"]})
+    assert login.status_code == 302 and "HttpOnly" in login.headers["set-cookie"]

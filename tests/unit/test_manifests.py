@@ -42,6 +42,7 @@ FUNCTIONS = [
     "prompt-tune",
     "dead-letter",
     "scheduler",
+    "api",
 ]
 KAFKA_SOURCE = (
     "/apis/v1/namespaces/codex-judge/kafkasources/argo-workflow-completions"
@@ -52,6 +53,8 @@ KAFKA_SOURCE = (
 BROKER_METHOD = "broker"
 PUBLISHING_CALLS = {
     ("shared.waits.reconcile", "run_tick"),
+    # The operator actions publish what they decide (shared/operator/sink.py).
+    ("shared.operator.actions", "act"),
 }
 
 
@@ -272,6 +275,7 @@ def unbound_publishers(objects: list[dict[str, Any]]) -> list[str]:
 
 def test_publishers_are_found_in_the_code() -> None:
     assert sorted(publishers_from_code()) == [
+        "api",
         "ci_status",
         "deploy",
         "github_webhook",

@@ -71,6 +71,7 @@ def test_only_services_a_sink_binding_selects_get_k_sink_never_one_set_by_hand(
     processes = function_processes(build, local(tmp_path))
     bound = {name for name, p in processes.items() if p.sink is not None}
     assert bound == {
+        "api",
         "ci-status",
         "deploy",
         "github-webhook",

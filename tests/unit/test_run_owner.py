@@ -38,6 +38,10 @@ READERS = {
     "shared/local/mesh/demo_actions.py": "the demo's summary counters (count(*) only)",
     "functions/prompt_tune/usecase.py": "failing evaluations of a repository joined with their "
     "runs' issue, attempt and base branch",
+    "functions/api/reads.py": "the api's read model: runs filtered and keyset-paged, answered "
+    "as its own frozen models (RunSummary), never as a run to move",
+    "functions/api/pulls.py": "the runs of one pull request joined with their sealed "
+    "evaluation, answered as JudgeRun values",
 }
 _WRITES = ("InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt")
 # ``:name`` bound parameters (pg8000's named style) → ``$1``; ``::type`` casts are kept.

@@ -343,6 +343,8 @@ def run_demo(settings: Settings, *, verbose: bool = False) -> int:
         print()
         print(render_actions(recorded_actions(urls)))
         print(f"\n{'idle' if idle else 'NOT idle'} after {time.monotonic() - started:.1f} s")
+        print(f"web UI: {urls.get('ui')} read-only token: {mesh.access.read_token or '(yours)'}")
+        print("the mesh stops now; `make ui` serves the demo's runs in the UI again")
         if verbose:
             print(
                 json.dumps(httpx.get(f"{broker_base(urls['broker'])}/_mesh/stats").json(), indent=2)

@@ -35,6 +35,7 @@ from typing import Any
 
 from shared.db import Database
 from shared.db.migrate import apply_migrations
+from shared.local.mesh.access import UiAccess, local_tokens, ui_urls
 from shared.local.mesh.cluster import LocalCluster, function_processes
 from shared.local.mesh.kustomize import OVERLAY, kustomize_build
 from shared.local.mesh.processes import RunningFunction, free_port
@@ -82,6 +83,8 @@ class Mesh:
     _watcher: threading.Thread | None = None
     _restarting: set[str] = field(default_factory=set)
     _build: list[dict[str, Any]] = field(default_factory=list)
+    #: The api tokens made for this mesh (:mod:`shared.local.mesh.access`).
+    access: UiAccess = field(default_factory=UiAccess)
 
     @property
     def embedded(self) -> Any:
@@ -90,13 +93,15 @@ class Mesh:
         return self._embedded
 
     def urls(self) -> dict[str, Any]:
-        """The one JSON line ``up`` prints: broker, functions, fakes and database URLs."""
+        """The one JSON line ``up`` prints: broker, functions, fakes and database URLs, the
+        api's and the UI's, and the read-only token made for the UI."""
         return {
             "broker": self.broker_url,
             "functions": self.functions,
             "fakes": self.fakes,
             "database_url": self.database_url,
             "nats": self.nats_url,
+            **ui_urls(self.functions, self.access),
         }
 
     def start(
@@ -108,6 +113,7 @@ class Mesh:
             self._start_fakes()
             self._build = kustomize_build(ROOT, self.overlay)
             self._start_nats()
+            self.access = local_tokens(self.settings, self.secrets)
             self._start_functions()
             self._start_broker(ping_interval_s=ping_interval_s, time_scale=time_scale)
         except BaseException:
