@@ -50,7 +50,8 @@ class S3ArtifactStore:
         key_format: the artifact repository's ``keyFormat`` (None → Argo's default).
         access_key_id, secret_access_key: static credentials; None → boto3's chain.
         timeout_s: connect and read timeout, seconds.
-        max_attempts: total tries per request (botocore ``standard`` retry mode).
+        max_attempts: total tries per request, the first included (botocore ``standard``
+            retry mode, ``total_max_attempts``).
     """
 
     kind: StoreKind = "s3"
@@ -81,7 +82,7 @@ class S3ArtifactStore:
         self._config = Config(
             connect_timeout=timeout_s,
             read_timeout=timeout_s,
-            retries={"max_attempts": max_attempts, "mode": "standard"},
+            retries={"total_max_attempts": max_attempts, "mode": "standard"},
             s3={"addressing_style": "path"},
         )
         self._clients: dict[str | None, Any] = {}

@@ -21,6 +21,8 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.argo.model import WorkflowCompletion
+
 #: What became of one artifact.
 #: ``fetched``: the whole object was read; ``truncated``: the object is larger than the cap and
 #: only the first ``cap`` bytes were kept (``size`` is the object's real size when the store
@@ -55,6 +57,22 @@ class ArtifactLocation(BaseModel):
     workflow_name: str | None = None
     namespace: str | None = None
     workflow_uid: str | None = None
+
+    @classmethod
+    def of_completion(cls, completion: WorkflowCompletion) -> list[ArtifactLocation]:
+        """The location of every artifact of a finished workflow, in recorded order."""
+        return [
+            cls(
+                **artifact.model_dump(
+                    include={"name", "artifact_name", "node_id", "pod_name", "bucket", "key"}
+                ),
+                endpoint=artifact.endpoint,
+                workflow_name=completion.name,
+                namespace=completion.namespace,
+                workflow_uid=completion.uid,
+            )
+            for artifact in completion.artifacts
+        ]
 
 
 class FetchedArtifact(BaseModel):
