@@ -20,6 +20,10 @@ What is refused, recorded as a :class:`Finding` and never followed or raised:
 * ``corrupt``: a gzip or tar stream that ends early or fails its checksum (a truncated
   artifact ends this way; what was read before stays).
 
+Two more kinds are recorded by :mod:`shared.artifacts.fetch` about the changes manifest:
+``manifest_invalid`` (unreadable ``metadata/manifest.json``) and ``manifest_commit_mismatch``
+(its ``commit`` is not the run's head SHA).
+
 The caps are :class:`Limits` (settings ``artifact_unpack_*``).
 """
 
@@ -41,6 +45,8 @@ FindingKind = Literal[
     "member_too_large",
     "too_large",
     "corrupt",
+    "manifest_invalid",
+    "manifest_commit_mismatch",
 ]
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 64 * 1024
