@@ -5,8 +5,10 @@ in three buckets); each artifact is given a different fate."""
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from shared.bootstrap import Container
+from shared.cli.main import cmd_explain
 from shared.db import Database
 from shared.local.fakes.argo import create_app as create_argo
 from shared.local.fakes.argo_artifacts import artifact_key, artifacts_state
@@ -138,7 +142,7 @@ def _artifacts(db: Database, run_id: int) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.usefixtures("github")
 def test_run_complete_reads_records_and_the_judge_decides_from_the_real_log(
-    function_url: Any, db: Database, s3: FaultingS3Proxy
+    function_url: Any, db: Database, s3: FaultingS3Proxy, deps: Container, capsys: Any
 ) -> None:
     resp = _post(function_url("run_complete"), 1)
     assert resp.status_code == 200, resp.text
@@ -192,3 +196,23 @@ def test_run_complete_reads_records_and_the_judge_decides_from_the_real_log(
     decided = run_completed(function_url("judge"), run_id)
     assert decided.status_code == 200, decided.text
     assert decided.json()["reasons"][0]["code"] == "patch_apply_failed"
+
+    # explain names where every file list and excerpt came from.
+    os.environ["DATABASE_URL"] = deps.settings.database_url or ""
+    try:
+        assert cmd_explain(argparse.Namespace(run=run_id)) == 0
+    finally:
+        del os.environ["DATABASE_URL"]
+    out = capsys.readouterr().out
+    assert "patch_apply_failed" in out
+    assert (
+        f"first-on-completion-1: fetched, from s3 s3://my-bucket-2/first-on-completion-1, "
+        f"{len(CHANGES)} bytes, sha256 {hashlib.sha256(CHANGES).hexdigest()[:16]}…"
+    ) in out
+    assert "refused path_traversal '../../escape.sh'" in out
+    assert "refused link 'creds': symbolic link to '/var/run/secrets/token'" in out
+    assert "file list (2 file(s), source first-on-completion-1/metadata/manifest.json)" in out
+    assert "excerpt from main-logs/main.log (traceback):" in out
+    assert "on-deletion: fetched, from argo-server /artifact-files/argo/workflows/" in out
+    assert "second-on-completion: truncated" in out
+    assert "ghp_" not in out
