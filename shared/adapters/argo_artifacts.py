@@ -9,7 +9,8 @@ The Argo Server's ``ArtifactService`` (``server/artifacts/artifact_server.go``,
 
 The first reads a workflow still in the cluster, the second one from the workflow archive by
 its uid (after the Workflow object was garbage-collected). This store asks for the live
-workflow first and, when that answers 404, for the archived one.
+workflow first and, when that answers 404 or fails (the server answers 500 for a workflow it
+no longer has), for the archived one; only when every path failed is the failure raised.
 
 Reads are bounded: the body is streamed and reading stops one byte past the cap; the
 ``Content-Length`` header, when sent, tells the object's real size. 5xx answers, 408 and
@@ -108,10 +109,19 @@ class HttpxArgoArtifactStore:
                 source=self.kind,
                 detail=f"no namespace, node id or workflow name/uid for {location.name}",
             )
+        failure: UpstreamError | None = None
         for path in paths:
-            found = self._read(path, max_bytes)
+            try:
+                found = self._read(path, max_bytes)
+            except UpstreamError as exc:
+                # The Argo Server answers 500, not 404, for a workflow it no longer has
+                # (GetArtifactFile → serverInternalError): the archive may still have it.
+                failure = exc
+                continue
             if found is not None:
                 return found
+        if failure is not None:
+            raise failure
         return FetchedArtifact(
             status="missing",
             source=self.kind,

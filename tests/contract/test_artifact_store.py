@@ -259,3 +259,22 @@ def test_argo_server_502_then_success_and_persistent_outage(argo: ServedFake) ->
     ).raise_for_status()
     with pytest.raises(UpstreamError, match="503"):
         store.fetch(location, max_bytes=64)
+
+
+def test_argo_server_gone_workflow_500_falls_back_to_the_archive(argo: ServedFake) -> None:
+    # The Argo Server answers 500 for a workflow it no longer has; the archive still serves.
+    location = _argo_location()
+    archived = artifact_key(
+        "archived-workflows",
+        "agents",
+        location.workflow_uid or "",
+        location.node_id or "",
+        "codex-events",
+    )
+    _seed(argo, {archived: b"archived log"})
+    httpx.post(
+        f"{argo.url}/_fake/faults", json=fault(500, path="/workflows/impl-7x2kq/", times=2)
+    ).raise_for_status()
+    store = HttpxArgoArtifactStore(argo.url, backoff_s=0, max_attempts=2)
+    got = store.fetch(location, max_bytes=64)
+    assert (got.status, got.content) == ("fetched", b"archived log")
