@@ -144,7 +144,10 @@ class S3ArtifactStore:
                     raise
                 # An empty object has no byte 0 (RFC 9110 §15.5.17): read it whole.
                 answer = client.get_object(Bucket=bucket, Key=key)
-            content = answer["Body"].read(max_bytes + 1)
+            try:
+                content = answer["Body"].read(max_bytes + 1)
+            finally:
+                answer["Body"].close()  # hand the connection back to the pool
         except ClientError as exc:
             code = _code(exc)
             if code in _MISSING_CODES:

@@ -176,7 +176,8 @@ def _gunzip(data: bytes, cap: int) -> tuple[bytes, Finding | None]:
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         pending = rest
         try:
-            while pending and not inflater.eof:
+            while not inflater.eof:
+                # Called again with the input used up, zlib still hands out buffered output.
                 piece = inflater.decompress(pending, _CHUNK)
                 pending = inflater.unconsumed_tail
                 out += piece

@@ -113,3 +113,11 @@ def test_manifest_errors_name_the_field() -> None:
         parse_manifest(b"[1, 2]")
     with pytest.raises(ManifestError, match="not UTF-8 JSON"):
         parse_manifest(b"\xff{")
+
+
+def test_a_large_artifact_inflates_whole_across_chunks() -> None:
+    # Far more output than one inflate chunk (64 KiB) from little input: every byte comes out.
+    log = EVENTS * (2 * 1024 * 1024 // len(EVENTS) + 1)
+    found = unpack(argo_wrapped("events.jsonl", log), "codex-events")
+    assert found.findings == ()
+    assert found.files[0].content == log
