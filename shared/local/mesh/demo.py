@@ -55,6 +55,7 @@ from shared.local.mesh.demo_actions import (
     render_actions,
     wait_actions,
 )
+from shared.local.mesh.demo_artifacts import demo_objects, render_run_artifacts, upload
 from shared.local.mesh.replay import broker_base, send
 from shared.settings import Settings
 
@@ -271,6 +272,7 @@ def run_demo(settings: Settings, *, verbose: bool = False) -> int:
             "CODEX_JUDGE_GITHUB_WEBHOOK_SECRETS": ",".join([*secrets, RECORDED_WEBHOOK_SECRET])
         },
         write_allowlist=WRITE_ALLOWLIST,
+        artifact_bucket=True,
     )
     print("starting the local mesh (embedded Postgres, fakes, functions, broker)…", flush=True)
     mesh.start(database=DEMO_DATABASE, ping_interval_s=1.0, time_scale=0.2)
@@ -281,6 +283,10 @@ def run_demo(settings: Settings, *, verbose: bool = False) -> int:
             set_policy(mesh.database_url, repository, policy)
         state = github_state()
         configure_fakes(urls, state, settings.rerun_workflow_template)
+        if urls["artifact_repository"]:
+            e2e = state["pulls"][f"{E2E_REPO}#2"]["head"]["sha"]
+            files = state["pull_files"][f"{E2E_REPO}#2"]
+            upload(urls["artifact_repository"], demo_objects(e2e, files))
         records = completions()
         records += action_completions(state, first_offset=len(records))
         notify = {
@@ -325,6 +331,8 @@ def run_demo(settings: Settings, *, verbose: bool = False) -> int:
         db = Database(mesh.database_url, size=1)
         print()
         print(render_runs(list_runs(db)))
+        print()
+        print(render_run_artifacts(db, E2E_REPO))
         print()
         _print_side_effects(db)
         db.close()
