@@ -233,6 +233,12 @@ class Settings(BaseSettings):
         default=16 * 1024 * 1024, ge=1024, description="bytes kept per artifact; more → truncated"
     )
     artifact_timeout_s: float = Field(default=30.0, gt=0, description="per-request seconds")
+    artifact_fetch_budget_s: float = Field(
+        default=20.0,
+        gt=0,
+        description="seconds one pass (run-complete, then each judge pass) may spend reading"
+        " artifacts; the rest wait for the next pass",
+    )
     artifact_max_attempts: int = Field(
         default=3, ge=1, le=10, description="tries per artifact read (5xx, timeouts)"
     )

@@ -29,6 +29,7 @@ from typing import Any
 
 from functions.judge.evaluations import existing, seal, tokens_today
 from functions.judge.llm_judge import JudgeConfig, llm_verdict
+from shared.artifacts.fetch import fetch_pending
 from shared.artifacts.judge_view import judge_view
 from shared.errors import UpstreamNotFoundError
 from shared.gates.diff import load_pull_diff
@@ -108,7 +109,9 @@ def _decide(
     run = ctx.tx.one(SQL_RUN, id=run_id)
     if run is None:
         return NoReply("unknown run", run_id=run_id)
-    run["notify_payload"] = judge_view(run["notify_payload"])  # the run's own logs (issue 13)
+    # The run's own artifacts: those no pass has read yet (issue 13), then their evidence.
+    read = fetch_pending(ctx.tx, ctx.deps.artifact_stores(), ctx.deps.settings, run_id)
+    run["notify_payload"] = judge_view({**(run["notify_payload"] or {}), **read.enrichment})
     outcome: Outcome | None = existing(ctx.tx, run)
     if outcome is None:
         policy, policy_hash = effective_policy(ctx.tx, ctx.deps.settings, run["repository"])

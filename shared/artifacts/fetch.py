@@ -17,6 +17,7 @@ enrichment is (:func:`shared.runs.record_notify`: top-level keys ``manifest`` an
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,7 @@ from shared.argo.model import WorkflowCompletion
 from shared.artifacts.excerpts import Excerpt, excerpts
 from shared.artifacts.manifest import MANIFEST_PATH, ChangesManifest, ManifestError, parse_manifest
 from shared.artifacts.port import ArtifactLocation, ArtifactStore, FetchedArtifact
-from shared.artifacts.records import record_fetch, unfetched
+from shared.artifacts.records import pending_locations, record_fetch, run_artifacts, unfetched
 from shared.artifacts.unpack import Finding, Limits, Unpacked, unpack
 from shared.db import Tx
 from shared.errors import CodexJudgeError
@@ -55,11 +56,12 @@ class ArtifactEvidence(BaseModel):
 class FetchSummary:
     """What :func:`fetch_run_artifacts` recorded: ``statuses`` maps fetch status → count;
     ``findings`` counts refused members and manifest problems; ``manifest`` is the changes
-    manifest when one was found."""
+    manifest when one was found; ``enrichment`` what was merged into ``notify_payload``."""
 
     statuses: dict[str, int] = field(default_factory=dict)
     findings: int = 0
     manifest: ChangesManifest | None = None
+    enrichment: dict[str, Any] = field(default_factory=dict)
 
 
 def read_artifact(
@@ -137,35 +139,42 @@ def fetch_run_artifacts(
     *,
     max_bytes: int,
     limits: Limits,
+    budget_s: float | None = None,
 ) -> FetchSummary:
     """Read every not-yet-read artifact of ``run`` and record it (module docstring).
 
     Args:
         tx: the open transaction the rows are written in.
         stores: the configured stores, in order; empty → nothing is read.
-        run: the ``codex_judge.runs`` row (``id``, ``workflow_uid``, ``head_sha``).
+        run: the run: ``id``, ``workflow_uid`` and ``head_sha`` (a ``codex_judge.runs`` row).
         locations: where the run's artifacts are (:meth:`ArtifactLocation.of_completion`).
         max_bytes, limits: the caps (settings ``artifact_max_bytes``, ``artifact_unpack_*``).
+        budget_s: seconds this call may spend reading; artifacts not started by then stay
+            unread for the next pass. None: no limit.
 
     Returns:
-        A :class:`FetchSummary` of what this call recorded.
+        A :class:`FetchSummary` of what this call recorded; ``enrichment`` is what was merged
+        into the run's ``notify_payload`` (built from every artifact read so far, this pass's
+        and earlier ones').
     """
     if not stores:
         return FetchSummary()
-    todo = unfetched(tx, int(run["id"]))
+    run_id = int(run["id"])
+    todo = unfetched(tx, run_id)
+    deadline = None if budget_s is None else time.monotonic() + budget_s
     statuses: dict[str, int] = {}
     findings = 0
-    manifest: ChangesManifest | None = None
-    gathered: list[Excerpt] = []
     for location in locations:
         if location.name not in todo:
             continue
+        if deadline is not None and time.monotonic() > deadline:
+            break
         evidence = read_artifact(
             stores, location, max_bytes=max_bytes, limits=limits, head_sha=run.get("head_sha")
         )
         recorded = record_fetch(
             tx,
-            int(run["id"]),
+            run_id,
             location.name,
             fetched=evidence.fetched,
             unpacked=evidence.unpacked,
@@ -179,14 +188,42 @@ def fetch_run_artifacts(
         status = evidence.fetched.status if evidence.fetched else "failed"
         statuses[status] = statuses.get(status, 0) + 1
         findings += len(evidence.unpacked.findings) if evidence.unpacked else 0
-        manifest = manifest or evidence.manifest
-        gathered.extend(evidence.excerpts)
+    if not statuses:
+        return FetchSummary()
+    records = run_artifacts(tx, run_id)
+    manifest = next((r.manifest for r in records if r.manifest is not None), None)
+    gathered = [excerpt for r in records for excerpt in r.excerpts]
     enrichment: dict[str, Any] = manifest.enrichment() if manifest else {}
     if gathered:
         enrichment["artifact_log_excerpt"] = labelled(gathered)
     if enrichment:
         record_notify(tx, str(run["workflow_uid"]), enrichment)
-    return FetchSummary(statuses=statuses, findings=findings, manifest=manifest)
+    return FetchSummary(
+        statuses=statuses, findings=findings, manifest=manifest, enrichment=enrichment
+    )
+
+
+def fetch_pending(
+    tx: Tx, stores: Sequence[ArtifactStore], settings: Settings, run_id: int
+) -> FetchSummary:
+    """The judge's step: read the run's artifacts that no pass has read yet (a failed read
+    included), within ``artifact_fetch_budget_s``; one query and nothing else when none is
+    pending or no store is configured."""
+    if not stores:
+        return FetchSummary()
+    pending = pending_locations(tx, run_id)
+    if pending is None:
+        return FetchSummary()
+    run, locations = pending
+    return fetch_run_artifacts(
+        tx,
+        stores,
+        run,
+        locations,
+        max_bytes=settings.artifact_max_bytes,
+        limits=limits_from(settings),
+        budget_s=settings.artifact_fetch_budget_s,
+    )
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -214,6 +251,7 @@ def fetch_for_completion(
         ArtifactLocation.of_completion(completion),
         max_bytes=settings.artifact_max_bytes,
         limits=limits_from(settings),
+        budget_s=settings.artifact_fetch_budget_s,
     )
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.artifacts.excerpts import Excerpt
 from shared.artifacts.manifest import ChangesManifest
-from shared.artifacts.port import FetchedArtifact
+from shared.artifacts.port import ArtifactLocation, FetchedArtifact
 from shared.artifacts.unpack import Finding, Unpacked
 from shared.db import Tx
 
@@ -37,6 +37,13 @@ UPDATE codex_judge.artifacts SET
     excerpts = CAST(:excerpts AS jsonb), fetch_detail = :fetch_detail,
     fetched_at = CASE WHEN :fetch_status = 'failed' THEN NULL ELSE now() END
 WHERE run_id = :run_id AND name = :name AND fetched_at IS NULL
+"""
+SQL_PENDING = """
+SELECT a.name, a.node_id, a.pod_name, a.bucket, a.key, a.endpoint,
+       r.id AS run_id, r.workflow_uid, r.workflow_name, r.namespace, r.head_sha
+FROM codex_judge.artifacts a JOIN codex_judge.runs r ON r.id = a.run_id
+WHERE a.run_id = :run_id AND a.fetched_at IS NULL
+ORDER BY a.name
 """
 SQL_RUN_ARTIFACTS = """
 SELECT name, node_id, bucket, key, url, fetch_status, fetched_from, fetched_where, size_bytes,
@@ -88,6 +95,39 @@ class ArtifactRecord(BaseModel):
 def unfetched(tx: Tx, run_id: int) -> set[str]:
     """Names of the run's artifacts that were never read."""
     return {row["name"] for row in tx.all(SQL_UNFETCHED, run_id=run_id)}
+
+
+def pending_locations(tx: Tx, run_id: int) -> tuple[dict[str, Any], list[ArtifactLocation]] | None:
+    """The run (``id``, ``workflow_uid``, ``head_sha``) and the locations of its artifacts no
+    pass has read yet, or None when there are none. A recorded name ``<node_id>/<artifact>``
+    (several nodes output that artifact) gives back the artifact's own name."""
+    rows = tx.all(SQL_PENDING, run_id=run_id)
+    if not rows:
+        return None
+    first = rows[0]
+    run = {
+        "id": first["run_id"],
+        "workflow_uid": first["workflow_uid"],
+        "head_sha": first["head_sha"],
+    }
+    locations = [
+        ArtifactLocation(
+            name=row["name"],
+            artifact_name=(
+                row["name"].removeprefix(f"{row['node_id']}/") if row["node_id"] else row["name"]
+            ),
+            node_id=row["node_id"],
+            pod_name=row["pod_name"],
+            bucket=row["bucket"],
+            key=row["key"],
+            endpoint=row["endpoint"],
+            workflow_name=row["workflow_name"],
+            namespace=row["namespace"],
+            workflow_uid=row["workflow_uid"],
+        )
+        for row in rows
+    ]
+    return run, locations
 
 
 def record_fetch(

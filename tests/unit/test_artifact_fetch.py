@@ -10,12 +10,13 @@ from typing import Any
 from shared import runs
 from shared.argo import WorkflowCompletion, parse_completion
 from shared.artifacts.excerpts import excerpts
-from shared.artifacts.fetch import FetchSummary, fetch_run_artifacts
+from shared.artifacts.fetch import FetchSummary, fetch_pending, fetch_run_artifacts
 from shared.artifacts.port import ArtifactLocation
-from shared.artifacts.records import run_artifacts
+from shared.artifacts.records import pending_locations, run_artifacts
 from shared.artifacts.unpack import Limits, unpack
 from shared.db import Database
 from shared.local.fakes.artifact_store import InMemoryArtifactStore
+from shared.settings import Settings
 from tests.support.archives import CORPUS, SHA, argo_wrapped, changes_archive, manifest
 
 PARAMS = CORPUS.parent / "argo" / "sensor.succeeded.artgc-mixed-s3.params.json"
@@ -106,3 +107,34 @@ def test_excerpts_of_a_real_codex_event_stream() -> None:
     found = excerpts("codex-events", unpack(success.encode(), "events.jsonl"))
     assert found[-1].kind == "last_assistant_message"
     assert found[-1].text == messages[-1].strip()[:2000]
+
+
+def test_a_later_pass_reads_what_is_pending_by_its_recorded_location(
+    db: Database, settings: Settings
+) -> None:
+    # Two nodes output main-logs: recorded as <node_id>/main-logs, read back as main-logs.
+    completion = parse_completion(
+        (CORPUS / "argo" / "workflow.failed.onexit-s3-keys.yaml").read_bytes()
+    )
+    assert isinstance(completion, WorkflowCompletion)
+    with db.transaction() as tx:
+        run = runs.record_completion(tx, completion).run
+        runs.record_artifacts(tx, run["id"], completion.artifacts)
+    stores = [InMemoryArtifactStore(down=True)]
+    with db.transaction() as tx:
+        first = fetch_pending(tx, stores, settings, run["id"])
+    assert first.statuses == {"failed": 2}
+
+    names = [a.name for a in completion.artifacts]
+    up = InMemoryArtifactStore(
+        objects={names[0]: b"Traceback (most recent call last):\n  x\nE: y\n"}
+    )
+    with db.transaction() as tx:
+        second = fetch_pending(tx, [up], settings, run["id"])
+    assert second.statuses == {"fetched": 1, "missing": 1}
+    assert sorted(up.reads) == sorted(names)
+    assert "traceback" in second.enrichment["artifact_log_excerpt"]
+    with db.transaction() as tx:
+        assert fetch_pending(tx, [up], settings, run["id"]).statuses == {}
+        pending = pending_locations(tx, run["id"])
+    assert pending is None
