@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 from pydantic import SecretStr
@@ -24,6 +23,7 @@ from shared.db import Database
 from shared.local.fakes.argo import create_app as create_argo
 from shared.local.fakes.argo_artifacts import artifact_key, artifacts_state
 from shared.local.fakes.base import ServedFake, serve_fake
+from shared.local.fakes.s3 import put_objects
 from shared.settings import Settings
 
 # ``github`` is test_judge's fixture (the fake GitHub seeded with a real pull request).
@@ -64,23 +64,13 @@ CHANGES = argo_wrapped(
 def s3() -> Iterator[FaultingS3Proxy]:
     with moto_s3() as url:
         proxy = FaultingS3Proxy(url)
-        client: Any = boto3.session.Session().client(
-            "s3",
-            endpoint_url=url,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
         objects = {
             ("my-bucket-2", "first-on-completion-1"): CHANGES,
             ("my-bucket-3", "first-on-completion-2"): gzip_bomb(8 * 1024 * 1024),
             ("my-bucket", "two-artgc-8tcvt/two-artgc-8tcvt-first-802059674/main.log"): LOG,
             ("my-bucket-3", "second-on-completion"): BIG,
         }
-        for bucket in {b for b, _ in objects}:
-            client.create_bucket(Bucket=bucket)
-        for (bucket, key), body in objects.items():
-            client.put_object(Bucket=bucket, Key=key, Body=body)
+        put_objects(url, objects)
         try:
             yield proxy
         finally:

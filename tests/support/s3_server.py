@@ -16,9 +16,9 @@ from typing import Any
 
 import flask
 import httpx
-from moto.server import ThreadedMotoServer
 
 from shared.local.fakes.base import ServedFake, serve_fake
+from shared.local.fakes.s3 import serve_s3
 
 S3_INTERNAL_ERROR = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code>'
@@ -29,14 +29,12 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"
 
 @contextmanager
 def moto_s3() -> Iterator[str]:
-    """A moto server on 127.0.0.1; yields its URL (``http://127.0.0.1:<port>``)."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    """A moto server on 127.0.0.1 (the local mesh's own); yields its URL."""
+    served = serve_s3()
     try:
-        yield f"http://{host}:{port}"
+        yield served.url
     finally:
-        server.stop()
+        served.stop()
 
 
 class FaultingS3Proxy:

@@ -4,6 +4,7 @@ accepted; buckets and objects live in memory until it stops."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,3 +33,21 @@ def serve_s3(host: str = "127.0.0.1", port: int = 0) -> ServedS3:
     server.start()
     bound_host, bound_port = server.get_host_and_port()
     return ServedS3(url=f"http://{bound_host}:{bound_port}", server=server)
+
+
+def put_objects(url: str, objects: Mapping[tuple[str, str], bytes]) -> None:
+    """Create the buckets and put ``objects`` (``(bucket, key) → bytes``) into the S3 server at
+    ``url``, through the S3 API as any uploader would (boto3)."""
+    import boto3
+
+    client: Any = boto3.session.Session().client(
+        "s3",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id=LOCAL_ACCESS_KEY_ID,
+        aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY,
+    )
+    for bucket in sorted({bucket for bucket, _ in objects}):
+        client.create_bucket(Bucket=bucket)
+    for (bucket, key), body in objects.items():
+        client.put_object(Bucket=bucket, Key=key, Body=body)

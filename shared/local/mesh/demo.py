@@ -44,6 +44,7 @@ import httpx
 import yaml
 
 from shared.cli.report import list_runs, render_runs
+from shared.local.fakes.s3 import put_objects
 from shared.local.mesh.demo_actions import (
     ACTION_POLICIES,
     WRITE_ALLOWLIST,
@@ -55,7 +56,7 @@ from shared.local.mesh.demo_actions import (
     render_actions,
     wait_actions,
 )
-from shared.local.mesh.demo_artifacts import demo_objects, render_run_artifacts, upload
+from shared.local.mesh.demo_artifacts import demo_objects, render_run_artifacts
 from shared.local.mesh.replay import broker_base, send
 from shared.settings import Settings
 
@@ -286,7 +287,7 @@ def run_demo(settings: Settings, *, verbose: bool = False) -> int:
         if urls["artifact_repository"]:
             e2e = state["pulls"][f"{E2E_REPO}#2"]["head"]["sha"]
             files = state["pull_files"][f"{E2E_REPO}#2"]
-            upload(urls["artifact_repository"], demo_objects(e2e, files))
+            put_objects(urls["artifact_repository"], demo_objects(e2e, files))
         records = completions()
         records += action_completions(state, first_offset=len(records))
         notify = {

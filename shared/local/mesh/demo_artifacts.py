@@ -61,25 +61,6 @@ def demo_objects(head_sha: str, files: list[dict[str, Any]]) -> dict[tuple[str, 
     return {(str(where[n].bucket), str(where[n].key)): body for n, body in chosen.items()}
 
 
-def upload(s3_url: str, objects: Mapping[tuple[str, str], bytes]) -> None:
-    """Create the buckets and put ``objects`` into the S3 server at ``s3_url``."""
-    import boto3
-
-    from shared.local.fakes.s3 import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY
-
-    client: Any = boto3.session.Session().client(
-        "s3",
-        endpoint_url=s3_url,
-        region_name="us-east-1",
-        aws_access_key_id=LOCAL_ACCESS_KEY_ID,
-        aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY,
-    )
-    for bucket in sorted({bucket for bucket, _ in objects}):
-        client.create_bucket(Bucket=bucket)
-    for (bucket, key), body in objects.items():
-        client.put_object(Bucket=bucket, Key=key, Body=body)
-
-
 def render_run_artifacts(db: Any, repository: str) -> str:
     """The artifacts section of ``explain`` for ``repository``'s first run."""
     with db.transaction() as tx:
