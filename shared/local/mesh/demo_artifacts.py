@@ -12,6 +12,7 @@ three are left out, so the demo shows missing objects recorded as such.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import tarfile
@@ -31,14 +32,16 @@ PROMPT = "Fix the README title of Codertocat/Hello-World-e2e (issue 7)."
 
 
 def _tar_gz(members: Mapping[str, bytes]) -> bytes:
+    """A gzip tar of ``members``, byte-for-byte the same on every run (gzip mtime 0), so the
+    demo prints the same SHA-256 each time."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
         for path, content in members.items():
             info = tarfile.TarInfo(path)
             info.size = len(content)
             info.mode = 0o644
             archive.addfile(info, io.BytesIO(content))
-    return buffer.getvalue()
+    return gzip.compress(buffer.getvalue(), mtime=0)
 
 
 def demo_objects(head_sha: str, files: list[dict[str, Any]]) -> dict[tuple[str, str], bytes]:
