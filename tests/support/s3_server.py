@@ -29,11 +29,18 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"
 
 @contextmanager
 def moto_s3() -> Iterator[str]:
-    """A moto server on 127.0.0.1 (the local mesh's own); yields its URL."""
+    """A moto server on 127.0.0.1 (the local mesh's own), empty; yields its URL.
+
+    moto keeps its buckets per process, not per server, so the state is reset on the way in
+    and out (``POST /moto-api/reset``, moto's server-mode reset): one test module's objects
+    never show up in another's.
+    """
     served = serve_s3()
+    httpx.post(f"{served.url}/moto-api/reset", timeout=10).raise_for_status()
     try:
         yield served.url
     finally:
+        httpx.post(f"{served.url}/moto-api/reset", timeout=10).raise_for_status()
         served.stop()
 
 

@@ -1,6 +1,7 @@
 """The local artifact repository: moto's S3 server (``moto[server]``, the S3 REST API over real
 HTTP) on a loopback port, for ``codex-judge up``/``demo`` and the tests. Any access key pair is
-accepted; buckets and objects live in memory until it stops."""
+accepted; buckets and objects live in memory, per process rather than per server (moto's
+backends are module state; ``POST /moto-api/reset`` empties them)."""
 
 from __future__ import annotations
 
