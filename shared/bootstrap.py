@@ -26,6 +26,7 @@ from shared.runtime import logs, observability
 from shared.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from shared.artifacts.port import ArtifactStore
     from shared.db.connect import SslMode
 
 
@@ -124,6 +125,22 @@ class Container:
         from shared.adapters.broker import HttpxBroker
 
         return HttpxBroker.from_settings(self.settings)
+
+    def artifact_stores(self) -> list[ArtifactStore]:
+        """The stores run artifacts are read from, in ``artifact_stores`` order (issue 13);
+        empty when none is configured. ``argo-server`` needs ``argo_server_url``."""
+        if "artifact_stores" not in self._cache:
+            from shared.adapters.argo_artifacts import HttpxArgoArtifactStore
+            from shared.adapters.s3_artifacts import S3ArtifactStore
+
+            stores: list[ArtifactStore] = []
+            for kind in self.settings.artifact_stores:
+                if kind == "s3":
+                    stores.append(S3ArtifactStore.from_settings(self.settings))
+                elif argo := HttpxArgoArtifactStore.from_settings(self.settings):
+                    stores.append(argo)
+            self._cache["artifact_stores"] = stores
+        return self._cache["artifact_stores"]  # type: ignore[no-any-return]
 
 
 def embedder_for(settings: Settings) -> Embedder:

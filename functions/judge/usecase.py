@@ -29,6 +29,8 @@ from typing import Any
 
 from functions.judge.evaluations import existing, seal, tokens_today
 from functions.judge.llm_judge import JudgeConfig, llm_verdict
+from shared.artifacts.fetch import fetch_pending
+from shared.artifacts.judge_view import judge_view
 from shared.errors import UpstreamNotFoundError
 from shared.gates.judge import (
     Verdict,
@@ -103,6 +105,10 @@ def _decide(
     run = lock(ctx.tx, run_id)
     if run is None:
         return NoReply("unknown run", run_id=run_id)
+    # The run's own artifacts: those no pass has read yet (issue 13), then their evidence.
+    read = fetch_pending(ctx.tx, ctx.deps.artifact_stores(), ctx.deps.settings, run)
+    view = judge_view({**run.notify_payload, **read.enrichment})
+    run = run.model_copy(update={"notify_payload": view})
     outcome: Outcome | None = existing(ctx.tx, run)
     if outcome is None:
         policy, policy_hash = effective_policy(ctx.tx, ctx.deps.settings, run.repository)

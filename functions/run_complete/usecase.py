@@ -4,7 +4,10 @@ Steps (DESIGN §4): parse the completion in any of its real shapes (:mod:`shared
 workflow that is still Pending/Running is not a completion (202, nothing recorded); upsert the
 run (:func:`shared.runs.record_completion`: dedupe on (workflow uid, phase, finishedAt), attempt,
 supersession, ``needs_human``/``missing_run_metadata`` when identity is missing); record the
-artifacts; backfill agent messages from the notify payload's Codex ``exec --json`` events.
+artifacts and, when artifact stores are configured, read them once
+(:func:`shared.artifacts.fetch.fetch_for_completion`: sizes, hashes, findings, the changes
+manifest and log excerpts, issue 13); backfill agent messages from the notify payload's Codex
+``exec --json`` events.
 
 The reply's key is ``<workflow uid>:<phase>:<finishedAt>``, so Argo's repeated UPDATE events
 (new event ids, same fact) produce the same reply id and downstream inboxes drop the copies.
@@ -16,6 +19,7 @@ from __future__ import annotations
 from functions.run_complete.verification import verification_reply, verified_run_id
 from shared import runs
 from shared.argo import UnfinishedWorkflow, WorkflowCompletion, parse_completion
+from shared.artifacts.fetch import fetch_for_completion
 from shared.models.events import DEPLOYS_RUN_LABEL, RUN_COMPLETED
 from shared.runs.event_data import run_completed
 from shared.runtime.envelope import Envelope
@@ -52,6 +56,9 @@ def complete(event: Envelope, ctx: Context) -> Outcome:
         )
     else:
         runs.record_artifacts(ctx.tx, run.id, parsed.artifacts)
+        evidence = fetch_for_completion(
+            ctx.tx, ctx.deps.artifact_stores(), ctx.deps.settings, run, parsed
+        )
         events = run.notify_payload.get("events")
         if isinstance(events, list):
             runs.record_agent_messages(ctx.tx, run.id, events)
@@ -63,6 +70,8 @@ def complete(event: Envelope, ctx: Context) -> Outcome:
                 "status": run.status,
                 "missing": result.missing,
                 "superseded": result.superseded,
+                "artifacts_read": evidence.statuses,
+                "artifact_findings": evidence.findings,
             },
         )
     return Reply(

@@ -24,6 +24,7 @@ from shared.argo.model import (
     WorkflowCompletion,
     as_text,
 )
+from shared.argo.pods import pod_name
 from shared.errors import InvalidDataError
 
 # Caps on what a completion may store (DESIGN §11). Kubernetes validates every Workflow it
@@ -94,7 +95,7 @@ def parse_completion(data: bytes | str | dict[str, Any]) -> WorkflowCompletion |
         labels=labels,
         annotations=annotations,
         parameters=parameters,
-        artifacts=_artifacts(located, status),
+        artifacts=_artifacts(located, status, name),
         metadata=run_metadata(parameters, labels, annotations),
     )
 
@@ -167,13 +168,18 @@ def _repository_s3(status: dict[str, Any]) -> dict[str, Any]:
 
 
 def _artifact(
-    raw: dict[str, Any], node_id: str | None, default_s3: dict[str, Any]
+    raw: dict[str, Any], node_id: str | None, default_s3: dict[str, Any], pod: str | None = None
 ) -> Artifact | None:
     name = as_text(raw.get("name"))
     if name is None:
         return None
     node_id = node_id or as_text(raw.get("nodeId") or raw.get("node_id"))
-    fields: dict[str, Any] = {"name": name, "artifact_name": name, "node_id": node_id}
+    fields: dict[str, Any] = {
+        "name": name,
+        "artifact_name": name,
+        "node_id": node_id,
+        "pod_name": pod,
+    }
     for kind, (container, scheme) in _BUCKET_KINDS.items():
         spec = raw.get(kind)
         if not isinstance(spec, dict):
@@ -195,7 +201,9 @@ def _artifact(
     return Artifact(**fields)
 
 
-def _artifacts(located: Located, status: dict[str, Any]) -> list[Artifact]:
+def _artifacts(
+    located: Located, status: dict[str, Any], workflow_name: str | None
+) -> list[Artifact]:
     default_s3 = _repository_s3(status)
     found: list[Artifact] = []
     nodes = status.get("nodes") or {}
@@ -203,8 +211,10 @@ def _artifacts(located: Located, status: dict[str, Any]) -> list[Artifact]:
         for node_id, node in nodes.items():
             outputs = node.get("outputs") if isinstance(node, dict) else None
             raws = outputs.get("artifacts") if isinstance(outputs, dict) else None
+            template = as_text(node.get("templateName")) if isinstance(node, dict) else None
+            pod = pod_name(workflow_name, str(node_id), template) if workflow_name else None
             for raw in raws if isinstance(raws, list) else []:
-                if isinstance(raw, dict) and (art := _artifact(raw, str(node_id), default_s3)):
+                if isinstance(raw, dict) and (art := _artifact(raw, str(node_id), default_s3, pod)):
                     found.append(art)
     for raw in located.extra_artifacts:
         if art := _artifact(raw, None, default_s3):

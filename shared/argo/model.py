@@ -24,6 +24,9 @@ class Artifact(BaseModel):
             several nodes output an artifact of that name (every Pod node has ``main-logs``).
         artifact_name: the Argo artifact name as declared (``main-logs``).
         node_id: the ``status.nodes`` key of the node that produced it.
+        pod_name: the Pod that ran that node (Argo's ``POD_NAMES=v2`` scheme, see
+            :func:`shared.argo.pods.pod_name`), for Argo's default key layout; None when
+            it cannot be told.
         bucket, key, endpoint: the object location; an s3 artifact that carries only ``key``
             takes ``bucket``/``endpoint`` from
             ``status.artifactRepositoryRef.artifactRepository.s3``.
@@ -36,6 +39,7 @@ class Artifact(BaseModel):
     name: str
     artifact_name: str
     node_id: str | None = None
+    pod_name: str | None = None
     bucket: str | None = None
     key: str | None = None
     endpoint: str | None = None

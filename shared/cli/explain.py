@@ -4,7 +4,9 @@ decision record"; DESIGN §1: every verdict can be explained later).
 Reads the run row and its final evaluation (``codex_judge.evaluations``, columns of migrations
 0001 and 0004) and prints what the judge saw and decided: the SHAs, check runs, review threads,
 diff hash and source, effective policy hash, prompt template version, model, tokens and cost,
-the failure fingerprint, the reasons and the next prompt. Secrets in free text are redacted
+the failure fingerprint, the reasons and the next prompt; then each artifact of the run with
+where it was read from and the source of every file list and log excerpt taken from it
+(:mod:`shared.artifacts.explain`). Secrets in free text are redacted
 again on output (the record may predate a redaction rule).
 """
 
@@ -12,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.artifacts.explain import render_artifacts
+from shared.artifacts.records import run_artifacts
 from shared.db import Tx
 from shared.gates.redact import redact
 from shared.runs import Run, get_run
@@ -98,4 +102,5 @@ def explain_run(tx: Tx, run_id: int) -> str | None:
     run = get_run(tx, run_id)
     if run is None:
         return None
-    return render(run, tx.one(SQL_EVALUATION, id=run_id))
+    text = render(run, tx.one(SQL_EVALUATION, id=run_id))
+    return "\n".join([text, *render_artifacts(run_artifacts(tx, run_id))])

@@ -30,6 +30,9 @@ and times — and its completion is POSTed to ``sink`` exactly as our Argo Event
 publishes it (:func:`shared.argo.payload_from_workflow`, Kafka key = the workflow uid). A
 workflow no key matches stays ``Pending``, like one the cluster has not scheduled.
 
+Artifacts: ``GET /artifact-files/...`` serves the state's ``artifacts`` as the Argo Server's
+``ArtifactService`` does (:mod:`shared.local.fakes.argo_artifacts`).
+
 Faults (``POST /_fake/faults``, :mod:`shared.local.fakes.base`): an armed status is answered with
 the grpc-gateway body ``{"code": <gRPC code>, "message", "details": []}`` (502/503 → 14
 ``UNAVAILABLE``, 429 → 8 ``RESOURCE_EXHAUSTED``); a faulted submit creates no workflow.
@@ -44,6 +47,7 @@ from typing import Any
 
 import flask
 
+from shared.local.fakes.argo_artifacts import install_artifact_routes
 from shared.local.fakes.argo_cluster import finish_later
 from shared.local.fakes.base import create_fake_app, grpc_code, json_answer
 
@@ -66,6 +70,7 @@ def fault_body(status: int) -> dict[str, Any]:
 def create_app(initial_state: dict[str, Any] | None = None) -> flask.Flask:
     """A fake Argo server starting from ``initial_state`` (see module docstring)."""
     app, store = create_fake_app("fake_argo", DEFAULT_STATE, initial_state, fault_body=fault_body)
+    install_artifact_routes(app, store)
 
     @app.get("/api/v1/workflows/<namespace>/<name>")
     def get_workflow(namespace: str, name: str) -> flask.Response:

@@ -46,6 +46,7 @@ import yaml
 
 from shared.agents.publisher import publish_all
 from shared.cli.report import list_runs, render_runs
+from shared.local.fakes.s3 import put_objects
 from shared.local.mesh.demo_actions import (
     ACTION_POLICIES,
     WRITE_ALLOWLIST,
@@ -58,6 +59,7 @@ from shared.local.mesh.demo_actions import (
     wait_actions,
 )
 from shared.local.mesh.demo_agents import agent_messages
+from shared.local.mesh.demo_artifacts import demo_objects, render_run_artifacts
 from shared.local.mesh.demo_state import print_side_effects, wait_agent_messages, wait_concluded
 from shared.local.mesh.replay import broker_base, send
 from shared.settings import Settings
@@ -275,6 +277,7 @@ def run_demo(settings: Settings, *, verbose: bool = False) -> int:
             "CODEX_JUDGE_GITHUB_WEBHOOK_SECRETS": ",".join([*secrets, RECORDED_WEBHOOK_SECRET])
         },
         write_allowlist=WRITE_ALLOWLIST,
+        artifact_bucket=True,
     )
     print(
         "starting the local mesh (embedded Postgres and NATS, fakes, functions, broker)…",
@@ -288,6 +291,10 @@ def run_demo(settings: Settings, *, verbose: bool = False) -> int:
             set_policy(mesh.database_url, repository, policy)
         state = github_state()
         configure_fakes(urls, state, settings.rerun_workflow_template)
+        if urls["artifact_repository"]:
+            e2e = state["pulls"][f"{E2E_REPO}#2"]["head"]["sha"]
+            files = state["pull_files"][f"{E2E_REPO}#2"]
+            put_objects(urls["artifact_repository"], demo_objects(e2e, files))
         records = completions()
         records += action_completions(state, first_offset=len(records))
         notify = {
@@ -337,6 +344,8 @@ def run_demo(settings: Settings, *, verbose: bool = False) -> int:
         db = Database(mesh.database_url, size=1)
         print()
         print(render_runs(list_runs(db)))
+        print()
+        print(render_run_artifacts(db, E2E_REPO))
         print()
         print_side_effects(db)
         db.close()

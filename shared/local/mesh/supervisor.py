@@ -1,7 +1,8 @@
 """``codex-judge up``: start the whole local mesh and stop everything it started (DESIGN §8).
 
 Order: embedded Postgres (unless ``DATABASE_URL``) → migrations → fakes (GitHub, Discord, Argo,
-Facteur, Argo CD: each one whose URL is not configured) → one process per Knative Service of the
+Facteur, Argo CD: each one whose URL is not configured; moto's S3 server as the artifact
+repository when :attr:`Mesh.artifact_bucket` is set) → one process per Knative Service of the
 overlay's kustomize build, started with the container command and environment its manifest
 declares (:mod:`shared.local.mesh.cluster`, which names every local difference) → the local broker
 (reading the same build's Broker, Triggers and sources). Each function is a real HTTP server in
@@ -68,12 +69,18 @@ class Mesh:
     secrets: dict[str, str] = field(default_factory=dict)
     #: The overlay under ``knative/overlays/`` whose build the mesh runs.
     overlay: str = OVERLAY
+    #: Start moto's S3 server as the artifact repository and have run-complete read the runs'
+    #: artifacts from it, then from the fake Argo server (issue 13); the demo turns it on.
+    artifact_bucket: bool = False
     database_url: str = ""
     broker_url: str = ""
     functions: dict[str, str] = field(default_factory=dict)
     fakes: dict[str, str] = field(default_factory=dict)
     #: The NATS server of the agent messages: the embedded one unless NATS_URL is configured.
     nats_url: str = ""
+    #: moto's S3 server when :attr:`artifact_bucket` is set (not a fake of
+    #: :mod:`shared.local.fakes.base`: it has no ``/_fake/`` routes).
+    artifact_repository_url: str = ""
     #: The function processes by Service name; restarted when they exit (module docstring).
     processes: dict[str, RunningFunction] = field(default_factory=dict)
     _stoppers: list[Any] = field(default_factory=list)
@@ -99,6 +106,7 @@ class Mesh:
             "broker": self.broker_url,
             "functions": self.functions,
             "fakes": self.fakes,
+            "artifact_repository": self.artifact_repository_url or None,
             "database_url": self.database_url,
             "nats": self.nats_url,
             **ui_urls(self.functions, self.access),
@@ -157,6 +165,12 @@ class Mesh:
                 served = serve_fake(module.create_app())
                 self._stoppers.append(served.stop)
                 self.fakes[name] = served.url
+        if self.artifact_bucket and not self.settings.artifact_s3_endpoint_url:
+            from shared.local.fakes.s3 import serve_s3
+
+            bucket = serve_s3()
+            self._stoppers.append(bucket.stop)
+            self.artifact_repository_url = bucket.url
 
     def _start_nats(self) -> None:
         from shared.local.mesh.nats import start_for_mesh
@@ -183,6 +197,14 @@ class Mesh:
             upstreams["CODEX_JUDGE_ARGOCD_URL"] = self.fakes["argocd"]
         if self.nats_url:
             upstreams["CODEX_JUDGE_NATS_URL"] = self.nats_url
+        secrets = dict(self.secrets)
+        if self.artifact_repository_url:
+            from shared.local.fakes.s3 import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY
+
+            upstreams["CODEX_JUDGE_ARTIFACT_S3_ENDPOINT_URL"] = self.artifact_repository_url
+            upstreams["CODEX_JUDGE_ARTIFACT_STORES"] = "s3,argo-server"
+            secrets.setdefault("CODEX_JUDGE_ARTIFACT_S3_ACCESS_KEY_ID", LOCAL_ACCESS_KEY_ID)
+            secrets.setdefault("CODEX_JUDGE_ARTIFACT_S3_SECRET_ACCESS_KEY", LOCAL_SECRET_ACCESS_KEY)
         extra = {"PYTHONUNBUFFERED": "1", **self.extra_env}
         allowlist = [*self.settings.github_write_allowlist, *self.write_allowlist]
         if allowlist:
@@ -191,7 +213,7 @@ class Mesh:
             database_url=self.database_url,
             broker_url=self.broker_url,
             data_dir=Path(self.settings.data_dir).resolve(),
-            secrets={SECRETS: dict(self.secrets)},
+            secrets={SECRETS: secrets},
             upstreams=upstreams,
             extra_env=extra,
             inherited=inherited_environment(),
