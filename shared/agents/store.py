@@ -1,5 +1,5 @@
 """The agent-message store: ``workflow_comms.agent_messages`` rows in, pages of rows out
-(migration 0012; issue 15).
+(migration 0011; issue 15).
 
 * **Stored once**: rows carry ``dedupe_key`` (subject + message id, see
   :mod:`shared.agents.messages`), unique, and every insert is ``ON CONFLICT DO NOTHING``.

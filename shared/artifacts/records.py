@@ -1,4 +1,4 @@
-"""The one writer of the download columns of ``codex_judge.artifacts`` (migration 0013).
+"""The one writer of the download columns of ``codex_judge.artifacts`` (migration 0012).
 
 run-complete records where each artifact is (name, node, bucket, key...); this module records
 what became of it when it was read: once per artifact per run — a row already fetched is never

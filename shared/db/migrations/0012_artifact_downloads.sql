@@ -1,4 +1,4 @@
--- 0013: evidence from the run itself (issue 13). Each recorded artifact is downloaded once per
+-- 0012: evidence from the run itself (issue 13). Each recorded artifact is downloaded once per
 -- run (shared/artifacts/fetch.py; the one writer of these columns is shared/artifacts/records.py)
 -- and what became of it is kept beside its location: which store answered, the size and SHA-256
 -- of what was kept, whether it was cut at the cap, what unpacking refused, the files it held,

@@ -1,4 +1,4 @@
--- 0012: agent messages arrive live from NATS JetStream (issue 15), not only from the Codex exec
+-- 0011: agent messages arrive live from NATS JetStream (issue 15), not only from the Codex exec
 -- stream carried by notify. A message is identified by its subject and its publisher's message
 -- id (`dedupe_key`), so a redelivered publish, a duplicate publish and the same message
 -- backfilled from the run's events are stored once. Messages on the general channel belong to
