@@ -15,7 +15,7 @@ by GitHub's id (forged ones, 401, are stored nowhere).
 
 No route table (:mod:`shared.runtime.routing`): what a delivery is comes from GitHub's
 ``X-GitHub-Event`` header (or the relayed record), not from a CloudEvent type; the Trigger
-selects the KafkaSource by type and source (``tests/unit/test_routes.py``: type-agnostic).
+selects the KafkaSource by type and source (``tests/unit/functions/test_routes.py``: type-agnostic).
 """
 
 from __future__ import annotations

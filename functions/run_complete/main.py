@@ -9,7 +9,8 @@ a workflow answers 422 naming the field and is dead-lettered.
 
 No route table (:mod:`shared.runtime.routing`): the data, not the type, says what a record is; the
 Trigger selects the KafkaSource by type *and* source, and an Argo completion arriving in any
-other CloudEvent is handled the same (``tests/unit/test_routes.py`` lists it as type-agnostic).
+other CloudEvent is handled the same (``tests/unit/functions/test_routes.py`` lists it as
+type-agnostic).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ Rules kept here, in SQL where they can be:
   backwards; :func:`escalate` moves any active run to ``needs_human`` (an upstream "not found",
   a timer that keeps failing). The terminal set is :data:`TERMINAL_STATUSES`.
 * **One owner**: no module outside this package writes ``codex_judge.runs``
-  (``tests/unit/test_run_owner.py`` parses every statement to check it); rows leave it as
+  (``tests/unit/shared/runs/test_owner.py`` parses every statement to check it); rows leave it as
   frozen :class:`Run` values, and :mod:`shared.runs.event_data` is the one mapping from a run
   to the events about it.
 * **notify merges**: ``notify_payload = notify_payload || :payload`` — a later notify adds or

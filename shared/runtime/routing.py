@@ -3,7 +3,7 @@
 
 Keys mirror the Knative Trigger filter dialects a Trigger selects types with (Knative Eventing
 "Trigger filters": ``exact`` and ``prefix`` on the ``type`` attribute), so a function's table
-can be compared with its Trigger (``tests/unit/test_routes.py``):
+can be compared with its Trigger (``tests/unit/functions/test_routes.py``):
 
 * ``exact`` — the whole type, e.g. ``io.codexjudge.run.completed.v1``;
 * ``prefix`` — a type's leading part, e.g. ``com.github.check_run.`` (every action).

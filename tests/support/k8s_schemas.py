@@ -69,7 +69,7 @@ PRESERVED: dict[tuple[str, str], dict[str, str]] = {
         "spec.filters[].suffix.*": "the keys are CloudEvent attribute names, free by design",
         "spec.filters[].any[].*": (
             "nested filter expressions are recursive, which a structural schema cannot say; "
-            "tests/unit/test_manifest_schemas.py checks them (one dialect each)"
+            "tests/unit/knative/test_manifest_schemas.py checks them (one dialect each)"
         ),
         "spec.filters[].all[].*": "nested filter expressions, as for `any`",
         "spec.filters[].not.*": "a nested filter expression, as for `any`",
