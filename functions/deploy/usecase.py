@@ -16,8 +16,9 @@
   idempotent call (the recorded effect, or a deterministic workflow name) is not repeated. A
   tick may conclude several deploys; each conclusion is published to ``K_SINK`` with the same
   CloudEvent id a reply would have, and the tick answers 202. A timer whose handling fails for
-  good (an upstream's 4xx, a bug on its data) is recorded on the timer and backed off
-  (:func:`shared.waits.reconcile.record_timer_failure`); the others are handled all the same.
+  good (an upstream's 4xx, a bug on its data) is recorded on the timer and backed off, and
+  after the last failure allowed its run is escalated (``timer_failed``,
+  :func:`shared.waits.reconcile.fail_timer`); the others are handled all the same.
 
 Replies: ``io.codexjudge.deploy.verified.v1`` / ``io.codexjudge.deploy.failed.v1``.
 """
@@ -173,7 +174,8 @@ def tick(ctx: Context) -> Outcome:
 
 def _timer(ctx: Context, timer: dict[str, Any]) -> Outcome | None:
     """One due timer, in a savepoint: a transient upstream failure re-arms it and moves on;
-    any other failure of its own is recorded on it (backed off) and the tick moves on (None).
+    any other failure of its own is recorded on it (backed off) and the tick moves on (None),
+    or escalates the run after the last failure allowed (:func:`shared.waits.reconcile.fail_timer`).
     """
     run_id = int(timer["run_id"])
     try:
@@ -208,5 +210,4 @@ def _timer(ctx: Context, timer: dict[str, Any]) -> Outcome | None:
     except Exception as exc:
         if reconcile.stops_the_tick(exc):
             raise
-        reconcile.record_timer_failure(ctx, timer, exc)
-        return None
+        return reconcile.fail_timer(ctx, timer, exc)

@@ -8,8 +8,9 @@ wake-ups.
   every due ``rerun`` timer is submitted (:mod:`functions.rerun.submit`); each resulting event
   is published to ``K_SINK`` with a deterministic id (a repeated publish is deduplicated
   downstream) and the tick answers 202. A timer whose submission fails in a way that is its
-  own (a bug on its data) is recorded on the timer and backed off
-  (:func:`shared.waits.reconcile.record_timer_failure`); the others are submitted all the same.
+  own (a bug on its data) is recorded on the timer and backed off, and after the last failure
+  allowed its run is escalated (``timer_failed``, :func:`shared.waits.reconcile.fail_timer`);
+  the others are submitted all the same.
 """
 
 from __future__ import annotations
@@ -164,8 +165,11 @@ def on_tick(event: Envelope, ctx: Context) -> Outcome:
         except Exception as exc:
             if reconcile.stops_the_tick(exc):
                 raise
-            reconcile.record_timer_failure(ctx, timer, exc)
+            escalated = reconcile.fail_timer(ctx, timer, exc)
             handled += 1
+            if escalated is not None:
+                _publish(ctx, escalated)
+                published += 1
             continue
         handled += 1
         if outcome.event is None:

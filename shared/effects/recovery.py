@@ -17,7 +17,8 @@ what was done is answered from the outbox and what was not is done now, once.
   been dead-lettered as a delivery);
 * anything else that is this timer's own (a bug on its data) → the savepoint rolls back and the
   failure is recorded on the timer, which backs off behind the others
-  (:func:`shared.waits.reconcile.record_timer_failure`); only the database or the deployment's
+  (:func:`shared.waits.reconcile.fail_timer`: backed off, the run escalated after the last
+  failure allowed); only the database or the deployment's
   configuration stop the tick (:func:`shared.waits.reconcile.stops_the_tick`).
 
 Each tick handles an event at most once (:func:`distinct_events`): a second timer of the same
@@ -97,7 +98,6 @@ def handle_again(ctx: Context, timer: dict[str, Any], handler: Handler) -> Outco
     except Exception as exc:
         if reconcile.stops_the_tick(exc):
             raise
-        reconcile.record_timer_failure(ctx, timer, exc)
-        return None
+        return reconcile.fail_timer(ctx, timer, exc)
     timers.complete(ctx.tx, int(timer["id"]))
     return outcome

@@ -345,6 +345,29 @@ def record_timer_failure(ctx: Context, timer: dict[str, Any], error: Exception) 
     return timers.record_failure(ctx.tx, int(timer["id"]), error=text, floor_s=floor)
 
 
+def fail_timer(ctx: Context, timer: dict[str, Any], error: Exception) -> Reply | None:
+    """:func:`record_timer_failure` for a tick that handles its timers in its own transaction
+    (deploy, rerun), with :func:`run_tick`'s rule: after :data:`MAX_TIMER_ATTEMPTS` failures in
+    a row, the last permanent, the run is escalated (``needs_human``, :data:`TIMER_FAILED`) and
+    the timer completed, in ``ctx.tx``.
+
+    Returns:
+        The ``run.escalated`` reply for the caller to publish in that transaction (a publish
+        that fails rolls the escalation back with it), or None.
+    """
+    attempts = record_timer_failure(ctx, timer, error)
+    if attempts is None or isinstance(error, TransientError) or attempts < MAX_TIMER_ATTEMPTS:
+        return None
+    timers.complete(ctx.tx, int(timer["id"]))
+    if timer["run_id"] is None:
+        return None
+    failed = {**timer, "attempts": attempts, "last_error": f"{type(error).__name__}: {error}"}
+    outcome = escalate(
+        ctx, int(timer["run_id"]), reason=TIMER_FAILED, message=_failed_message(failed)
+    )
+    return outcome if isinstance(outcome, Reply) else None
+
+
 def _failed_message(timer: dict[str, Any]) -> str:
     return (
         f"the {timer['owner']} timer {timer['kind']} failed {timer.get('attempts')} times in a"
