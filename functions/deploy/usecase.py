@@ -18,7 +18,7 @@
   CloudEvent id a reply would have, and the tick answers 202. A timer whose handling fails for
   good (an upstream's 4xx, a bug on its data) is recorded on the timer and backed off, and
   after the last failure allowed its run is escalated (``timer_failed``,
-  :func:`shared.waits.reconcile.fail_timer`); the others are handled all the same.
+  :func:`shared.waits.failures.fail_timer`); the others are handled all the same.
 
 Replies: ``io.codexjudge.deploy.verified.v1`` / ``io.codexjudge.deploy.failed.v1``.
 """
@@ -41,7 +41,7 @@ from shared.policy.resolution import effective_policy
 from shared.runtime.envelope import Envelope
 from shared.runtime.inbox import reply_event
 from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
-from shared.waits import reconcile, timers
+from shared.waits import failures, timers
 from shared.waits.escalation import escalated_reply
 
 DEPLOY_NOT_CONFIGURED = "deploy_not_configured"
@@ -175,7 +175,7 @@ def tick(ctx: Context) -> Outcome:
 def _timer(ctx: Context, timer: dict[str, Any]) -> Outcome | None:
     """One due timer, in a savepoint: a transient upstream failure re-arms it and moves on;
     any other failure of its own is recorded on it (backed off) and the tick moves on (None),
-    or escalates the run after the last failure allowed (:func:`shared.waits.reconcile.fail_timer`).
+    or escalates the run after the last failure allowed (:func:`shared.waits.failures.fail_timer`).
     """
     run_id = int(timer["run_id"])
     try:
@@ -208,6 +208,6 @@ def _timer(ctx: Context, timer: dict[str, Any]) -> Outcome | None:
         )
         return NoReply("transient failure")
     except Exception as exc:
-        if reconcile.stops_the_tick(exc):
+        if failures.stops_the_tick(exc):
             raise
-        return reconcile.fail_timer(ctx, timer, exc)
+        return failures.fail_timer(ctx, timer, exc)

@@ -9,7 +9,7 @@ wake-ups.
   is published to ``K_SINK`` with a deterministic id (a repeated publish is deduplicated
   downstream) and the tick answers 202. A timer whose submission fails in a way that is its
   own (a bug on its data) is recorded on the timer and backed off, and after the last failure
-  allowed its run is escalated (``timer_failed``, :func:`shared.waits.reconcile.fail_timer`);
+  allowed its run is escalated (``timer_failed``, :func:`shared.waits.failures.fail_timer`);
   the others are submitted all the same.
 """
 
@@ -35,7 +35,7 @@ from shared.runs import Run, get_run
 from shared.runtime.envelope import Envelope
 from shared.runtime.inbox import reply_event
 from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
-from shared.waits import reconcile, timers
+from shared.waits import failures, timers
 
 CONSUMER = "rerun"
 SQL_SUBMISSION = "SELECT * FROM codex_judge.rerun_submissions WHERE run_id = :run_id"
@@ -163,9 +163,9 @@ def on_tick(event: Envelope, ctx: Context) -> Outcome:
         except ConflictError:
             continue  # another worker is submitting it; the next tick sees the result
         except Exception as exc:
-            if reconcile.stops_the_tick(exc):
+            if failures.stops_the_tick(exc):
                 raise
-            escalated = reconcile.fail_timer(ctx, timer, exc)
+            escalated = failures.fail_timer(ctx, timer, exc)
             handled += 1
             if escalated is not None:
                 _publish(ctx, escalated)

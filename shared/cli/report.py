@@ -61,16 +61,16 @@ def render_runs(runs: list[dict[str, Any]]) -> str:
         ("reasons", "reasons", 56),
     ]
     lines = ["  ".join(title.ljust(width) for title, _, width in cols)]
-    for run in runs:
+    for line in runs:  # report lines (runs joined with counts), not run rows
         cells = []
         for _, key, width in cols:
-            value = run.get(key)
+            value = line.get(key)
             if key == "reasons":
-                value = _reasons_cell(run.get("reason"), value or [])
+                value = _reasons_cell(line.get("reason"), value or [])
             cells.append(_short(value, width).ljust(width))
         lines.append("  ".join(cells).rstrip())
     lines.append("")
-    for run in runs:
-        path = " → ".join(step.split(":", 1)[0] for step in run.get("path") or [])
-        lines.append(f"run {run['id']}: {path or '-'}")
+    for line in runs:
+        path = " → ".join(step.split(":", 1)[0] for step in line.get("path") or [])
+        lines.append(f"run {line['id']}: {path or '-'}")
     return "\n".join(lines)

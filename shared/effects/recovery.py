@@ -17,9 +17,9 @@ what was done is answered from the outbox and what was not is done now, once.
   been dead-lettered as a delivery);
 * anything else that is this timer's own (a bug on its data) → the savepoint rolls back and the
   failure is recorded on the timer, which backs off behind the others
-  (:func:`shared.waits.reconcile.fail_timer`: backed off, the run escalated after the last
+  (:func:`shared.waits.failures.fail_timer`: backed off, the run escalated after the last
   failure allowed); only the database or the deployment's
-  configuration stop the tick (:func:`shared.waits.reconcile.stops_the_tick`).
+  configuration stop the tick (:func:`shared.waits.failures.stops_the_tick`).
 
 Each tick handles an event at most once (:func:`distinct_events`): a second timer of the same
 event is left for the next tick. Handling the same event twice in one transaction could make an
@@ -35,7 +35,7 @@ from shared.effects import outbox
 from shared.errors import PermanentError, TransientError
 from shared.runtime.envelope import Envelope
 from shared.runtime.outcomes import Context, Handler, Outcome
-from shared.waits import reconcile, timers
+from shared.waits import failures, timers
 
 
 def event_of(timer: dict[str, Any]) -> Envelope:
@@ -96,8 +96,8 @@ def handle_again(ctx: Context, timer: dict[str, Any], handler: Handler) -> Outco
         timers.complete(ctx.tx, int(timer["id"]))
         return None
     except Exception as exc:
-        if reconcile.stops_the_tick(exc):
+        if failures.stops_the_tick(exc):
             raise
-        return reconcile.fail_timer(ctx, timer, exc)
+        return failures.fail_timer(ctx, timer, exc)
     timers.complete(ctx.tx, int(timer["id"]))
     return outcome

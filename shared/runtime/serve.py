@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.settings import ServeSettings
+from shared.settings.serve import ServeSettings
 
 __all__ = ["FunctionSourceError", "package_root", "resolve_source", "serve"]
 

@@ -10,7 +10,7 @@ Reasons named here:
   app lost access. The gates (ci-status, review-gate) escalate; the judge seals the same reason
   as a ``needs_human`` decision;
 * ``timer_failed`` — a durable timer's handler failed
-  :data:`shared.waits.reconcile.MAX_TIMER_ATTEMPTS` times in a row
+  :data:`shared.waits.failures.MAX_TIMER_ATTEMPTS` times in a row
   (:func:`shared.waits.reconcile.run_tick`).
 
 The run moves through :func:`shared.runs.moves.escalate` (compare-and-set on ``active``); a repeat —

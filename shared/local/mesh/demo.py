@@ -97,9 +97,9 @@ def _with_params(workflow: dict[str, Any], params: dict[str, Any]) -> dict[str, 
 
 
 def _check_run(relative: str, sha: str) -> dict[str, Any]:
-    run = dict(_load(relative)["check_run"])
-    run["head_sha"] = sha
-    return run
+    check = dict(_load(relative)["check_run"])
+    check["head_sha"] = sha
+    return check
 
 
 def github_state() -> dict[str, Any]:

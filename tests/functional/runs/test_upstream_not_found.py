@@ -6,7 +6,7 @@ A pull request GitHub answers 404 for (deleted, repository renamed or made priva
 uninstalled) takes its run to ``needs_human`` with ``pull_request_not_found`` through
 ``run.completed`` and through a tick, never a dead letter; a timer whose handler fails is
 recorded and backed off behind the others, and escalates its run after
-:data:`shared.waits.reconcile.MAX_TIMER_ATTEMPTS` failures.
+:data:`shared.waits.failures.MAX_TIMER_ATTEMPTS` failures.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from shared.db import Database
 from shared.local.fakes.base import ServedFake, fake_store
-from shared.waits.reconcile import MAX_TIMER_ATTEMPTS
+from shared.waits.failures import MAX_TIMER_ATTEMPTS
 from tests.functional.ci_status.test_ci_status import REPO, SHA, insert_run
 from tests.functional.waits import test_durable_waits as waits
 from tests.functional.waits.test_durable_waits import (

@@ -12,7 +12,7 @@ from shared.errors import TransientError, UpstreamRejectedError
 from shared.models.events import RUN_ESCALATED
 from shared.runtime.outcomes import Context
 from shared.waits import timers
-from shared.waits.reconcile import MAX_TIMER_ATTEMPTS, fail_timer
+from shared.waits.failures import MAX_TIMER_ATTEMPTS, fail_timer
 from tests.support.api_seed import seed_run
 
 LOG = logging.LoggerAdapter(logging.getLogger("test"), {})

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from shared.runtime.serve import FunctionSourceError, package_root, resolve_source, serve
-from shared.settings import ServeSettings
+from shared.settings.serve import ServeSettings
 
 ROOT = Path(__file__).resolve().parents[4]
 

@@ -10,7 +10,9 @@ defaults. An environment variable therefore wins over a file of the same name: a
 override one mounted secret for a debugging session with ``kubectl set env`` without editing the
 Secret. ``CODEX_JUDGE_SECRETS_DIR`` is read when ``Settings()`` is instantiated, not at import.
 
-Secrets are ``SecretStr`` and never logged. Upstream URLs left empty mean "use the local fake"
+The fields are grouped by concern in this package (:mod:`shared.settings.artifacts`; the
+container command's own variables in :mod:`shared.settings.serve`). Secrets are ``SecretStr`` and
+never logged. Upstream URLs left empty mean "use the local fake"
 (``codex-judge up`` starts one) or, for the language model, "use the offline judge".
 """
 
@@ -30,6 +32,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from shared.settings.artifacts import ArtifactSettings
+
 SECRETS_DIR_ENV = "CODEX_JUDGE_SECRETS_DIR"
 SslModeSetting = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 
@@ -40,7 +44,7 @@ def _csv(value: object) -> object:
     return value
 
 
-class Settings(BaseSettings):
+class Settings(ArtifactSettings):
     """All knobs of one process. Read once per process by :func:`get_settings`."""
 
     model_config = SettingsConfigDict(
@@ -223,56 +227,6 @@ class Settings(BaseSettings):
     )
     argo_timeout_s: float = Field(default=10.0, description="Argo Server request timeout, seconds")
 
-    # --- run artifacts (issue 13): where they are read from, and how much of them ---
-    artifact_stores: Annotated[list[Literal["s3", "argo-server"]], NoDecode] = Field(
-        default_factory=list,
-        description="stores to read run artifacts from, tried in order (comma-separated:"
-        " s3, argo-server); empty → artifacts are recorded but never downloaded",
-    )
-    artifact_max_bytes: int = Field(
-        default=16 * 1024 * 1024, ge=1024, description="bytes kept per artifact; more → truncated"
-    )
-    artifact_timeout_s: float = Field(default=30.0, gt=0, description="per-request seconds")
-    artifact_fetch_budget_s: float = Field(
-        default=20.0,
-        gt=0,
-        description="seconds one pass (run-complete, then each judge pass) may spend reading"
-        " artifacts; the rest wait for the next pass",
-    )
-    artifact_max_attempts: int = Field(
-        default=3, ge=1, le=10, description="tries per artifact read (5xx, timeouts)"
-    )
-    artifact_s3_endpoint_url: str | None = Field(
-        default=None,
-        description="S3 endpoint as this process reaches it (e.g. http://minio.argo:9000);"
-        " wins over the artifact's own endpoint; unset and none recorded → AWS",
-    )
-    artifact_s3_insecure: bool = Field(
-        default=False, description="reach a recorded scheme-less endpoint over http, not https"
-    )
-    artifact_s3_region: str = Field(default="us-east-1", description="S3 signing region")
-    artifact_s3_bucket: str | None = Field(
-        default=None, description="bucket of the artifact repository when a run records none"
-    )
-    artifact_s3_key_format: str | None = Field(
-        default=None,
-        description="the artifact repository's keyFormat (Argo's default"
-        " {{workflow.name}}/{{pod.name}} when unset)",
-    )
-    artifact_s3_access_key_id: SecretStr | None = Field(
-        default=None, description="unset → boto3's chain (AWS_* environment, IRSA, profile)"
-    )
-    artifact_s3_secret_access_key: SecretStr | None = None
-    artifact_unpack_max_members: int = Field(
-        default=2000, ge=1, description="tar members read per archive; more → a finding"
-    )
-    artifact_unpack_max_member_bytes: int = Field(
-        default=8 * 1024 * 1024, ge=1, description="bytes per tar member; more → a finding"
-    )
-    artifact_unpack_max_total_bytes: int = Field(
-        default=64 * 1024 * 1024, ge=1, description="decompressed bytes per artifact"
-    )
-
     # --- Argo CD (deploy mode argocd) ---
     argocd_url: str | None = Field(
         default=None, description="Argo CD API server, e.g. https://argocd.example.com"
@@ -395,46 +349,6 @@ class Settings(BaseSettings):
     def _split_csv(cls, value: object) -> object:
         """Lists come from the environment as comma-separated strings."""
         return _csv(value)
-
-
-class ServeSettings(BaseSettings):
-    """What ``codex-judge serve`` (the container's command) needs to serve one function.
-
-    The variable names are functions-framework's own (its CLI reads the same ones) plus the
-    ``PORT`` Knative Serving sets (runtime contract: 8080). ``WORKERS`` and ``THREADS`` are
-    not fields: gunicorn, started by functions-framework, reads them itself.
-    """
-
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
-
-    function_source: str | None = Field(
-        default=None,
-        validation_alias="FUNCTION_SOURCE",
-        description="the function's main.py: absolute, or relative to the installed package"
-        " root (the directory holding the `functions` package), e.g. functions/judge/main.py",
-    )
-    function_target: str = Field(
-        default="handle",
-        validation_alias="FUNCTION_TARGET",
-        description="the callable in function_source to serve",
-    )
-    function_signature_type: Literal["http", "event", "cloudevent", "typed"] = Field(
-        default="http",
-        validation_alias="FUNCTION_SIGNATURE_TYPE",
-        description="functions-framework's signature type; ours are all http",
-    )
-    host: str = Field(
-        default="0.0.0.0",
-        validation_alias="HOST",
-        description="address to bind; the local mesh uses 127.0.0.1",
-    )
-    port: int = Field(
-        default=8080,
-        ge=1,
-        le=65535,
-        validation_alias="PORT",
-        description="TCP port to bind (Knative Serving sets PORT)",
-    )
 
 
 @functools.cache
