@@ -74,7 +74,7 @@ def excerpts(
     used = 0
     for entry in unpacked.files:
         text = entry.content.decode("utf-8", errors="replace")
-        pieces = _events(text) if _is_event_stream(text) else _log(text)
+        pieces = _events(text) if is_event_stream(text) else _log(text)
         for kind, raw in pieces:
             cleaned = redact(raw.strip())
             body = cleaned.text
@@ -95,7 +95,9 @@ def excerpts(
     return found
 
 
-def _is_event_stream(text: str) -> bool:
+def is_event_stream(text: str) -> bool:
+    """Whether ``text`` is a Codex ``exec --json`` stream (its first line an object with a
+    ``type``)."""
     first = next((line for line in text.splitlines() if line.strip()), "")
     try:
         event = json.loads(first)

@@ -24,8 +24,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.agents.backfill import backfill
 from shared.argo.model import WorkflowCompletion
-from shared.artifacts.excerpts import Excerpt, excerpts
+from shared.artifacts.excerpts import Excerpt, excerpts, is_event_stream
 from shared.artifacts.manifest import MANIFEST_PATH, ChangesManifest, ManifestError, parse_manifest
 from shared.artifacts.port import ArtifactLocation, ArtifactStore, FetchedArtifact
 from shared.artifacts.records import pending_locations, record_fetch, run_artifacts, unfetched
@@ -50,6 +51,8 @@ class ArtifactEvidence(BaseModel):
     unpacked: Unpacked | None = None
     manifest: ChangesManifest | None = None
     excerpts: tuple[Excerpt, ...] = ()
+    #: The Codex event streams (``codex exec --json`` files) found in it, as lines.
+    event_streams: tuple[tuple[str, ...], ...] = ()
     failure: str | None = None
 
 
@@ -129,6 +132,11 @@ def _open(
         unpacked=unpacked,
         manifest=manifest,
         excerpts=tuple(excerpts(location.name, unpacked)),
+        event_streams=tuple(
+            tuple(text.splitlines())
+            for entry in unpacked.files
+            if is_event_stream(text := entry.content.decode("utf-8", errors="replace"))
+        ),
     )
 
 
@@ -141,8 +149,10 @@ def fetch_run_artifacts(
     max_bytes: int,
     limits: Limits,
     budget_s: float | None = None,
+    agent_id: str = "codex",
 ) -> FetchSummary:
-    """Read every not-yet-read artifact of ``run`` and record it (module docstring).
+    """Read every not-yet-read artifact of ``run`` and record it (module docstring); the Codex
+    event streams among them backfill the agent messages of agent ``agent_id``.
 
     Args:
         tx: the open transaction the rows are written in.
@@ -186,6 +196,8 @@ def fetch_run_artifacts(
         )
         if not recorded:
             continue
+        for lines in evidence.event_streams:  # what NATS missed, stored once (issue 15)
+            backfill(tx, run, lines, agent_id)
         status = evidence.fetched.status if evidence.fetched else "failed"
         statuses[status] = statuses.get(status, 0) + 1
         findings += len(evidence.unpacked.findings) if evidence.unpacked else 0
@@ -223,6 +235,7 @@ def fetch_pending(
         max_bytes=settings.artifact_max_bytes,
         limits=limits_from(settings),
         budget_s=settings.artifact_fetch_budget_s,
+        agent_id=settings.agents_codex_agent_id,
     )
 
 
@@ -252,6 +265,7 @@ def fetch_for_completion(
         max_bytes=settings.artifact_max_bytes,
         limits=limits_from(settings),
         budget_s=settings.artifact_fetch_budget_s,
+        agent_id=settings.agents_codex_agent_id,
     )
 
 

@@ -294,6 +294,11 @@ class Settings(ArtifactSettings):
     agents_consumer: str = Field(
         default="agent-ingest", description="durable pull consumer of the ingester"
     )
+    agents_codex_agent_id: str = Field(
+        default="codex",
+        description="agent id the Codex step publishes its exec stream as (agent-publish"
+        " --agent); the backfill from the run's events artifact stores it under the same",
+    )
     agents_batch: int = Field(
         default=256, ge=1, le=10_000, description="messages fetched and stored per transaction"
     )

@@ -330,7 +330,8 @@ def run_demo(settings: Settings, *, verbose: bool = False) -> int:
             forged = copy.deepcopy(deliveries[0])
             forged["body_raw_base64"] = base64.b64encode(b'{"forged": true}').decode()
             print(_line("webhook forged signature", send(forged, urls, client)))
-        messages = agent_messages(records)
+        e2e = next(r["kafka"]["key"] for r in records if E2E_REPO in json.dumps(r["value"]))
+        messages = agent_messages(records, missed=e2e)
         unsent = asyncio.run(publish_all(urls["nats"], messages))
         print(f"agent messages published to NATS: {len(messages) - len(unsent)} of {len(messages)}")
         # Run 7 waits on a durable timer that only a tick ends; the deploys and reruns wait on
