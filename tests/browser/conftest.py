@@ -36,9 +36,11 @@ def chromium_executable() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the session (skips with :data:`HOW` where there is none)."""
+    """One headless Chromium for the browser tests (skips with :data:`HOW` where there is
+    none). Package scope, not session: Playwright's sync API runs an event loop on the main
+    thread until it stops, and the tests after these call ``asyncio.run``."""
     executable = chromium_executable()
     if executable is None:
         pytest.skip(HOW)
