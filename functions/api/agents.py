@@ -1,6 +1,7 @@
 """``GET /api/agents/events``: the agent messages of issue 15 as Server-Sent Events
 (:mod:`shared.agents.sse`: the history after ``Last-Event-ID``, then live rows woken by NOTIFY),
-behind a token of either scope, and its entry in the OpenAPI document (a stream has no pydantic
+behind a token of either scope (or the web UI's session cookie: a browser's ``EventSource``
+cannot send a token), and its entry in the OpenAPI document (a stream has no pydantic
 model, so the entry is written here).
 
 A stream is answered in functions-framework's own request (``main.handle`` calls
@@ -15,8 +16,8 @@ from typing import Any
 
 import flask
 
-from functions.api.app import SECURITY_HEADERS, error_answer, ring, unauthorized
-from functions.api.auth import bearer
+from functions.api.app import SECURITY_HEADERS, error_answer, ring, sessions, unauthorized
+from functions.api.auth import SESSION_COOKIE, bearer
 from shared import bootstrap
 from shared.agents import sse
 from shared.errors import CodexJudgeError
@@ -52,7 +53,12 @@ def events(request: flask.Request) -> flask.Response:
         answer = error_answer(CodexJudgeError("method not allowed"))
         answer.status_code = 405
         return answer
-    if ring(deps).verify(bearer(request.headers.get("Authorization"))) is None:
+    tokens = ring(deps)
+    principal = tokens.verify(bearer(request.headers.get("Authorization")))
+    if principal is None:  # the web UI's EventSource sends its session cookie, not a token
+        session = sessions(deps).read(request.cookies.get(SESSION_COOKIE))
+        principal = tokens.by_digest(session.digest) if session is not None else None
+    if principal is None:
         return unauthorized()
     try:
         answer = sse.response(_bound(deps), request)

@@ -5,7 +5,7 @@ consumer: no Trigger delivers to it. It answers
   letters, and the operator actions), documented at ``/openapi.json`` (OpenAPI 3.1 generated
   from its pydantic models) — :mod:`functions.api.routes`;
 * the web UI under ``/ui/`` (server-rendered Jinja2 pages, a login form opening a session
-  cookie) — :mod:`functions.api.ui`;
+  cookie) — :mod:`functions.api.ui`, the agents channel :mod:`functions.api.agents_ui`;
 * ``/healthz`` (the readiness probe) and ``/openapi.json`` without a token; everything else
   needs a bearer token or a session (:mod:`functions.api.auth`).
 
@@ -24,7 +24,7 @@ from typing import cast
 
 import flask
 
-from functions.api import agents, routes, ui
+from functions.api import agents, agents_ui, routes, ui
 from functions.api.app import SECURITY_HEADERS, error_answer, json_answer
 from shared.errors import CodexJudgeError
 
@@ -35,6 +35,7 @@ def create_app() -> flask.Flask:
     app.url_map.strict_slashes = False
     routes.register(app)
     ui.register(app)
+    app.register_blueprint(agents_ui.bp)
 
     @app.after_request
     def _headers(response: flask.Response) -> flask.Response:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.agents import store
+from shared.agents.render import render_markdown
 from shared.db import Database
 from shared.db.listen import Listener
 from shared.errors import InvalidParameterError
@@ -88,12 +89,14 @@ def parse_query(args: Any, last_event_id: str | None) -> Query:
 
 
 def format_event(row: dict[str, Any]) -> str:
-    """One SSE event for a stored row (``id:``, ``event:``, one ``data:`` line)."""
+    """One SSE event for a stored row (``id:``, ``event:``, one ``data:`` line); the data holds
+    the row and ``content_html``, its content rendered safely (:mod:`shared.agents.render`)."""
     body = {
         k: (v.isoformat() if hasattr(v, "isoformat") else v)
         for k, v in row.items()
         if k != "payload"
     }
+    body["content_html"] = render_markdown(row.get("content"))
     body["payload"] = row.get("payload")
     data = json.dumps(body, default=str, separators=(",", ":"))
     return f"id: {row['id']}\nevent: agent-message\ndata: {data}\n\n"

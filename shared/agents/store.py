@@ -104,3 +104,21 @@ def page(tx: Tx, selection: Selection, key: str, after: int, limit: int) -> list
     if selection != "general":
         params["key"] = key
     return tx.all(SQL_PAGE[selection], **params)
+
+
+SQL_CHANNELS = """
+SELECT COALESCE(m.run_id, r.id) AS run_id, m.workflow_uid, count(*) AS messages,
+       max(m.created_at) AS last_at
+FROM workflow_comms.agent_messages m
+LEFT JOIN codex_judge.runs r ON m.run_id IS NULL AND r.workflow_uid = m.workflow_uid
+WHERE m.channel = 'run'
+GROUP BY 1, 2
+ORDER BY max(m.id) DESC
+LIMIT :limit
+"""
+
+
+def channels(tx: Tx, limit: int = 50) -> list[dict[str, Any]]:
+    """The workflows with agent messages, newest first: ``run_id`` (None until the run
+    exists), ``workflow_uid``, ``messages`` (count), ``last_at``."""
+    return tx.all(SQL_CHANNELS, limit=limit)
