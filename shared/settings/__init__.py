@@ -288,6 +288,7 @@ class Settings(ArtifactSettings):
 
     nats_url: str = Field(
         default="nats://127.0.0.1:4222",
+        validation_alias=AliasChoices("NATS_URL", "CODEX_JUDGE_NATS_URL"),
         description="NATS server of the agent-messages stream (the local mesh starts its own)",
     )
     agents_stream: str = Field(default="agent-comms", description="JetStream stream name")

@@ -50,6 +50,10 @@ def test_a_message_arrives_live_and_a_reload_shows_each_once(
     page: Any, ui: str, db: Database
 ) -> None:
     run_id = seed_run(db, status="completed", decision="pass", reason=None)
+    _log_in(page, ui, READ, f"/ui/runs/{run_id}")
+    page.get_by_role("link", name="the agents' messages").click()  # from the run's page
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name=f"Agents of run {run_id}").is_visible()
     store_message(db, 1, "message", "Reading the **README** first.")
     store_message(db, 2, "tool_call", "`ls`")
     store_message(
@@ -58,8 +62,7 @@ def test_a_message_arrives_live_and_a_reload_shows_each_once(
         "message",
         '<script>window.injected = 1</script><img src=x onerror="window.injected = 2">',
     )
-    _log_in(page, ui, READ, f"/ui/agents/{run_id}")
-    assert page.get_by_role("heading", name=f"Agents of run {run_id}").is_visible()
+    page.reload()
     messages = page.locator("#messages li.message")
     assert messages.count() == 3
     assert page.locator("#messages strong", has_text="README").count() == 1  # markdown
