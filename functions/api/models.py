@@ -14,23 +14,9 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from shared.models.events import Decision, RunStatus
 from shared.operator.pages import MAX_PAGE
 
-RunStatus = Literal[
-    "notified",
-    "run_complete",
-    "waiting_for_ci",
-    "waiting_for_review",
-    "judging",
-    "merging",
-    "deploying",
-    "verifying",
-    "completed",
-    "needs_iteration",
-    "needs_human",
-    "superseded",
-]
-Decision = Literal["pass", "needs_iteration", "needs_human"]
 #: A GitHub owner or repository name in a path (letters, digits, ``-``, ``_``, ``.``).
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
 REPOSITORY_PATTERN = r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$"
