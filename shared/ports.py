@@ -23,9 +23,12 @@ from shared.models.github import (
     CheckRun,
     CheckSuite,
     CombinedStatus,
+    CommitChecks,
     Comparison,
     PullFile,
+    PullLive,
     PullRequest,
+    PullReviews,
     Review,
     ReviewThread,
 )
@@ -64,6 +67,16 @@ class GitHub(Protocol):
 
     def compare_commits(self, repo: str, base: str, head: str) -> Comparison:
         """``GET /repos/{repo}/compare/{base}...{head}``: behind/ahead counts, merge base."""
+
+    def commit_checks(self, repo: str, sha: str) -> CommitChecks:
+        """A commit's check runs, statuses and check suites in one GraphQL read (ci-status)."""
+
+    def pull_reviews(self, repo: str, number: int) -> PullReviews:
+        """A pull request's reviews and review threads in one GraphQL read (review-gate)."""
+
+    def pull_live(self, repo: str, number: int) -> PullLive | None:
+        """A pull request's live state in one GraphQL read (the judge, merge's drift check);
+        None when GitHub does not know the pull request."""
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.adapters import github_graphql as gql
 from shared.adapters.github_client import (
     GONE,
     PER_PAGE,
@@ -39,17 +40,29 @@ from shared.adapters.github_client import (
     GitHubClient,
     graphql_not_found,
 )
-from shared.errors import UpstreamError
+from shared.adapters.github_graphql import (
+    COMMIT_CHECKS_QUERY,
+    PULL_LIVE_QUERY,
+    PULL_REVIEWS_QUERY,
+    Pages,
+    commit_gone,
+    cost,
+    next_cursor,
+    require,
+)
+from shared.errors import UpstreamError, UpstreamNotFoundError
 from shared.models.github import (
     CheckRun,
     CheckSuite,
     CombinedStatus,
+    CommitChecks,
     CommitStatus,
     Comparison,
     PullFile,
+    PullLive,
     PullRequest,
+    PullReviews,
     Review,
-    ReviewComment,
     ReviewThread,
 )
 
@@ -171,56 +184,145 @@ class HttpxGitHub(GitHubClient):
             UpstreamNotFoundError: ``NOT_FOUND`` (the repository or pull request is gone).
             UpstreamError: the answer has other ``errors``.
         """
-        owner, _, name = repo.partition("/")
         threads: list[ReviewThread] = []
         after: str | None = None
         while True:
-            variables = {
-                "owner": owner,
-                "name": name,
-                "number": number,
-                "first": PER_PAGE,
-                "after": after,
-            }
-            resp = self._request(
-                "POST",
-                f"{self._graphql_url()}",
-                json={"query": REVIEW_THREADS_QUERY, "variables": variables},
+            data = self._graphql(REVIEW_THREADS_QUERY, repo, number, first=PER_PAGE, after=after)
+            pull = require(
+                require(data.get("repository"), "repository").get("pullRequest"),
+                "repository.pullRequest",
             )
-            body = self._json(resp)
-            if not isinstance(body, dict) or body.get("errors"):
-                errors = body.get("errors") if isinstance(body, dict) else body
-                gone = graphql_not_found(errors, repo, number)
-                if gone is not None:
-                    raise gone
-                raise UpstreamError(
-                    f"GitHub GraphQL answered errors: {errors}",
-                    service=SERVICE,
-                    repository=repo,
-                    pr_number=number,
-                )
-            try:
-                connection = body["data"]["repository"]["pullRequest"]["reviewThreads"]
-                nodes, page_info = connection["nodes"], connection["pageInfo"]
-            except (KeyError, TypeError) as exc:
-                raise UpstreamError(
-                    "GitHub GraphQL answer lacks repository.pullRequest.reviewThreads",
-                    service=SERVICE,
-                ) from exc
-            threads += [self._thread(node) for node in nodes]
-            if not page_info.get("hasNextPage"):
+            connection = require(pull.get("reviewThreads"), "pullRequest.reviewThreads")
+            threads += [gql.thread(node) for node in connection.get("nodes") or []]
+            after = next_cursor(connection)
+            if after is None:
                 return threads
-            after = page_info.get("endCursor")
 
-    def _thread(self, node: dict[str, Any]) -> ReviewThread:
-        comments = [
-            ReviewComment(
-                author=(c.get("author") or {}).get("login"),
-                body=c.get("body") or "",
-                url=c.get("url"),
+    def commit_checks(self, repo: str, sha: str) -> CommitChecks:
+        """A commit's check runs, statuses (``statusCheckRollup``) and check suites: one
+        GraphQL request per 100 contexts or suites (:data:`gql.COMMIT_CHECKS_QUERY`).
+
+        Raises:
+            UpstreamNotFoundError: the repository or the commit (``object: null``) is unknown.
+        """
+        runs: list[CheckRun] = []
+        statuses: list[CommitStatus] = []
+        suites: list[CheckSuite] = []
+        pages = Pages("contexts", "suites")
+        while pages.open():
+            data = self._graphql(COMMIT_CHECKS_QUERY, repo, None, oid=sha, **pages.variables())
+            pages.points += cost(data)
+            commit = require(data.get("repository"), "repository").get("object")
+            if commit is None:
+                raise commit_gone(repo, sha)
+            contexts = (commit.get("statusCheckRollup") or {}).get("contexts")
+            if pages.want["contexts"]:
+                page_runs, page_statuses = gql.rollup_items(contexts, sha)
+                runs, statuses = runs + page_runs, statuses + page_statuses
+            if pages.want["suites"]:
+                nodes = (commit.get("checkSuites") or {}).get("nodes") or []
+                suites += [gql.suite(n, sha) for n in nodes]
+            pages.advance(contexts=contexts, suites=commit.get("checkSuites"))
+        return CommitChecks(check_runs=runs, statuses=statuses, suites=suites, points=pages.points)
+
+    def pull_reviews(self, repo: str, number: int) -> PullReviews:
+        """A pull request's reviews and review threads: one GraphQL request per 100 of either
+        (:data:`~shared.adapters.github_graphql.PULL_REVIEWS_QUERY`).
+
+        Raises:
+            UpstreamNotFoundError: ``NOT_FOUND`` (the repository or pull request is gone).
+        """
+        reviews: list[Review] = []
+        threads: list[ReviewThread] = []
+        pages = Pages("reviews", "threads")
+        while pages.open():
+            data = self._graphql(PULL_REVIEWS_QUERY, repo, number, **pages.variables())
+            pages.points += cost(data)
+            pull = require(
+                require(data.get("repository"), "repository").get("pullRequest"),
+                "repository.pullRequest",
             )
-            for c in ((node.get("comments") or {}).get("nodes") or [])
-        ]
-        raw = {k: v for k, v in node.items() if k != "comments"}
-        thread: ReviewThread = self._parse(ReviewThread, {**raw, "comments": []}, "review thread")
-        return thread.model_copy(update={"comments": comments})
+            if pages.want["reviews"]:
+                reviews += [gql.review(n) for n in (pull.get("reviews") or {}).get("nodes") or []]
+            if pages.want["threads"]:
+                nodes = (pull.get("reviewThreads") or {}).get("nodes") or []
+                threads += [gql.thread(n) for n in nodes]
+            pages.advance(reviews=pull.get("reviews"), threads=pull.get("reviewThreads"))
+        return PullReviews(reviews=reviews, threads=threads, points=pages.points)
+
+    def pull_live(self, repo: str, number: int) -> PullLive | None:
+        """The pull request's live state in one GraphQL request per 100 files/threads/contexts
+        (:data:`~shared.adapters.github_graphql.PULL_LIVE_QUERY`); None when GitHub does not know
+        the pull request (as :meth:`get_pull`).
+
+        Raises:
+            UpstreamNotFoundError: the repository is unknown.
+        """
+        files: list[PullFile] = []
+        threads: list[ReviewThread] = []
+        runs: list[CheckRun] = []
+        statuses: list[CommitStatus] = []
+        pull: PullRequest | None = None
+        pages = Pages("files", "threads", "contexts")
+        while pages.open():
+            try:
+                data = self._graphql(PULL_LIVE_QUERY, repo, number, **pages.variables())
+            except UpstreamNotFoundError as gone:
+                if gone.resource == "pull_request":
+                    return None
+                raise
+            pages.points += cost(data)
+            node = require(
+                require(data.get("repository"), "repository").get("pullRequest"),
+                "repository.pullRequest",
+            )
+            pull = pull or gql.pull_request(node)
+            head = ((node.get("commits") or {}).get("nodes") or [{}])[-1].get("commit") or {}
+            contexts = (head.get("statusCheckRollup") or {}).get("contexts")
+            if pages.want["files"]:
+                files += [gql.pull_file(n) for n in (node.get("files") or {}).get("nodes") or []]
+            if pages.want["threads"]:
+                nodes = (node.get("reviewThreads") or {}).get("nodes") or []
+                threads += [gql.thread(n) for n in nodes]
+            if pages.want["contexts"]:
+                page_runs, page_statuses = gql.rollup_items(contexts, pull.head.sha)
+                runs, statuses = runs + page_runs, statuses + page_statuses
+            pages.advance(
+                files=node.get("files"), threads=node.get("reviewThreads"), contexts=contexts
+            )
+        assert pull is not None  # at least one page was read
+        return PullLive(
+            pull=pull,
+            files=files,
+            threads=threads,
+            check_runs=runs,
+            statuses=statuses,
+            points=pages.points,
+        )
+
+    def _graphql(
+        self, query: str, repo: str, number: int | None, **variables: Any
+    ) -> dict[str, Any]:
+        """POST one GraphQL request; its ``data``, or the typed error of its ``errors``."""
+        owner, _, name = repo.partition("/")
+        variables = {"owner": owner, "name": name, **variables}
+        if number is not None:
+            variables["number"] = number
+        resp = self._request(
+            "POST", self._graphql_url(), json={"query": query, "variables": variables}
+        )
+        body = self._json(resp)
+        if not isinstance(body, dict) or body.get("errors"):
+            errors = body.get("errors") if isinstance(body, dict) else body
+            gone = graphql_not_found(errors, repo, number or 0)
+            if gone is not None:
+                raise gone
+            raise UpstreamError(
+                f"GitHub GraphQL answered errors: {errors}",
+                service=SERVICE,
+                repository=repo,
+                pr_number=number,
+            )
+        data = require(body.get("data"), "data")
+        self.graphql_points += cost(data)
+        return data

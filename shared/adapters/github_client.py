@@ -126,6 +126,7 @@ class GitHubClient:
     Attributes:
         requests: requests sent by this adapter (304s included).
         not_modified: how many of them GitHub answered 304 (no rate limit spent).
+        graphql_points: GraphQL rate-limit points spent (the sum of ``rateLimit.cost``).
     """
 
     def __init__(
@@ -159,6 +160,7 @@ class GitHubClient:
         else:
             self._credential = "anonymous"
         self.requests = 0
+        self.graphql_points = 0
         self.not_modified = 0
 
     @classmethod

@@ -170,3 +170,40 @@ class ReviewThread(_GitHubObject):
     path: str | None = None
     line: int | None = None
     comments: list[ReviewComment] = Field(default_factory=list)
+
+
+class CommitChecks(_GitHubObject):
+    """A commit's CI in one GraphQL read (``statusCheckRollup`` and ``checkSuites``); ``points``
+    is the GraphQL rate-limit cost its pages spent."""
+
+    model_config = ConfigDict(frozen=True)
+
+    check_runs: list[CheckRun] = Field(default_factory=list)
+    statuses: list[CommitStatus] = Field(default_factory=list)
+    suites: list[CheckSuite] = Field(default_factory=list)
+    points: int = 0
+
+
+class PullReviews(_GitHubObject):
+    """A pull request's reviews (oldest first) and review threads in one GraphQL read."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reviews: list[Review] = Field(default_factory=list)
+    threads: list[ReviewThread] = Field(default_factory=list)
+    points: int = 0
+
+
+class PullLive(_GitHubObject):
+    """A pull request's live state in one GraphQL read: the pull request (head/base OIDs,
+    ``mergeable``, ``mergeable_state``), its files (without patches), review threads, and the
+    head commit's check runs and statuses (``statusCheckRollup``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pull: PullRequest
+    files: list[PullFile] = Field(default_factory=list)
+    threads: list[ReviewThread] = Field(default_factory=list)
+    check_runs: list[CheckRun] = Field(default_factory=list)
+    statuses: list[CommitStatus] = Field(default_factory=list)
+    points: int = 0

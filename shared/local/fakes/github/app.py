@@ -1,5 +1,5 @@
 """The FakeGitHub app: the read endpoints (pull requests, files, reviews, comments, check runs,
-statuses, check suites, compare, GraphQL review threads), App installation tokens, and the write
+statuses, check suites, compare, the GraphQL reads), App installation tokens, and the write
 routes of :mod:`shared.local.fakes.github.writes`; the state format is in
 :mod:`shared.local.fakes.github`.
 """
@@ -16,7 +16,7 @@ import flask
 
 from shared.local.fakes.base import FakeStore, create_fake_app, json_answer
 from shared.local.fakes.github.diff import diff_answer, wants_diff
-from shared.local.fakes.github.graphql import review_threads
+from shared.local.fakes.github.graphql import answer as graphql_answer
 from shared.local.fakes.github.wire import (
     DOCS,
     counted_listing,
@@ -126,7 +126,7 @@ def create_app(initial_state: dict[str, Any] | None = None) -> flask.Flask:
         refused, headers = spend(store, "graphql")
         if refused is not None:
             return refused
-        return review_threads(store, flask.request.get_json(silent=True), headers)
+        return graphql_answer(store, flask.request.get_json(silent=True), headers)
 
     install_write_routes(app, store)
     install_wire_hooks(app, store)
