@@ -44,8 +44,9 @@ class GitHub(Protocol):
     def get_pull(self, repo: str, number: int) -> PullRequest | None:
         """``GET /repos/{repo}/pulls/{number}``; None when GitHub answers 404."""
 
-    def get_pull_diff(self, repo: str, number: int) -> str | None:
-        """``GET /repos/{repo}/pulls/{number}`` as ``application/vnd.github.diff``; None on 404."""
+    def get_pull_diff(self, repo: str, number: int, head_sha: str | None = None) -> str | None:
+        """``GET /repos/{repo}/pulls/{number}`` as ``application/vnd.github.diff``; None on 404;
+        with ``head_sha``, read once per (repository, pull request, head SHA)."""
 
     def list_pull_files(self, repo: str, number: int) -> list[PullFile]:
         """Every page of ``GET /repos/{repo}/pulls/{number}/files``."""

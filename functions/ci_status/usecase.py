@@ -99,16 +99,17 @@ def decide_run(ctx: Context, run_id: int) -> Outcome:
     github = ctx.deps.github()
     repo, sha = run.repository, run.head_sha
     try:
-        for check_run in github.list_check_runs(repo, sha):
-            if check_run.head_sha == sha:
-                project_check_run(ctx.tx, repo, check_run)
-        for status in github.get_combined_status(repo, sha).statuses:
-            project_status(ctx.tx, repo, sha, status)
-        for suite in github.list_check_suites(repo, sha):
-            if suite.head_sha == sha:
-                project_check_suite(ctx.tx, repo, suite)
+        checks = github.commit_checks(repo, sha)  # one GraphQL read (issue 12)
     except UpstreamNotFoundError as gone:
         return escalate_not_found(ctx, run, gone)
+    for check_run in checks.check_runs:
+        if check_run.head_sha == sha:
+            project_check_run(ctx.tx, repo, check_run)
+    for status in checks.statuses:
+        project_status(ctx.tx, repo, sha, status)
+    for suite in checks.suites:
+        if suite.head_sha == sha:
+            project_check_suite(ctx.tx, repo, suite)
     return _decide(run, ctx)
 
 

@@ -19,8 +19,11 @@ are final — mergeability and the verdict, sealed once.
 
 Every decision is sealed with what it saw (:mod:`shared.runs.seal`) and replied as
 ``judge.decided`` with the CloudEvent extension ``decision`` (pass|needs_iteration|needs_human)
-so Triggers can filter on it. The run is locked (:func:`shared.runs.lock`) for the whole
-decision, so a concurrent duplicate waits and then answers with the sealed evaluation.
+so Triggers can filter on it. The judge decides once per (run, head SHA) and replies once: a
+redelivery of the deciding event is answered from the inbox, and any other trigger for a run
+already sealed (the second of ``ci.concluded``/``review.concluded``, a late tick) answers no
+event. The run is locked (:func:`shared.runs.lock`) for the whole decision, so a concurrent
+trigger waits and then finds the seal.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ from shared.models.events import (
     ReviewConcluded,
     RunCompleted,
 )
-from shared.models.github import PullFile, PullRequest
+from shared.models.github import PullFile
 from shared.policy.model import Policy
 from shared.policy.resolution import effective_policy
 from shared.runs import Run, lock
@@ -109,15 +112,20 @@ def _decide(
     read = fetch_pending(ctx.tx, ctx.deps.artifact_stores(), ctx.deps.settings, run)
     view = judge_view({**run.notify_payload, **read.enrichment})
     run = run.model_copy(update={"notify_payload": view})
-    outcome: Outcome | None = existing(ctx.tx, run)
-    if outcome is None:
-        policy, policy_hash = effective_policy(ctx.tx, ctx.deps.settings, run.repository)
-        judge = _Judge(run, ctx, policy, policy_hash, trigger)
-        judge.mergeable_timed_out = mergeable_timed_out
-        try:
-            outcome = judge.on_run_completed() if trigger == RUN_COMPLETED else judge.on_verdict()
-        except UpstreamNotFoundError as gone:
-            outcome = judge.not_found(gone)
+    sealed = existing(ctx.tx, run)
+    if sealed is not None:
+        # One reply per fact (issue 12): the decision was replied once, by the trigger that
+        # made it (a redelivery of that event is answered from the inbox, never reaching
+        # here); another trigger for the same run and head SHA publishes nothing again.
+        return NoReply("already decided and replied at this head SHA", run_id=run.id)
+    policy, policy_hash = effective_policy(ctx.tx, ctx.deps.settings, run.repository)
+    judge = _Judge(run, ctx, policy, policy_hash, trigger)
+    judge.mergeable_timed_out = mergeable_timed_out
+    outcome: Outcome
+    try:
+        outcome = judge.on_run_completed() if trigger == RUN_COMPLETED else judge.on_verdict()
+    except UpstreamNotFoundError as gone:
+        outcome = judge.not_found(gone)
     if isinstance(outcome, Reply) and isinstance(outcome.data, JudgeDecided):
         ctx.extensions_out["decision"] = outcome.data.decision
     return outcome
@@ -225,12 +233,14 @@ class _Judge:
             return missing
         github = self.ctx.deps.github()
         repo, number, _ = run.pull_target()
-        pull = github.get_pull(repo, number)
-        if pull is None:
+        state = github.pull_live(repo, number)  # one GraphQL read (issue 12)
+        if state is None:
             message = not_found_message(PULL_REQUEST_NOT_FOUND, run)
             return self.seal(
                 Verdict("needs_human", [Reason(code=PULL_REQUEST_NOT_FOUND, message=message)])
             )
+        pull = state.pull
+        self.inputs["graphql_points"] = state.points
         project_pull(self.ctx.tx, repo, pull)
         self.inputs["mergeable_state"] = pull.mergeable_state
         self.inputs["base_sha"] = pull.base.sha
@@ -247,7 +257,7 @@ class _Judge:
                 keep_existing=True,
             )
             return NoReply("mergeable state unknown; re-polling", run_id=run.id)
-        self.live = self._live(pull)
+        self.live = live_from(pull, state.files, state.check_runs, state.statuses, state.threads)
         if unknown and self.mergeable_timed_out:
             return self.seal(
                 Verdict(
@@ -341,21 +351,6 @@ class _Judge:
                 self.files = github.list_pull_files(repo, number)
                 self.inputs["diff_source"] = DEFAULT_DIFF_SOURCE
         return self.files
-
-    def _live(self, pull: PullRequest) -> LiveState:
-        """The state this decision seals: check runs, statuses and threads at the head SHA.
-
-        Its diff hash is over GitHub's PR file list — what merge re-reads to detect drift —
-        whichever diff the gates judged (their source and digest are recorded beside it)."""
-        github = self.ctx.deps.github()
-        repo, number, sha = self.run.pull_target()
-        return live_from(
-            pull,
-            github.list_pull_files(repo, number),
-            github.list_check_runs(repo, sha),
-            github.get_combined_status(repo, sha).statuses,
-            github.list_review_threads(repo, number),
-        )
 
     def _gates(self) -> Verdict | None:
         files = self._pull_files()

@@ -11,17 +11,15 @@ are compared with the run's.
 from __future__ import annotations
 
 from shared.db import Tx
-from shared.models.github import PullRequest
-from shared.ports import GitHub
+from shared.models.github import PullLive
 from shared.runs import Run
-from shared.runs.seal import Drift, load_seal, read_live, seal_matches
+from shared.runs.seal import Drift, live_from, load_seal, seal_matches
 
 
 def drift_since_judging(
     tx: Tx,
-    github: GitHub,
     run: Run,
-    pull: PullRequest,
+    state: PullLive,
     *,
     policy_hash: str,
 ) -> list[Drift]:
@@ -29,14 +27,13 @@ def drift_since_judging(
 
     Args:
         tx: the open transaction (reads the seal).
-        github: the GitHub read port.
         run: the run (it names its repository, pull request and head SHA).
-        pull: the pull request as just re-read.
+        state: the pull request's live state as just re-read (one GraphQL read,
+            :meth:`shared.ports.GitHub.pull_live`).
         policy_hash: SHA-256 of the policy in force now.
 
-    Raises:
-        TransientError: GitHub is unavailable or rate limited.
     """
+    pull = state.pull
     sealed = load_seal(tx, run.id)
     if sealed is None:
         drifts: list[Drift] = []
@@ -45,7 +42,7 @@ def drift_since_judging(
         if run.base_ref and pull.base.ref != run.base_ref:
             drifts.append(Drift(field="base_ref", sealed=run.base_ref, live=pull.base.ref))
         return drifts
-    live = read_live(github, *run.pull_target())
+    live = live_from(pull, state.files, state.check_runs, state.statuses, state.threads)
     if sealed.policy_hash is not None:
         live = live.model_copy(update={"policy_hash": policy_hash})
     return [d for d in seal_matches(sealed, live) if d.blocking]

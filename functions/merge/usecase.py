@@ -152,22 +152,21 @@ class _Merge:
 
     def run(self) -> Outcome:
         github = self.ctx.deps.github()
-        pull = github.get_pull(self.repo, self.number)
-        if pull is None:
+        state = github.pull_live(self.repo, self.number)  # one GraphQL read (issue 12)
+        if state is None:
             return escalate(
                 self.ctx,
                 self.run_row.id,
                 reason=PULL_REQUEST_NOT_FOUND,
                 message=not_found_message(PULL_REQUEST_NOT_FOUND, self.run_row),
             )
+        pull = state.pull
         project_pull(self.ctx.tx, self.repo, pull)
         if pull.merged:
             return self._already_merged(pull.head.sha, pull.merge_commit_sha, pull.head.ref)
         if pull.state != "open":
             return _escalate(self.ctx, self.run_row, "pr_closed", "the PR was closed unmerged")
-        drifts = drift_since_judging(
-            self.ctx.tx, github, self.run_row, pull, policy_hash=self.policy_hash
-        )
+        drifts = drift_since_judging(self.ctx.tx, self.run_row, state, policy_hash=self.policy_hash)
         if drifts:
             return self._back_to_gating([d.field for d in drifts])
         method = self.policy.merge_method

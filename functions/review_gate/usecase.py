@@ -96,8 +96,8 @@ def evaluate(ctx: Context, run: Run) -> tuple[ReviewResult, Policy]:
     compute the verdict at the run's head SHA under the repository's policy."""
     repo, number, sha = run.pull_target()
     github = ctx.deps.github()
-    reviews = github.list_reviews(repo, number)
-    threads = github.list_review_threads(repo, number)
+    read = github.pull_reviews(repo, number)  # one GraphQL read (issue 12)
+    reviews, threads = read.reviews, read.threads
     for review in reviews:
         project_review(ctx.tx, repo, number, review)
     snapshot_threads(ctx.tx, repo, number, threads)

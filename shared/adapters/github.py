@@ -40,6 +40,7 @@ from shared.adapters.github_client import (
     GitHubClient,
     graphql_not_found,
 )
+from shared.adapters.github_etags import CachedAnswer
 from shared.adapters.github_graphql import (
     COMMIT_CHECKS_QUERY,
     PULL_LIVE_QUERY,
@@ -102,14 +103,29 @@ class HttpxGitHub(GitHubClient):
         raw = self._list(f"/repos/{repo}/pulls/{number}/files")
         return [self._parse(PullFile, item, "pull file") for item in raw]
 
-    def get_pull_diff(self, repo: str, number: int) -> str | None:
+    def get_pull_diff(self, repo: str, number: int, head_sha: str | None = None) -> str | None:
         """The PR's unified diff: ``GET /repos/{repo}/pulls/{number}`` with ``Accept:
         application/vnd.github.diff`` (GitHub REST "Pulls", custom media types); None on 404.
-        Not ETag-cached: the cache is keyed by URL, and this URL also answers JSON."""
+
+        With ``head_sha`` and an ETag cache, the diff is read once per (repository, pull
+        request, head SHA): a commit's diff against its merge base does not change, so the
+        stored text is answered without a request (issue 12). The key is the URL with
+        ``#diff@<head SHA>`` (the plain URL also answers JSON); a head that moved since is
+        the caller's to detect (the judge compares head SHAs before it gates).
+        """
         url = f"{self.api_url}/repos/{repo}/pulls/{number}"
+        key = f"{url}#diff@{head_sha}" if head_sha else None
+        if key is not None and self._etags is not None:
+            cached = self._etags.get(key, self._credential)
+            if cached is not None:
+                return cached.body
         accept = {"Accept": "application/vnd.github.diff"}
         resp = self._request("GET", url, headers=accept, allow_404=True)
-        return None if resp.status_code in GONE else resp.text
+        if resp.status_code in GONE:
+            return None
+        if key is not None and self._etags is not None:
+            self._etags.put(key, self._credential, CachedAnswer(None, None, None, resp.text))
+        return resp.text
 
     def list_check_runs(self, repo: str, sha: str) -> list[CheckRun]:
         """Every page of ``GET /repos/{repo}/commits/{sha}/check-runs?per_page=100``."""

@@ -17,8 +17,9 @@ __all__ = ["PullDiffReader", "load_pull_diff", "worktree_diff"]
 class PullDiffReader(Protocol):
     """The one GitHub read this module needs (a :class:`shared.ports.GitHub`)."""
 
-    def get_pull_diff(self, repo: str, number: int) -> str | None:
-        """The PR's unified diff (``Accept: application/vnd.github.diff``); None on 404."""
+    def get_pull_diff(self, repo: str, number: int, head_sha: str | None = None) -> str | None:
+        """The PR's unified diff (``Accept: application/vnd.github.diff``); None on 404; read
+        once per ``head_sha`` when one is given."""
 
 
 def _git(worktree: Path, *args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
@@ -103,7 +104,7 @@ def load_pull_diff(
         local = worktree_diff(worktree_root / repo, base, head)
         if local is not None:
             return local
-    text = github.get_pull_diff(repo, number)
+    text = github.get_pull_diff(repo, number, head_sha=head)
     if text is None:
         return None
     return PullDiff("github", text, parse_unified_diff(text))

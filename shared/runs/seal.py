@@ -215,24 +215,23 @@ def live_from(
 
 
 def read_live(github: GitHub, repo: str, pr_number: int, head_sha: str) -> LiveState:
-    """Read the live state of a pull request from GitHub (five reads; see :func:`live_from`).
+    """Read the live state of a pull request from GitHub in one GraphQL read
+    (:meth:`shared.ports.GitHub.pull_live`; see :func:`live_from`).
 
     Args:
         github: the GitHub port.
         repo: ``owner/name``.
         pr_number: the pull request number.
-        head_sha: the judged commit (40 hex): check runs and statuses are read at this SHA.
+        head_sha: the judged commit (40 hex); the check runs and statuses read are the pull
+            request's head commit's, so a moved head drifts on ``head_sha`` and on the checks.
 
     Raises:
         TransientError: GitHub is unavailable or rate limited (from the port).
     """
-    return live_from(
-        github.get_pull(repo, pr_number),
-        github.list_pull_files(repo, pr_number),
-        github.list_check_runs(repo, head_sha),
-        github.get_combined_status(repo, head_sha).statuses,
-        github.list_review_threads(repo, pr_number),
-    )
+    state = github.pull_live(repo, pr_number)
+    if state is None:
+        return live_from(None, [], [], [], [])
+    return live_from(state.pull, state.files, state.check_runs, state.statuses, state.threads)
 
 
 def load_seal(tx: Tx, run_id: int) -> Seal | None:

@@ -211,7 +211,7 @@ def test_an_exhausted_primary_rate_limit_answers_429_until_the_reset(
 def test_a_github_server_error_is_never_read_as_no_checks(
     function_url: Any, github: ServedFake, db: Database
 ) -> None:
-    seed(github, {"errors": [{"status": 502, "path": "/check-runs"}]})
+    seed(github, {"errors": [{"status": 502, "path": "/graphql"}]})
     run_id = insert_run(db)
     resp = run_completed(function_url("ci_status"), run_id)
     assert resp.status_code == 503

@@ -201,12 +201,13 @@ def test_offline_judge_passes_when_gates_ci_and_review_pass(
     assert len(evaluation["policy_hash"]) == 64
 
 
-def test_duplicate_and_concurrent_triggers_yield_the_same_evaluation_and_reply(
+def test_one_decision_and_one_reply_per_run_and_head_sha(
     function_url: Any, github: ServedFake, db: Database
 ) -> None:
     run_id = insert_run(db, ci=CI_SUCCESS, review=REVIEW_OK)
     url = function_url("judge")
     first = ci_concluded(url, run_id, "ci-1")
+    redelivered = ci_concluded(url, run_id, "ci-1")  # the same event: answered from the inbox
     second = ci_concluded(url, run_id, "ci-2")
     third = post_event(
         url,
@@ -220,8 +221,12 @@ def test_duplicate_and_concurrent_triggers_yield_the_same_evaluation_and_reply(
         },
         "rv-1",
     )
-    assert first.headers["ce-id"] == second.headers["ce-id"] == third.headers["ce-id"]
-    assert first.json() == second.json() == third.json()
+    assert first.status_code == redelivered.status_code == 200
+    assert first.headers["ce-id"] == redelivered.headers["ce-id"]
+    assert first.json() == redelivered.json()
+    # Another trigger for the decided run publishes no second judge.decided (issue 12).
+    assert second.status_code == third.status_code == 202
+    assert "ce-id" not in second.headers and "ce-id" not in third.headers
     assert len(evaluations(db)) == 1
 
 

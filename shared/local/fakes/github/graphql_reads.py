@@ -7,7 +7,9 @@ built from the REST-shaped state in GitHub's GraphQL shapes (GitHub GraphQL refe
 Enums are GitHub's upper-case spellings; ``databaseId`` carries the REST id; a connection is
 left out when its ``with<Name>`` variable is false (the queries' ``@include``); pages are
 ``state["graphql"]["page_size"]`` nodes (default 100, the queries' ``first``) with base64
-cursors. ``rateLimit.cost`` is 1: each query asks under 100 connection requests per page, and
+cursors. Like the REST fake, any commit exists (with no checks) unless its SHA is in
+``state["graphql"]["missing_commits"]``, which answers ``object: null`` as GitHub does for an
+unknown OID. ``rateLimit.cost`` is 1: each query asks under 100 connection requests per page, and
 GitHub's cost is that sum divided by 100, at least 1 ("Rate limits and node limits for the
 GraphQL API").
 """
@@ -168,14 +170,7 @@ class Reads:
     def commit_checks(self) -> dict[str, Any]:
         sha = str(self.vars.get("oid"))
         key = f"{self.repo}@{sha}"
-        known = key in self.state["check_runs"] or key in self.state["statuses"]
-        known = known or key in self.state["check_suites"]
-        known = known or any(
-            p.get("head", {}).get("sha") == sha
-            for k, p in self.state["pulls"].items()
-            if k.startswith(f"{self.repo}#")
-        )
-        if not known:
+        if sha in ((self.state.get("graphql") or {}).get("missing_commits") or []):
             return {"rateLimit": self.rate_limit(), "repository": {"object": None}}
         commit: dict[str, Any] = {"oid": sha, "statusCheckRollup": self.rollup(sha)}
         if self.wanted("suites"):
