@@ -166,9 +166,10 @@ def main() -> int:
     from bench.judge import measure  # the judge's costs per evaluation (issue 4)
 
     print(json.dumps(measure(), indent=2))
-    from bench.github_requests import measure as github_requests  # issue 3: ETag savings
+    from bench.github_requests import measure as github_requests  # issue 12: whole pipeline
 
-    print(json.dumps(github_requests(), indent=2))
+    for name, value in github_requests().items():
+        print(f"{name}: {json.dumps(value) if isinstance(value, dict) else value}")
     return 0
 
 

@@ -7,8 +7,9 @@ Triggers in ``triggers/*.yaml`` route its events to, in process, each event thro
 (:func:`shared.runtime.inbox.process`), the real HTTP adapter against the fake GitHub over
 loopback HTTP, and Postgres: ``run.completed`` → ci-status, review-gate, judge; their replies →
 judge; ``judge.decided`` (pass) → merge and the other subscribers; ``pr.merged`` → its
-subscribers. Counted from the fake's request log: every request (reads and writes), the
-GraphQL requests, and the GraphQL points (``rateLimit.cost`` as the fake answers it).
+subscribers. Counted from the fake's request log: every request (reads and writes) and the
+GraphQL requests; and the GraphQL points the adapter was charged (the sum of the answers'
+``rateLimit.cost``).
 
 Run: ``python -m bench.github_requests`` (prints ``name: value`` lines); ``make bench`` runs
 it too. :func:`judged_run` is what the request-count test asserts on.
@@ -175,7 +176,7 @@ def judged_run(deps: Container, fake: ServedFake, pull: dict[str, Any]) -> Count
         assert row is not None
     run_id = int(row["id"])
     httpx.delete(f"{fake.url}/_fake/requests").raise_for_status()
-    before = httpx.get(f"{fake.url}/_fake/state").json()
+    points_before = _points(deps)
     triggers = _triggers()
     counts = Counts()
     first = OutgoingEvent(
@@ -218,17 +219,17 @@ def judged_run(deps: Container, fake: ServedFake, pull: dict[str, Any]) -> Count
             if reply is not None:
                 queue.append(reply)
     log = httpx.get(f"{fake.url}/_fake/requests").json()["requests"]
-    after = httpx.get(f"{fake.url}/_fake/state").json()
-    spent = (before.get("rate_limit") or {}).get("remaining")
-    left = (after.get("rate_limit") or {}).get("remaining")
     counts.requests = len(log)
     counts.graphql_requests = sum(1 for e in log if e["path"].endswith("/graphql"))
     counts.writes = sum(1 for e in log if e["method"] in ("PUT", "PATCH", "DELETE"))
     counts.by_route = Counter(_route(e) for e in log)
-    if spent is not None and left is not None:
-        counts.graphql_points = counts.graphql_requests  # the fake's cost is 1 per query
-    counts.graphql_points = counts.graphql_requests
+    counts.graphql_points = _points(deps) - points_before
     return counts
+
+
+def _points(deps: Container) -> int:
+    """The GraphQL points the process's GitHub adapter was charged (``rateLimit.cost``)."""
+    return int(getattr(deps.github(), "graphql_points", 0))
 
 
 def _fresh_database(url: str, name: str) -> str:
