@@ -127,7 +127,7 @@ def test_ci_status_escalates_a_commit_github_answers_404_for(
     function_url: Any, github: ServedFake, db: Database
 ) -> None:
     run_id = insert_run(db)
-    refuse(github, {"status": 404, "path": "/check-runs", "body": {"message": "x"}})
+    fake_store(github.server.app).state["graphql"] = {"missing_commits": [SHA]}
     answer = run_completed(function_url("ci_status"), run_id)
     assert answer.status_code == 200 and answer.headers["ce-type"] == ESCALATED
     assert answer.json()["reason"] == "commit_not_found"
@@ -176,7 +176,10 @@ def test_a_failing_timer_is_backed_off_behind_the_others_and_the_tick_goes_on(
     url = function_url("review_gate")
     bad, healthy = _two_waiting_runs(url, github, db)
     refused = {"message": "Validation Failed", "documentation_url": "https://docs.github.com"}
-    refuse(github, {"status": 422, "path": f"/pulls/{PR + 1}/", "body": refused})
+    refuse(
+        github,
+        {"status": 422, "path": "/graphql", "variables": {"number": PR + 1}, "body": refused},
+    )
     assert tick(url, 1, owner="review-gate").status_code == 202
     [concluded] = sink.of_type("review.concluded.v1")
     assert concluded["run_id"] == healthy and concluded["verdict"] == "approved"
@@ -196,7 +199,7 @@ def test_an_upstream_outage_for_one_timer_backs_it_off_and_answers_202(
 ) -> None:
     url = function_url("review_gate")
     bad, healthy = _two_waiting_runs(url, github, db)
-    refuse(github, {"status": 502, "path": f"/pulls/{PR + 1}/"})
+    refuse(github, {"status": 502, "path": "/graphql", "variables": {"number": PR + 1}})
     assert tick(url, 1, owner="review-gate").status_code == 202
     assert [e["run_id"] for e in sink.of_type("review.concluded.v1")] == [healthy]
     failed = timer_row(db, bad, "review-gate", "reconcile")
@@ -214,7 +217,7 @@ def test_a_timer_that_keeps_failing_escalates_its_run_once_published(
             n=MAX_TIMER_ATTEMPTS - 1,
             id=bad,
         )
-    refuse(github, {"status": 422, "path": f"/pulls/{PR + 1}/"})
+    refuse(github, {"status": 422, "path": "/graphql", "variables": {"number": PR + 1}})
     sink.status = 503  # the Broker refuses the escalation: the timer stays due
     assert tick(url, 1, owner="review-gate").status_code == 503
     assert run_state(db, bad) == {"status": "needs_human", "reason": "timer_failed"}
@@ -233,7 +236,10 @@ def test_a_rate_limited_timer_waits_its_retry_after_and_leaves_the_rest_for_the_
     url = function_url("review_gate")
     bad, healthy = _two_waiting_runs(url, github, db)
     limited = {"message": "You have exceeded a secondary rate limit"}
-    refuse(github, {"status": 429, "path": f"/pulls/{PR + 1}/", "body": limited})
+    refuse(
+        github,
+        {"status": 429, "path": "/graphql", "variables": {"number": PR + 1}, "body": limited},
+    )
     assert tick(url, 1, owner="review-gate").status_code == 202
     assert 50 <= float(timer_row(db, bad, "review-gate", "reconcile")["due_in_s"]) <= 61
     assert sink.events == []  # no more requests into the limit this tick

@@ -13,7 +13,9 @@ State (``GET``/``PUT /_fake/state``)::
      "check_suites":   {"owner/repo@<sha>": [<REST check-suite object>]},
      "compare":        {"owner/repo@<base>...<head>": <REST comparison object>},
      "rerequested":    [{"repository", "suite_id"}],   # appended by POST …/rerequest
-     "errors":         [{"status": int, "path": "<substring>", "body": {...}}],  # one-shot
+     "errors":         [{"status": int, "path": "<substring>", "body": {...},
+                         "variables": {<GraphQL variable>: <value>}}],  # one-shot
+     "graphql":        {"page_size": 100, "missing_commits": ["<sha>"]},
      "stats":          {"not_modified": int},
      "rate_limit":     {"remaining": null|int, "reset": <epoch s>, "secondary_next": int,
                         "secondary_retry_after": int}}
@@ -24,7 +26,9 @@ and answer a ``Link`` header with ``rel="next"``/``"last"`` (and ``"prev"``/``"f
 page 1); every answer carries ``x-ratelimit-limit/remaining/reset/used/resource``; the primary
 limit answers 403 with ``x-ratelimit-remaining: 0``; a secondary limit answers 403 with
 ``retry-after``; a missing object answers 404 ``{"message": "Not Found", ...}``. GraphQL answers
-the query in :data:`shared.adapters.github.REVIEW_THREADS_QUERY` with cursor pagination; a pull
+the query in :data:`shared.adapters.github.REVIEW_THREADS_QUERY` and the decision-point reads of
+:mod:`shared.adapters.github_graphql` (:mod:`~shared.local.fakes.github.graphql_reads`) with
+cursor pagination; a pull
 request that does not exist answers 200 with ``data.repository.pullRequest: null`` and an
 ``errors`` entry of type ``NOT_FOUND``, as GitHub does. The fake starts empty.
 

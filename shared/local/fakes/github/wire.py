@@ -125,17 +125,24 @@ def error_answer(status: int, message: str, **extra: Any) -> flask.Response:
 
 
 def install_wire_hooks(app: flask.Flask, store: FakeStore) -> None:
-    """Injected errors (``state["errors"]``, one-shot) and ETag/304 on every GET of ``app``."""
+    """Injected errors (``state["errors"]``, one-shot; an entry's optional ``variables`` must
+    equal the GraphQL request's, so one pull request's or commit's read can fail) and ETag/304
+    on every GET of ``app``."""
 
     @app.before_request
     def _injected_error() -> flask.Response | None:
         path = flask.request.path
         if path.startswith("/_fake/"):
             return None
+        sent = flask.request.get_json(silent=True) if flask.request.method == "POST" else None
+        variables = (sent or {}).get("variables") or {} if isinstance(sent, dict) else {}
         with store.lock:
             errors = store.state.setdefault("errors", [])
             for index, error in enumerate(errors):
-                if str(error.get("path") or "") in path:
+                wanted = error.get("variables") or {}
+                if str(error.get("path") or "") in path and all(
+                    variables.get(name) == value for name, value in wanted.items()
+                ):
                     errors.pop(index)
                     return json_answer(
                         int(error.get("status") or 502),
