@@ -8,8 +8,8 @@ Triggers in ``triggers/*.yaml`` route its events to, in process, each event thro
 loopback HTTP, and Postgres: ``run.completed`` → ci-status, review-gate, judge; their replies →
 judge; ``judge.decided`` (pass) → merge and the other subscribers; ``pr.merged`` → its
 subscribers. Counted from the fake's request log: every request (reads and writes) and the
-GraphQL requests; and the GraphQL points the adapter was charged (the sum of the answers'
-``rateLimit.cost``).
+GraphQL requests; the GraphQL points the adapter was charged (the sum of the answers'
+``rateLimit.cost``) and those the functions recorded on the run (``github_graphql_points``).
 
 Run: ``python -m bench.github_requests`` (prints ``name: value`` lines); ``make bench`` runs
 it too. :func:`judged_run` is what the request-count test asserts on.
@@ -140,6 +140,7 @@ class Counts:
     requests: int = 0
     graphql_requests: int = 0
     graphql_points: int = 0
+    recorded_points: int = 0
     writes: int = 0
     by_route: Counter[str] = field(default_factory=Counter)
     decisions: list[str] = field(default_factory=list)
@@ -224,6 +225,11 @@ def judged_run(deps: Container, fake: ServedFake, pull: dict[str, Any]) -> Count
     counts.writes = sum(1 for e in log if e["method"] in ("PUT", "PATCH", "DELETE"))
     counts.by_route = Counter(_route(e) for e in log)
     counts.graphql_points = _points(deps) - points_before
+    with deps.db.transaction() as tx:
+        recorded = tx.one(
+            "SELECT github_graphql_points FROM codex_judge.runs WHERE id = :id", id=run_id
+        )
+    counts.recorded_points = int(recorded["github_graphql_points"]) if recorded else 0
     return counts
 
 
@@ -263,6 +269,7 @@ def measure() -> dict[str, Any]:
         "github_requests_per_judged_run": counts.requests,
         "github_graphql_requests_per_judged_run": counts.graphql_requests,
         "github_graphql_points_per_judged_run": counts.graphql_points,
+        "github_graphql_points_recorded_on_the_run": counts.recorded_points,
         "github_writes_per_judged_run": counts.writes,
         "github_requests_by_route": dict(sorted(counts.by_route.items())),
         "judge_decisions_per_judged_run": len(counts.decisions),

@@ -44,7 +44,7 @@ from shared.models.events import (
     RunCompleted,
 )
 from shared.policy.resolution import effective_policy
-from shared.runs import Run, conclude_ci, lock, lock_waiting_for_ci
+from shared.runs import Run, add_graphql_points, conclude_ci, lock, lock_waiting_for_ci
 from shared.runs.event_data import ci_concluded
 from shared.runtime.envelope import Envelope
 from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
@@ -102,6 +102,7 @@ def decide_run(ctx: Context, run_id: int) -> Outcome:
         checks = github.commit_checks(repo, sha)  # one GraphQL read (issue 12)
     except UpstreamNotFoundError as gone:
         return escalate_not_found(ctx, run, gone)
+    add_graphql_points(ctx.tx, run.id, checks.points)
     for check_run in checks.check_runs:
         if check_run.head_sha == sha:
             project_check_run(ctx.tx, repo, check_run)

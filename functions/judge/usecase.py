@@ -59,7 +59,7 @@ from shared.models.events import (
 from shared.models.github import PullFile
 from shared.policy.model import Policy
 from shared.policy.resolution import effective_policy
-from shared.runs import Run, lock
+from shared.runs import Run, add_graphql_points, lock
 from shared.runs.seal import LiveState, Seal, live_from
 from shared.runtime.envelope import Envelope
 from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
@@ -241,6 +241,7 @@ class _Judge:
             )
         pull = state.pull
         self.inputs["graphql_points"] = state.points
+        add_graphql_points(self.ctx.tx, run.id, state.points)
         project_pull(self.ctx.tx, repo, pull)
         self.inputs["mergeable_state"] = pull.mergeable_state
         self.inputs["base_sha"] = pull.base.sha

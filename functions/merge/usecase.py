@@ -48,7 +48,7 @@ from shared.models.events import (
 from shared.policy.model import Policy
 from shared.policy.resolution import effective_policy
 from shared.ports import WriteAnswer
-from shared.runs import Run, RunStatus, get_run, transition
+from shared.runs import Run, RunStatus, add_graphql_points, get_run, transition
 from shared.runs import escalate as escalate_run
 from shared.runs.event_data import pr_merged
 from shared.runtime.envelope import Envelope
@@ -161,6 +161,7 @@ class _Merge:
                 message=not_found_message(PULL_REQUEST_NOT_FOUND, self.run_row),
             )
         pull = state.pull
+        add_graphql_points(self.ctx.tx, self.run_row.id, state.points)
         project_pull(self.ctx.tx, self.repo, pull)
         if pull.merged:
             return self._already_merged(pull.head.sha, pull.merge_commit_sha, pull.head.ref)

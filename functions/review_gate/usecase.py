@@ -29,7 +29,7 @@ from shared.models.events import (
 )
 from shared.policy.model import Policy
 from shared.policy.resolution import effective_policy
-from shared.runs import Run, conclude_review, lock, lock_waiting_for_review
+from shared.runs import Run, add_graphql_points, conclude_review, lock, lock_waiting_for_review
 from shared.runs.event_data import review_concluded
 from shared.runtime.envelope import Envelope
 from shared.runtime.outcomes import Context, NoReply, Outcome, Reply
@@ -98,6 +98,7 @@ def evaluate(ctx: Context, run: Run) -> tuple[ReviewResult, Policy]:
     github = ctx.deps.github()
     read = github.pull_reviews(repo, number)  # one GraphQL read (issue 12)
     reviews, threads = read.reviews, read.threads
+    add_graphql_points(ctx.tx, run.id, read.points)
     for review in reviews:
         project_review(ctx.tx, repo, number, review)
     snapshot_threads(ctx.tx, repo, number, threads)

@@ -38,6 +38,7 @@ from shared.runs.completion import (
     record_artifacts,
     record_completion,
 )
+from shared.runs.costs import add_graphql_points
 from shared.runs.enrichment import describe_agent_event, record_agent_messages, record_notify
 from shared.runs.model import ACTIVE_STATUSES, STATUSES, TERMINAL_STATUSES, Run, RunStatus
 from shared.runs.moves import (
@@ -71,6 +72,7 @@ __all__ = [
     "RunStatus",
     "active_runs_for_pr",
     "active_runs_for_sha",
+    "add_graphql_points",
     "conclude_ci",
     "conclude_review",
     "describe_agent_event",

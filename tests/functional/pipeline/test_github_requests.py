@@ -44,4 +44,5 @@ def test_a_passing_run_costs_at_most_six_github_requests(
         f"GET /repos/{REPO}/pulls/{number} (diff)": 1,  # the judge's gates
     }, counts.by_route
     assert counts.graphql_points == 4
+    assert counts.recorded_points == 4  # recorded per run (codex_judge.runs)
     assert sha and CHECK_RUNS == 40 and THREADS == 3 and FILES == 25
