@@ -24,6 +24,12 @@ Rules, each from GitHub's REST docs:
   :class:`~shared.adapters.github_etags.EtagCache` each page is sent with the cached
   ``If-None-Match``/``If-Modified-Since``, and a 304 (which costs no rate limit) is answered
   from the cached body and ``Link`` header;
+* each decision point reads with one GraphQL query (issue 12; :mod:`shared.adapters.
+  github_graphql`): :meth:`HttpxGitHub.commit_checks` (ci-status),
+  :meth:`HttpxGitHub.pull_reviews` (review-gate) and :meth:`HttpxGitHub.pull_live` (the judge,
+  merge's drift check), each following its connections' cursors and summing
+  ``rateLimit.cost`` into the answer's ``points`` and ``graphql_points``; the REST reads stay
+  for what GraphQL has no equivalent of (the unified diff, compare) and for the fallbacks;
 * auth is a token (``Authorization: Bearer``) or a GitHub App installation token
   (:mod:`shared.adapters.github_auth`); ``requests``/``not_modified`` count what was sent.
 """
