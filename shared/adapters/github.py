@@ -130,7 +130,11 @@ class HttpxGitHub(GitHubClient):
         if resp.status_code in GONE:
             return None
         if key is not None and self._etags is not None:
-            self._etags.put(key, self._credential, CachedAnswer(None, None, None, resp.text))
+            self._etags.put(
+                key,
+                self._credential,
+                CachedAnswer(etag=None, last_modified=None, link=None, body=resp.text),
+            )
         return resp.text
 
     def list_check_runs(self, repo: str, sha: str) -> list[CheckRun]:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from shared.adapters.github import HttpxGitHub
+from shared.adapters.github_etags import CachedAnswer
 from shared.errors import UpstreamError, UpstreamNotFoundError
 from shared.local.fakes import github as fake_github
 from shared.local.fakes.base import ServedFake, fake_store, serve_fake
@@ -158,3 +159,29 @@ def test_a_graphql_error_is_never_an_empty_read(github: HttpxGitHub, fake: Serve
     ]
     with pytest.raises(UpstreamError):
         github.commit_checks(REPO, SHA)
+
+
+class _MemoryCache:
+    """An in-memory :class:`~shared.adapters.github_etags.EtagCache`."""
+
+    def __init__(self) -> None:
+        self.answers: dict[tuple[str, str], CachedAnswer] = {}
+
+    def get(self, url: str, credential: str) -> CachedAnswer | None:
+        return self.answers.get((url, credential))
+
+    def put(self, url: str, credential: str, answer: CachedAnswer) -> None:
+        self.answers[(url, credential)] = answer
+
+
+def test_the_diff_is_read_once_per_head_sha(fake: ServedFake) -> None:
+    adapter = HttpxGitHub(fake.url, "ghs_t", etag_cache=_MemoryCache())
+    try:
+        first = adapter.get_pull_diff(REPO, 1, head_sha=SHA)
+        again = adapter.get_pull_diff(REPO, 1, head_sha=SHA)
+        moved = adapter.get_pull_diff(REPO, 1, head_sha="e" * 40)
+    finally:
+        adapter.close()
+    assert first and first == again == moved and "diff --git a/Lib/mod0.py" in first
+    log = httpx.get(f"{fake.url}/_fake/requests").json()["requests"]
+    assert [r["path"] for r in log] == ["/repos/python/cpython/pulls/1"] * 2  # SHA, then e…e
