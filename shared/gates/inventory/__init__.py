@@ -14,11 +14,26 @@ from collections import Counter
 from collections.abc import Mapping
 from functools import lru_cache
 
+from shared.gates.antigaming import Finding
 from shared.gates.inventory import actions, golang, javascript, python, treesitter
+from shared.gates.inventory.compare import compare
 from shared.gates.inventory.config import ConfigReader
-from shared.gates.inventory.model import Inventory, Language, Setting, Tell, TestCase
+from shared.gates.inventory.model import (
+    ChangeSnapshot,
+    Inventory,
+    Language,
+    Setting,
+    Tell,
+    TestCase,
+)
 
-__all__ = ["Inventory", "build_inventory", "is_test_path"]
+__all__ = [
+    "ChangeSnapshot",
+    "Inventory",
+    "build_inventory",
+    "inventory_findings",
+    "is_test_path",
+]
 
 _JS = (".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx")
 _FILE_LEVEL = (
@@ -176,3 +191,9 @@ def build_inventory(files: Mapping[str, str]) -> Inventory:
         files=frozenset(files),
         unparsable=frozenset(unparsable),
     )
+
+
+def inventory_findings(snapshot: ChangeSnapshot) -> list[Finding]:
+    """Every finding of a change: its base and head inventories compared as a whole
+    (:func:`shared.gates.inventory.compare.compare`)."""
+    return compare(build_inventory(snapshot.base), build_inventory(snapshot.head))

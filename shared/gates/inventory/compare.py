@@ -21,10 +21,12 @@ import fnmatch
 import re
 from collections import Counter
 from collections.abc import Iterable
+from difflib import SequenceMatcher
 
 from shared.gates.antigaming import Finding
 from shared.gates.inventory.model import CiStep, Inventory, TestCase
 
+_REWRITE_RATIO = 0.85
 _PR_EVENTS = frozenset({"pull_request", "pull_request_target"})
 _CODE = (".py", ".js", ".mjs", ".cjs", ".ts", ".tsx", ".go", ".jsx")
 _SETTING_CODES = {
@@ -69,19 +71,27 @@ def _words(name: str) -> set[str]:
     return {w.lower() for w in re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", name) if len(w) > 2}
 
 
-def _removed_with_code(test: TestCase, removed: frozenset[str], new: list[TestCase]) -> bool:
+def _similar(a: TestCase, b: TestCase) -> bool:
+    return SequenceMatcher(None, a.shape, b.shape, autojunk=False).ratio() >= _REWRITE_RATIO
+
+
+def _removed_with_code(
+    test: TestCase, removed: frozenset[str], new: list[TestCase], claimed: set[int]
+) -> bool:
     if test.references & removed:
         return True
     spelled = _words(test.name) | _words(test.suite or "")
     if any(_words(symbol) and _words(symbol) <= spelled for symbol in removed):
         return True
+    # A rewrite (a renamed title, a typo fixed, a body reworded): a new test whose body reads
+    # the same names in nearly the same order, each new test standing in for one old test.
     for candidate in new:
-        union = test.references | candidate.references
         if (
-            union
-            and candidate.assertions
-            and len(test.references & candidate.references) / len(union) >= 0.5
+            id(candidate) not in claimed
+            and candidate.assertions >= min(1, test.assertions)
+            and _similar(test, candidate)
         ):
+            claimed.add(id(candidate))
             return True
     return False
 
@@ -98,6 +108,7 @@ def _tests(base: Inventory, head: Inventory) -> Iterable[Finding]:
     base_names = {t.name for t in base.tests}
     new = [t for t in head.tests if (t.file, t.key) not in base_keys and t.name not in base_names]
     removed_symbols = base.symbols - head.symbols
+    claimed: set[int] = set()
     for b in base.tests:
         if not b.collected or b.file in head.unparsable:
             continue
@@ -109,10 +120,11 @@ def _tests(base: Inventory, head: Inventory) -> Iterable[Finding]:
         if h is None:
             # A same-named test that stays elsewhere with as many assertions: a duplicate.
             kept = any(
-                t.name == b.name and t.file != b.file and t.assertions >= b.assertions
+                t.assertions >= b.assertions
+                and ((t.name == b.name and t.file != b.file) or (t.shape == b.shape and t.shape))
                 for t in head.tests
             )
-            if not kept and not _removed_with_code(b, removed_symbols, new):
+            if not kept and not _removed_with_code(b, removed_symbols, new, claimed):
                 yield _finding(
                     "test_removed",
                     b.file,
@@ -144,7 +156,9 @@ def _test_pair(b: TestCase, h: TestCase) -> Iterable[Finding]:
     for s in h.skips:
         if (s.kind, s.constant, s.scope, s.text) in old:
             continue
-        if s.constant or s.kind == "only":
+        # A module-wide skip (``pytestmark``, ``importorskip`` at import time) newly hiding
+        # tests that ran before is a finding whatever its condition.
+        if s.constant or s.kind == "only" or s.scope == "module":
             code = {"skip": "test_skip_added", "xfail": "test_xfail_added"}.get(
                 s.kind, "test_only_added"
             )

@@ -20,6 +20,7 @@ from shared.gates.inventory.treesitter import (
     line_of,
     parse,
     references,
+    shape,
     statements,
     text_of,
     walk,
@@ -102,6 +103,7 @@ def go_tests(path: str, text: str, collected_file: bool) -> tuple[list[TestCase]
                 vacuous=vacuous,
                 early_exit=early_exit(top),
                 references=references(body),
+                shape=shape(body),
             )
         )
     return out, True

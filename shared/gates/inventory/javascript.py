@@ -20,6 +20,7 @@ from shared.gates.inventory.treesitter import (
     line_of,
     parse,
     references,
+    shape,
     statements,
     text_of,
     walk,
@@ -215,6 +216,7 @@ def js_tests(
                             vacuous=vacuous,
                             early_exit=early_exit(top),
                             references=references(body),
+                            shape=shape(body),
                         )
                     )
                     continue

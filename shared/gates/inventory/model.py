@@ -52,6 +52,7 @@ class TestCase(_Frozen):
             ``assertTrue(True)``, ``expect(true).toBe(true)``).
         early_exit: line of a ``return`` that leaves the body before its last statement.
         references: names the body uses (calls, attributes), for "removed with its code".
+        shape: the body's names in source order, to tell a rewritten test from a new one.
     """
 
     __test__ = False  # not a pytest test class
@@ -67,6 +68,7 @@ class TestCase(_Frozen):
     vacuous: int = 0
     early_exit: int | None = None
     references: frozenset[str] = frozenset()
+    shape: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[str | None, str]:
@@ -167,3 +169,18 @@ class Inventory(_Frozen):
     code_lines: frozenset[str] = frozenset()
     files: frozenset[str] = frozenset()
     unparsable: frozenset[str] = frozenset()
+
+
+class ChangeSnapshot(_Frozen):
+    """Both sides of a change as files: what the inventory is built from.
+
+    Attributes:
+        base: path → text at the merge base (changed files and the configuration beside them).
+        head: path → text at the head commit, same paths (a path absent on a side did not exist
+            there).
+        source: where the contents were read (``worktree``, or ``corpus`` in tests).
+    """
+
+    base: dict[str, str]
+    head: dict[str, str]
+    source: str = "worktree"

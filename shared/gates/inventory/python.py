@@ -168,7 +168,7 @@ def _body_skips(body: list[ast.stmt], aliases: _Aliases, scope: str = "test") ->
                 for handler in getattr(stmt, "handlers", []):
                     visit(handler.body, False)
 
-    visit(body, scope != "module")
+    visit(body, True)
     return out
 
 
@@ -223,6 +223,21 @@ def _references(body: list[ast.stmt]) -> frozenset[str]:
     return frozenset(refs)
 
 
+def _shape(body: list[ast.stmt]) -> tuple[str, ...]:
+    names = [
+        (n.lineno, n.col_offset, n.id if isinstance(n, ast.Name) else n.attr)
+        for stmt in body
+        for n in ast.walk(stmt)
+        if isinstance(n, ast.Name | ast.Attribute)
+    ] + [
+        (n.lineno, n.col_offset, repr(n.value)[:40])
+        for stmt in body
+        for n in ast.walk(stmt)
+        if isinstance(n, ast.Constant)
+    ]
+    return tuple(name for _, _, name in sorted(names))
+
+
 @lru_cache(maxsize=256)
 def python_tests(path: str, text: str, collected_file: bool) -> tuple[list[TestCase], bool]:
     """Every test function/method of one Python file, and whether the file parsed.
@@ -259,6 +274,7 @@ def python_tests(path: str, text: str, collected_file: bool) -> tuple[list[TestC
             vacuous=vacuous,
             early_exit=_early_exit(fn.body),
             references=_references(fn.body),
+            shape=_shape(fn.body),
         )
 
     def visit_class(node: ast.ClassDef, prefix: str | None, inherited: list[Skip]) -> None:

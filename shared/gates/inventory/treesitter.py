@@ -106,6 +106,21 @@ def references(body: Node | None) -> frozenset[str]:
     return frozenset(text_of(n) for n in walk(body) if n.type in kinds) if body else frozenset()
 
 
+def shape(body: Node | None) -> tuple[str, ...]:
+    """The body's identifiers and literals in source order (pre-order walk)."""
+    kinds = {
+        "identifier",
+        "property_identifier",
+        "field_identifier",
+        "type_identifier",
+        "string_fragment",
+        "number",
+        "int_literal",
+        "interpreted_string_literal",
+    }
+    return tuple(text_of(n) for n in walk(body) if n.type in kinds) if body else ()
+
+
 def early_exit(statements: list[Node]) -> int | None:
     for index, stmt in enumerate(statements):
         if stmt.type == "return_statement" and index < len(statements) - 1:
