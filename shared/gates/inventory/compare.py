@@ -67,8 +67,12 @@ def _label(t: TestCase) -> str:
     return f"{t.suite}::{t.name}" if t.suite else t.name
 
 
+_GENERIC = frozenset({"test", "tests", "get", "set", "should", "the", "and", "with", "when"})
+
+
 def _words(name: str) -> set[str]:
-    return {w.lower() for w in re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", name) if len(w) > 2}
+    words = re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", name)
+    return {w.lower() for w in words if len(w) > 2} - _GENERIC
 
 
 def _similar(a: TestCase, b: TestCase) -> bool:
@@ -78,9 +82,10 @@ def _similar(a: TestCase, b: TestCase) -> bool:
 def _removed_with_code(
     test: TestCase, removed: frozenset[str], new: list[TestCase], claimed: set[int]
 ) -> bool:
-    if test.references & removed:
-        return True
     spelled = _words(test.name) | _words(test.suite or "")
+    # It uses a symbol the change removes, and its name or suite says it is about that symbol.
+    if any(_words(symbol) & spelled for symbol in test.references & removed):
+        return True
     if any(_words(symbol) and _words(symbol) <= spelled for symbol in removed):
         return True
     # A rewrite (a renamed title, a typo fixed, a body reworded): a new test whose body reads

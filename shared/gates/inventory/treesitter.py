@@ -117,6 +117,11 @@ def shape(body: Node | None) -> tuple[str, ...]:
         "number",
         "int_literal",
         "interpreted_string_literal",
+        "undefined",
+        "null",
+        "true",
+        "false",
+        "nil",
     }
     return tuple(text_of(n) for n in walk(body) if n.type in kinds) if body else ()
 

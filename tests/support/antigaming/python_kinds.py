@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import tomllib
 from collections.abc import Callable
 
 from tests.support.antigaming import Files, Mutation, _indent, _lines_replace, _targets
@@ -136,9 +137,18 @@ def _pytest_option(option: Callable[[str, str], str]) -> Mutation:
             return None
         value = option(*targets[0])
         text = head["pyproject.toml"]
-        if "addopts" in text:
+        table = tomllib.loads(text).get("tool", {}).get("pytest", {}).get("ini_options", {})
+        current = table.get("addopts")
+        if isinstance(current, str):
+            lines = text.splitlines()
+            index = next(i for i, ln in enumerate(lines) if ln.startswith("addopts"))
+            if not lines[index].rstrip().endswith(('"', "'")):
+                return None  # a multi-line string: left alone
+            lines[index] = f"addopts = {json.dumps(current + ' ' + value)}"
+            text = "\n".join(lines) + "\n"
+        elif current is not None:
             return None
-        if "[tool.pytest.ini_options]" in text:
+        elif "[tool.pytest.ini_options]" in text:
             text = text.replace(
                 "[tool.pytest.ini_options]",
                 f"[tool.pytest.ini_options]\naddopts = {json.dumps(value)}",

@@ -8,10 +8,13 @@ variant is caught for its own edit.
 
 from __future__ import annotations
 
+import difflib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from shared.gates.antigaming import Finding
+from shared.gates.antigaming import Finding, antigaming_findings
+from shared.gates.diff import parse_unified_diff
 from shared.gates.inventory import build_inventory
 from shared.gates.inventory.compare import compare
 from tests.support.antigaming import Files, load_corpus
@@ -26,6 +29,26 @@ def findings(base: Files, head: Files) -> list[Finding]:
 def blocked(base: Files, head: Files) -> bool:
     """Whether the change would be held back under the default policy."""
     return any(f.severity == "error" for f in findings(base, head))
+
+
+def line_blocked(base: Files, head: Files) -> bool:
+    """Whether the line-based gate (:func:`shared.gates.antigaming.antigaming_findings`, the
+    judge's gate when only the diff is known) holds the change back: the same commit as the
+    unified diff ``git diff`` would print (difflib, 3 lines of context)."""
+    text = ""
+    for path in sorted(set(base) | set(head)):
+        old, new = base.get(path), head.get(path)
+        if old == new:
+            continue
+        diff = difflib.unified_diff(
+            (old or "").splitlines(keepends=True),
+            (new or "").splitlines(keepends=True),
+            f"a/{path}" if old is not None else "/dev/null",
+            f"b/{path}" if new is not None else "/dev/null",
+        )
+        body = "".join(line if line.endswith("\n") else line + "\n" for line in diff)
+        text += f"diff --git a/{path} b/{path}\n" + body
+    return any(not f.advisory for f in antigaming_findings(parse_unified_diff(text)))
 
 
 @dataclass
@@ -51,16 +74,17 @@ class Rates:
         return sum(self.caught[k] for k in kinds) / total if total else 0.0
 
 
-def measure(per_kind: int | None = None) -> Rates:
+def measure(per_kind: int | None = None, judge: Callable[[Files, Files], bool] = blocked) -> Rates:
     """Runs the corpus: every legitimate commit, then up to ``per_kind`` variants of each kind
-    (all when None), in manifest order."""
+    (all when None), in manifest order, each decided by ``judge`` (the inventory comparison,
+    or :func:`line_blocked` for today's line-based gate)."""
     manifest, cases = load_corpus()
     rates = Rates()
     clean: list[tuple[str, Files, Files]] = []
     for entry in manifest:
         case = cases[str(entry["id"])]
         started = time.perf_counter()
-        hit = blocked(case["base"], case["head"])
+        hit = judge(case["base"], case["head"])
         rates.seconds += time.perf_counter() - started
         rates.evaluations += 1
         rates.legitimate += 1
@@ -78,7 +102,7 @@ def measure(per_kind: int | None = None) -> Rates:
             if gamed is None or gamed == head:
                 continue
             started = time.perf_counter()
-            hit = blocked(base, gamed)
+            hit = judge(base, gamed)
             rates.seconds += time.perf_counter() - started
             rates.evaluations += 1
             rates.variants[kind] += 1
