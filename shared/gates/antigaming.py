@@ -1,5 +1,10 @@
 """The anti-gaming gate: a diff that makes the checks easier to pass instead of the code better.
 
+This is the line-based gate, used when only the diff is known. When both sides of every
+changed file are known (a local worktree), the judge compares whole test-and-CI inventories
+instead (:mod:`shared.gates.inventory`), whose findings are this module's :class:`Finding`
+with a ``severity`` and ``before``/``after`` evidence.
+
 An agent told "make CI green" can delete the failing test. This gate reads the diff's hunks
 (:func:`shared.gates.diff.hunk_lines`) and names each such edit as a :class:`Finding`
 (``code``, ``file``, ``line``). Codes:

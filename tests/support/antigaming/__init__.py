@@ -33,16 +33,17 @@ def load_corpus() -> tuple[list[dict[str, object]], dict[str, dict[str, Files]]]
     return manifest, cases
 
 
-_TARGETS: dict[tuple[int, int, str], list[tuple[str, str]]] = {}
+_TARGETS: dict[tuple[int, int, str], tuple[Files, Files, list[tuple[str, str]]]] = {}
 
 
 def _targets(base: Files, head: Files, language: str) -> list[tuple[str, str]]:
     """(file, name) of tests with an assertion present on both sides, changed files first
-    (cached per pair of file sets: every kind asks for the same commit)."""
+    (cached per pair of file sets, which the cache keeps alive so their ids stay theirs:
+    every kind asks for the same commit)."""
     key = (id(base), id(head), language)
     if key not in _TARGETS:
-        _TARGETS[key] = _find_targets(base, head, language)
-    return _TARGETS[key]
+        _TARGETS[key] = (base, head, _find_targets(base, head, language))
+    return _TARGETS[key][2]
 
 
 def _find_targets(base: Files, head: Files, language: str) -> list[tuple[str, str]]:
