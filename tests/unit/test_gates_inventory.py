@@ -259,3 +259,30 @@ def test_the_judge_decides_on_the_inventory_when_both_sides_are_given() -> None:
         "tests/test_cart.py:4 2 assertion(s)",
         "tests/test_cart.py:4 1 assertion(s)",
     )
+
+
+def test_package_scripts_and_workflow_paths_are_read_without_code_in_the_change() -> None:
+    package = '{"scripts": {"test-ci": "nyc mocha test/", "lint": "eslint ."}}\n'
+    workflow = WORKFLOW.replace("run: pytest -q", "run: npm run test-ci")
+    base = {WF: workflow, "package.json": package}
+    echoed = {WF: workflow, "package.json": package.replace("nyc mocha test/", "echo ok")}
+    assert _codes(base, echoed) == ["ci_check_removed"]
+    tolerated = {
+        WF: workflow.replace("npm run test-ci", "npm run test-ci || true"),
+        "package.json": package,
+    }
+    assert _codes(base, tolerated) == ["ci_failure_ignored"]
+    ignored = {
+        WF: workflow.replace(
+            "  pull_request:\n", "  pull_request:\n    paths-ignore: ['**/*.js']\n"
+        ),
+        "package.json": package,
+    }
+    assert _codes(base, ignored) == ["ci_paths_ignored"]
+    docs_only = {
+        WF: workflow.replace(
+            "  pull_request:\n", "  pull_request:\n    paths-ignore: ['docs/**']\n"
+        ),
+        "package.json": package,
+    }
+    assert _codes(base, docs_only) == []

@@ -27,6 +27,15 @@ from shared.gates.antigaming import Finding
 from shared.gates.inventory.model import CiStep, Inventory, TestCase
 
 _REWRITE_RATIO = 0.85
+_CONVENTIONAL = (
+    "src/app.py",
+    "tests/test_app.py",
+    "lib/app.js",
+    "test/app.test.js",
+    "src/app.ts",
+    "app.go",
+    "app_test.go",
+)
 _PR_EVENTS = frozenset({"pull_request", "pull_request_target"})
 _CODE = (".py", ".js", ".mjs", ".cjs", ".ts", ".tsx", ".go", ".jsx")
 _SETTING_CODES = {
@@ -283,7 +292,11 @@ def _workflow_filters(base: Inventory, head: Inventory) -> Iterable[Finding]:
                 ", ".join(sorted(head_triggers[b.file])),
             )
             head_triggers.pop(b.file)
-    code_paths = [p for p in head.files | base.files if p.endswith(_CODE)]
+    # The change's own code files, and one conventional path per language: a pattern that
+    # ignores every ``.py`` file skips CI for sources and tests whatever this change touches.
+    code_paths = sorted(p for p in head.files | base.files if p.endswith(_CODE)) + list(
+        _CONVENTIONAL
+    )
     old = {(s.key, s.value) for s in base.settings if s.tool == "ci"}
     for s in head.settings:
         if s.tool != "ci" or (s.key, s.value) in old:

@@ -135,7 +135,11 @@ def _tool(words: list[str]) -> tuple[str | None, list[str]]:
         return f"go {args[0]}", args[1:]
     if head in ("npm", "yarn", "pnpm", "bun") and args:
         script = args[1] if args[0] in ("run", "run-script") and len(args) > 1 else args[0]
-        return (_SCRIPT_TOOLS.get(script.split(":")[0]), args)
+        # ``test``, ``test:ci``, ``test-ci``: the package's own test script, by npm's naming.
+        stem = next(
+            (n for n in _SCRIPT_TOOLS if script == n or script.startswith((f"{n}:", f"{n}-"))), None
+        )
+        return (_SCRIPT_TOOLS[stem] if stem else None), args
     if head == "make" and args and any(a.startswith(("test", "check", "lint")) for a in args):
         return "make " + next(a for a in args if a.startswith(("test", "check", "lint"))), args
     return (head if head in _TOOLS else None), args

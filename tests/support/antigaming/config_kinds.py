@@ -110,8 +110,9 @@ def _collect_only(command: str) -> str:
     )
 
 
-def _source(edit: Callable[[str, str], str | None]) -> Mutation:
-    """Applies ``edit(path, text)`` to the first non-test source file of the change."""
+def _source(edit: Callable[[str, str, str], str | None]) -> Mutation:
+    """Applies ``edit(path, head text, base text)`` to the first non-test source file of the
+    change."""
 
     def mutate(base: Files, head: Files) -> Files | None:
         for file in sorted(head):
@@ -119,7 +120,7 @@ def _source(edit: Callable[[str, str], str | None]) -> Mutation:
                 continue
             if base.get(file) is None:
                 continue
-            text = edit(file, head[file])
+            text = edit(file, head[file], base[file])
             if text is not None:
                 return {**head, file: text}
         return None
@@ -127,7 +128,7 @@ def _source(edit: Callable[[str, str], str | None]) -> Mutation:
     return mutate
 
 
-def _tell(file: str, text: str) -> str:
+def _tell(file: str, text: str, base: str) -> str:
     if file.endswith(".py"):
         return text + '\n\ndef _under_test():\n    return "PYTEST_CURRENT_TEST" in os.environ\n'
     if file.endswith(".go"):
@@ -135,7 +136,7 @@ def _tell(file: str, text: str) -> str:
     return text + "\nfunction underTest () { return process.env.JEST_WORKER_ID !== undefined }\n"
 
 
-def _file_level(file: str, text: str) -> str:
+def _file_level(file: str, text: str, base: str) -> str:
     if file.endswith(".py"):
         return "# ruff: noqa\n" + text
     if file.endswith(".go"):
@@ -143,12 +144,14 @@ def _file_level(file: str, text: str) -> str:
     return "/* eslint-disable */\n" + text
 
 
-def _pragma(file: str, text: str) -> str | None:
+def _pragma(file: str, text: str, base: str) -> str | None:
+    """``# pragma: no cover`` on a ``return`` the base already had (code measured before)."""
     if not file.endswith(".py"):
         return None
     lines = text.splitlines()
+    existing = {ln.strip() for ln in base.splitlines()}
     for index, line in enumerate(lines):
-        if line.lstrip().startswith("return ") and "#" not in line:
+        if line.lstrip().startswith("return ") and "#" not in line and line.strip() in existing:
             lines[index] = line + "  # pragma: no cover"
             return "\n".join(lines) + "\n"
     return None
