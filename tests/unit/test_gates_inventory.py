@@ -286,3 +286,17 @@ def test_package_scripts_and_workflow_paths_are_read_without_code_in_the_change(
         "package.json": package,
     }
     assert _codes(base, docs_only) == []
+
+
+def test_tests_folded_into_one_parametrized_test_are_not_removed() -> None:
+    base = (
+        "import pytest\n\n\n@pytest.mark.parametrize('name', ['a', 'b'])\n"
+        "def test_old(name):\n    assert check(name)\n"
+    )
+    head = (
+        "import pytest\n\n\n@pytest.mark.parametrize('name', ['a', 'b', 'c'])\n"
+        "def test_all(name):\n    assert check(name)\n"
+    )
+    assert _codes({TEST: base}, {TEST: head}) == []
+    fewer = head.replace("['a', 'b', 'c']", "['a', 'c']").replace("check(name)", "run(name)")
+    assert _codes({TEST: base}, {TEST: fewer}) == ["test_removed"]

@@ -97,6 +97,11 @@ def _removed_with_code(
         return True
     if any(_words(symbol) and _words(symbol) <= spelled for symbol in removed):
         return True
+    # Folded into one parametrized test: every case it ran is a case of a new test.
+    if test.parameters and any(
+        test.parameters <= c.parameters and c.file == test.file and c.assertions for c in new
+    ):
+        return True
     # A rewrite (a renamed title, a typo fixed, a body reworded): a new test whose body reads
     # the same names in nearly the same order, each new test standing in for one old test.
     for candidate in new:

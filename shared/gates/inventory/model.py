@@ -53,6 +53,8 @@ class TestCase(_Frozen):
         early_exit: line of a ``return`` that leaves the body before its last statement.
         references: names the body uses (calls, attributes), for "removed with its code".
         shape: the body's names in source order, to tell a rewritten test from a new one.
+        parameters: string values of its ``pytest.mark.parametrize`` cases, to tell tests
+            folded into one parametrized test from tests removed.
     """
 
     __test__ = False  # not a pytest test class
@@ -69,6 +71,7 @@ class TestCase(_Frozen):
     early_exit: int | None = None
     references: frozenset[str] = frozenset()
     shape: tuple[str, ...] = ()
+    parameters: frozenset[str] = frozenset()
 
     @property
     def key(self) -> tuple[str | None, str]:

@@ -223,6 +223,21 @@ def _references(body: list[ast.stmt]) -> frozenset[str]:
     return frozenset(refs)
 
 
+def _parameters(fn: ast.FunctionDef | ast.AsyncFunctionDef, aliases: _Aliases) -> frozenset[str]:
+    values: set[str] = set()
+    for decorator in fn.decorator_list:
+        if isinstance(decorator, ast.Call) and aliases.resolve(decorator).endswith(
+            "mark.parametrize"
+        ):
+            for arg in decorator.args[1:2]:
+                values |= {
+                    n.value
+                    for n in ast.walk(arg)
+                    if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                }
+    return frozenset(values)
+
+
 def _shape(body: list[ast.stmt]) -> tuple[str, ...]:
     names = [
         (n.lineno, n.col_offset, n.id if isinstance(n, ast.Name) else n.attr)
@@ -275,6 +290,7 @@ def python_tests(path: str, text: str, collected_file: bool) -> tuple[list[TestC
             early_exit=_early_exit(fn.body),
             references=_references(fn.body),
             shape=_shape(fn.body),
+            parameters=_parameters(fn, aliases),
         )
 
     def visit_class(node: ast.ClassDef, prefix: str | None, inherited: list[Skip]) -> None:
