@@ -381,14 +381,20 @@ def _config(base: Inventory, head: Inventory) -> Iterable[Finding]:
 
 def _tells(base: Inventory, head: Inventory) -> Iterable[Finding]:
     old = Counter((t.file, t.text) for t in base.tells)
-    folders = {t.file.rpartition("/")[0] for t in base.tells}
+    kept = Counter((t.file, t.text) for t in head.tells)
+    # Packages where a detection the base had is gone: new detections there replace it.
+    replaced = {
+        t.file.rpartition("/")[0]
+        for t in base.tells
+        if kept[(t.file, t.text)] < old[(t.file, t.text)]
+    }
     for t in head.tells:
         if old[(t.file, t.text)] > 0:
             old[(t.file, t.text)] -= 1
             continue
         # A package that detected test runs before and now does it another way: a rewrite
         # to look at, not new behaviour.
-        changed = t.file.rpartition("/")[0] in folders
+        changed = t.file.rpartition("/")[0] in replaced
         yield _finding(
             "test_detection_changed" if changed else "test_detection_added",
             t.file,
