@@ -1,7 +1,7 @@
 """The anti-gaming gate on real commits (``tests/fixtures/antigaming``): every gaming kind is
 caught, and the legitimate commits it blocks are exactly the known ones.
 
-Three variants per kind keep the suite cheap; ``make bench`` measures every variant. The
+Two variants per kind keep the suite cheap; ``make bench`` measures every variant. The
 known false blocks are real commits whose removed test or assertion no structural rule can
 tell from gaming (a test dropped by a refactor, a revert of a security fix, an assertion
 dropped with a dependency update, tests rewritten under new names); they go to a human.
@@ -15,7 +15,7 @@ import pytest
 from tests.support.antigaming.kinds import KINDS
 from tests.support.antigaming.rates import Rates, measure
 
-PER_KIND = 3
+PER_KIND = 2
 KNOWN_FALSE_BLOCKS = sorted(
     [
         "click-a391797d00",  # a refactor that dropped test_prompt_cast_default
