@@ -32,9 +32,11 @@ from typing import Any
 
 from functions.judge.evaluations import existing, seal, tokens_today
 from functions.judge.llm_judge import JudgeConfig, llm_verdict
+from functions.judge.snapshot import worktree_snapshot
 from shared.artifacts.fetch import fetch_pending
 from shared.artifacts.judge_view import judge_view
 from shared.errors import UpstreamNotFoundError
+from shared.gates.inventory import ChangeSnapshot
 from shared.gates.judge import (
     Verdict,
     ci_failure,
@@ -141,6 +143,7 @@ class _Judge:
         self.files_detail: list[dict[str, Any]] = []
         self.files: list[PullFile] | None = None
         self.unmerged_paths: list[str] = []
+        self.snapshot: ChangeSnapshot | None = None
         self.live: LiveState | None = None
         self.mergeable_timed_out = False
         self.inputs: dict[str, Any] = {
@@ -346,6 +349,16 @@ class _Judge:
             )
             if diff is not None:
                 self.files, self.unmerged_paths = diff.files, list(diff.unmerged_paths)
+                if diff.source == "worktree" and diff.base and diff.head:
+                    # Both sides of every changed file: the anti-gaming inventory (issue 11).
+                    root = settings.diff_worktree_root
+                    self.snapshot = (
+                        worktree_snapshot(
+                            root / str(self.run.repository), diff.base, diff.head, diff.files
+                        )
+                        if root is not None
+                        else None
+                    )
                 self.inputs["diff_source"] = diff.source
                 self.inputs["diff_digest"] = diff.digest()
             else:
@@ -363,6 +376,7 @@ class _Judge:
             self.run.notify_payload,
             self.policy,
             unmerged_paths=self.unmerged_paths,
+            snapshot=self.snapshot,
         )
         self.inputs.update(report.record())
         return report.verdict
