@@ -32,6 +32,7 @@ from functions.judge.llm_judge import JudgeConfig, llm_verdict
 from shared.artifacts.fetch import fetch_pending
 from shared.artifacts.judge_view import judge_view
 from shared.errors import UpstreamNotFoundError
+from shared.gates.diff import PullDiff
 from shared.gates.judge import (
     Verdict,
     ci_failure,
@@ -43,6 +44,7 @@ from shared.gates.judge import (
 )
 from shared.github.diffs import load_pull_diff
 from shared.github.pulls import project_pull
+from shared.github.worktrees import record_files, snapshot_diff
 from shared.models.events import (
     CI_CONCLUDED,
     REVIEW_CONCLUDED,
@@ -318,28 +320,41 @@ class _Judge:
         )
 
     def _pull_files(self) -> list[PullFile]:
-        """The changed files the gates judge: the merge-base (three-dot) diff of a local
-        worktree when one holds both commits, else GitHub's PR diff, else the PR's file list
-        (DESIGN §12 item 6); which one was used is recorded in the seal."""
+        """The changed files the gates judge, first source that answers (DESIGN §12 item 6;
+        issue 13): the worktree snapshot at the head SHA (merge base, ``pr_files`` rows with
+        ``source = 'worktree'``), else — labelled with why the snapshot failed — a configured
+        local worktree's three-dot diff, GitHub's PR diff, or the PR's file list. The source
+        and its label are recorded in the seal's inputs (``diff_source``, ``diff_note``)."""
         if self.files is None:
-            settings = self.ctx.deps.settings
+            settings, tx = self.ctx.deps.settings, self.ctx.tx
             github = self.ctx.deps.github()
             repo, number, sha = self.run.pull_target()
-            diff = load_pull_diff(
-                github,
-                repo,
-                number,
-                worktree_root=settings.diff_worktree_root,
-                base=self.run.base_ref,
-                head=sha,
+            snap = snapshot_diff(
+                tx, self.ctx.deps.git_worktrees(), repo, number, self.run.base_ref, sha
             )
+            if isinstance(snap, PullDiff):
+                diff: PullDiff | None = snap
+            else:
+                self.inputs["diff_fallback"] = snap
+                diff = load_pull_diff(
+                    github,
+                    repo,
+                    number,
+                    worktree_root=settings.diff_worktree_root,
+                    base=self.run.base_ref,
+                    head=sha,
+                )
             if diff is not None:
                 self.files, self.unmerged_paths = diff.files, list(diff.unmerged_paths)
                 self.inputs["diff_source"] = diff.source
                 self.inputs["diff_digest"] = diff.digest()
+                if diff.note:
+                    self.inputs["diff_note"] = diff.note
             else:
                 self.files = github.list_pull_files(repo, number)
                 self.inputs["diff_source"] = DEFAULT_DIFF_SOURCE
+            if self.inputs["diff_source"] != "worktree":
+                record_files(tx, repo, number, sha, "github", self.files)
         return self.files
 
     def _live(self, pull: PullRequest) -> LiveState:

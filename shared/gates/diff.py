@@ -186,6 +186,10 @@ class PullDiff:
         base: the base ref/SHA of a worktree diff; None for GitHub's.
         head: the head SHA of a worktree diff; None for GitHub's.
         unmerged_paths: paths git reports as unmerged in the worktree (always [] for GitHub).
+        note: where the diff was read (a snapshot's path) or, for GitHub's, why the worktree
+            snapshot was not used: the label ``codex-judge explain`` shows beside the source.
+        sha256: the digest recorded when the diff was first read (a stored snapshot has no
+            ``text``); None → computed from ``text``.
     """
 
     source: DiffSource
@@ -194,7 +198,11 @@ class PullDiff:
     base: str | None = None
     head: str | None = None
     unmerged_paths: list[str] = field(default_factory=list)
+    note: str | None = None
+    sha256: str | None = None
 
     def digest(self) -> str:
         """SHA-256 (64 hex) of the diff text."""
+        if self.sha256 is not None:
+            return self.sha256
         return hashlib.sha256(self.text.encode()).hexdigest()
