@@ -7,7 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
-__all__ = ["GitRepo"]
+__all__ = ["GitRepo", "history_path"]
 
 _ENV = {
     "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -21,6 +21,11 @@ _ENV = {
     "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z",
     "LC_ALL": "C",
 }
+
+
+def history_path(slot: int) -> str:
+    """The path :meth:`GitRepo.fast_history` writes file ``slot`` at."""
+    return f"history/{slot // 20:03d}/{slot}.txt"
 
 
 class GitRepo:
@@ -74,22 +79,29 @@ class GitRepo:
         else:
             self.git("checkout", "--quiet", branch)
 
-    def fast_history(self, commits: int, *, path: str = "history.txt") -> str:
+    def fast_history(self, commits: int, *, files: int = 1, line_bytes: int = 64) -> str:
         """Append ``commits`` commits to the current branch quickly (``git fast-import``, one
-        process); each changes ``path``. The new tip's SHA."""
+        process); commit ``i`` appends a line of about ``line_bytes`` to file ``i % files``,
+        ``history/<slot // 20>/<slot>.txt`` (directories of 20 files, as real trees are nested:
+        a commit rewrites two small trees, not one wide one). The new tip's SHA."""
         parent = self.git("rev-parse", "HEAD").strip()
         branch = self.git("symbolic-ref", "HEAD").strip()
+        contents: dict[int, bytes] = {}
         chunks: list[bytes] = []
         for i in range(commits):
-            data = f"line {i}\n".encode()
+            slot = i % files
+            contents[slot] = (
+                contents.get(slot, b"") + f"{i:08d} ".encode() + b"x" * line_bytes + b"\n"
+            )
+            data = contents[slot]
             message = f"history {i}\n".encode()
             chunks.append(
                 b"commit " + branch.encode() + b"\n"
                 b"committer Test Author <author@example.com> 1767225600 +0000\n"
                 b"data " + str(len(message)).encode() + b"\n" + message
                 + (b"from " + parent.encode() + b"\n" if i == 0 else b"")
-                + b"M 100644 inline " + path.encode() + b"\n"
-                b"data " + str(len(data)).encode() + b"\n" + data + b"\n"
+                + f"M 100644 inline {history_path(slot)}\n".encode()
+                + b"data " + str(len(data)).encode() + b"\n" + data + b"\n"
             )  # fmt: skip
         self.git("fast-import", "--quiet", stdin=b"".join(chunks))
         self.git("reset", "--quiet", "--hard")
