@@ -330,7 +330,13 @@ class _Judge:
             github = self.ctx.deps.github()
             repo, number, sha = self.run.pull_target()
             snap = snapshot_diff(
-                tx, self.ctx.deps.git_worktrees(), repo, number, self.run.base_ref, sha
+                tx,
+                self.ctx.deps.git_worktrees(),
+                repo,
+                number,
+                self.run.base_ref,
+                sha,
+                retry_after_s=settings.worktree_retry_after_s,
             )
             if isinstance(snap, PullDiff):
                 diff: PullDiff | None = snap

@@ -50,6 +50,12 @@ SELECT merge_base_sha, base_sha, diff_sha256, path FROM github.pr_worktrees
  WHERE repository = :repo AND pr_number = :number AND head_sha = :head AND status = 'ready'
 """
 
+SQL_RECENT_FAILURE = """
+SELECT detail FROM github.pr_worktrees
+ WHERE repository = :repo AND pr_number = :number AND head_sha = :head AND status = 'failed'
+   AND refreshed_at > now() - make_interval(secs => :retry_after_s)
+"""
+
 SQL_FILES = """
 SELECT path, status, previous_path, additions, deletions, patch
   FROM github.pr_files
@@ -221,6 +227,8 @@ def snapshot_diff(
     number: int,
     base_ref: str | None,
     head_sha: str,
+    *,
+    retry_after_s: float = 0.0,
 ) -> PullDiff | str:
     """The PR's changes at ``head_sha`` from its worktree snapshot, or why there is none.
 
@@ -229,6 +237,9 @@ def snapshot_diff(
         snapshotter: the git adapter; None when no worktree directory is configured.
         repo: ``owner/name``; number: the PR number; base_ref: the base branch name.
         head_sha: the head commit (40 hex) under judgement.
+        retry_after_s: a snapshot of this head that failed less than this many seconds ago
+            is not tried again (its recorded reason is returned): a clone that timed out
+            would otherwise cost its whole time limit on every judge pass.
 
     Returns:
         A :class:`PullDiff` with ``source = 'worktree'`` (``base`` = the merge base), or a
@@ -239,6 +250,13 @@ def snapshot_diff(
     stored = _stored(tx, repo, number, head_sha)
     if stored is not None:
         return stored
+    if retry_after_s > 0:
+        failed = tx.one(
+            SQL_RECENT_FAILURE, repo=repo, number=number, head=head_sha,
+            retry_after_s=float(retry_after_s),
+        )  # fmt: skip
+        if failed is not None:
+            return str(failed["detail"])
     name = f"pr{number}-{head_sha[:12]}"
     try:
         if snapshotter is None:

@@ -33,6 +33,12 @@ class WorktreeSettings(BaseSettings):
         description="bytes a repository's clone and worktree may use; more → the snapshot"
         " fails and GitHub's diff is the labelled fallback",
     )
+    worktree_retry_after_s: float = Field(
+        default=600.0,
+        ge=0,
+        description="seconds before a failed snapshot of the same head SHA is tried again"
+        " (meanwhile the judge's passes use the labelled GitHub fallback at once)",
+    )
     worktree_keep: int = Field(
         default=4, ge=1, le=100, description="snapshot worktrees kept per repository (oldest go)"
     )

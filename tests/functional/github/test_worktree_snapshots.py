@@ -158,6 +158,22 @@ def test_a_clone_failure_is_recorded_and_returned_as_the_fallback_reason(
     assert allocation.status == "failed" and allocation.detail == reason
 
 
+def test_a_failed_head_is_not_cloned_again_on_every_judge_pass(
+    db: Database, tmp_path: Path
+) -> None:
+    git = Counting(
+        GitWorktrees(tmp_path / "snapshots", clone_url=(tmp_path / "nowhere").as_uri())
+    )
+    head = "c" * 40
+    with db.transaction() as tx:
+        first = snapshot_diff(tx, git, REPO, PR, "main", head, retry_after_s=600)
+        second = snapshot_diff(tx, git, REPO, PR, "main", head, retry_after_s=600)
+    assert git.calls == 1 and second == first
+    with db.transaction() as tx:
+        snapshot_diff(tx, git, REPO, PR, "main", head, retry_after_s=0)
+    assert git.calls == 2
+
+
 def test_other_sources_never_overwrite_worktree_rows(
     db: Database, tmp_path: Path, origin: tuple[GitRepo, str, str]
 ) -> None:
