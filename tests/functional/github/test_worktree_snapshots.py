@@ -161,9 +161,7 @@ def test_a_clone_failure_is_recorded_and_returned_as_the_fallback_reason(
 def test_a_failed_head_is_not_cloned_again_on_every_judge_pass(
     db: Database, tmp_path: Path
 ) -> None:
-    git = Counting(
-        GitWorktrees(tmp_path / "snapshots", clone_url=(tmp_path / "nowhere").as_uri())
-    )
+    git = Counting(GitWorktrees(tmp_path / "snapshots", clone_url=(tmp_path / "nowhere").as_uri()))
     head = "c" * 40
     with db.transaction() as tx:
         first = snapshot_diff(tx, git, REPO, PR, "main", head, retry_after_s=600)
