@@ -28,11 +28,11 @@ from __future__ import annotations
 from typing import Any
 
 from functions.judge.evaluations import existing, seal, tokens_today
+from functions.judge.files import pull_files
 from functions.judge.llm_judge import JudgeConfig, llm_verdict
 from shared.artifacts.fetch import fetch_pending
 from shared.artifacts.judge_view import judge_view
 from shared.errors import UpstreamNotFoundError
-from shared.gates.diff import PullDiff
 from shared.gates.judge import (
     Verdict,
     ci_failure,
@@ -42,9 +42,7 @@ from shared.gates.judge import (
     offline_verdict,
     review_blocking,
 )
-from shared.github.diffs import load_pull_diff
 from shared.github.pulls import project_pull
-from shared.github.worktrees import record_files, snapshot_diff
 from shared.models.events import (
     CI_CONCLUDED,
     REVIEW_CONCLUDED,
@@ -67,7 +65,6 @@ from shared.waits.escalation import PULL_REQUEST_NOT_FOUND, not_found_message
 
 MERGEABLE_POLL = "mergeable_poll"
 MERGEABLE_FIRST_POLL_S = 5.0
-DEFAULT_DIFF_SOURCE = "github_pr_files"
 
 
 def on_run_completed(event: Envelope, ctx: Context) -> Outcome:
@@ -320,47 +317,10 @@ class _Judge:
         )
 
     def _pull_files(self) -> list[PullFile]:
-        """The changed files the gates judge, first source that answers (DESIGN §12 item 6;
-        issue 13): the worktree snapshot at the head SHA (merge base, ``pr_files`` rows with
-        ``source = 'worktree'``), else — labelled with why the snapshot failed — a configured
-        local worktree's three-dot diff, GitHub's PR diff, or the PR's file list. The source
-        and its label are recorded in the seal's inputs (``diff_source``, ``diff_note``)."""
+        """The changed files the gates judge (:func:`functions.judge.files.pull_files`: the
+        worktree snapshot first, GitHub as the labelled fallback), read once per decision."""
         if self.files is None:
-            settings, tx = self.ctx.deps.settings, self.ctx.tx
-            github = self.ctx.deps.github()
-            repo, number, sha = self.run.pull_target()
-            snap = snapshot_diff(
-                tx,
-                self.ctx.deps.git_worktrees(),
-                repo,
-                number,
-                self.run.base_ref,
-                sha,
-                retry_after_s=settings.worktree_retry_after_s,
-            )
-            if isinstance(snap, PullDiff):
-                diff: PullDiff | None = snap
-            else:
-                self.inputs["diff_fallback"] = snap
-                diff = load_pull_diff(
-                    github,
-                    repo,
-                    number,
-                    worktree_root=settings.diff_worktree_root,
-                    base=self.run.base_ref,
-                    head=sha,
-                )
-            if diff is not None:
-                self.files, self.unmerged_paths = diff.files, list(diff.unmerged_paths)
-                self.inputs["diff_source"] = diff.source
-                self.inputs["diff_digest"] = diff.digest()
-                if diff.note:
-                    self.inputs["diff_note"] = diff.note
-            else:
-                self.files = github.list_pull_files(repo, number)
-                self.inputs["diff_source"] = DEFAULT_DIFF_SOURCE
-            if self.inputs["diff_source"] != "worktree":
-                record_files(tx, repo, number, sha, "github", self.files)
+            self.files, self.unmerged_paths = pull_files(self.ctx, self.run, self.inputs)
         return self.files
 
     def _live(self, pull: PullRequest) -> LiveState:

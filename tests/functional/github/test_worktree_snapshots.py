@@ -18,7 +18,7 @@ from werkzeug.wrappers import Request, Response
 from shared.adapters.git_worktree import GitWorktrees
 from shared.db import Database
 from shared.gates.diff import PullDiff
-from shared.github.snapshots import Snapshot, parse_name_status
+from shared.github.snapshots import Snapshot, SnapshotError, parse_name_status
 from shared.github.worktrees import record_files, snapshot_diff, worktrees_of
 from shared.models.github import PullFile
 from tests.support.gitrepo import GitRepo
@@ -223,6 +223,23 @@ def test_the_token_travels_as_an_http_extra_header_never_in_the_url_or_the_recor
     assert isinstance(reason, str) and token not in reason and token not in str(allocation)
     config = (tmp_path / "snapshots" / "repos" / f"{REPO}.git" / "config").read_text()
     assert token not in config and "extraheader" not in config.lower()
+
+
+def test_size_and_time_limits_stop_the_snapshot_with_a_reason(
+    tmp_path: Path, origin: tuple[GitRepo, str, str]
+) -> None:
+    repo, _fork, head = origin
+    url = layout(tmp_path, repo)
+    small = GitWorktrees(tmp_path / "small", clone_url=url, max_bytes=1024)
+    with pytest.raises(SnapshotError, match=r"clone of octo/widgets uses \d+ bytes, over 1024"):
+        small.snapshot(REPO, PR, "main", head)
+    hurried = GitWorktrees(tmp_path / "hurried", clone_url=url, timeout_s=1e-9)
+    with pytest.raises(SnapshotError, match="over the 1e-09 s snapshot limit"):
+        hurried.snapshot(REPO, PR, "main", head)
+    with pytest.raises(SnapshotError, match="is not owner/name"):
+        small.snapshot("../etc", PR, "main", head)
+    with pytest.raises(SnapshotError, match="not a branch name"):
+        small.snapshot(REPO, PR, "--upload-pack=x", head)
 
 
 def test_name_status_parsing_keeps_odd_paths_verbatim() -> None:
