@@ -7,6 +7,7 @@ force-pushed head, a clone failure, and the rule that no other source overwrites
 from __future__ import annotations
 
 import base64
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,6 +103,16 @@ def test_snapshot_diffs_from_the_merge_base_detects_renames_and_records_worktree
     worktree = Path(allocation.path)
     assert (worktree / "added.py").read_text() == "y = 2\n"
     assert (worktree / ".git").is_file() and not (worktree / "old_name.py").exists()
+    # A partial clone: the blob only main's later commit holds was never fetched.
+    bare = tmp_path / "snapshots" / "repos" / f"{REPO}.git"
+    later_blob = repo.git("rev-parse", "main:base_only.py").strip()
+    listing = subprocess.run(
+        ["git", "-C", str(bare), "rev-list", "--objects", "--missing=print", "origin/main"],
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout
+    assert f"?{later_blob}" in listing.split()
 
 
 def test_the_same_head_sha_is_snapshotted_once(
