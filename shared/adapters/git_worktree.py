@@ -16,7 +16,8 @@ environment variables — never in the URL, the command line, a config file or a
 form actions/checkout sends). User and system git config are ignored, prompts disabled.
 
 Limits: every git command gets what is left of ``timeout_s`` for the whole snapshot; the clone
-and worktree together may use ``max_bytes``. Concurrent snapshots of one repository (several
+and worktree together may use ``max_bytes``, measured while the fetch and the checkout run
+(the command is killed when they pass it). Concurrent snapshots of one repository (several
 workers) are serialised by an ``flock`` on ``<name>.lock``.
 
 Errors: :class:`SnapshotError` for every failure (git missing, clone refused, time or size
@@ -31,6 +32,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -60,6 +62,8 @@ _PINNED = (
     "gc.auto=0",
 )
 _DETAIL_CHARS = 300
+#: Seconds between size checks of a running fetch/checkout (and lock polls).
+_WATCH_S = 0.2
 
 
 def _size(path: Path) -> int:
@@ -151,7 +155,7 @@ class GitWorktrees:
         deadline = started + self.timeout_s
         bare = self.root / "repos" / f"{repo}.git"
         env = self._env()
-        with self._locked(bare.with_suffix(".lock")):
+        with self._locked(bare.with_suffix(".lock"), deadline):
             self._run(["check-ref-format", "--branch", base_ref], None, env, deadline)
             if not (bare / "HEAD").exists():
                 self._init(bare, repo, env, deadline)
@@ -169,8 +173,8 @@ class GitWorktrees:
                 bare,
                 env,
                 deadline,
+                watch=repo,
             )
-            self._check_size(bare.parent, repo)
             base_sha = self._out(
                 ["rev-parse", "--verify", f"{tracking}^{{commit}}"], bare, env, deadline
             ).strip()
@@ -179,8 +183,7 @@ class GitWorktrees:
                 raise SnapshotError(f"no merge base between {base_ref} and {head_sha}")
             name = f"pr{number}-{head_sha[:12]}"
             path = self.root / "worktrees" / repo / name
-            self._worktree(bare, path, head_sha, env, deadline)
-            self._check_size(bare.parent, repo)
+            self._worktree(bare, path, head_sha, env, deadline, repo)
             raw = self._run(
                 ["diff", "--name-status", "-z", "-M", merge_base, head_sha], bare, env, deadline
             )
@@ -218,7 +221,7 @@ class GitWorktrees:
             self._run(["config", key, value], bare, env, deadline)
 
     def _worktree(
-        self, bare: Path, path: Path, head_sha: str, env: dict[str, str], deadline: float
+        self, bare: Path, path: Path, head_sha: str, env: dict[str, str], deadline: float, repo: str
     ) -> None:
         if path.exists():
             current = self._run(["rev-parse", "HEAD"], path, env, deadline, check=False)
@@ -231,7 +234,11 @@ class GitWorktrees:
             self._run(["worktree", "prune"], bare, env, deadline)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._run(
-            ["worktree", "add", "--quiet", "--detach", str(path), head_sha], bare, env, deadline
+            ["worktree", "add", "--quiet", "--detach", str(path), head_sha],
+            bare,
+            env,
+            deadline,
+            watch=repo,
         )
 
     def _prune(self, bare: Path, folder: Path, env: dict[str, str], deadline: float) -> None:
@@ -241,11 +248,11 @@ class GitWorktrees:
             shutil.rmtree(old, ignore_errors=True)
         self._run(["worktree", "prune"], bare, env, deadline, check=False)
 
-    def _check_size(self, owner_dir: Path, repo: str) -> None:
-        name = repo.split("/", 1)[1]
-        used = _size(owner_dir / f"{name}.git") + _size(self.root / "worktrees" / repo)
+    def _over_size(self, repo: str) -> str | None:
+        used = _size(self.root / "repos" / f"{repo}.git") + _size(self.root / "worktrees" / repo)
         if used > self.max_bytes:
-            raise SnapshotError(f"clone of {repo} uses {used} bytes, over {self.max_bytes}")
+            return f"clone of {repo} uses {used} bytes, over {self.max_bytes}"
+        return None
 
     # --- plumbing ---
 
@@ -278,38 +285,71 @@ class GitWorktrees:
         deadline: float,
         *,
         check: bool = True,
+        watch: str | None = None,
     ) -> bytes:
-        left = deadline - time.monotonic()
-        if left <= 0:
+        """Run one git command within ``deadline``; with ``watch`` (a repository), its clone
+        and worktrees are measured every :data:`_WATCH_S` while it runs and the command is
+        killed as soon as they pass ``max_bytes`` (so a large fetch stops before the volume
+        fills); its stdout is then not kept."""
+        if deadline - time.monotonic() <= 0:
             raise SnapshotError(f"git {args[0]}: over the {self.timeout_s:g} s snapshot limit")
         where = ["-C", str(cwd)] if cwd is not None else []
+        command = ["git", *where, "--no-pager", *_PINNED, *args]
         try:
-            done = subprocess.run(
-                ["git", *where, "--no-pager", *_PINNED, *args],
-                capture_output=True,
-                env=env,
-                timeout=left,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise SnapshotError(
-                f"git {args[0]}: over the {self.timeout_s:g} s snapshot limit"
-            ) from exc
+            with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+                proc = subprocess.Popen(command, stdout=out, stderr=err, env=env)
+                failure = self._wait(proc, args[0], deadline, watch)
+                if failure is not None:
+                    raise SnapshotError(failure)
+                out.seek(0)
+                err.seek(0)
+                stdout, stderr = out.read(), err.read()
         except OSError as exc:
             raise SnapshotError(f"git could not run: {exc.strerror}") from exc
-        if check and done.returncode != 0:
-            err = done.stderr.decode("utf-8", "replace").strip()[-_DETAIL_CHARS:]
-            raise SnapshotError(f"git {args[0]} failed ({done.returncode}): {err}")
-        return done.stdout
+        if check and proc.returncode != 0:
+            detail = stderr.decode("utf-8", "replace").strip()[-_DETAIL_CHARS:]
+            raise SnapshotError(f"git {args[0]} failed ({proc.returncode}): {detail}")
+        return stdout
+
+    def _wait(
+        self, proc: subprocess.Popen[bytes], step: str, deadline: float, watch: str | None
+    ) -> str | None:
+        """Wait for ``proc``; kill it and return why when the time or size limit is passed."""
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                proc.wait(timeout=max(0.0, min(left, _WATCH_S if watch else left)))
+                failure = self._over_size(watch) if watch else None
+            except subprocess.TimeoutExpired:
+                failure = self._over_size(watch) if watch else None
+                if failure is None and deadline - time.monotonic() > 0:
+                    continue
+                failure = failure or f"git {step}: over the {self.timeout_s:g} s snapshot limit"
+            if failure is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            return failure
 
     def _out(self, args: list[str], cwd: Path, env: dict[str, str], deadline: float) -> str:
         return self._run(args, cwd, env, deadline).decode("utf-8", "surrogateescape")
 
     @contextmanager
-    def _locked(self, lock: Path) -> Iterator[None]:
+    def _locked(self, lock: Path, deadline: float) -> Iterator[None]:
+        """Hold ``lock`` (another worker may be snapshotting the same repository), waiting
+        no longer than ``deadline``."""
         lock.parent.mkdir(parents=True, exist_ok=True)
         with lock.open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise SnapshotError(
+                            f"another snapshot of {lock.stem} held it past the"
+                            f" {self.timeout_s:g} s limit"
+                        ) from None
+                    time.sleep(_WATCH_S)
             try:
                 yield
             finally:
