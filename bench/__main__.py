@@ -169,6 +169,9 @@ def main() -> int:
     from bench.github_requests import measure as github_requests  # issue 3: ETag savings
 
     print(json.dumps(github_requests(), indent=2))
+    from bench.antigaming import report as antigaming  # issue 11: catch and false-block rates
+
+    antigaming()  # prints its lines as it measures them
     from bench.worktrees import main as worktrees  # issue 13: snapshot vs a plain clone
 
     worktrees()

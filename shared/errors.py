@@ -119,7 +119,8 @@ class UpstreamNotFoundError(UpstreamRejectedError):
     this and move the run to ``needs_human`` with :attr:`reason`. Uncaught it is a 422.
 
     Attributes:
-        resource: ``repository``, ``pull_request`` or ``commit``.
+        resource: ``repository``, ``pull_request``, ``commit``, or ``installation`` (the
+            GitHub App's installation: minting its token answered 404).
         repository: ``owner/name`` as asked for.
         ref: the pull request number or commit SHA asked for (None for the repository).
     """
@@ -143,7 +144,7 @@ class UpstreamNotFoundError(UpstreamRejectedError):
     @property
     def reason(self) -> str:
         """The run's ``needs_human`` reason: ``pull_request_not_found``,
-        ``repository_not_found`` or ``commit_not_found``."""
+        ``repository_not_found``, ``commit_not_found`` or ``installation_not_found``."""
         return f"{self.resource}_not_found"
 
 

@@ -110,8 +110,11 @@ class DiscordMessage:
 class Discord(Protocol):
     """A Discord webhook (``POST /api/webhooks/{id}/{token}?wait=true``)."""
 
-    def post(self, content: str) -> DiscordMessage:
-        """Post one message of at most 2000 characters.
+    def post(self, content: str, *, nonce: str | None = None) -> DiscordMessage:
+        """Post one message of at most 2000 characters. ``nonce`` (at most 25 characters, the
+        effect's idempotency key made short) lets Discord answer a repeat with the message it
+        already created, where the mode allows it (bot token: "Create Message" with
+        ``enforce_nonce``; a webhook has no such field).
 
         Raises:
             RateLimitedError: 429, with Discord's ``retry_after`` (seconds).

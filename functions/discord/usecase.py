@@ -21,6 +21,7 @@ answer :class:`NoReply` with a note.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from functions.discord import notices
@@ -186,7 +187,7 @@ def post_decision(event: Envelope, ctx: Context) -> Outcome:
     content = render(links)
 
     def call() -> dict[str, Any]:
-        message = discord.post(content)
+        message = discord.post(content, nonce=hashlib.sha256(key.encode()).hexdigest()[:25])
         return {"id": message.id, "channel_id": message.channel_id}
 
     owner = outbox.Recovery(owner=OWNER, run_id=run_id, event_type=event.type, data=event.json())

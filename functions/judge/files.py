@@ -7,6 +7,11 @@ issue 13): the first source that answers, recorded in the decision's inputs.
    local worktree's three-dot diff or GitHub's PR diff (:func:`shared.github.diffs.load_pull_diff`);
 3. GitHub's PR file list when GitHub has no diff for it.
 
+When the chosen diff comes with a directory holding both commits (the snapshot's worktree, or
+the configured clone), both sides of every changed file are read from it for the anti-gaming
+inventory (:func:`functions.judge.snapshot.worktree_snapshot`): the blobs are already local,
+as the snapshot's patch needed them.
+
 A file list not from the snapshot is recorded as ``source = 'github'`` rows beside (never over)
 the snapshot's, so ``codex-judge explain`` can name the source of every list.
 """
@@ -15,7 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from functions.judge.snapshot import worktree_snapshot
 from shared.gates.diff import PullDiff
+from shared.gates.inventory import ChangeSnapshot
 from shared.github.diffs import load_pull_diff
 from shared.github.worktrees import record_files, snapshot_diff
 from shared.models.github import PullFile
@@ -27,8 +34,11 @@ __all__ = ["DEFAULT_DIFF_SOURCE", "pull_files"]
 DEFAULT_DIFF_SOURCE = "github_pr_files"
 
 
-def pull_files(ctx: Context, run: Run, inputs: dict[str, Any]) -> tuple[list[PullFile], list[str]]:
-    """The files and unmerged paths of ``run``'s PR at its head SHA (see the module docstring).
+def pull_files(
+    ctx: Context, run: Run, inputs: dict[str, Any]
+) -> tuple[list[PullFile], list[str], ChangeSnapshot | None]:
+    """The files, unmerged paths and (from a worktree) both sides of the changed files of
+    ``run``'s PR at its head SHA (see the module docstring).
 
     Args:
         ctx: the open transaction and dependencies.
@@ -52,6 +62,7 @@ def pull_files(ctx: Context, run: Run, inputs: dict[str, Any]) -> tuple[list[Pul
         retry_after_s=settings.worktree_retry_after_s,
     )
     unmerged: list[str] = []
+    change: ChangeSnapshot | None = None
     if isinstance(snap, PullDiff):
         diff: PullDiff | None = snap
     else:
@@ -70,6 +81,8 @@ def pull_files(ctx: Context, run: Run, inputs: dict[str, Any]) -> tuple[list[Pul
         inputs["diff_digest"] = diff.digest()
         if diff.note:
             inputs["diff_note"] = diff.note
+        if diff.source == "worktree" and diff.worktree and diff.base and diff.head:
+            change = worktree_snapshot(diff.worktree, diff.base, diff.head, diff.files)
     else:
         files = github.list_pull_files(repo, number)
         inputs["diff_source"] = DEFAULT_DIFF_SOURCE
@@ -85,4 +98,4 @@ def pull_files(ctx: Context, run: Run, inputs: dict[str, Any]) -> tuple[list[Pul
             "files": len(files),
         },
     )
-    return files, unmerged
+    return files, unmerged, change

@@ -33,6 +33,7 @@ from functions.judge.llm_judge import JudgeConfig, llm_verdict
 from shared.artifacts.fetch import fetch_pending
 from shared.artifacts.judge_view import judge_view
 from shared.errors import UpstreamNotFoundError
+from shared.gates.inventory import ChangeSnapshot
 from shared.gates.judge import (
     Verdict,
     ci_failure,
@@ -132,6 +133,7 @@ class _Judge:
         self.files_detail: list[dict[str, Any]] = []
         self.files: list[PullFile] | None = None
         self.unmerged_paths: list[str] = []
+        self.snapshot: ChangeSnapshot | None = None
         self.live: LiveState | None = None
         self.mergeable_timed_out = False
         self.inputs: dict[str, Any] = {
@@ -320,7 +322,9 @@ class _Judge:
         """The changed files the gates judge (:func:`functions.judge.files.pull_files`: the
         worktree snapshot first, GitHub as the labelled fallback), read once per decision."""
         if self.files is None:
-            self.files, self.unmerged_paths = pull_files(self.ctx, self.run, self.inputs)
+            self.files, self.unmerged_paths, self.snapshot = pull_files(
+                self.ctx, self.run, self.inputs
+            )
         return self.files
 
     def _live(self, pull: PullRequest) -> LiveState:
@@ -348,6 +352,7 @@ class _Judge:
             self.run.notify_payload,
             self.policy,
             unmerged_paths=self.unmerged_paths,
+            snapshot=self.snapshot,
         )
         self.inputs.update(report.record())
         return report.verdict

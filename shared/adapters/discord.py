@@ -2,7 +2,10 @@
 
 Bot-token mode (no webhook URL; ``discord_bot_token`` and ``discord_channel_id`` set) posts to
 ``{discord_api_url}/channels/{channel_id}/messages`` with ``Authorization: Bot <token>``
-(Discord "Create Message"), same body and same error mapping.
+(Discord "Create Message"), same body and same error mapping, plus ``nonce`` with
+``enforce_nonce``: a repeat of the same notice (its worker died after Discord answered, before the
+record) gets the message Discord already created instead of a second one. A webhook has no
+nonce: there that crash window can still post twice (the one at-least-once edge left).
 
 ``POST <webhook URL>?wait=true`` with ``{"content", "allowed_mentions": {"parse": []}}`` so a
 message can never ping ``@everyone`` or a role (Discord "Execute Webhook", "Allowed Mentions").
@@ -22,6 +25,7 @@ from shared.settings import Settings
 
 SERVICE = "Discord"
 MAX_CONTENT = 2000
+MAX_NONCE = 25
 DEFAULT_RETRY_AFTER_S = 5.0
 
 
@@ -46,6 +50,7 @@ class HttpxDiscord:
         headers = {"User-Agent": "codex-judge"}
         if bot_token:  # bot-token mode: webhook_url is the channel's messages URL
             headers["Authorization"] = f"Bot {bot_token}"
+        self._bot = bool(bot_token)
         self._params = {} if bot_token else {"wait": "true"}
         self._client = httpx.Client(timeout=timeout_s, transport=transport, headers=headers)
 
@@ -76,7 +81,7 @@ class HttpxDiscord:
         """Close the connection pool."""
         self._client.close()
 
-    def post(self, content: str) -> DiscordMessage:
+    def post(self, content: str, *, nonce: str | None = None) -> DiscordMessage:
         """Post one message of at most 2000 characters.
 
         Returns:
@@ -93,13 +98,11 @@ class HttpxDiscord:
                 f"a Discord message must have 1..{MAX_CONTENT} characters, got {len(content)}",
                 field="content",
             )
+        message: dict[str, object] = {"content": content, "allowed_mentions": {"parse": []}}
+        if nonce and self._bot:  # Discord returns the message it made for this nonce already
+            message.update(nonce=nonce[:MAX_NONCE], enforce_nonce=True)
         resp = send(
-            self._client,
-            "POST",
-            self._url,
-            service=SERVICE,
-            params=self._params,
-            json={"content": content, "allowed_mentions": {"parse": []}},
+            self._client, "POST", self._url, service=SERVICE, params=self._params, json=message
         )
         if resp.status_code == 429:
             body = body_json(resp)

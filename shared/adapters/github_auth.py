@@ -12,7 +12,9 @@ Rules from GitHub's docs ("Generating a JSON Web Token (JWT) for a GitHub App",
   costs one request), guarded by a lock so concurrent requests mint it once.
 
 Errors: minting goes through the shared HTTP mapping (:mod:`shared.adapters.http`): a 5xx or a
-401 is :class:`~shared.errors.UpstreamError` (503), a rate limit ``RateLimitedError``.
+401 is :class:`~shared.errors.UpstreamError` (503), a rate limit ``RateLimitedError``; a 404 (the
+App was uninstalled) is :class:`~shared.errors.UpstreamNotFoundError` for the ``installation``,
+which the gates record as the run's ``needs_human`` reason ``installation_not_found``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import httpx
 import jwt
 
 from shared.adapters.http import body_json, raise_for_status, send
-from shared.errors import UpstreamError
+from shared.errors import UpstreamError, UpstreamNotFoundError
 
 REFRESH_MARGIN_S = 300.0
 JWT_BACKDATE_S = 60
@@ -108,6 +110,13 @@ class GitHubAppAuth(httpx.Auth):
             service=SERVICE,
             headers={"Authorization": f"Bearer {bearer}"},
         )
+        if resp.status_code == 404:  # the app was uninstalled: every run it would judge is stuck
+            raise UpstreamNotFoundError(
+                f"GitHub App installation {self._installation_id} does not exist (uninstalled?)",
+                resource="installation",
+                repository="",
+                ref=self._installation_id,
+            )
         raise_for_status(resp, service=SERVICE, unauthorized_is_transient=True)
         body = body_json(resp)
         if not isinstance(body, dict) or not isinstance(body.get("token"), str):

@@ -4,9 +4,10 @@ decision record"; DESIGN §1: every verdict can be explained later).
 Reads the run row and its final evaluation (``codex_judge.evaluations``, columns of migrations
 0001 and 0004) and prints what the judge saw and decided: the SHAs, check runs, review threads,
 diff hash and source, effective policy hash, prompt template version, model, tokens and cost,
-the failure fingerprint, the reasons and the next prompt; then each artifact of the run with
-where it was read from and the source of every file list and log excerpt taken from it
-(:mod:`shared.artifacts.explain`). Secrets in free text are redacted
+the anti-gaming findings with their before/after evidence, the failure fingerprint, the reasons
+and the next prompt; then each artifact of the run with where it was read from and the source of
+every file list and log excerpt taken from it (:mod:`shared.artifacts.explain`). Secrets in free
+text are redacted
 again on output (the record may predate a redaction rule).
 """
 
@@ -67,6 +68,29 @@ def render_file_lists(records: list[WorktreeRecord]) -> list[str]:
     return lines
 
 
+def _findings(inputs: dict[str, Any]) -> list[str]:
+    """The anti-gaming findings and warnings the gates recorded (``gate_findings``,
+    ``gate_warnings`` of :meth:`shared.gates.judge.GateReport.record`), each with where it is
+    and its before/after evidence."""
+    out: list[str] = []
+    source = inputs.get("antigaming_source")
+    for title, key in (("Anti-gaming findings", "gate_findings"), ("Warnings", "gate_warnings")):
+        found = inputs.get(key) or []
+        if not found:
+            continue
+        out.append(f"{title}" + (f" (from {source})" if source else "") + ":")
+        for f in found:
+            where = f"{f.get('file')}:{f['line']}" if f.get("line") is not None else f.get("file")
+            severity = f.get("severity") or "error"
+            out.append(
+                f"  - {f.get('code')} [{severity}] {where}: {redact(f.get('message') or '').text}"
+            )
+            if f.get("before") is not None or f.get("after") is not None:
+                out.append(f"      before: {redact(str(f.get('before') or '-')).text}")
+                out.append(f"      after:  {redact(str(f.get('after') or '-')).text}")
+    return out
+
+
 def render(run: Run, evaluation: dict[str, Any] | None) -> str:
     """The explanation text for one run and its final evaluation (None: not judged yet)."""
     lines = [
@@ -120,6 +144,7 @@ def render(run: Run, evaluation: dict[str, Any] | None) -> str:
             + (" (outdated)" if t.get("outdated") else "")
             for t in threads
         ]
+    lines += _findings(evaluation.get("inputs") or {})
     parts = evaluation["fingerprint_parts"] or []
     if evaluation["fingerprint"]:
         lines += [f"Failure fingerprint {_short(evaluation['fingerprint'])}:"]

@@ -1,5 +1,10 @@
 """The anti-gaming gate: a diff that makes the checks easier to pass instead of the code better.
 
+This is the line-based gate, used when only the diff is known. When both sides of every
+changed file are known (a local worktree), the judge compares whole test-and-CI inventories
+instead (:mod:`shared.gates.inventory`), whose findings are this module's :class:`Finding`
+with a ``severity`` and ``before``/``after`` evidence.
+
 An agent told "make CI green" can delete the failing test. This gate reads the diff's hunks
 (:func:`shared.gates.diff.hunk_lines`) and names each such edit as a :class:`Finding`
 (``code``, ``file``, ``line``). Codes:
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from typing import Literal
 
 import re2
 from pydantic import BaseModel, ConfigDict
@@ -93,7 +99,9 @@ _COVERAGE_KEYS = frozenset(
 
 class Finding(BaseModel):
     """One named gate finding: ``code`` (see the module docstring), the ``file`` path, the
-    1-based ``line`` (None for a whole-file finding) and a human ``message``."""
+    1-based ``line`` (None for a whole-file finding), a human ``message``, its ``severity``
+    (a ``warning`` decides nothing outside strict mode) and, from the inventory comparison
+    (:mod:`shared.gates.inventory.compare`), the ``before``/``after`` evidence."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -101,11 +109,14 @@ class Finding(BaseModel):
     file: str
     line: int | None = None
     message: str
+    severity: Literal["error", "warning"] = "error"
+    before: str | None = None
+    after: str | None = None
 
     @property
     def advisory(self) -> bool:
         """Whether this finding is only a warning outside strict mode."""
-        return self.code in ADVISORY_CODES
+        return self.code in ADVISORY_CODES or self.severity == "warning"
 
 
 def is_test_path(path: str) -> bool:

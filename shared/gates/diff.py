@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import re2
@@ -190,6 +191,8 @@ class PullDiff:
             snapshot was not used: the label ``codex-judge explain`` shows beside the source.
         sha256: the digest recorded when the diff was first read (a stored snapshot has no
             ``text``); None → computed from ``text``.
+        worktree: a directory holding both commits (a snapshot's worktree, a configured
+            clone), where whole files can be read; None for GitHub's diff.
     """
 
     source: DiffSource
@@ -200,6 +203,7 @@ class PullDiff:
     unmerged_paths: list[str] = field(default_factory=list)
     note: str | None = None
     sha256: str | None = None
+    worktree: Path | None = None
 
     def digest(self) -> str:
         """SHA-256 (64 hex) of the diff text."""

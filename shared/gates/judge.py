@@ -28,6 +28,7 @@ import re2
 
 from shared.gates.antigaming import Finding, antigaming_findings
 from shared.gates.ci import failure_prompt
+from shared.gates.inventory import ChangeSnapshot, inventory_findings
 from shared.models.events import Reason
 from shared.models.github import PullFile
 from shared.policy.model import Policy
@@ -109,11 +110,13 @@ class GateReport:
         findings: anti-gaming findings that decided (or would decide) the run.
         warnings: findings recorded only (``anti_gaming_outcome: warn`` or advisory codes
             outside strict mode).
+        antigaming: ``inventory`` (both sides' files compared) or ``diff_lines``.
     """
 
     verdict: Verdict | None
     findings: list[Finding] = field(default_factory=list)
     warnings: list[Finding] = field(default_factory=list)
+    antigaming: str = "diff_lines"
 
     def record(self) -> dict[str, Any]:
         """The report as JSON for the evaluation's inputs."""
@@ -121,6 +124,7 @@ class GateReport:
             "gates": [r.model_dump() for r in self.verdict.reasons] if self.verdict else [],
             "gate_findings": [f.model_dump() for f in self.findings],
             "gate_warnings": [f.model_dump() for f in self.warnings],
+            "antigaming_source": self.antigaming,
         }
 
 
@@ -134,6 +138,7 @@ def gate_report(
     policy: Policy,
     *,
     unmerged_paths: Sequence[str] = (),
+    snapshot: ChangeSnapshot | None = None,
 ) -> GateReport:
     """Run every deterministic gate (DESIGN §4 judge; issue 4 "Deterministic gates").
 
@@ -151,6 +156,10 @@ def gate_report(
             ``unmerged_paths``).
         policy: the effective policy.
         unmerged_paths: unmerged paths of the worktree (:class:`shared.gates.diff.PullDiff`).
+        snapshot: both sides of the changed files and their configuration; when given, the
+            anti-gaming findings come from comparing the two inventories
+            (:func:`shared.gates.inventory.inventory_findings`), else from the diff's lines
+            (:func:`shared.gates.antigaming.antigaming_findings`).
     """
     reasons: list[Reason] = []
     prompts: list[str] = []
@@ -197,7 +206,8 @@ def gate_report(
         )
     decided: list[Finding] = []
     warnings: list[Finding] = []
-    for finding in antigaming_findings(files):
+    found = inventory_findings(snapshot) if snapshot is not None else antigaming_findings(files)
+    for finding in found:
         if finding.advisory:
             (decided if policy.strict else warnings).append(finding)
         elif policy.anti_gaming_outcome == "warn" and not policy.strict:
@@ -221,8 +231,9 @@ def gate_report(
             "Remove the inline lint/type suppressions and fix the underlying problems:\n"
             + "\n".join(f"- {_where(f)}: {f.message}" for f in advisory)
         )
+    source = "inventory" if snapshot is not None else "diff_lines"
     if not reasons:
-        return GateReport(None, [], warnings)
+        return GateReport(None, [], warnings, source)
     verdict = Verdict(
         "needs_human" if human else "needs_iteration",
         reasons,
@@ -232,7 +243,7 @@ def gate_report(
             "gate_warnings": [f.model_dump() for f in warnings],
         },
     )
-    return GateReport(verdict, decided, warnings)
+    return GateReport(verdict, decided, warnings, source)
 
 
 def deterministic_gates(
@@ -241,12 +252,15 @@ def deterministic_gates(
     policy: Policy,
     *,
     unmerged_paths: Sequence[str] = (),
+    snapshot: ChangeSnapshot | None = None,
 ) -> Verdict | None:
     """The verdict of :func:`gate_report`; None when every gate passes.
 
     Kept for callers that need only the decision; warnings are in :func:`gate_report`.
     """
-    return gate_report(files, notify_payload, policy, unmerged_paths=unmerged_paths).verdict
+    return gate_report(
+        files, notify_payload, policy, unmerged_paths=unmerged_paths, snapshot=snapshot
+    ).verdict
 
 
 def ci_failure(ci_summary: Mapping[str, Any], policy: Policy) -> Verdict:

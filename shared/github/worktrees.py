@@ -24,6 +24,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Literal
 
 import re2
@@ -185,6 +186,8 @@ def _stored(tx: Tx, repo: str, number: int, head_sha: str) -> PullDiff | None:
         for r in rows
     ]
     note = f"snapshot {ready['path']} (recorded)"
+    # The worktree lives as long as the judge's pod (an emptyDir): gone → file lists only.
+    kept = Path(ready["path"]) if ready["path"] and Path(ready["path"]).is_dir() else None
     return PullDiff(
         "worktree",
         "",
@@ -193,6 +196,7 @@ def _stored(tx: Tx, repo: str, number: int, head_sha: str) -> PullDiff | None:
         head_sha,
         note=note,
         sha256=ready["diff_sha256"],
+        worktree=kept,
     )
 
 
@@ -319,6 +323,7 @@ def snapshot_diff(
         head_sha,
         note=f"snapshot {snap.path}",
         sha256=digest,
+        worktree=snap.path,
     )
 
 

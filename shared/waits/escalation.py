@@ -32,7 +32,10 @@ PULL_REQUEST_NOT_FOUND = "pull_request_not_found"
 REPOSITORY_NOT_FOUND = "repository_not_found"
 COMMIT_NOT_FOUND = "commit_not_found"
 #: ``needs_human`` reasons of an upstream "not found" (:attr:`UpstreamNotFoundError.reason`).
-NOT_FOUND_REASONS = frozenset({PULL_REQUEST_NOT_FOUND, REPOSITORY_NOT_FOUND, COMMIT_NOT_FOUND})
+INSTALLATION_NOT_FOUND = "installation_not_found"
+NOT_FOUND_REASONS = frozenset(
+    {PULL_REQUEST_NOT_FOUND, REPOSITORY_NOT_FOUND, COMMIT_NOT_FOUND, INSTALLATION_NOT_FOUND}
+)
 #: ``needs_human`` reason of a run whose timer kept failing.
 TIMER_FAILED = "timer_failed"
 

@@ -48,6 +48,27 @@ def test_post_returns_the_message_id_and_never_pings(
     assert request["query"] == {"wait": "true"}
 
 
+def test_bot_mode_repeats_of_a_notice_get_the_message_discord_already_made(
+    fake: ServedFake,
+) -> None:
+    bot = HttpxDiscord.from_settings(
+        Settings(
+            discord_bot_token=SecretStr("bot-token"),
+            discord_channel_id="42",
+            discord_api_url=f"{fake.url}/api/v10",
+        )
+    )
+    first = bot.post("codex-judge: pass", nonce="n" * 40)  # cut to Discord's 25 characters
+    again = bot.post("codex-judge: pass", nonce="n" * 40)  # the worker died before the record
+    other = bot.post("codex-judge: needs human", nonce="m" * 25)
+    stored = _state(fake)["messages"]
+    assert [m["content"] for m in stored] == ["codex-judge: pass", "codex-judge: needs human"]
+    assert first.id == again.id != other.id
+    sent = httpx.get(f"{fake.url}/_fake/requests").json()["requests"][0]
+    assert (sent["json"]["nonce"], sent["json"]["enforce_nonce"]) == ("n" * 25, True)
+    bot.close()
+
+
 def test_rate_limit_uses_the_body_retry_after_in_seconds(
     discord: HttpxDiscord, fake: ServedFake
 ) -> None:

@@ -21,8 +21,10 @@ from shared.adapters.github_auth import GitHubAppAuth
 from shared.adapters.github_etags import PostgresEtagCache
 from shared.adapters.github_write import HttpxGitHubWriter
 from shared.db import Database
+from shared.errors import UpstreamNotFoundError
 from shared.local.fakes.base import ServedFake, serve_fake
 from shared.local.fakes.github import create_app
+from shared.waits.escalation import INSTALLATION_NOT_FOUND, NOT_FOUND_REASONS
 from tests.contract.corpus import betamax_body, check_runs_for
 
 REPO = "octo/repo"
@@ -101,6 +103,15 @@ def test_app_auth_mints_one_installation_token_and_reuses_it(fake: ServedFake) -
     reads = [r for r in requests if r["path"].startswith("/repos/")]
     assert len(reads) == 2
     assert all(r["headers"]["Authorization"] == "Bearer ***" for r in requests)
+
+
+def test_an_uninstalled_app_is_a_recorded_not_found_not_a_retry(fake: ServedFake) -> None:
+    seed(fake, {"check_runs": {f"{REPO}@{SHA}": check_runs_for(SHA, 1)}, "uninstalled": [7]})
+    auth = GitHubAppAuth(fake.url, app_id=4242, private_key=_private_key(), installation_id=7)
+    with pytest.raises(UpstreamNotFoundError) as gone:
+        HttpxGitHub(fake.url, auth=auth).list_check_runs(REPO, SHA)
+    assert gone.value.reason == "installation_not_found"  # the gates escalate with it
+    assert INSTALLATION_NOT_FOUND in NOT_FOUND_REASONS
 
 
 def test_an_expiring_installation_token_is_minted_again(fake: ServedFake) -> None:

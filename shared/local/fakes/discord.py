@@ -39,7 +39,18 @@ def create_app(initial_state: dict[str, Any] | None = None) -> flask.Flask:
         """Bot-token mode ("Create Message"): needs ``Authorization: Bot <token>``."""
         if not (flask.request.headers.get("Authorization") or "").startswith("Bot "):
             return json_answer(401, {"message": "401: Unauthorized", "code": 0})
-        return execute_webhook(f"bot-{channel_id}", "", wait=True)
+        body = flask.request.get_json(silent=True)
+        nonce = body.get("nonce") if isinstance(body, dict) and body.get("enforce_nonce") else None
+        if nonce is not None:
+            with store.lock:  # "enforce_nonce": the message already created for it, once
+                made = store.state.setdefault("nonces", {}).get(str(nonce))
+            if made is not None:
+                return json_answer(200, made)
+        answer = execute_webhook(f"bot-{channel_id}", "", wait=True)
+        if nonce is not None and answer.status_code == 200:
+            with store.lock:
+                store.state["nonces"][str(nonce)] = answer.get_json()
+        return answer
 
     @app.post("/api/webhooks/<webhook_id>/<token>")
     def execute_webhook(webhook_id: str, token: str, wait: bool = False) -> flask.Response:

@@ -72,6 +72,8 @@ def test_a_snapshot_is_the_judges_file_list_and_explain_names_it(
     evaluation, sources, text = judged(db, run_id)
     assert evaluation["diff_source"] == "worktree"
     assert evaluation["inputs"]["files"] == ["pkg/core.py", "tests/test_core.py"]
+    # The anti-gaming gates compared both sides' whole files, read from the snapshot.
+    assert evaluation["inputs"]["antigaming_source"] == "inventory"
     assert sources == {"worktree"}
     assert "(source worktree: snapshot " in text
     assert f"source worktree, 2 file(s) from merge base {fork[:12]} of main" in text
@@ -88,6 +90,7 @@ def test_a_failed_clone_falls_back_to_githubs_diff_labelled_with_the_reason(
     assert ci_concluded(function_url("judge"), run_id).status_code == 200
     evaluation, sources, text = judged(db, run_id)
     assert evaluation["diff_source"] == "github"
+    assert evaluation["inputs"]["antigaming_source"] == "diff_lines"
     assert evaluation["inputs"]["diff_fallback"].startswith("snapshot failed: git fetch failed")
     assert sources == {"github"}
     assert "fallback because snapshot failed: git fetch failed" in text

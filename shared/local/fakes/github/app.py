@@ -38,6 +38,8 @@ DEFAULT_STATE: dict[str, Any] = {
     "check_suites": {},
     "compare": {},
     "rerequested": [],
+    # Installation ids whose app was uninstalled: minting their token answers 404.
+    "uninstalled": [],
     "errors": [],
     "stats": {"not_modified": 0},
     "rate_limit": {
@@ -171,6 +173,10 @@ def _install_ci_routes(app: flask.Flask, store: FakeStore) -> None:
 
     @app.post("/app/installations/<int:installation_id>/access_tokens")
     def access_token(installation_id: int) -> flask.Response:
+        with store.lock:
+            uninstalled = installation_id in store.state["uninstalled"]
+        if uninstalled:  # GitHub's answer for an installation that no longer exists
+            return not_found({})
         auth = flask.request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ").strip()
         parts = token.split(".")
