@@ -173,6 +173,9 @@ def main() -> int:
     from bench.antigaming import report as antigaming  # issue 11: catch and false-block rates
 
     antigaming()  # prints its lines as it measures them
+    from bench.worktrees import main as worktrees  # issue 13: snapshot vs a plain clone
+
+    worktrees()
     return 0
 
 

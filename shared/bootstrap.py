@@ -28,6 +28,7 @@ from shared.settings import Settings, get_settings
 if TYPE_CHECKING:
     from shared.artifacts.port import ArtifactStore
     from shared.db.connect import SslMode
+    from shared.github.snapshots import Snapshotter
 
 
 @dataclass
@@ -125,6 +126,17 @@ class Container:
         from shared.adapters.broker import HttpxBroker
 
         return HttpxBroker.from_settings(self.settings)
+
+    def git_worktrees(self) -> Snapshotter | None:
+        """The worktree snapshotter (issue 13) under ``worktree_dir``, authenticated with the
+        GitHub App installation token (else ``github_token``); None when no directory is set."""
+        if self.settings.worktree_dir is None:
+            return None
+        if "git_worktrees" not in self._cache:
+            from shared.adapters.git_worktree import GitWorktrees
+
+            self._cache["git_worktrees"] = GitWorktrees.from_settings(self.settings)
+        return self._cache["git_worktrees"]  # type: ignore[no-any-return]
 
     def artifact_stores(self) -> list[ArtifactStore]:
         """The stores run artifacts are read from, in ``artifact_stores`` order (issue 13);

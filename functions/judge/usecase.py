@@ -31,8 +31,8 @@ from __future__ import annotations
 from typing import Any
 
 from functions.judge.evaluations import existing, seal, tokens_today
+from functions.judge.files import pull_files
 from functions.judge.llm_judge import JudgeConfig, llm_verdict
-from functions.judge.snapshot import worktree_snapshot
 from shared.artifacts.fetch import fetch_pending
 from shared.artifacts.judge_view import judge_view
 from shared.errors import UpstreamNotFoundError
@@ -46,7 +46,6 @@ from shared.gates.judge import (
     offline_verdict,
     review_blocking,
 )
-from shared.github.diffs import load_pull_diff
 from shared.github.pulls import project_pull
 from shared.models.events import (
     CI_CONCLUDED,
@@ -70,7 +69,6 @@ from shared.waits.escalation import PULL_REQUEST_NOT_FOUND, not_found_message
 
 MERGEABLE_POLL = "mergeable_poll"
 MERGEABLE_FIRST_POLL_S = 5.0
-DEFAULT_DIFF_SOURCE = "github_pr_files"
 
 
 def on_run_completed(event: Envelope, ctx: Context) -> Outcome:
@@ -332,38 +330,12 @@ class _Judge:
         )
 
     def _pull_files(self) -> list[PullFile]:
-        """The changed files the gates judge: the merge-base (three-dot) diff of a local
-        worktree when one holds both commits, else GitHub's PR diff, else the PR's file list
-        (DESIGN §12 item 6); which one was used is recorded in the seal."""
+        """The changed files the gates judge (:func:`functions.judge.files.pull_files`: the
+        worktree snapshot first, GitHub as the labelled fallback), read once per decision."""
         if self.files is None:
-            settings = self.ctx.deps.settings
-            github = self.ctx.deps.github()
-            repo, number, sha = self.run.pull_target()
-            diff = load_pull_diff(
-                github,
-                repo,
-                number,
-                worktree_root=settings.diff_worktree_root,
-                base=self.run.base_ref,
-                head=sha,
+            self.files, self.unmerged_paths, self.snapshot = pull_files(
+                self.ctx, self.run, self.inputs
             )
-            if diff is not None:
-                self.files, self.unmerged_paths = diff.files, list(diff.unmerged_paths)
-                if diff.source == "worktree" and diff.base and diff.head:
-                    # Both sides of every changed file: the anti-gaming inventory (issue 11).
-                    root = settings.diff_worktree_root
-                    self.snapshot = (
-                        worktree_snapshot(
-                            root / str(self.run.repository), diff.base, diff.head, diff.files
-                        )
-                        if root is not None
-                        else None
-                    )
-                self.inputs["diff_source"] = diff.source
-                self.inputs["diff_digest"] = diff.digest()
-            else:
-                self.files = github.list_pull_files(repo, number)
-                self.inputs["diff_source"] = DEFAULT_DIFF_SOURCE
         return self.files
 
     def _gates(self) -> Verdict | None:

@@ -19,6 +19,7 @@ from shared.artifacts.explain import render_artifacts
 from shared.artifacts.records import run_artifacts
 from shared.db import Tx
 from shared.gates.redact import redact
+from shared.github.worktrees import WorktreeRecord, worktrees_of
 from shared.runs import Run, get_run
 
 __all__ = ["explain_run", "render"]
@@ -33,6 +34,38 @@ FROM codex_judge.evaluations WHERE run_id = :id AND stage = 'final'
 
 def _short(sha: Any) -> str:
     return str(sha)[:12] if sha else "-"
+
+
+def _diff_label(evaluation: dict[str, Any]) -> str:
+    inputs = evaluation["inputs"] or {}
+    label = str(evaluation["diff_source"] or inputs.get("diff_source") or "-")
+    if inputs.get("diff_note"):
+        label += f": {inputs['diff_note']}"
+    if inputs.get("diff_fallback") and label.split(":")[0] != "worktree":
+        label += f"; fallback because {inputs['diff_fallback']}"
+    return label
+
+
+def render_file_lists(records: list[WorktreeRecord]) -> list[str]:
+    """The "File lists" section: per head SHA, the worktree snapshot (merge base, file count,
+    where) or why it failed, and whether GitHub's file list was recorded as the fallback."""
+    if not records:
+        return []
+    lines = ["", "File lists (github.pr_files by head SHA and source):"]
+    for r in records:
+        if r.status == "ready":
+            lines.append(
+                f"  - {_short(r.head_sha)}: source worktree, {r.file_count} file(s) from merge "
+                f"base {_short(r.merge_base_sha)} of {r.base_ref} (snapshot {r.name}, "
+                f"refreshed {r.refreshed_at:%Y-%m-%d %H:%M:%S})"
+            )
+        else:
+            lines.append(
+                f"  - {_short(r.head_sha)}: worktree failed: {redact(r.detail or '').text}"
+            )
+        if r.github_files:
+            lines.append(f"      source github (labelled fallback): {r.github_files} file(s)")
+    return lines
 
 
 def _findings(inputs: dict[str, Any]) -> list[str]:
@@ -84,7 +117,7 @@ def render(run: Run, evaluation: dict[str, Any] | None) -> str:
         f"  head SHA        {seal.get('head_sha') or run.head_sha or '-'}",
         f"  base SHA        {seal.get('base_sha') or '-'}",
         f"  diff            {_short(evaluation['diff_hash'] or seal.get('diff_hash'))} "
-        f"(source {evaluation['diff_source'] or '-'})",
+        f"(source {_diff_label(evaluation)})",
         f"  policy hash     {_short(evaluation['policy_hash'])}",
         f"  prompt template {evaluation['prompt_template_version'] or '-'}",
         f"  model tokens    {evaluation['prompt_tokens']} in + {evaluation['completion_tokens']} "
@@ -128,4 +161,9 @@ def explain_run(tx: Tx, run_id: int) -> str | None:
     if run is None:
         return None
     text = render(run, tx.one(SQL_EVALUATION, id=run_id))
-    return "\n".join([text, *render_artifacts(run_artifacts(tx, run_id))])
+    lists: list[WorktreeRecord] = []
+    if run.repository and run.pr_number:
+        lists = worktrees_of(tx, run.repository, run.pr_number)
+    return "\n".join(
+        [text, *render_file_lists(lists), *render_artifacts(run_artifacts(tx, run_id))]
+    )

@@ -102,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     from shared.cli.agents import add_agents_parsers
 
     add_agents_parsers(sub)
+    from shared.cli.notify_run import add_notify_run_parser
+
+    add_notify_run_parser(sub)
     for entry_point in entry_points(group=COMMANDS_GROUP):  # the local mesh's up, replay, demo
         entry_point.load()(sub)
     args = parser.parse_args(argv)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import re2
@@ -186,6 +187,12 @@ class PullDiff:
         base: the base ref/SHA of a worktree diff; None for GitHub's.
         head: the head SHA of a worktree diff; None for GitHub's.
         unmerged_paths: paths git reports as unmerged in the worktree (always [] for GitHub).
+        note: where the diff was read (a snapshot's path) or, for GitHub's, why the worktree
+            snapshot was not used: the label ``codex-judge explain`` shows beside the source.
+        sha256: the digest recorded when the diff was first read (a stored snapshot has no
+            ``text``); None → computed from ``text``.
+        worktree: a directory holding both commits (a snapshot's worktree, a configured
+            clone), where whole files can be read; None for GitHub's diff.
     """
 
     source: DiffSource
@@ -194,7 +201,12 @@ class PullDiff:
     base: str | None = None
     head: str | None = None
     unmerged_paths: list[str] = field(default_factory=list)
+    note: str | None = None
+    sha256: str | None = None
+    worktree: Path | None = None
 
     def digest(self) -> str:
         """SHA-256 (64 hex) of the diff text."""
+        if self.sha256 is not None:
+            return self.sha256
         return hashlib.sha256(self.text.encode()).hexdigest()

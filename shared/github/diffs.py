@@ -81,7 +81,13 @@ def worktree_diff(
         {line.split("\t", 1)[1] for line in unmerged.stdout.splitlines() if "\t" in line}
     )
     return PullDiff(
-        "worktree", diff.stdout, parse_unified_diff(diff.stdout), base, head, unmerged_paths=paths
+        "worktree",
+        diff.stdout,
+        parse_unified_diff(diff.stdout),
+        base,
+        head,
+        unmerged_paths=paths,
+        worktree=worktree,
     )
 
 

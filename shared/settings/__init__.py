@@ -33,6 +33,7 @@ from pydantic_settings import (
 )
 
 from shared.settings.artifacts import ArtifactSettings
+from shared.settings.worktrees import WorktreeSettings
 
 SECRETS_DIR_ENV = "CODEX_JUDGE_SECRETS_DIR"
 SslModeSetting = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
@@ -44,7 +45,7 @@ def _csv(value: object) -> object:
     return value
 
 
-class Settings(ArtifactSettings):
+class Settings(ArtifactSettings, WorktreeSettings):
     """All knobs of one process. Read once per process by :func:`get_settings`."""
 
     model_config = SettingsConfigDict(

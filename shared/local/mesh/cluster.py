@@ -26,7 +26,8 @@ applied by :func:`function_processes` and nowhere else):
    used as it is (the embedded server is a Unix socket, where libpq uses no TLS).
 5. **Upstream URLs** → GitHub, Discord, Argo, Argo CD and Facteur are the local fakes unless
    the operator configured real ones (:attr:`LocalCluster.upstreams`); these override the
-   ConfigMap's values.
+   ConfigMap's values. With the fake GitHub, worktree snapshots clone from
+   ``<data_dir>/git/<owner>/<name>`` over ``file://``.
 6. **Sinks** → a SinkBinding whose sink is the Broker resolves to the local broker's ingress
    (in the cluster: the Kafka broker ingress URL).
 7. **Retry-After** → the local broker honours a 429/503 ``Retry-After`` (capped by

@@ -185,6 +185,9 @@ class Mesh:
         upstreams: dict[str, str] = {}
         if "github" in self.fakes:
             upstreams["CODEX_JUDGE_GITHUB_API_URL"] = self.fakes["github"]
+            # Worktree snapshots clone local repositories, never github.com (issue 13).
+            git_root = Path(self.settings.data_dir).resolve() / "git"
+            upstreams["CODEX_JUDGE_WORKTREE_CLONE_URL"] = git_root.as_uri() + "/{repo}"
         if "discord" in self.fakes:
             upstreams["CODEX_JUDGE_DISCORD_WEBHOOK_URL"] = (
                 self.fakes["discord"] + FAKE_DISCORD_WEBHOOK
