@@ -3,8 +3,9 @@ GitHub know it (``github.pr_state``, ``check_state``, ``review_threads``, ``revi
 written by github-webhook and the gates) with the judge's runs of it.
 
 Checks are grouped by commit SHA, newest first: the SHAs are the PR's head now and every head a
-run of it was judged at; a group's time is its newest check's own timestamp. The files of a PR
-(``pr_files`` from the worktree snapshot) are not here: no table holds them yet.
+run of it was judged at; a group's time is its newest check's own timestamp. Files are the
+PR's changed paths at its newest known head SHA (``github.pr_files``), each with its ``source``:
+the worktree snapshot's row wins over a GitHub-sourced row of the same path.
 """
 
 from __future__ import annotations
@@ -42,6 +43,13 @@ SELECT thread_id, is_resolved, is_outdated, path, line, author, body, url
 FROM github.review_threads WHERE repository = :repository AND pr_number = :number
 ORDER BY is_resolved, path NULLS LAST, line NULLS LAST, thread_id
 LIMIT 500
+"""
+SQL_FILES = """
+SELECT DISTINCT ON (path) path, source, status, previous_path, additions, deletions
+FROM github.pr_files
+WHERE repository = :repository AND pr_number = :number AND head_sha = :head_sha
+ORDER BY path, source = 'worktree' DESC
+LIMIT 3000
 """
 SQL_REVIEWS = """
 SELECT reviewer, state, commit_id, body, submitted_at
@@ -128,12 +136,26 @@ class Review(_Model):
     submitted_at: datetime | None
 
 
+class ChangedFile(_Model):
+    """A changed path at the head SHA, and where the list came from (``worktree``: the snapshot
+    the judge made from the merge base; ``github``: GitHub's PR files or diff, the fallback)."""
+
+    path: str
+    source: str
+    status: str
+    previous_path: str | None
+    additions: int
+    deletions: int
+
+
 class PullDetail(_Model):
-    """One pull request: state, the judge's runs, checks by commit, threads and reviews."""
+    """One pull request: state, the judge's runs, checks by commit, files, threads, reviews."""
 
     pull: PullState | None = Field(description="null: no webhook or gate projected it yet")
     judge_runs: list[JudgeRun]
     checks: list[CommitChecks] = Field(description="grouped by commit SHA, newest first")
+    files_head_sha: str | None = Field(description="the head SHA the files are of")
+    files: list[ChangedFile]
     threads: list[ReviewThread]
     reviews: list[Review]
 
@@ -163,10 +185,18 @@ def pull_detail(tx: Tx, repository: str, number: int) -> PullDetail | None:
         reverse=True,
     )
     params: dict[str, Any] = {"repository": repository, "number": number}
+    head = (pull.head_sha if pull else None) or next((r.head_sha for r in runs if r.head_sha), None)
+    files = (
+        [ChangedFile.model_validate(r) for r in tx.all(SQL_FILES, head_sha=head, **params)]
+        if head
+        else []
+    )
     return PullDetail(
         pull=pull,
         judge_runs=runs,
         checks=checks,
+        files_head_sha=head,
+        files=files,
         threads=[ReviewThread.model_validate(r) for r in tx.all(SQL_THREADS, **params)],
         reviews=[Review.model_validate(r) for r in tx.all(SQL_REVIEWS, **params)],
     )

@@ -5,7 +5,7 @@ submit. No build step.
 Pages: ``/ui/login`` (a token opens a session cookie: HttpOnly, SameSite=Strict, Secure behind
 HTTPS), ``/ui/runs`` (filters, keyset pages), ``/ui/runs/<id>`` (verdict and evidence, links,
 the pipeline's timeline, effects, timers, actions), ``/ui/pulls/<owner>/<repo>/<n>`` (tabs:
-Overview, Conversation, Checks by commit, Judge), ``/ui/policies/<owner>/<repo>`` (the
+Overview, Conversation, Checks by commit, Files, Judge), ``/ui/policies/<owner>/<repo>`` (the
 effective policy and its hash), ``/ui/dead-letters`` (with a replay button).
 Every form that acts carries the session's CSRF token and an idempotency key made when the page
 was rendered, so a double submit acts once; actions need an operator token's session and go
@@ -198,14 +198,15 @@ PULL_TABS = (
     ("overview", "Overview"),
     ("conversation", "Conversation"),
     ("checks", "Checks"),
+    ("files", "Files"),
     ("judge", "Judge"),
 )
 
 
 @bp.get("/pulls/<owner>/<repo>/<number>")
 def pull(owner: str, repo: str, number: str) -> flask.Response:
-    """A pull request with tabs (links: readable without JavaScript). The worktree's Files tab
-    is absent: no table holds a PR's files yet."""
+    """A pull request with tabs (links: readable without JavaScript); Files lists the changed
+    paths at the newest head with their source (the worktree snapshot, or GitHub)."""
     current = _session()
     if current is None:
         return _login_redirect()

@@ -233,7 +233,7 @@ def test_openapi_document_is_valid_3_1_and_covers_every_endpoint(api: str) -> No
     assert "RunDetail" in doc["components"]["schemas"]
 
 
-def test_a_pull_request_has_its_runs_checks_by_commit_newest_first_threads_and_reviews(
+def test_a_pull_request_has_its_runs_checks_by_commit_newest_first_files_threads_and_reviews(
     api: str, db: Database
 ) -> None:
     first = seed_run(db, issue=1, attempt=1, status="needs_iteration", decision="needs_iteration")
@@ -274,7 +274,25 @@ def test_a_pull_request_has_its_runs_checks_by_commit_newest_first_threads_and_r
             "INSERT INTO github.review_state (repository, pr_number, reviewer, review_id, state,"
             " submitted_at) VALUES ('acme/widgets', 101, 'bot', 'R1', 'COMMENTED', now())"
         )
+        for path, source, status in (
+            ("a.py", "github", "modified"),
+            ("a.py", "worktree", "renamed"),
+            ("b.py", "github", "added"),
+        ):
+            tx.run(
+                "INSERT INTO github.pr_files (repository, pr_number, head_sha, path, source,"
+                " status) VALUES ('acme/widgets', 101, :sha, :path, :source, :status)",
+                sha=shas[1],
+                path=path,
+                source=source,
+                status=status,
+            )
     pull = _get(api, "/api/github/pulls/acme/widgets/101").json()
+    assert pull["files_head_sha"] == shas[1]
+    assert [(f["path"], f["source"], f["status"]) for f in pull["files"]] == [
+        ("a.py", "worktree", "renamed"),  # the snapshot's row wins over GitHub's
+        ("b.py", "github", "added"),
+    ]
     assert pull["pull"]["title"] == "Fix it"
     assert [r["id"] for r in pull["judge_runs"]] == [second, first]
     assert pull["judge_runs"][0]["judged"] == "needs_human"
