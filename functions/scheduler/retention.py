@@ -79,14 +79,13 @@ SQL_AGENT_MESSAGES = """
 DELETE FROM workflow_comms.agent_messages WHERE ctid = ANY(ARRAY(
     SELECT m.ctid FROM workflow_comms.agent_messages m
     WHERE m.created_at < now() - make_interval(days => :days)
-      AND CASE
-          WHEN m.run_id IS NOT NULL THEN EXISTS (
-              SELECT 1 FROM codex_judge.runs r WHERE r.id = m.run_id AND NOT r.active
-                AND r.updated_at < now() - make_interval(days => :days))
-          WHEN m.workflow_uid IS NOT NULL THEN NOT EXISTS (
-              SELECT 1 FROM codex_judge.runs r
-              WHERE r.workflow_uid = m.workflow_uid
-                AND (r.active OR r.updated_at >= now() - make_interval(days => :days)))
+      AND CASE  -- correlated scalar sub-selects: one index probe per message, never a join
+          WHEN m.run_id IS NOT NULL THEN (
+              SELECT NOT r.active AND r.updated_at < now() - make_interval(days => :days)
+              FROM codex_judge.runs r WHERE r.id = m.run_id)
+          WHEN m.workflow_uid IS NOT NULL THEN (
+              SELECT r.active OR r.updated_at >= now() - make_interval(days => :days)
+              FROM codex_judge.runs r WHERE r.workflow_uid = m.workflow_uid) IS NOT TRUE
           ELSE true
       END
     ORDER BY m.created_at
