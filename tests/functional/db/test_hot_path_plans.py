@@ -20,6 +20,7 @@ import pg8000.native
 import pytest
 from pglast.parser import ParseError, parse_sql_json
 
+from bench.seed import seed_runs
 from shared.db import Database
 from tests.conftest import ROOT
 from tests.functional.run_complete.test_run_complete import PARAMS, _post
@@ -48,46 +49,6 @@ HOT_MODULES = (
 WHOLE_TABLE = {
     "SQL_DUE_BY_OWNER": "runtime.timers: reads the partial index timers_due, not the table",
 }
-
-# One statement: 10⁵ runs (1 % still waiting for CI) with their inbox rows, effects, done
-# timers, check runs, agent messages, GitHub deliveries and ETag entries.
-SQL_SEED = """
-WITH r AS (
-    INSERT INTO codex_judge.runs (workflow_uid, status, phase, repository, issue_number,
-        attempt, head_sha, pr_number, updated_at)
-    SELECT 'seed-' || g, CASE WHEN g % 100 = 0 THEN 'waiting_for_ci' ELSE 'completed' END,
-        'Succeeded', 'seed/repo-' || (g % 1000), g, 1, lpad(to_hex(g), 40, '0'), g,
-        now() - interval '1 day'
-    FROM generate_series(1, :n) g
-    RETURNING id, workflow_uid, repository, head_sha
-), i AS (
-    INSERT INTO runtime.inbox (consumer, source, event_id, event_type, run_id, reply)
-    SELECT c, 'seed', r.workflow_uid, 't', r.id, '{}' FROM r,
-        unnest(ARRAY['run-complete', 'ci-status', 'judge']) c
-), e AS (
-    INSERT INTO runtime.effects (idempotency_key, kind, run_id, state, request)
-    SELECT 'rerequest:' || r.repository || '@' || r.head_sha || ':1:1', 'ci_rerequest', r.id,
-        'done', '{"after_id": "1"}' FROM r
-), t AS (
-    INSERT INTO runtime.timers (owner, run_id, kind, due_at, done_at)
-    SELECT 'ci-status', r.id, 'ci_timeout', now(), now() FROM r
-), c AS (
-    INSERT INTO github.check_state (repository, head_sha, kind, name, status, suite_id,
-        external_id)
-    SELECT r.repository, r.head_sha, 'check_run', 'build', 'completed', r.id, r.id::text FROM r
-), m AS (
-    INSERT INTO workflow_comms.agent_messages (run_id, seq, kind, workflow_uid)
-    SELECT r.id, 1, 'note', r.workflow_uid FROM r
-), d AS (
-    INSERT INTO github.events (delivery_id, event, payload, published_at)
-    SELECT r.workflow_uid, 'push', '{}', now() FROM r
-), k AS (
-    INSERT INTO github.etag_cache (url, credential, body)
-    SELECT 'https://api.github.com/' || r.workflow_uid, '', '{}' FROM r
-)
-SELECT count(*) AS n FROM r
-"""
-
 
 def _constants(path: Path) -> dict[str, str]:
     """Module-level ``SQL_* = "…"`` constants of one module."""
@@ -133,10 +94,7 @@ def test_no_hot_statement_scans_a_large_table(
     with db.connection() as con:
         if int(con.run("SHOW server_version_num")[0][0]) < 160000:
             pytest.skip("EXPLAIN (GENERIC_PLAN) needs PostgreSQL 16")
-    with db.transaction() as tx:
-        assert tx.one(SQL_SEED, n=RUNS) == {"n": RUNS}
-    with db.connection() as con:
-        con.run("ANALYZE")
+    assert seed_runs(db, RUNS) == RUNS  # one statement (generate_series), then ANALYZE
     before = db.counter.snapshot()
     assert _post(function_url("run_complete"), 7, PARAMS.read_bytes()).status_code == 200
     assert tick(scheduler, "ping-seeded").status_code == 202
