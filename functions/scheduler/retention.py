@@ -37,6 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.db import Database
+from shared.runtime import dead_letters
 
 # Each DELETE picks its batch by ctid (the row's physical address, stable within the statement)
 # from an index-ordered, locked sub-select: one statement per table and tick.
@@ -67,14 +68,7 @@ DELETE FROM github.events WHERE ctid = ANY(ARRAY(
     LIMIT :batch
     FOR UPDATE SKIP LOCKED))
 """
-SQL_DEAD_LETTERS = """
-DELETE FROM runtime.dead_letters WHERE ctid = ANY(ARRAY(
-    SELECT ctid FROM runtime.dead_letters
-    WHERE replayed_at IS NOT NULL AND replayed_at < now() - make_interval(days => :days)
-    ORDER BY replayed_at
-    LIMIT :batch
-    FOR UPDATE SKIP LOCKED))
-"""
+SQL_DEAD_LETTERS = dead_letters.SQL_PURGE_REPLAYED  # its one writer owns the statement
 SQL_AGENT_MESSAGES = """
 DELETE FROM workflow_comms.agent_messages WHERE ctid = ANY(ARRAY(
     SELECT m.ctid FROM workflow_comms.agent_messages m
