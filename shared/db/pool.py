@@ -10,6 +10,10 @@ handling, ~2.3 ms without (DESIGN §14), so the TLS context is built once per :c
 that does not verify, missing CA file, server refusing TLS under ``sslmode=require``) is a
 :class:`shared.errors.DatabaseConfigError` (HTTP 500, see :mod:`shared.errors`), never
 transient: no retry can cure it.
+
+A statement with parameters runs as a prepared statement cached per connection
+(:mod:`shared.db.statements`: one round trip instead of three), and every statement run through
+:class:`Tx` is counted in :attr:`Database.counter` (the statement-count tests read it).
 """
 
 from __future__ import annotations

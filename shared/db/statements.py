@@ -13,6 +13,11 @@ statement holds server memory for its plan). A schema change that alters a cache
 result type makes the server answer ``cached plan must not change result type`` (SQLSTATE
 0A000); :func:`shared.db.pool.is_transient` classes it as transient, the pool drops the
 connection with its cache, and the redelivered event prepares afresh.
+
+Through PgBouncer in transaction pooling mode (the CNPG Pooler), protocol-level named
+statements need PgBouncer 1.21 or later with ``max_prepared_statements`` above 0, which
+tracks them per server connection; an older pooler would answer "prepared statement … does
+not exist".
 """
 
 from __future__ import annotations
