@@ -1,10 +1,19 @@
-"""Events per second through run-complete over HTTP with Postgres, against an empty
-functions-framework handler measured in the same run, reported as a ratio (DESIGN §14).
+"""``make bench``: costs reported as ratios against floors measured in the same run (DESIGN §14,
+issue 12), one ``name: value`` line each.
 
-Both are real functions-framework processes (gunicorn, ``WORKERS`` = cores, ``THREADS`` = 1)
-fed by the same client: binary-mode CloudEvents shaped as a KafkaSource delivers them, each a
-distinct Argo completion (a new workflow uid), so run-complete does its full work per event:
-inbox claim, completion dedupe, run upsert with attempt, artifacts, reply.
+* ``run_complete_vs_floor``: events per second through run-complete over HTTP with Postgres ÷
+  the floor, a functions-framework handler doing one prepared Postgres transaction over a kept
+  connection (:mod:`bench.floor_function`). Both are real functions-framework processes
+  (gunicorn, ``WORKERS`` = cores, ``THREADS`` = 1) fed by the same client: binary-mode
+  CloudEvents shaped as a KafkaSource delivers them, each a distinct Argo completion (a new
+  workflow uid), so run-complete does its full work per event. Median of ``ROUNDS`` rounds,
+  subject and floor alternating.
+* ``scale_10e5_vs_10e3``: run-complete's events per second with 10⁵ stored runs (seeded in one
+  statement, :mod:`bench.seed`) ÷ the same with about 10³.
+* ``cold_start_vs_floor``: seconds from spawning run-complete to its first answered event ÷ the
+  same for a bare functions-framework process with the same imports (:mod:`bench.cold_floor`);
+  median of ``COLD_ROUNDS``.
+* then the agent-message, judge and GitHub-request lines of the earlier issues.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.seed import seed_runs  # noqa: E402
 from shared.db import Database, bootstrap_database  # noqa: E402
 from shared.db.embedded import start_embedded  # noqa: E402
 from shared.db.migrate import apply_migrations  # noqa: E402
@@ -37,6 +47,8 @@ SOURCE = (
 EVENTS = int(os.environ.get("BENCH_EVENTS", "400"))
 CLIENTS = 4
 ROUNDS = 3
+COLD_ROUNDS = 3
+SCALE_RUNS = 100_000
 
 
 def _start(source: Path, env: dict[str, str]) -> tuple[object, str]:
@@ -65,6 +77,55 @@ def _start(source: Path, env: dict[str, str]) -> tuple[object, str]:
     url = f"http://127.0.0.1:{port}"
     wait_ready(url, proc=proc)
     return proc, url
+
+
+def _cold_start_s(source: Path, env: dict[str, str], body: bytes, offset: int) -> float:
+    """Seconds from spawning a functions-framework process to its first 2xx answer to ``body``."""
+    import subprocess
+
+    port = free_port()
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("functions-framework")),
+            "--target",
+            "handle",
+            "--signature-type",
+            "http",
+            "--source",
+            str(source),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-type": "dev.knative.kafka.event",
+        "ce-source": SOURCE,
+        "ce-id": f"partition:0/offset:{offset}",
+        "ce-subject": f"partition:0#{offset}",
+    }
+    try:
+        with httpx.Client(timeout=30) as client:
+            while time.perf_counter() - started < 60:
+                try:
+                    answer = client.post(f"http://127.0.0.1:{port}", content=body, headers=headers)
+                except httpx.TransportError:
+                    time.sleep(0.005)
+                    continue
+                if answer.status_code < 300:
+                    return time.perf_counter() - started
+                raise SystemExit(f"cold start of {source.name}: HTTP {answer.status_code}")
+        raise SystemExit(f"cold start of {source.name}: no answer within 60 s")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def _bodies(n: int) -> list[bytes]:
@@ -112,11 +173,27 @@ def _blast(url: str, bodies: list[bytes], offset: int) -> float:
     return len(bodies) / elapsed
 
 
+def _line(name: str, value: object) -> None:
+    print(f"{name}: {value}", flush=True)
+
+
+def _rounds(floor: str, subject: str, bodies: list[bytes], first: int) -> tuple[float, float]:
+    """Median events per second of the floor and of the subject over ``ROUNDS`` rounds."""
+    floor_eps, subject_eps = [], []
+    for r in range(ROUNDS):
+        at = first + EVENTS * r
+        chunk = bodies[at : at + EVENTS]
+        floor_eps.append(_blast(floor, chunk, at))
+        subject_eps.append(_blast(subject, chunk, at))
+    return statistics.median(floor_eps), statistics.median(subject_eps)
+
+
 def main() -> int:
     url, server = start_embedded(ROOT / ".data")
     # As CNPG bootstraps it: a non-superuser owner, the extensions created by the superuser.
     db_url = bootstrap_database(url, "codex_judge_bench", "codex_judge_app", recreate=True)
-    apply_migrations(Database(db_url, size=1))
+    db = Database(db_url, size=1)
+    apply_migrations(db)
     workers = str(os.cpu_count() or 1)
     env = {
         **os.environ,
@@ -126,42 +203,47 @@ def main() -> int:
         "CODEX_JUDGE_LOG_LEVEL": "WARNING",
     }
     procs = []
+    bodies = _bodies(EVENTS * (3 * ROUNDS + 1) + 2 * COLD_ROUNDS + 50)
     try:
-        baseline_proc, baseline = _start(ROOT / "bench/empty_function.py", env)
-        procs.append(baseline_proc)
+        floor_proc, floor = _start(ROOT / "bench/floor_function.py", env)
+        procs.append(floor_proc)
         subject_proc, subject = _start(ROOT / "functions/run_complete/main.py", env)
         procs.append(subject_proc)
-        bodies = _bodies(EVENTS * (ROUNDS + 1))
-        _blast(baseline, bodies[:50], 0)  # warm-up: imports, connections
+        _blast(floor, bodies[:50], 0)  # warm-up: imports, connections, prepared statements
         _blast(subject, bodies[:50], 0)
-        floor, rate = [], []
-        for r in range(ROUNDS):
-            chunk = bodies[EVENTS * (r + 1) : EVENTS * (r + 2)]
-            floor.append(_blast(baseline, chunk, EVENTS * (r + 1)))
-            rate.append(_blast(subject, chunk, EVENTS * (r + 1)))
-        f, s = statistics.median(floor), statistics.median(rate)
-        print(
-            json.dumps(
-                {
-                    "benchmark": "run-complete events/s over HTTP with Postgres",
-                    "events_per_round": EVENTS,
-                    "rounds": ROUNDS,
-                    "clients": CLIENTS,
-                    "workers": workers,
-                    "baseline_empty_handler_eps": round(f, 1),
-                    "run_complete_eps": round(s, 1),
-                    "ratio": round(s / f, 3),
-                },
-                indent=2,
+        f, s = _rounds(floor, subject, bodies, 50)
+        _line("run_complete_vs_floor", round(s / f, 3))
+        _line("run_complete_eps", round(s, 1))
+        _line("floor_prepared_tx_eps", round(f, 1))
+        _line("workers", workers)
+        small = s  # about 10³ runs stored so far
+        stored = int(db.statement("SELECT count(*) AS n FROM codex_judge.runs")[0]["n"])
+        seed_runs(db, SCALE_RUNS - stored, first=1)
+        _, large = _rounds(floor, subject, bodies, 50 + EVENTS * ROUNDS)
+        _line("scale_10e5_vs_10e3", round(large / small, 3))
+        _line("runs_stored_small", stored)
+        for proc in procs:
+            proc.terminate()  # type: ignore[attr-defined]
+        procs = []
+        at = 50 + 2 * EVENTS * ROUNDS
+        cold, bare = [], []
+        for i in range(COLD_ROUNDS):
+            body = bodies[at + 2 * i]
+            bare.append(_cold_start_s(ROOT / "bench/cold_floor.py", env, body, at + 2 * i))
+            cold.append(
+                _cold_start_s(ROOT / "functions/run_complete/main.py", env, body, at + 2 * i + 1)
             )
-        )
+        _line("cold_start_vs_floor", round(statistics.median(cold) / statistics.median(bare), 3))
+        _line("cold_start_s", round(statistics.median(cold), 3))
+        _line("cold_start_floor_s", round(statistics.median(bare), 3))
         from bench.agents import measure as agent_messages  # issue 15: NATS → Postgres → SSE
 
         for name, value in agent_messages(db_url).items():
-            print(f"{name}: {value}")
+            _line(name, value)
     finally:
         for proc in procs:
             proc.terminate()  # type: ignore[attr-defined]
+        db.close()
         del server
     from bench.judge import measure  # the judge's costs per evaluation (issue 4)
 

@@ -51,14 +51,20 @@ SQL_SUITE_AFTER_ID = """
 SELECT CAST(max(CAST(external_id AS numeric)) AS text) AS after_id FROM github.check_state
 WHERE repository = :repository AND suite_id = :suite_id AND kind = 'check_run'
 """
+# The key range (byte order, up to the highest code point) lets index effects_key_prefix
+# (migration 0015) serve the prefix match; left(…) = :prefix keeps it exact.
 SQL_SAME_FAILURE = """
 SELECT idempotency_key FROM runtime.effects
 WHERE kind = ANY(:kinds) AND left(idempotency_key, length(:prefix)) = :prefix
+  AND idempotency_key COLLATE "C" >= :prefix
+  AND idempotency_key COLLATE "C" < :prefix || chr(1114111)
   AND request ->> 'after_id' = :after_id
 """
 SQL_RETRIES_SO_FAR = """
 SELECT count(*) AS n FROM runtime.effects
 WHERE kind = ANY(:kinds) AND left(idempotency_key, length(:prefix)) = :prefix
+  AND idempotency_key COLLATE "C" >= :prefix
+  AND idempotency_key COLLATE "C" < :prefix || chr(1114111)
   AND state = 'done'
 """
 

@@ -21,10 +21,14 @@ that fails (no ``K_SINK``: :class:`~shared.errors.SinkNotBoundError`; the Broker
 unreachable) answers 503 and rolls the inbox row back, so the retried tick publishes every event
 again with the same ids, which the owners' inboxes deduplicate; timers are only read here, so
 nothing is lost. A duplicate tick is answered from the inbox and publishes nothing.
+
+After publishing, each tick deletes one bounded batch per growing table
+(:mod:`functions.scheduler.retention`), each batch in a transaction of its own.
 """
 
 from __future__ import annotations
 
+from functions.scheduler import retention
 from shared.models.events import TIMER_OWNER_EXTENSION, TIMERS_DUE, TimersDue
 from shared.runtime.envelope import Envelope, OutgoingEvent
 from shared.runtime.outcomes import Context, NoReply, Outcome
@@ -44,9 +48,11 @@ def on_ping(event: Envelope, ctx: Context) -> Outcome:
     work = owners_with_work(ctx)
     for data in work:
         ctx.deps.broker().publish(wake_up(event, data, ctx.deps.settings.event_source))
+    deleted = {t: n for t, n in retention.run_batches(ctx.deps.db).items() if n}
+    kept = f"; retention deleted {deleted}" if deleted else ""
     if not work:
-        return NoReply("tick: nothing due")
-    return NoReply(f"tick: woke {', '.join(d.owner for d in work)}")
+        return NoReply(f"tick: nothing due{kept}")
+    return NoReply(f"tick: woke {', '.join(d.owner for d in work)}{kept}")
 
 
 def owners_with_work(ctx: Context) -> list[TimersDue]:

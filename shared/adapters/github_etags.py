@@ -7,9 +7,16 @@ does not count against the primary rate limit. The cache keeps, per (request URL
 query, credential fingerprint), the validators, the JSON body text and the ``Link`` header
 (pagination must survive a 304: the page's next link comes from the cached answer).
 
-Every read and write is its own short transaction on the process pool, not the use case's
-transaction: a cached answer is a fact about GitHub, valid whether or not the use case commits.
-A cache failure never fails a request: the read simply goes out unconditionally.
+Every read and every write is **one statement** on the process pool, in a transaction of its
+own (autocommit, :meth:`shared.db.Database.statement`: one round trip once prepared, no
+``BEGIN``/``COMMIT``), not in the use case's transaction: a cached answer is a fact about GitHub,
+valid whether or not the use case commits, and the write is an upsert that locks only its own
+row (the last step of the lock order in :mod:`shared.runs.locks`). The table is ``UNLOGGED``
+(migration 0015): a write costs no WAL fsync, and a crash or a failover empties the cache,
+which only costs unconditional reads. A body longer than :data:`MAX_BODY_CHARS` is not stored
+(the next read is unconditional); the scheduler's retention drops entries not refreshed for a
+while (:mod:`shared.retention`). A cache failure never fails a request: the read simply goes
+out unconditionally.
 """
 
 from __future__ import annotations
@@ -21,6 +28,9 @@ from typing import Protocol
 from shared.db import Database
 
 log = logging.getLogger("codex_judge.github_etags")
+
+#: The longest body stored, in characters (a larger answer is read unconditionally next time).
+MAX_BODY_CHARS = 4 * 1024 * 1024  # a page of 100 check runs is ~0.6 MB
 
 SQL_GET = """
 SELECT etag, last_modified, link, body FROM github.etag_cache
@@ -68,27 +78,30 @@ class PostgresEtagCache:
     def get(self, url: str, credential: str) -> CachedAnswer | None:
         """The cached answer, or None (also when the database cannot be read)."""
         try:
-            with self._db.transaction() as tx:
-                row = tx.one(SQL_GET, url=url, credential=credential)
+            rows = self._db.statement(SQL_GET, url=url, credential=credential)
         except Exception:
             log.warning("etag cache unreadable; reading unconditionally", exc_info=True)
             return None
-        if row is None:
+        if not rows:
             return None
+        row = rows[0]
         return CachedAnswer(row["etag"], row["last_modified"], row["link"], row["body"])
 
     def put(self, url: str, credential: str, answer: CachedAnswer) -> None:
-        """Store the answer; a failure is logged and ignored (the next read is unconditional)."""
+        """Store the answer unless its body exceeds :data:`MAX_BODY_CHARS`; a failure is logged
+        and ignored (the next read is unconditional)."""
+        if len(answer.body) > MAX_BODY_CHARS:
+            log.debug("etag cache: %s body of %d chars not stored", url, len(answer.body))
+            return
         try:
-            with self._db.transaction() as tx:
-                tx.run(
-                    SQL_PUT,
-                    url=url,
-                    credential=credential,
-                    etag=answer.etag,
-                    last_modified=answer.last_modified,
-                    link=answer.link,
-                    body=answer.body,
-                )
+            self._db.statement(
+                SQL_PUT,
+                url=url,
+                credential=credential,
+                etag=answer.etag,
+                last_modified=answer.last_modified,
+                link=answer.link,
+                body=answer.body,
+            )
         except Exception:
             log.warning("etag cache not written", exc_info=True)

@@ -34,7 +34,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from shared.cli.report import list_runs, render_runs
 
     settings = cli_settings()
-    runs = list_runs(bootstrap.build(settings).db)
+    runs = list_runs(bootstrap.build(settings).db, limit=args.limit, before=args.before)
     print(json.dumps(runs, default=str, indent=2) if args.json else render_runs(runs))
     return 0
 
@@ -80,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="apply pending SQL migrations").set_defaults(fn=cmd_migrate)
     runs = sub.add_parser("runs", help="every run with its status, decision and reasons")
     runs.add_argument("--json", action="store_true")
+    runs.add_argument("--limit", type=int, default=50, help="runs per page (the newest first)")
+    runs.add_argument(
+        "--before", type=int, default=None, help="the page below this run id (the next page)"
+    )
     runs.set_defaults(fn=cmd_runs)
     explain = sub.add_parser("explain", help="a run's sealed decision record, human-readable")
     explain.add_argument("run", type=int, help="the run id (codex-judge runs lists them)")

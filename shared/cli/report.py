@@ -1,4 +1,10 @@
-"""The runs table: what ``codex-judge runs`` and ``make run`` print, read from Postgres."""
+"""The runs table: what ``codex-judge runs`` and ``make run`` print, read from Postgres.
+
+Paged by keyset: a page is the newest ``limit`` runs with an id below ``before`` (the first
+page: the newest), printed oldest first; the next page starts below the page's lowest id. Each
+page reads ``limit`` rows of the primary key backwards and their per-run lookups by index
+(evaluations by ``(run_id, stage)``, the inbox by ``inbox_run``), whatever the number of runs.
+"""
 
 from __future__ import annotations
 
@@ -15,16 +21,30 @@ SELECT r.id, r.workflow_uid, r.repository, r.issue_number, r.attempt, r.head_sha
          ORDER BY e.id DESC LIMIT 1) AS reasons,
        (SELECT coalesce(json_agg(i.consumer || ':' || i.event_type ORDER BY i.received_at), '[]')
           FROM runtime.inbox i WHERE i.run_id = r.id) AS path
-FROM codex_judge.runs r
+FROM (SELECT * FROM codex_judge.runs
+      WHERE id < coalesce(CAST(:before AS bigint), 9223372036854775807)
+      ORDER BY id DESC LIMIT :limit) r
 ORDER BY r.id
 """
+#: Runs per page unless the caller asks otherwise.
+PAGE = 50
 
 
-def list_runs(db: Database) -> list[dict[str, Any]]:
-    """Every run with repository, issue, attempt, SHA, PR, status, decision, reasons, the number
-    of evaluations, and its path (``function:event type`` in the order handled)."""
+def list_runs(
+    db: Database, *, limit: int = PAGE, before: int | None = None
+) -> list[dict[str, Any]]:
+    """One page of runs with repository, issue, attempt, SHA, PR, status, decision, reasons, the
+    number of evaluations, and its path (``function:event type`` in the order handled).
+
+    Args:
+        limit: the most runs returned (the newest ones below ``before``).
+        before: only runs with a smaller id (the previous page's lowest id); None: the newest.
+
+    Returns:
+        The page, by ascending id.
+    """
     with db.transaction() as tx:
-        rows = tx.all(SQL_RUNS)
+        rows = tx.all(SQL_RUNS, limit=limit, before=before)
     for row in rows:
         row["reasons"] = [r.get("code") for r in (row["reasons"] or []) if isinstance(r, dict)]
     return rows

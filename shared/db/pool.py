@@ -10,6 +10,10 @@ handling, ~2.3 ms without (DESIGN §14), so the TLS context is built once per :c
 that does not verify, missing CA file, server refusing TLS under ``sslmode=require``) is a
 :class:`shared.errors.DatabaseConfigError` (HTTP 500, see :mod:`shared.errors`), never
 transient: no retry can cure it.
+
+A statement with parameters runs as a prepared statement cached per connection
+(:mod:`shared.db.statements`: one round trip instead of three), and every statement run through
+:class:`Tx` is counted in :attr:`Database.counter` (the statement-count tests read it).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import contextlib
 import queue
 import socket
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,6 +30,7 @@ import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
 from shared.db.connect import TlsOptions, connect_params, open_connection, parse_url
+from shared.db.statements import StatementCache, StatementCounter
 from shared.errors import DatabaseConfigError, TransientError
 
 __all__ = [
@@ -40,6 +46,8 @@ __all__ = [
 # SQLSTATE classes/codes that mean "try again": connection exceptions (08), operator
 # intervention (57P01..57P03), insufficient resources (53), serialization failure and deadlock.
 _TRANSIENT_SQLSTATE_PREFIXES = ("08", "53", "57P", "40001", "40P01")
+_FEATURE_NOT_SUPPORTED = "0A000"
+_CACHED_PLAN = "cached plan must not change result type"
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -48,6 +56,8 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, DatabaseError):
         code = _sqlstate(exc)
+        if code == _FEATURE_NOT_SUPPORTED and _CACHED_PLAN in str(exc):
+            return True  # a migration changed a prepared statement's result (statements.py)
         return code is not None and code.startswith(_TRANSIENT_SQLSTATE_PREFIXES)
     return False
 
@@ -98,26 +108,49 @@ def _unique_violation(exc: DatabaseError) -> UniqueViolation | None:
 class Tx:
     """One open transaction. Parameters are bound by name (``:name``), never formatted.
 
+    A statement with parameters runs as a named prepared statement from the connection's
+    :class:`~shared.db.statements.StatementCache` (Bind/Execute/Sync: one round trip once
+    prepared); one without parameters goes through the simple query protocol (one round trip,
+    and it may hold several statements, e.g. DDL).
+
     Raises (every statement):
         UniqueViolation: the statement broke a unique constraint (SQLSTATE 23505).
     """
 
-    def __init__(self, con: pg8000.native.Connection) -> None:
+    def __init__(
+        self,
+        con: pg8000.native.Connection,
+        statements: StatementCache | None = None,
+        counter: StatementCounter | None = None,
+    ) -> None:
         self._con = con
+        self._statements = statements if statements is not None else StatementCache(con)
+        self._counter = counter
+        self._columns: list[str] = []
+        self._row_count = -1
 
-    def _run(self, sql: str, params: dict[str, Any]) -> Any:
+    def _run(self, sql: str, params: dict[str, Any]) -> list[list[Any]]:
+        if self._counter is not None:
+            self._counter.add(sql)
         try:
-            return self._con.run(sql, **params)
+            if not params:
+                rows = self._con.run(sql)
+                self._columns = [c["name"] for c in (self._con.columns or [])]
+                count = self._con.row_count
+            else:
+                rows, self._columns, count = self._statements.execute(sql, params)
         except DatabaseError as exc:
             unique = _unique_violation(exc)
             if unique is None:
                 raise
             raise unique from exc
+        self._row_count = int(count if count is not None else -1)
+        return rows or []
 
     def all(self, sql: str, **params: Any) -> list[dict[str, Any]]:
         """Run ``sql`` and return every row as a dict keyed by column name."""
-        rows = self._run(sql, params) or []
-        cols = [c["name"] for c in (self._con.columns or [])]
+        rows = self._run(sql, params)
+        cols = self._columns
         return [dict(zip(cols, row, strict=True)) for row in rows]
 
     def one(self, sql: str, **params: Any) -> dict[str, Any] | None:
@@ -128,7 +161,7 @@ class Tx:
     def run(self, sql: str, **params: Any) -> int:
         """Run ``sql`` for its effect; returns the affected row count (-1 when unknown)."""
         self._run(sql, params)
-        return int(self._con.row_count if self._con.row_count is not None else -1)
+        return self._row_count
 
     @contextlib.contextmanager
     def savepoint(self, name: str = "sp") -> Iterator[None]:
@@ -179,6 +212,10 @@ class Database:
         self._gate = gate
         self._idle: queue.LifoQueue[pg8000.native.Connection] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(size)
+        self._statements: weakref.WeakKeyDictionary[pg8000.native.Connection, StatementCache]
+        self._statements = weakref.WeakKeyDictionary()
+        #: Every statement :class:`Tx` runs on this pool, counted (tests and the bench read it).
+        self.counter = StatementCounter()
 
     @property
     def sslmode(self) -> str:
@@ -201,6 +238,13 @@ class Database:
             if is_transient(exc):
                 raise TransientError(f"database unavailable: {exc}") from exc
             raise
+
+    def _cache(self, con: pg8000.native.Connection) -> StatementCache:
+        """The prepared statements of ``con`` (created on its first transaction)."""
+        cache = self._statements.get(con)
+        if cache is None:
+            cache = self._statements[con] = StatementCache(con)
+        return cache
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[pg8000.native.Connection]:
@@ -242,12 +286,33 @@ class Database:
             with self.connection() as con:
                 con.run("BEGIN")
                 try:
-                    yield Tx(con)
+                    yield Tx(con, self._cache(con), self.counter)
                 except BaseException:
                     with contextlib.suppress(Exception):
                         con.run("ROLLBACK")
                     raise
                 con.run("COMMIT")
+        except TransientError:
+            raise
+        except Exception as exc:
+            if is_transient(exc):
+                raise TransientError(f"database unavailable: {exc}") from exc
+            raise
+
+    def statement(self, sql: str, **params: Any) -> list[dict[str, Any]]:
+        """Run one statement in a transaction of its own (autocommit: no ``BEGIN``/``COMMIT``
+        exchanges, one round trip once prepared) and return its rows.
+
+        For work that is one statement and must not wait for, or roll back with, the caller's
+        transaction (a cache write). The schema gate is not consulted.
+
+        Raises:
+            TransientError: the database is unreachable or the error is worth a retry.
+            UniqueViolation: the statement broke a unique constraint.
+        """
+        try:
+            with self.connection() as con:
+                return Tx(con, self._cache(con), self.counter).all(sql, **params)
         except TransientError:
             raise
         except Exception as exc:

@@ -144,6 +144,23 @@ def mark_replayed(tx: Tx, dead_letter_id: int) -> None:
     tx.run(SQL_MARK_REPLAYED, id=dead_letter_id)
 
 
+# Retention (functions.scheduler.retention): replayed letters past the horizon, oldest first.
+SQL_PURGE_REPLAYED = """
+DELETE FROM runtime.dead_letters WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM runtime.dead_letters
+    WHERE replayed_at IS NOT NULL AND replayed_at < now() - make_interval(days => :days)
+    ORDER BY replayed_at
+    LIMIT :batch
+    FOR UPDATE SKIP LOCKED))
+"""
+
+
+def purge_replayed(tx: Tx, *, days: int, batch: int) -> int:
+    """Delete at most ``batch`` letters replayed more than ``days`` days ago (never one not
+    replayed); returns how many."""
+    return max(0, tx.run(SQL_PURGE_REPLAYED, days=days, batch=batch))
+
+
 def store(db: Database, letter: DeadLetter) -> None:
     """Record a function's own refusal of an event in a transaction of its own; best effort,
     never raises (the Broker's dead-letter sink still gets the event when this fails). Counts

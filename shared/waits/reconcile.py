@@ -212,8 +212,8 @@ def run_tick(
         event: OutgoingEvent | None = None
         try:
             with deps.db.transaction() as tx:
-                due = [t for t in timers.claim_due(tx, ctx.consumer, limit=len(seen) + 1)]
-                timer = next((t for t in due if t["id"] not in seen), None)
+                due = timers.claim_due(tx, ctx.consumer, limit=1, exclude=frozenset(seen))
+                timer = due[0] if due else None
                 if timer is None:
                     break
                 seen.add(int(timer["id"]))

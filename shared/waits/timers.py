@@ -8,7 +8,8 @@ reads this table on each PingSource tick). A restart loses nothing: the rows are
 * :func:`schedule` sets (or moves) a timer; :func:`cancel` retires it, :func:`cancel_run` all
   of one owner's timers for a run;
 * :func:`claim_due` returns the due timers of one owner, locked ``FOR UPDATE SKIP LOCKED`` so
-  two concurrent ticks never handle the same timer; the caller handles each and calls
+  two concurrent ticks never handle the same timer, each after its run row (the lock order of
+  :mod:`shared.runs.locks`); the caller handles each and calls
   :func:`complete` (or :func:`schedule` again to retry later) in the same transaction;
 * :func:`due_by_owner` counts the due timers of every owner in one statement (the scheduler's
   query: it wakes only the owners that have work, DESIGN §4 "Ticks");
@@ -26,6 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.db import Tx
+from shared.runs.locks import claim_due_timers
 
 SQL_SCHEDULE = """
 INSERT INTO runtime.timers (owner, run_id, kind, due_at, payload)
@@ -45,14 +47,6 @@ WHERE owner = :owner AND run_id = :run_id AND kind = :kind AND done_at IS NULL
 SQL_CANCEL_RUN = """
 UPDATE runtime.timers SET done_at = now()
 WHERE owner = :owner AND run_id = :run_id AND done_at IS NULL
-"""
-SQL_CLAIM_DUE = """
-SELECT id, owner, run_id, kind, due_at, payload, attempts, last_error
-FROM runtime.timers
-WHERE owner = :owner AND done_at IS NULL AND due_at <= now()
-ORDER BY due_at
-LIMIT :limit
-FOR UPDATE SKIP LOCKED
 """
 SQL_COMPLETE = "UPDATE runtime.timers SET done_at = now() WHERE id = :id"
 # The backoff doubles from :first_s per failure in a row, at most :cap_s, never below :floor_s
@@ -127,9 +121,13 @@ def cancel_run(tx: Tx, *, owner: str, run_id: int) -> None:
     tx.run(SQL_CANCEL_RUN, owner=owner, run_id=run_id)
 
 
-def claim_due(tx: Tx, owner: str, *, limit: int = 50) -> list[dict[str, Any]]:
-    """The owner's due timers (oldest first, at most ``limit``), locked for this transaction."""
-    return tx.all(SQL_CLAIM_DUE, owner=owner, limit=limit)
+def claim_due(
+    tx: Tx, owner: str, *, limit: int = 50, exclude: frozenset[int] = frozenset()
+) -> list[dict[str, Any]]:
+    """The owner's due timers (oldest first, at most ``limit``), each locked for this
+    transaction after its run (the lock order of :mod:`shared.runs.locks`); ``exclude`` names
+    timer ids to leave alone."""
+    return claim_due_timers(tx, owner, limit=limit, exclude=exclude)
 
 
 def complete(tx: Tx, timer_id: int) -> None:

@@ -42,6 +42,8 @@ READERS = {
     "runs' issue, attempt and base branch",
     "functions/api/reads.py": "the api's read model: runs filtered and keyset-paged, answered "
     "as its own frozen models (RunSummary), never as a run to move",
+    "functions/scheduler/retention.py": "retention batches: whether a row's run is still active "
+    "or ended long enough ago (a boolean per row, never a run)",
     "functions/api/pulls.py": "the runs of one pull request joined with their sealed "
     "evaluation, answered as JudgeRun values",
 }
