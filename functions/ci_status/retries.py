@@ -52,7 +52,7 @@ SELECT CAST(max(CAST(external_id AS numeric)) AS text) AS after_id FROM github.c
 WHERE repository = :repository AND suite_id = :suite_id AND kind = 'check_run'
 """
 # The key range (byte order, up to the highest code point) lets index effects_key_prefix
-# (migration 0015) serve the prefix match; left(…) = :prefix keeps it exact.
+# (migration 0014) serve the prefix match; left(…) = :prefix keeps it exact.
 SQL_SAME_FAILURE = """
 SELECT idempotency_key FROM runtime.effects
 WHERE kind = ANY(:kinds) AND left(idempotency_key, length(:prefix)) = :prefix

@@ -29,7 +29,7 @@ what stops a side effect from happening twice), policies. Each batch deletes at 
 :attr:`Retention.batch` rows of one table, oldest first, in a transaction of its own, rows
 another transaction holds skipped (``FOR UPDATE SKIP LOCKED``), so a tick never waits on the
 event path and the event path waits on no tick for long. The batches walk the indexes of
-migration 0015.
+migration 0014.
 """
 
 from __future__ import annotations

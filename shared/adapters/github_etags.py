@@ -12,7 +12,7 @@ own (autocommit, :meth:`shared.db.Database.statement`: one round trip once prepa
 ``BEGIN``/``COMMIT``), not in the use case's transaction: a cached answer is a fact about GitHub,
 valid whether or not the use case commits, and the write is an upsert that locks only its own
 row (the last step of the lock order in :mod:`shared.runs.locks`). The table is ``UNLOGGED``
-(migration 0015): a write costs no WAL fsync, and a crash or a failover empties the cache,
+(migration 0014): a write costs no WAL fsync, and a crash or a failover empties the cache,
 which only costs unconditional reads. A body longer than :data:`MAX_BODY_CHARS` is not stored
 (the next read is unconditional); the scheduler's retention drops entries not refreshed for a
 while (:mod:`shared.retention`). A cache failure never fails a request: the read simply goes

@@ -1,5 +1,5 @@
 """The worktree snapshot of a pull request, and the one writer of ``github.pr_files`` and
-``github.pr_worktrees`` (migration 0016; issue 13; DESIGN §5, §12 item 6).
+``github.pr_worktrees`` (migration 0015; issue 13; DESIGN §5, §12 item 6).
 
 :func:`snapshot_diff` gives the judge the PR's changes at one head SHA from the snapshot:
 

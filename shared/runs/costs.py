@@ -1,5 +1,5 @@
 """What a run spent upstream: the GitHub GraphQL rate-limit points of every read made for it
-(``codex_judge.runs.github_graphql_points``, migration 0014; issue 12)."""
+(``codex_judge.runs.github_graphql_points``, migration 0013; issue 12)."""
 
 from __future__ import annotations
 

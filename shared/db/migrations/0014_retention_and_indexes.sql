@@ -1,4 +1,4 @@
--- 0015: cheap per run (issue 12). Indexes for the hot-path lookups that had none, the indexes the
+-- 0014: cheap per run (issue 12). Indexes for the hot-path lookups that had none, the indexes the
 -- retention batches of the scheduler's tick walk (functions/scheduler/retention.py), and the
 -- ETag cache made UNLOGGED: a cache write costs no WAL fsync, and a crash or a failover that
 -- empties it only costs unconditional reads (shared/adapters/github_etags.py).

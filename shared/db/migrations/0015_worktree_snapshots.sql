@@ -1,4 +1,4 @@
--- 0016: worktree snapshots (issue 13; DESIGN §5 and §12 item 6). The judge clones the run's
+-- 0015: worktree snapshots (issue 13; DESIGN §5 and §12 item 6). The judge clones the run's
 -- repository (partial clone, blob:none) into ephemeral storage, adds a detached worktree at the
 -- head SHA and records the merge-base name-status and patch here. The one writer of both
 -- tables is shared/github/worktrees.py.
