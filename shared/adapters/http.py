@@ -76,16 +76,30 @@ class BearerJsonApi:
         )
 
 
+#: Methods sent again once after a connection failure (RFC 9110 §9.2.2).
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD"})
+
+
 def send(
     client: httpx.Client, method: str, url: str, *, service: str, **kwargs: Any
 ) -> httpx.Response:
     """``client.request(...)`` with transport failures mapped to :class:`UpstreamError`.
 
+    An idempotent request (``GET``, ``HEAD``) whose connection is reset or closed before any
+    answer is sent once more at once (RFC 9110 §9.2.2: a client may retry an idempotent request
+    after a connection failure): the usual cause is a kept-alive connection the server closed
+    as the request went out.
+
     Raises:
         UpstreamError: timeout, connection refused/reset, or a protocol error.
     """
     try:
-        return client.request(method, url, **kwargs)
+        try:
+            return client.request(method, url, **kwargs)
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            if method.upper() not in IDEMPOTENT_METHODS:
+                raise
+            return client.request(method, url, **kwargs)
     except httpx.TimeoutException as exc:
         raise UpstreamError(
             f"{service} did not answer in time ({type(exc).__name__})", service=service
