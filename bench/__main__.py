@@ -22,6 +22,7 @@ import copy
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -51,29 +52,24 @@ COLD_ROUNDS = 3
 SCALE_RUNS = 100_000
 
 
-def _start(source: Path, env: dict[str, str]) -> tuple[object, str]:
-    import subprocess
-
-    port = free_port()
-    proc = subprocess.Popen(
+def _spawn(source: Path, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    """A functions-framework process serving ``source`` on 127.0.0.1:``port``."""
+    return subprocess.Popen(
         [
             str(Path(sys.executable).with_name("functions-framework")),
-            "--target",
-            "handle",
-            "--signature-type",
-            "http",
-            "--source",
-            str(source),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
+            *("--target", "handle", "--signature-type", "http", "--source", str(source)),
+            *("--host", "127.0.0.1", "--port", str(port)),
         ],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def _start(source: Path, env: dict[str, str]) -> tuple[object, str]:
+    port = free_port()
+    proc = _spawn(source, env, port)
     url = f"http://127.0.0.1:{port}"
     wait_ready(url, proc=proc)
     return proc, url
@@ -81,29 +77,9 @@ def _start(source: Path, env: dict[str, str]) -> tuple[object, str]:
 
 def _cold_start_s(source: Path, env: dict[str, str], body: bytes, offset: int) -> float:
     """Seconds from spawning a functions-framework process to its first 2xx answer to ``body``."""
-    import subprocess
-
     port = free_port()
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("functions-framework")),
-            "--target",
-            "handle",
-            "--signature-type",
-            "http",
-            "--source",
-            str(source),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = _spawn(source, env, port)
     headers = {
         "ce-specversion": "1.0",
         "ce-type": "dev.knative.kafka.event",
