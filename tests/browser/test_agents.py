@@ -9,29 +9,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from shared.agents import store
 from shared.agents.messages import agent_subject, to_row
 from shared.db import Database
 from shared.settings import Settings
 from tests.browser.conftest import screenshot
-from tests.browser.test_ui import READ, _log_in
-from tests.support.api_seed import seed_run
+from tests.browser.test_ui import _log_in
+from tests.support.api_seed import READ, api_settings, seed_run
 
 UID = "uid-acme/widgets-1-1"  # seed_run's workflow uid for issue 1, attempt 1
 
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        database_url=database_url,
-        data_dir=tmp_path,
-        github_api_url="http://127.0.0.1:9",
-        llm_base_url=None,
-        api_read_tokens=[SecretStr(f"viewer:{READ}")],
-        agents_sse_keepalive_s=0.5,  # a closed page's stream notices within half a second
-    )
+    # A closed page's stream notices within half a second.
+    return api_settings(database_url, tmp_path, agents_sse_keepalive_s=0.5)
 
 
 @pytest.fixture

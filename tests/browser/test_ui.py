@@ -10,21 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from shared.db import Database
 from shared.settings import Settings
 from tests.browser.conftest import screenshot
 from tests.support.api_seed import (
+    OPERATOR,
+    READ,
     Sink,
+    api_settings,
     recording_broker,
     seed_checks,
     seed_dead_letter,
     seed_run,
 )
-
-READ = "read-token-0123456789"
-OPERATOR = "operator-token-abcdef"
 
 
 @pytest.fixture
@@ -35,15 +34,7 @@ def broker() -> Iterator[Sink]:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path, broker: Sink) -> Settings:
-    return Settings(
-        database_url=database_url,
-        data_dir=tmp_path,
-        github_api_url="http://127.0.0.1:9",
-        llm_base_url=None,
-        api_read_tokens=[SecretStr(f"viewer:{READ}")],
-        api_operator_tokens=[SecretStr(f"alice:{OPERATOR}")],
-        k_sink=broker.url,
-    )
+    return api_settings(database_url, tmp_path, k_sink=broker.url)
 
 
 @pytest.fixture

@@ -8,12 +8,15 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import flask
+from pydantic import SecretStr
 
 from shared.db import Database
 from shared.local.fakes.base import serve_fake
+from shared.settings import Settings
 
 SQL_RUN = """
 INSERT INTO codex_judge.runs (workflow_uid, workflow_name, repository, issue_number, attempt,
@@ -193,3 +196,28 @@ def seed_checks(db: Database, run_ids: list[int]) -> list[str]:
                 age=age * 30,
             )
     return [r["head_sha"] for r in rows]
+
+
+#: The tokens the api tests log in with (``viewer`` reads, ``alice`` acts).
+READ = "read-token-0123456789"
+OPERATOR = "operator-token-abcdef"
+
+
+def api_settings(
+    database_url: str,
+    data_dir: Path,
+    *,
+    read_tokens: tuple[str, ...] = (f"viewer:{READ}",),
+    **extra: Any,
+) -> Settings:
+    """Settings of an api under test: its database, no upstream, the read tokens given and
+    ``alice``'s operator token; ``extra`` for the rest (``k_sink``, stream bounds)."""
+    return Settings(
+        database_url=database_url,
+        data_dir=data_dir,
+        github_api_url="http://127.0.0.1:9",
+        llm_base_url=None,
+        api_read_tokens=[SecretStr(t) for t in read_tokens],
+        api_operator_tokens=[SecretStr(f"alice:{OPERATOR}")],
+        **extra,
+    )

@@ -12,15 +12,20 @@ from typing import Any
 import httpx
 import pytest
 from openapi_spec_validator import validate
-from pydantic import SecretStr
 
 from shared.db import Database
 from shared.settings import Settings
-from tests.support.api_seed import Sink, recording_broker, seed_dead_letter, seed_run
+from tests.support.api_seed import (
+    OPERATOR,
+    READ,
+    Sink,
+    api_settings,
+    recording_broker,
+    seed_dead_letter,
+    seed_run,
+)
 
-READ = "read-token-0123456789"
 READ_OLD = "read-token-previous"
-OPERATOR = "operator-token-abcdef"
 
 
 @pytest.fixture
@@ -31,13 +36,10 @@ def broker() -> Iterator[Sink]:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path, broker: Sink) -> Settings:
-    return Settings(
-        database_url=database_url,
-        data_dir=tmp_path,
-        github_api_url="http://127.0.0.1:9",
-        llm_base_url=None,
-        api_read_tokens=[SecretStr(f"viewer:{READ}"), SecretStr(READ_OLD)],
-        api_operator_tokens=[SecretStr(f"alice:{OPERATOR}")],
+    return api_settings(
+        database_url,
+        tmp_path,
+        read_tokens=(f"viewer:{READ}", READ_OLD),
         k_sink=broker.url,
         agents_sse_max_s=3.0,  # a stream ends soon after its client leaves
         agents_sse_keepalive_s=0.2,

@@ -16,10 +16,7 @@ from pydantic import SecretStr
 from shared import bootstrap
 from shared.db import Database
 from shared.settings import Settings
-from tests.support.api_seed import Sink, recording_broker, seed_run
-
-READ = "read-token-0123456789"
-OPERATOR = "operator-token-abcdef"
+from tests.support.api_seed import OPERATOR, READ, Sink, api_settings, recording_broker, seed_run
 
 
 @pytest.fixture
@@ -30,15 +27,7 @@ def broker() -> Iterator[Sink]:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path, broker: Sink) -> Settings:
-    return Settings(
-        database_url=database_url,
-        data_dir=tmp_path,
-        github_api_url="http://127.0.0.1:9",
-        llm_base_url=None,
-        api_read_tokens=[SecretStr(f"viewer:{READ}")],
-        api_operator_tokens=[SecretStr(f"alice:{OPERATOR}")],
-        k_sink=broker.url,
-    )
+    return api_settings(database_url, tmp_path, k_sink=broker.url)
 
 
 @pytest.fixture
