@@ -11,20 +11,19 @@ so a ``DATABASE_URL`` server must trust local connections (pgserver's socket doe
 from __future__ import annotations
 
 import contextlib
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from shared import bootstrap
 from shared.bootstrap import Container
 from shared.db import Database, bootstrap_database
 from shared.db.migrate import apply_migrations
 from shared.db.pool import connect_params
+from shared.local.fakes.base import serve_fake
 from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,19 +96,14 @@ def db(deps: Container) -> Database:
 
 
 class Served:
-    """A WSGI app served on a loopback port in a background thread."""
+    """A WSGI app served on a loopback port in a background thread (:func:`serve_fake`)."""
 
     def __init__(self, app: Any) -> None:
-        self.server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self._thread = threading.Thread(
-            target=lambda: self.server.serve_forever(poll_interval=0.05), daemon=True
-        )
-        self._thread.start()
+        self._served = serve_fake(app)
+        self.url = self._served.url
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._served.stop()
 
 
 @pytest.fixture

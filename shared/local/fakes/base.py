@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ import flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
 CONTROL_PREFIX = "/_fake/"
+
+log = logging.getLogger("codex_judge.fakes")
 
 
 @dataclass
@@ -272,9 +275,25 @@ class ServedFake:
     server: BaseWSGIServer
     thread: threading.Thread
 
-    def stop(self) -> None:
-        """Stop serving and close the socket; safe to call twice."""
-        self.server.shutdown()
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop serving and close the socket; safe to call twice.
+
+        ``shutdown()`` waits for the serving loop without a bound; it runs in a helper thread
+        joined for at most ``timeout_s`` seconds. A loop that does not stop in time is stuck
+        (blocked on its socket): the socket is then left open and a warning logged, since
+        closing it under the blocked thread would hand its descriptor number to the next
+        socket the process opens.
+        """
+        stopper = threading.Thread(target=self.server.shutdown, name="fake-stop", daemon=True)
+        stopper.start()
+        stopper.join(timeout_s)
+        if stopper.is_alive():
+            log.warning(
+                "fake server %s did not stop within %s s; its socket stays open",
+                self.url,
+                timeout_s,
+            )
+            return
         self.server.server_close()
 
 

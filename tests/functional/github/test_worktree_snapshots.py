@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import base64
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from shared.adapters.git_worktree import GitWorktrees
@@ -21,6 +19,7 @@ from shared.db import Database
 from shared.gates.diff import PullDiff
 from shared.github.snapshots import Snapshot, SnapshotError, parse_name_status
 from shared.github.worktrees import record_files, snapshot_diff, worktrees_of
+from shared.local.fakes.base import serve_fake
 from shared.models.github import PullFile
 from tests.support.gitrepo import GitRepo
 
@@ -212,11 +211,9 @@ def git_http() -> Iterator[tuple[str, list[dict[str, str]]]]:
         seen.append({"path": request.full_path, **dict(request.headers)})
         return Response("not found", status=404)
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/{{repo}}.git", seen
-    server.shutdown()
+    served = serve_fake(app)
+    yield f"{served.url}/{{repo}}.git", seen
+    served.stop()
 
 
 def test_the_token_travels_as_an_http_extra_header_never_in_the_url_or_the_record(

@@ -6,20 +6,19 @@ backoff; one that never answers costs bounded tries and still exits 0 with the p
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from shared.adapters.notify_client import post_notify
 from shared.agents.enrichment import RunFiles, build_payload
 from shared.cli.main import main
 from shared.db import Database
+from shared.local.fakes.base import serve_fake
 
 CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "corpus" / "codex-exec"
 EVENTS = CORPUS / "docs-sample.openai-codex.jsonl"
@@ -72,10 +71,9 @@ def flaky() -> Iterator[tuple[str, list[int]]]:
         seen.append(status)
         return Response("{}", status=status, headers={"Retry-After": "0"})
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/", seen
-    server.shutdown()
+    served = serve_fake(app)
+    yield f"{served.url}/", seen
+    served.stop()
 
 
 def test_a_503_is_retried_with_the_servers_retry_after_until_delivered(

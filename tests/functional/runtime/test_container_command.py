@@ -22,7 +22,6 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -33,11 +32,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from shared.db import Database, bootstrap_database
 from shared.db.migrate import discover
+from shared.local.fakes.base import serve_fake
 from shared.local.mesh.cluster import FunctionProcess, LocalCluster, function_processes
 from shared.local.mesh.kustomize import kustomize_build
 from shared.local.mesh.processes import free_port
@@ -245,9 +244,8 @@ class RecordingSink:
 
     def __init__(self) -> None:
         self.received: list[dict[str, str]] = []
-        self.server = make_server("127.0.0.1", 0, self._app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.served = serve_fake(self._app)
+        self.url = f"{self.served.url}/"
 
     def _app(self, environ: Any, start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
@@ -259,7 +257,7 @@ class RecordingSink:
 def sink() -> Iterator[RecordingSink]:
     recording = RecordingSink()
     yield recording
-    recording.server.shutdown()
+    recording.served.stop()
 
 
 @pytest.fixture(scope="module")

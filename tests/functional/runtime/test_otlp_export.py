@@ -32,8 +32,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from shared.local.fakes.base import serve_fake
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
@@ -98,13 +99,10 @@ def collector() -> Iterator[Collector]:
             received.arrived.notify_all()
         return Response(answer, content_type="application/x-protobuf")
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    received.url = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    served = serve_fake(app)
+    received.url = served.url
     yield received
-    server.shutdown()
-    thread.join()
+    served.stop()
 
 
 def _free_port() -> int:
