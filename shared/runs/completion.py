@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 from shared.argo.metadata import positive_int, repository_name
 from shared.argo.model import Artifact, RunMetadata, WorkflowCompletion, as_text
 from shared.db import Tx, UniqueViolation
+from shared.errors import ConflictError
 from shared.runs.model import Run
 
 MISSING_RUN_METADATA = "missing_run_metadata"
@@ -19,11 +20,23 @@ SUPERSEDED_BY_NEW_ATTEMPT = "superseded_by_new_attempt"
 SUPERSEDED_BY_NEWER_ATTEMPT = "superseded_by_newer_attempt"
 #: Statuses a (new) completion may still decide; later statuses belong to other functions.
 _UNDECIDED = ("notified", "run_complete")
-_ATTEMPT_RETRIES = 5
 
-SQL_ENSURE_RUN = """
-INSERT INTO codex_judge.runs (workflow_uid, status) VALUES (:uid, 'run_complete')
-ON CONFLICT (workflow_uid) DO NOTHING
+# A new workflow uid: the run is inserted and its completion claimed in one round trip (the
+# run_completions foreign key is checked at the end of the statement, which sees the insert).
+# A row inserted by this transaction is as good as locked: a concurrent insert of the same uid
+# waits on the unique index until this transaction ends.
+SQL_INSERT_RUN = """
+WITH run AS (
+    INSERT INTO codex_judge.runs (workflow_uid, status) VALUES (:uid, 'run_complete')
+    ON CONFLICT (workflow_uid) DO NOTHING
+    RETURNING *
+), claim AS (
+    INSERT INTO codex_judge.run_completions (workflow_uid, phase, finished_at, run_id)
+    SELECT :uid, :phase, :finished_at, run.id FROM run
+    ON CONFLICT DO NOTHING
+    RETURNING run_id
+)
+SELECT run.*, EXISTS (SELECT 1 FROM claim) AS claimed FROM run
 """
 SQL_LOCK_RUN = "SELECT * FROM codex_judge.runs WHERE workflow_uid = :uid FOR NO KEY UPDATE"
 SQL_CLAIM_COMPLETION = """
@@ -32,19 +45,25 @@ VALUES (:uid, :phase, :finished_at, :run_id)
 ON CONFLICT DO NOTHING
 RETURNING run_id
 """
-SQL_ATTEMPT_TAKEN = """
-SELECT 1 AS taken FROM codex_judge.runs
-WHERE repository = :repository AND issue_number = :issue AND attempt = :attempt AND id <> :id
-"""
-SQL_MAX_ATTEMPT = """
-SELECT COALESCE(max(attempt), 0) AS max_attempt FROM codex_judge.runs
-WHERE repository = :repository AND issue_number = :issue AND id <> :id
-"""
-SQL_NEWER_ACTIVE = """
-SELECT id FROM codex_judge.runs
-WHERE repository = :repository AND issue_number = :issue AND active AND id <> :id
-  AND attempt > :attempt
-LIMIT 1
+# The attempt (the workflow's own when no other run of the issue holds it, else the highest + 1)
+# and whether a newer attempt of the issue is still active, in one read.
+SQL_CHOOSE_ATTEMPT = """
+WITH chosen AS (
+    SELECT CASE
+             WHEN CAST(:wanted AS integer) IS NULL OR EXISTS (
+                 SELECT 1 FROM codex_judge.runs
+                 WHERE repository = :repository AND issue_number = :issue AND id <> :id
+                   AND attempt = CAST(:wanted AS integer))
+             THEN (SELECT COALESCE(max(attempt), 0) + 1 FROM codex_judge.runs
+                   WHERE repository = :repository AND issue_number = :issue AND id <> :id)
+             ELSE CAST(:wanted AS integer)
+           END AS attempt
+)
+SELECT chosen.attempt,
+       EXISTS (SELECT 1 FROM codex_judge.runs
+               WHERE repository = :repository AND issue_number = :issue AND active
+                 AND id <> :id AND attempt > chosen.attempt) AS newer_active
+FROM chosen
 """
 SQL_SUPERSEDE_OLDER = """
 UPDATE codex_judge.runs
@@ -154,18 +173,21 @@ def record_completion(
     Raises:
         TransientError: via the pool, when the database fails in a retryable way.
     """
-    tx.run(SQL_ENSURE_RUN, uid=completion.uid)
-    row = tx.one(SQL_LOCK_RUN, uid=completion.uid)
-    assert row is not None  # inserted or already present, and locked, in this transaction
-    run = Run.from_row(row)
-    claimed = tx.one(
-        SQL_CLAIM_COMPLETION,
-        uid=completion.uid,
-        phase=completion.phase,
-        finished_at=completion.finished_at,
-        run_id=run.id,
-    )
-    if claimed is None:
+    claim = {
+        "uid": completion.uid,
+        "phase": completion.phase,
+        "finished_at": completion.finished_at,
+    }
+    row = tx.one(SQL_INSERT_RUN, **claim)
+    if row is not None:
+        claimed = bool(row.pop("claimed"))
+        run = Run.from_row(row)
+    else:  # a run of this workflow exists: lock it, then claim this completion
+        row = tx.one(SQL_LOCK_RUN, uid=completion.uid)
+        assert row is not None  # it conflicted, and runs are never deleted
+        run = Run.from_row(row)
+        claimed = tx.one(SQL_CLAIM_COMPLETION, run_id=run.id, **claim) is not None
+    if not claimed:
         return CompletionResult(run=run, duplicate=True)
     meta = merged_metadata(completion, run)
     finished_at = _timestamp(completion.finished_at)
@@ -219,51 +241,47 @@ def record_completion(
 def _apply_with_attempt(
     tx: Tx, base: dict[str, Any], meta: RunMetadata, missing: list[str]
 ) -> CompletionResult:
-    """Assign the attempt and status; retried when a concurrent run takes the same attempt."""
+    """Assign the attempt and status, superseding older active runs of the issue.
+
+    Raises:
+        ConflictError: a concurrent completion of the same issue took the chosen attempt (or
+            became its active run) first; the transaction is lost, and the redelivery (409 is
+            retried) chooses again with that run visible.
+    """
     keys = {"repository": meta.repository, "issue": meta.issue_number, "id": base["id"]}
-    for tries in range(_ATTEMPT_RETRIES):
-        try:
-            with tx.savepoint("run_attempt"):
-                attempt, source = _choose_attempt(tx, keys, meta.attempt)
-                superseded: list[int] = []
-                if missing:
-                    status, reason = "needs_human", MISSING_RUN_METADATA
-                elif tx.one(SQL_NEWER_ACTIVE, attempt=attempt, **keys):
-                    status, reason = "superseded", SUPERSEDED_BY_NEWER_ATTEMPT
-                else:
-                    status, reason = "waiting_for_ci", None
-                    superseded = [
-                        r["id"]
-                        for r in tx.all(
-                            SQL_SUPERSEDE_OLDER,
-                            attempt=attempt,
-                            reason=SUPERSEDED_BY_NEW_ATTEMPT,
-                            **keys,
-                        )
-                    ]
-                row = tx.one(
-                    SQL_APPLY_COMPLETION,
-                    **base,
-                    attempt=attempt,
-                    attempt_source=source,
-                    status=status,
-                    reason=reason,
+    try:
+        chosen = tx.one(SQL_CHOOSE_ATTEMPT, wanted=meta.attempt, **keys)
+        assert chosen is not None  # a one-row SELECT
+        attempt = int(chosen["attempt"])
+        source = "workflow" if attempt == meta.attempt else "computed"
+        superseded: list[int] = []
+        if missing:
+            status, reason = "needs_human", MISSING_RUN_METADATA
+        elif chosen["newer_active"]:
+            status, reason = "superseded", SUPERSEDED_BY_NEWER_ATTEMPT
+        else:
+            status, reason = "waiting_for_ci", None
+            superseded = [
+                r["id"]
+                for r in tx.all(
+                    SQL_SUPERSEDE_OLDER, attempt=attempt, reason=SUPERSEDED_BY_NEW_ATTEMPT, **keys
                 )
-        except UniqueViolation:
-            if tries == _ATTEMPT_RETRIES - 1:
-                raise
-            continue
-        assert row is not None
-        return CompletionResult(run=Run.from_row(row), superseded=superseded, missing=missing)
-    raise AssertionError("unreachable: the loop returns or raises")
-
-
-def _choose_attempt(tx: Tx, keys: Mapping[str, Any], wanted: int | None) -> tuple[int, str]:
-    """``(attempt, attempt_source)``: the wanted attempt if free, else max + 1."""
-    if wanted is not None and tx.one(SQL_ATTEMPT_TAKEN, attempt=wanted, **keys) is None:
-        return wanted, "workflow"
-    row = tx.one(SQL_MAX_ATTEMPT, **keys)
-    return int(row["max_attempt"] if row else 0) + 1, "computed"
+            ]
+        row = tx.one(
+            SQL_APPLY_COMPLETION,
+            **base,
+            attempt=attempt,
+            attempt_source=source,
+            status=status,
+            reason=reason,
+        )
+    except UniqueViolation as exc:
+        raise ConflictError(
+            f"a concurrent completion of {meta.repository}#{meta.issue_number} took attempt"
+            " or the active run first; retry"
+        ) from exc
+    assert row is not None
+    return CompletionResult(run=Run.from_row(row), superseded=superseded, missing=missing)
 
 
 def record_artifacts(tx: Tx, run_id: int, artifacts: Iterable[Artifact]) -> None:

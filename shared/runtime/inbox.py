@@ -25,17 +25,29 @@ __all__ = ["process", "reply_event"]
 
 log = logging.getLogger("codex_judge.runtime")
 
-# A transaction-scoped advisory lock per (consumer, source, id): a concurrent duplicate gets 409
-# at once instead of holding a pooled connection while it waits on the first one's inbox row.
-SQL_TRY_LOCK = (
-    "SELECT pg_try_advisory_xact_lock(hashtext(:consumer), hashtext(:source || ' ' || :id)) AS ok"
-)
-
+# One round trip claims the event: a transaction-scoped advisory lock per (consumer, source, id)
+# (a concurrent duplicate gets 409 at once instead of holding a pooled connection while it waits
+# on the first one's inbox row), the inbox row inserted only under that lock, and the stored
+# reply of an earlier delivery. ``lock`` calls a volatile function, so Postgres evaluates it
+# once, before ``claim`` reads it. ``known``/``reply`` come from the statement's snapshot: a row
+# committed by another delivery between the snapshot and the lock is missing from them while
+# the insert still conflicts with it, so that case reads the row again (SQL_INBOX_GET).
 SQL_INBOX_CLAIM = """
-INSERT INTO runtime.inbox (consumer, source, event_id, event_type)
-VALUES (:consumer, :source, :id, :type)
-ON CONFLICT DO NOTHING
-RETURNING event_id
+WITH lock AS (
+    SELECT pg_try_advisory_xact_lock(hashtext(:consumer), hashtext(:source || ' ' || :id)) AS ok
+), claim AS (
+    INSERT INTO runtime.inbox (consumer, source, event_id, event_type)
+    SELECT :consumer, :source, :id, :type FROM lock WHERE lock.ok
+    ON CONFLICT DO NOTHING
+    RETURNING event_id
+)
+SELECT lock.ok,
+       EXISTS (SELECT 1 FROM claim) AS claimed,
+       earlier.event_id IS NOT NULL AS known,
+       earlier.reply
+FROM lock
+LEFT JOIN runtime.inbox AS earlier
+       ON earlier.consumer = :consumer AND earlier.source = :source AND earlier.event_id = :id
 """
 SQL_INBOX_GET = """
 SELECT reply FROM runtime.inbox WHERE consumer = :consumer AND source = :source AND event_id = :id
@@ -93,11 +105,11 @@ def process(
     )
     with deps.db.transaction() as tx:
         keys = {"consumer": consumer, "source": event.source, "id": event.id}
-        lock = tx.one(SQL_TRY_LOCK, **keys)
-        if not (lock and lock["ok"]):
+        claim = tx.one(SQL_INBOX_CLAIM, type=event.type, **keys)
+        if not (claim and claim["ok"]):
             raise ConflictError("the same event is being processed by another delivery")
-        if tx.one(SQL_INBOX_CLAIM, type=event.type, **keys) is None:
-            row = tx.one(SQL_INBOX_GET, **keys)
+        if not claim["claimed"]:
+            row = claim if claim["known"] else tx.one(SQL_INBOX_GET, **keys)
             stored = row["reply"] if row else None
             bound.info("duplicate delivery answered from the inbox")
             return OutgoingEvent.from_dict(stored) if stored else None

@@ -18,11 +18,12 @@ from tests.functional.run_complete.test_run_complete import PARAMS, _codex_recor
 
 __all__ = ["github"]  # the fake GitHub fixture the judge reads
 
-#: run-complete, one new Argo completion: inbox lock and claim, run upsert and lock,
-#: completion dedupe, attempt, supersede, run update, artifacts, reply.
-RUN_COMPLETE_STATEMENTS = 11
-#: A duplicate delivery: inbox lock, claim (conflict), the stored reply.
-DUPLICATE_STATEMENTS = 3
+#: run-complete, one new Argo completion: the inbox claim (lock, claim and stored reply in one),
+#: the run inserted with its completion claimed, the attempt chosen, older attempts superseded,
+#: the run updated, artifacts, the reply. No savepoint (a lost attempt race is a 409).
+RUN_COMPLETE_STATEMENTS = 7
+#: A duplicate delivery: the inbox claim, which reads the stored reply in the same statement.
+DUPLICATE_STATEMENTS = 1
 #: The judge, one decision (offline judge, CI and review passed) with its GitHub reads: 8 of
 #: them are the ETag cache's one-statement reads and writes (4 GitHub reads, each a 200).
 JUDGE_STATEMENTS = 21

@@ -11,6 +11,7 @@ from typing import Any
 from shared import runs
 from shared.argo import WorkflowCompletion, parse_completion
 from shared.db import Database
+from shared.errors import ConflictError
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -102,12 +103,19 @@ def test_taken_attempt_becomes_max_plus_one(db: Database) -> None:
 
 
 def test_concurrent_completions_for_one_issue_get_distinct_attempts(db: Database) -> None:
+    """The second writer waits on the first's uncommitted attempt number, then loses its
+    transaction with a 409 (no savepoint on the hot path); its redelivery takes the next
+    attempt and supersedes the first run."""
     results: dict[str, Any] = {}
     with db.transaction() as tx:
         first = runs.record_completion(tx, _completion("uid-a", attempt=None))
 
         def other() -> None:
-            results["b"] = _record(db, _completion("uid-b", attempt=None))
+            try:
+                _record(db, _completion("uid-b", attempt=None))
+            except ConflictError as exc:
+                results["conflict"] = exc
+            results["b"] = _record(db, _completion("uid-b", attempt=None))  # the redelivery
 
         worker = threading.Thread(target=other)
         worker.start()
@@ -124,6 +132,7 @@ def test_concurrent_completions_for_one_issue_get_distinct_attempts(db: Database
             time.sleep(0.02)
     worker.join(timeout=10)
     assert first.run.attempt == 1
+    assert isinstance(results["conflict"], ConflictError)
     assert results["b"].run.attempt == 2
     assert results["b"].run.status == "waiting_for_ci"
     assert _run(db, "uid-a").status == "superseded"
