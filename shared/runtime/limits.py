@@ -82,8 +82,14 @@ def loads(
         PermanentError: ``malformed`` when ``raw`` is not JSON text; :class:`InvalidDataError`
             (422) for a limit, naming the field.
     """
+    numbers = _NumberScan()
     try:
-        doc = json.loads(raw, parse_constant=_refuse_constant)
+        doc = json.loads(
+            raw,
+            parse_constant=_refuse_constant,
+            parse_int=numbers.integer,
+            parse_float=numbers.real,
+        )
     except RecursionError as exc:
         raise _too_deep(field) from exc
     except _NotJson as exc:
@@ -94,7 +100,57 @@ def loads(
         raise InvalidDataError(
             f"{field}: a number is out of range ({exc})", field=field, limit="bigint"
         ) from exc
+    plain = isinstance(raw, bytes) and _plain_text(raw) and _nesting(raw) <= MAX_JSON_DEPTH
+    if plain and not numbers.unusual:
+        return doc  # nothing :func:`clean` would refuse or replace: skip its walk
     return clean(doc, field=field)
+
+
+class _NumberScan:
+    """``json.loads`` number hooks that note a number :func:`clean` must look at in context:
+    an integer outside Postgres ``integer`` (allowed or not depends on its member's name) or a
+    float that overflowed to infinity."""
+
+    def __init__(self) -> None:
+        self.unusual = False
+
+    def integer(self, text: str) -> int:
+        value = int(text)
+        if not INTEGER_RANGE[0] <= value <= INTEGER_RANGE[1]:
+            self.unusual = True
+        return value
+
+    def real(self, text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):
+            self.unusual = True
+        return value
+
+
+def _plain_text(raw: bytes) -> bool:
+    """True when no string of the document can hold a NUL or a lone surrogate: UTF-8 with no
+    ``\\u`` escape (JSON refuses raw control characters, and a lone surrogate is not UTF-8).
+    UTF-16/32 text is left to the walk."""
+    return b"\\u" not in raw and json.detect_encoding(raw) == "utf-8"
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\\\]|\\\\.)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _nesting(raw: bytes) -> int:
+    """The deepest nesting of objects/arrays in valid UTF-8 JSON ``raw``, counted on its
+    brackets outside strings (0 when there are too few brackets to matter)."""
+    if raw.count(b"{") + raw.count(b"[") <= MAX_JSON_DEPTH:
+        return 0
+    depth = deepest = 0
+    for bracket in _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS):
+        if bracket in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
 
 
 def clean(doc: Any, *, field: str = "data") -> Any:
