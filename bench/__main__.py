@@ -13,6 +13,9 @@ issue 12), one ``name: value`` line each.
 * ``cold_start_vs_floor``: seconds from spawning run-complete to its first answered event ÷ the
   same for a bare functions-framework process with the same imports (:mod:`bench.cold_floor`);
   median of ``COLD_ROUNDS``.
+* ``judge_vs_floor``: the judge's decisions per second (each a whole decision for its own run,
+  with its GitHub reads from the fake over HTTP) ÷ the same floor, same client
+  (:mod:`bench.judge_floor`).
 * then the agent-message, judge and GitHub-request lines of the earlier issues.
 """
 
@@ -46,6 +49,7 @@ SOURCE = (
     "#argo.workflows.completions"
 )
 EVENTS = int(os.environ.get("BENCH_EVENTS", "400"))
+JUDGE_EVENTS = int(os.environ.get("BENCH_JUDGE_EVENTS", "100"))
 CLIENTS = 4
 ROUNDS = 3
 COLD_ROUNDS = 3
@@ -125,28 +129,64 @@ def _bodies(n: int) -> list[bytes]:
 
 
 def _blast(url: str, bodies: list[bytes], offset: int) -> float:
-    """Send every body; returns events per second (all must be answered 2xx)."""
+    """Send every body as a Kafka record's CloudEvent; returns events per second."""
+    return _send_all(
+        url,
+        [
+            (
+                {
+                    "ce-specversion": "1.0",
+                    "ce-type": "dev.knative.kafka.event",
+                    "ce-source": SOURCE,
+                    "ce-id": f"partition:0/offset:{offset + n}",
+                    "ce-subject": f"partition:0#{offset + n}",
+                },
+                body,
+            )
+            for n, body in enumerate(bodies)
+        ],
+    )
 
-    def send(item: tuple[int, bytes]) -> int:
-        n, body = item
-        headers = {
-            "ce-specversion": "1.0",
-            "ce-type": "dev.knative.kafka.event",
-            "ce-source": SOURCE,
-            "ce-id": f"partition:0/offset:{offset + n}",
-            "ce-subject": f"partition:0#{offset + n}",
-        }
+
+def _send_all(url: str, deliveries: list[tuple[dict[str, str], bytes]]) -> float:
+    """POST every (headers, body) from ``CLIENTS`` threads; returns deliveries per second (all
+    must be answered 2xx)."""
+
+    def send(delivery: tuple[dict[str, str], bytes]) -> int:
+        headers, body = delivery
         return client.post(url, content=body, headers=headers).status_code
 
     with httpx.Client(timeout=30, limits=httpx.Limits(max_connections=CLIENTS)) as client:
         started = time.perf_counter()
         with ThreadPoolExecutor(CLIENTS) as pool:
-            codes = list(pool.map(send, enumerate(bodies)))
+            codes = list(pool.map(send, deliveries))
         elapsed = time.perf_counter() - started
     bad = [c for c in codes if c >= 300]
     if bad:
         raise SystemExit(f"{len(bad)} events failed, e.g. HTTP {bad[0]}")
-    return len(bodies) / elapsed
+    return len(deliveries) / elapsed
+
+
+def _judge_vs_floor(db: Database, env: dict[str, str], floor: str) -> tuple[float, float]:
+    """Median decisions per second of the judge and of the floor (:mod:`bench.judge_floor`)."""
+    from bench.judge_floor import events, fake_github, seed_runs
+
+    github = fake_github()
+    judge_proc, judge = _start(
+        ROOT / "functions/judge/main.py", {**env, "CODEX_JUDGE_GITHUB_API_URL": github.url}
+    )
+    try:
+        deliveries = events(seed_runs(db, 1, JUDGE_EVENTS * (ROUNDS + 1)))
+        _send_all(judge, deliveries[:JUDGE_EVENTS])  # warm-up
+        floor_eps, judge_eps = [], []
+        for r in range(1, ROUNDS + 1):
+            chunk = deliveries[JUDGE_EVENTS * r : JUDGE_EVENTS * (r + 1)]
+            floor_eps.append(_send_all(floor, chunk))
+            judge_eps.append(_send_all(judge, chunk))
+        return statistics.median(judge_eps), statistics.median(floor_eps)
+    finally:
+        judge_proc.terminate()  # type: ignore[attr-defined]
+        github.stop()
 
 
 def _line(name: str, value: object) -> None:
@@ -198,6 +238,9 @@ def main() -> int:
         _, large = _rounds(floor, subject, bodies, 50 + EVENTS * ROUNDS)
         _line("scale_10e5_vs_10e3", round(large / small, 3))
         _line("runs_stored_small", stored)
+        judge_eps, judge_floor_eps = _judge_vs_floor(db, env, floor)
+        _line("judge_vs_floor", round(judge_eps / judge_floor_eps, 3))
+        _line("judge_decisions_per_s", round(judge_eps, 1))
         for proc in procs:
             proc.terminate()  # type: ignore[attr-defined]
         procs = []
