@@ -100,8 +100,8 @@ def loads(
         raise InvalidDataError(
             f"{field}: a number is out of range ({exc})", field=field, limit="bigint"
         ) from exc
-    plain = isinstance(raw, bytes) and _plain_text(raw) and _nesting(raw) <= MAX_JSON_DEPTH
-    if plain and not numbers.unusual:
+    text = _plain_utf8(raw)
+    if text is not None and not numbers.unusual and _nesting(text) <= MAX_JSON_DEPTH:
         return doc  # nothing :func:`clean` would refuse or replace: skip its walk
     return clean(doc, field=field)
 
@@ -127,24 +127,33 @@ class _NumberScan:
         return value
 
 
-def _plain_text(raw: bytes) -> bool:
-    """True when no string of the document can hold a NUL or a lone surrogate: UTF-8 with no
-    ``\\u`` escape (JSON refuses raw control characters, and a lone surrogate is not UTF-8).
-    UTF-16/32 text is left to the walk."""
-    return b"\\u" not in raw and json.detect_encoding(raw) == "utf-8"
+def _plain_utf8(raw: bytes | str) -> bytes | None:
+    """``raw`` as UTF-8 when no string of the document can hold a NUL or a lone surrogate,
+    else None. Valid JSON text has no raw control character, so a NUL needs a ``\\u`` escape;
+    a lone surrogate needs the escape too in UTF-8 bytes (it is not UTF-8), and may stand raw in
+    ``str`` input (decoded from an outer document). UTF-16/32 bytes are left to the walk."""
+    if isinstance(raw, str):
+        if "\\u" in raw or _SURROGATE.search(raw):
+            return None
+        return raw.encode()
+    if b"\\u" in raw or json.detect_encoding(raw) != "utf-8":
+        return None
+    return raw
 
 
-_JSON_STRING = re.compile(rb'"(?:[^"\\\\]|\\\\.)*"')
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 def _nesting(raw: bytes) -> int:
     """The deepest nesting of objects/arrays in valid UTF-8 JSON ``raw``, counted on its
-    brackets outside strings (0 when there are too few brackets to matter)."""
+    brackets outside strings (0 when there are too few brackets to matter). Without an escaped
+    quote, the text outside strings is every other piece between quotes."""
     if raw.count(b"{") + raw.count(b"[") <= MAX_JSON_DEPTH:
         return 0
+    outside = _JSON_STRING.sub(b"", raw) if b'\\"' in raw else b"".join(raw.split(b'"')[::2])
     depth = deepest = 0
-    for bracket in _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS):
+    for bracket in outside.translate(None, _NOT_BRACKETS):
         if bracket in b"[{":
             depth += 1
             deepest = max(deepest, depth)

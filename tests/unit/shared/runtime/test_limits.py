@@ -29,14 +29,14 @@ DOCS = st.recursive(
 )
 
 
-def _walk(raw: bytes) -> Any:
+def _walk(raw: bytes | str) -> Any:
     try:
         return clean(json.loads(raw))
     except InvalidDataError as exc:
         return ("refused", exc.field)
 
 
-def _fast(raw: bytes) -> Any:
+def _fast(raw: bytes | str) -> Any:
     try:
         return loads(raw)
     except InvalidDataError as exc:
@@ -46,7 +46,8 @@ def _fast(raw: bytes) -> Any:
 @settings(max_examples=300, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(DOCS)
 def test_the_fast_path_decides_as_the_walk(doc: Any) -> None:
-    for raw in (json.dumps(doc).encode(), json.dumps(doc, ensure_ascii=False).encode()):
+    text = json.dumps(doc, ensure_ascii=False)
+    for raw in (json.dumps(doc).encode(), text.encode(), text):
         assert _fast(raw) == _walk(raw)
 
 
@@ -54,13 +55,23 @@ def _nested(levels: int) -> bytes:
     return b"[" * levels + b"]" * levels
 
 
+def _deep(levels: int) -> Any:
+    value: Any = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
         (_nested(MAX_JSON_DEPTH), ...),
         (_nested(MAX_JSON_DEPTH + 1), ("refused", "data" + ".0" * MAX_JSON_DEPTH)),
-        # Brackets inside strings are not nesting.
+        # Brackets inside strings are not nesting, with and without escaped quotes.
         (json.dumps({"s": "[" * 200, "a": [[1]] * 40}).encode(), ...),
+        (json.dumps({"s": '"]]]]' * 50, "a": [[1]] * 40}).encode(), ...),
+        (json.dumps({"s": '"]]]]' * 50, "a": _deep(MAX_JSON_DEPTH)}).encode(), ...),
+        (json.dumps({"s": '"[[[[' * 50, "a": _deep(MAX_JSON_DEPTH - 1)}).encode(), ...),
         (b'{"pr_number": 2147483648}', ("refused", "data.pr_number")),
         (b'{"id": 2147483648}', {"id": 2147483648}),
         (b'{"number": [1, 2147483648]}', ("refused", "data.number.1")),
@@ -69,9 +80,11 @@ def _nested(levels: int) -> bytes:
         (b'{"t": "\\ud800"}', ("refused", "data.t")),
         (b'{"t": "\\ud83d\\ude00"}', {"t": "\U0001f600"}),
         ('{"t": "\ud800"}'.encode("utf-16", "surrogatepass"), ("refused", "data.t")),
+        ('{"t": "\ud800"}', ("refused", "data.t")),  # a str decoded from an outer document
+        ('{"t": "\\u0000"}', {"t": NUL_REPLACEMENT}),
     ],
 )
-def test_edges_decide_as_the_walk(raw: bytes, expected: Any) -> None:
+def test_edges_decide_as_the_walk(raw: bytes | str, expected: Any) -> None:
     assert _fast(raw) == _walk(raw)
     if expected is not ...:
         assert _fast(raw) == expected
