@@ -4,40 +4,42 @@
 =============================  =============================================================
 table                          deleted when
 =============================  =============================================================
-``runtime.inbox``              received more than :attr:`Retention.inbox_days` ago (past the
+``runtime.inbox``              received more than ``retention_inbox_days`` ago (past the
                                redelivery horizon: Knative's retries give up within minutes,
                                a Kafka replay is re-read from the run-complete offsets), and
                                its run, if any, is not active
-``github.etag_cache``          not refreshed for :attr:`Retention.etag_days` (an entry read
+``github.etag_cache``          not refreshed for ``retention_etag_days`` (an entry read
                                since is rewritten on every 200; a 304 keeps its stored_at, so
                                a hot entry may go and costs one unconditional read)
-``github.events``              published more than :attr:`Retention.deliveries_days` ago:
+``github.events``              published more than ``retention_deliveries_days`` ago:
                                GitHub redelivers a delivery only within 3 days ("Redelivering
                                webhooks"), so a duplicate delivery finds its row until then
-``runtime.dead_letters``       replayed more than :attr:`Retention.dead_letters_days` ago
+``runtime.dead_letters``       replayed more than ``retention_dead_letters_days`` ago
                                (never an unreplayed one: a person still has to look at it)
 ``workflow_comms.agent_``      of a run that ended (not active) more than
-``messages``                   :attr:`Retention.agent_messages_days` ago, or never linked to a
+``messages``                   ``retention_agent_messages_days`` ago, or never linked to a
                                run and older than that
-``runtime.timers``             done more than :attr:`Retention.timers_days` ago and its run
+``runtime.timers``             done more than ``retention_timers_days`` ago and its run
                                not active (a pending timer is never touched, nor an active
                                run's done deadline: it must not be armed again)
 =============================  =============================================================
 
 Never deleted: runs, completions, evaluations, effects and write actions (an effect's row is
 what stops a side effect from happening twice), policies. Each batch deletes at most
-:attr:`Retention.batch` rows of one table, oldest first, in a transaction of its own, rows
+``retention_batch`` rows of one table, oldest first, in a transaction of its own, rows
 another transaction holds skipped (``FOR UPDATE SKIP LOCKED``), so a tick never waits on the
 event path and the event path waits on no tick for long. The batches walk the indexes of
-migration 0014.
+migration 0014. The horizons are settings (:class:`shared.settings.retention.RetentionSettings`,
+``CODEX_JUDGE_RETENTION_*``); the defaults keep a week of inbox rows, GitHub deliveries past
+GitHub's 3-day redelivery window, a month of replayed dead letters and of finished runs' agent
+messages.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from shared.db import Database
 from shared.runtime import dead_letters
+from shared.settings.retention import RetentionSettings
 
 # Each DELETE picks its batch by ctid (the row's physical address, stable within the statement)
 # from an index-ordered, locked sub-select: one statement per table and tick.
@@ -98,38 +100,23 @@ DELETE FROM runtime.timers WHERE ctid = ANY(ARRAY(
 """
 
 
-@dataclass(frozen=True)
-class Retention:
-    """How long each growing table keeps a row that nothing needs any more, in days, and the
-    most rows one batch deletes from one table.
-
-    The defaults keep a week of inbox rows (a duplicate delivery is answered from them),
-    GitHub deliveries past GitHub's 3-day redelivery window, a month of replayed dead letters
-    and of finished runs' agent messages.
-    """
-
-    inbox_days: int = 7
-    etag_days: int = 2
-    deliveries_days: int = 7
-    dead_letters_days: int = 30
-    agent_messages_days: int = 30
-    timers_days: int = 7
-    batch: int = 1000
-
-
-def statements(policy: Retention) -> list[tuple[str, str, int]]:
+def statements(horizons: RetentionSettings) -> list[tuple[str, str, int]]:
     """``(table, DELETE statement, days)`` for each table, in the order a tick runs them."""
     return [
-        ("runtime.inbox", SQL_INBOX, policy.inbox_days),
-        ("github.etag_cache", SQL_ETAGS, policy.etag_days),
-        ("github.events", SQL_DELIVERIES, policy.deliveries_days),
-        ("runtime.dead_letters", SQL_DEAD_LETTERS, policy.dead_letters_days),
-        ("workflow_comms.agent_messages", SQL_AGENT_MESSAGES, policy.agent_messages_days),
-        ("runtime.timers", SQL_TIMERS, policy.timers_days),
+        ("runtime.inbox", SQL_INBOX, horizons.retention_inbox_days),
+        ("github.etag_cache", SQL_ETAGS, horizons.retention_etag_days),
+        ("github.events", SQL_DELIVERIES, horizons.retention_deliveries_days),
+        ("runtime.dead_letters", SQL_DEAD_LETTERS, horizons.retention_dead_letters_days),
+        (
+            "workflow_comms.agent_messages",
+            SQL_AGENT_MESSAGES,
+            horizons.retention_agent_messages_days,
+        ),
+        ("runtime.timers", SQL_TIMERS, horizons.retention_timers_days),
     ]
 
 
-def run_batches(db: Database, policy: Retention = Retention()) -> dict[str, int]:
+def run_batches(db: Database, horizons: RetentionSettings) -> dict[str, int]:
     """Delete one batch from each table, each in a transaction of its own.
 
     Returns:
@@ -139,7 +126,7 @@ def run_batches(db: Database, policy: Retention = Retention()) -> dict[str, int]
         TransientError: the database failed; batches already committed stay deleted.
     """
     deleted: dict[str, int] = {}
-    for table, sql, days in statements(policy):
+    for table, sql, days in statements(horizons):
         with db.transaction() as tx:
-            deleted[table] = max(0, tx.run(sql, days=days, batch=policy.batch))
+            deleted[table] = max(0, tx.run(sql, days=days, batch=horizons.retention_batch))
     return deleted

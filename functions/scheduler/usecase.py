@@ -48,7 +48,8 @@ def on_ping(event: Envelope, ctx: Context) -> Outcome:
     work = owners_with_work(ctx)
     for data in work:
         ctx.deps.broker().publish(wake_up(event, data, ctx.deps.settings.event_source))
-    deleted = {t: n for t, n in retention.run_batches(ctx.deps.db).items() if n}
+    batches = retention.run_batches(ctx.deps.db, ctx.deps.settings)
+    deleted = {t: n for t, n in batches.items() if n}
     kept = f"; retention deleted {deleted}" if deleted else ""
     if not work:
         return NoReply(f"tick: nothing due{kept}")

@@ -33,6 +33,7 @@ from pydantic_settings import (
 )
 
 from shared.settings.artifacts import ArtifactSettings
+from shared.settings.retention import RetentionSettings
 from shared.settings.worktrees import WorktreeSettings
 
 SECRETS_DIR_ENV = "CODEX_JUDGE_SECRETS_DIR"
@@ -45,7 +46,7 @@ def _csv(value: object) -> object:
     return value
 
 
-class Settings(ArtifactSettings, WorktreeSettings):
+class Settings(ArtifactSettings, WorktreeSettings, RetentionSettings):
     """All knobs of one process. Read once per process by :func:`get_settings`."""
 
     model_config = SettingsConfigDict(

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
 from functions.scheduler import retention
-from functions.scheduler.retention import Retention
 from shared.db import Database
+from shared.settings import Settings
+from shared.settings.retention import RetentionSettings
 from tests.functional.scheduler.test_scheduler import Ingress, ingress, run_in, scheduler, tick
 
 __all__ = ["ingress", "scheduler"]  # fixtures used here
@@ -97,9 +101,24 @@ def test_a_batch_deletes_at_most_its_bound_oldest_first(db: Database) -> None:
             " SELECT 'c', 's', 'e' || g, 't', now() - make_interval(days => 100 - g)"
             " FROM generate_series(1, 5) g"
         )
-    policy = Retention(batch=2)
+    policy = RetentionSettings(retention_batch=2)
     assert retention.run_batches(db, policy)["runtime.inbox"] == 2
     assert _left(db)["inbox"] == ["e3", "e4", "e5"]
     assert retention.run_batches(db, policy)["runtime.inbox"] == 2
     assert retention.run_batches(db, policy)["runtime.inbox"] == 1
     assert retention.run_batches(db, policy)["runtime.inbox"] == 0
+
+
+def test_the_horizons_are_settings_and_guard_githubs_redelivery_window(
+    db: Database, monkeypatch: Any
+) -> None:
+    with db.transaction() as tx:
+        tx.run(
+            "INSERT INTO runtime.inbox (consumer, source, event_id, event_type, received_at)"
+            " VALUES ('c', 's', 'four-days-old', 't', now() - interval '4 days')"
+        )
+    assert retention.run_batches(db, Settings())["runtime.inbox"] == 0  # 7 days by default
+    monkeypatch.setenv("CODEX_JUDGE_RETENTION_INBOX_DAYS", "3")
+    assert retention.run_batches(db, Settings())["runtime.inbox"] == 1
+    with pytest.raises(ValidationError, match="retention_deliveries_days"):
+        Settings(retention_deliveries_days=2)  # GitHub redelivers for 3 days
