@@ -6,7 +6,8 @@ Pages: ``/ui/login`` (a token opens a session cookie: HttpOnly, SameSite=Strict,
 HTTPS), ``/ui/runs`` (filters, keyset pages), ``/ui/runs/<id>`` (verdict and evidence, links,
 the pipeline's timeline, effects, timers, actions), ``/ui/pulls/<owner>/<repo>/<n>`` (tabs:
 Overview, Conversation, Checks by commit, Files, Judge), ``/ui/policies/<owner>/<repo>`` (the
-effective policy and its hash), ``/ui/dead-letters`` (with a replay button).
+effective policy, its hash and versions, the findings recorded), ``/ui/dead-letters`` (with a
+replay button).
 Every form that acts carries the session's CSRF token and an idempotency key made when the page
 was rendered, so a double submit acts once; actions need an operator token's session and go
 through :func:`functions.api.routes.perform` like the JSON api's.
@@ -26,12 +27,13 @@ from functions.api import reads
 from functions.api.app import ApiError, Call, parse_query, path_ids, ring, sessions
 from functions.api.auth import SESSION_COOKIE, SESSION_MAX_AGE_S, Principal, Session, check_csrf
 from functions.api.models import IssueQuery, RunQuery
-from functions.api.policies import policy_view
+from functions.api.policies import policy_findings, policy_view
 from functions.api.pulls import pull_detail
 from shared import bootstrap
 from shared.errors import CodexJudgeError
-from shared.operator.actions import CANCELLABLE
+from shared.operator.actions import CANCELLABLE, JUDGED_AGAIN_FROM
 from shared.operator.dead_letters import DeadLetterQuery, list_dead_letters
+from shared.operator.findings import FindingsQuery
 from shared.operator.model import Action, ApproveRequest, CancelRequest, ReplayRequest, RerunRequest
 
 HERE = Path(__file__).resolve().parent
@@ -239,19 +241,41 @@ def pull(owner: str, repo: str, number: str) -> flask.Response:
 
 @bp.get("/policies/<owner>/<repo>")
 def policy(owner: str, repo: str) -> flask.Response:
-    """A repository's effective policy with its hash, layers and pack history."""
+    """A repository's effective policy with its hash, layers and pack history, and the gate
+    findings recorded in its evaluations (newest first, paged; filters ``code`` and
+    ``policy_hash`` as in the JSON api)."""
     current = _session()
     if current is None:
         return _login_redirect()
     principal, session = current
+    error = None
+    try:
+        query = parse_query(FindingsQuery, flask.request.args)
+    except ApiError as exc:
+        error, query = exc.message, FindingsQuery()
     try:
         path = path_ids({"owner": owner, "repo": repo}, ("owner", "repo"))
+        repository = f"{path['owner']}/{path['repo']}"
         deps = bootstrap.container()
         with deps.db.transaction() as tx:
-            view = policy_view(tx, deps.settings, f"{path['owner']}/{path['repo']}")
+            view = policy_view(tx, deps.settings, repository)
+            findings = policy_findings(tx, deps.settings, repository, query)
     except CodexJudgeError as exc:
         return _render("error.html", status=exc.status, message=exc.message)
-    return _render("policy.html", view=view, principal=principal, csrf=session.csrf)
+    args = {k: v for k, v in flask.request.args.items() if k != "cursor" and v}
+    cursor = findings.next_cursor
+    next_url = f"?{urlencode({**args, 'cursor': cursor})}#findings" if cursor else None
+    return _render(
+        "policy.html",
+        status=400 if error else 200,
+        view=view,
+        findings=findings,
+        query=query,
+        error=error,
+        next_url=next_url,
+        principal=principal,
+        csrf=session.csrf,
+    )
 
 
 @bp.get("/runs/<run_id>")
@@ -282,7 +306,7 @@ def run(run_id: str) -> flask.Response:
 def available_actions(status: str) -> list[str]:
     """The run actions whose compare-and-set could succeed from ``status`` (the others would
     only be refused, so their buttons are not shown)."""
-    out = ["approve", "rerun"] if status == "needs_human" else []
+    out = [a for a in ("approve", "rerun") if status in JUDGED_AGAIN_FROM[a]]
     return [*out, "cancel"] if status in CANCELLABLE else out
 
 

@@ -221,6 +221,7 @@ def test_openapi_document_is_valid_3_1_and_covers_every_endpoint(api: str) -> No
         "/api/dead-letters",
         "/api/github/pulls/{owner}/{repo}/{number}",
         "/api/policies/{owner}/{repo}",
+        "/api/policies/{owner}/{repo}/findings",
         "/api/agents/events",
         "/api/runs/{run_id}/approve",
         "/api/runs/{run_id}/rerun",
