@@ -29,6 +29,7 @@ from functions.api.auth import SESSION_COOKIE, SESSION_MAX_AGE_S, Principal, Ses
 from functions.api.models import IssueQuery, RunQuery
 from functions.api.policies import policy_findings, policy_view
 from functions.api.pulls import pull_detail
+from functions.api.throttle import Throttle, client_address
 from shared import bootstrap
 from shared.errors import CodexJudgeError
 from shared.operator.actions import CANCELLABLE, JUDGED_AGAIN_FROM
@@ -94,10 +95,23 @@ def _safe_next(target: str | None) -> str:
 
 @bp.post("/login")
 def login_submit() -> flask.Response:
+    """Open a session for a valid token; a wrong one is 401 and counted per client address,
+    and an address past the limit is 429 with ``Retry-After`` before its token is looked at
+    (:mod:`functions.api.throttle`)."""
     deps = bootstrap.container()
-    principal = ring(deps).verify(flask.request.form.get("token", "").strip())
     target = _safe_next(flask.request.form.get("next"))
+    throttle = Throttle.from_settings(deps.settings, "login")
+    client = client_address(flask.request, deps.settings.api_proxy_hops)
+    with deps.db.transaction() as tx:
+        wait = throttle.blocked(tx, client)
+    if wait is not None:
+        page = _render("login.html", status=429, next=target, wait_s=wait)
+        page.headers["Retry-After"] = str(wait)
+        return page
+    principal = ring(deps).verify(flask.request.form.get("token", "").strip())
     if principal is None:
+        with deps.db.transaction() as tx:
+            throttle.fail(tx, client)
         return _render("login.html", status=401, next=target, failed=True)
     response = flask.redirect(target)
     response.set_cookie(

@@ -22,6 +22,9 @@ table                          deleted when
 ``runtime.timers``             done more than :attr:`Retention.timers_days` ago and its run
                                not active (a pending timer is never touched, nor an active
                                run's done deadline: it must not be armed again)
+``runtime.auth_failures``      the failed sign-in counters of windows that started more than
+                               :attr:`Retention.auth_failures_days` ago (a window lasts
+                               minutes: ``api_auth_window_s``)
 =============================  =============================================================
 
 Never deleted: runs, completions, evaluations, effects and write actions (an effect's row is
@@ -96,6 +99,14 @@ DELETE FROM runtime.timers WHERE ctid = ANY(ARRAY(
     LIMIT :batch
     FOR UPDATE SKIP LOCKED))
 """
+SQL_AUTH_FAILURES = """
+DELETE FROM runtime.auth_failures WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM runtime.auth_failures
+    WHERE window_start < now() - make_interval(days => :days)
+    ORDER BY window_start
+    LIMIT :batch
+    FOR UPDATE SKIP LOCKED))
+"""
 
 
 @dataclass(frozen=True)
@@ -114,6 +125,7 @@ class Retention:
     dead_letters_days: int = 30
     agent_messages_days: int = 30
     timers_days: int = 7
+    auth_failures_days: int = 1
     batch: int = 1000
 
 
@@ -126,6 +138,7 @@ def statements(policy: Retention) -> list[tuple[str, str, int]]:
         ("runtime.dead_letters", SQL_DEAD_LETTERS, policy.dead_letters_days),
         ("workflow_comms.agent_messages", SQL_AGENT_MESSAGES, policy.agent_messages_days),
         ("runtime.timers", SQL_TIMERS, policy.timers_days),
+        ("runtime.auth_failures", SQL_AUTH_FAILURES, policy.auth_failures_days),
     ]
 
 
