@@ -23,7 +23,7 @@ import flask
 from pydantic import BaseModel, ValidationError
 
 from functions.api.auth import Principal, Sessions, TokenRing, bearer
-from functions.api.models import NAME_PATTERN
+from functions.api.models import MAX_ID, MAX_NUMBER, NAME_PATTERN, NUMBER_PARAMS
 from functions.api.throttle import Throttle, client_address
 from shared import bootstrap
 from shared.bootstrap import Container
@@ -154,8 +154,9 @@ _NAME = re.compile(NAME_PATTERN)
 
 
 def path_ids(raw: dict[str, str], names: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Path parameters as positive integers, or for ``names`` as GitHub names; anything else
-    → 400 naming the parameter."""
+    """Path parameters as positive integers (row ids up to ``MAX_ID``; issue and pull request
+    numbers up to ``MAX_NUMBER``, Postgres ``integer``), or for ``names`` as GitHub names;
+    anything else → 400 naming the parameter."""
     out: dict[str, Any] = {}
     for name, value in raw.items():
         if name in names:
@@ -168,9 +169,15 @@ def path_ids(raw: dict[str, str], names: tuple[str, ...] = ()) -> dict[str, Any]
                 )
             out[name] = value
             continue
-        if not (value.isascii() and value.isdigit() and 0 < len(value) <= 18 and int(value) > 0):
+        top = MAX_NUMBER if name in NUMBER_PARAMS else MAX_ID
+        if not (
+            value.isascii() and value.isdigit() and 0 < len(value) <= 18 and 0 < int(value) <= top
+        ):
             raise ApiError(
-                400, f"{name}: expected a positive integer id", field=name, error="InvalidParameter"
+                400,
+                f"{name}: expected a positive integer up to {top}",
+                field=name,
+                error="InvalidParameter",
             )
         out[name] = int(value)
     return out
