@@ -82,11 +82,12 @@ def too_many(retry_after_s: int) -> flask.Response:
     return json_answer(429, body, **{"Retry-After": str(retry_after_s)})
 
 
-def refused(deps: Container) -> flask.Response:
-    """The answer to a missing or wrong bearer token: 401, counted per client address; 429
-    once the address is past the limit (:mod:`functions.api.throttle`)."""
+def refused(deps: Container, request: flask.Request | None = None) -> flask.Response:
+    """The answer to a missing or wrong bearer token on ``request`` (default: the current
+    one): 401, counted per client address; 429 once the address is past the limit
+    (:mod:`functions.api.throttle`)."""
     throttle = Throttle.from_settings(deps.settings, "bearer")
-    client = client_address(flask.request, deps.settings.api_proxy_hops)
+    client = client_address(request or flask.request, deps.settings.api_proxy_hops)
     with deps.db.transaction() as tx:
         wait = throttle.fail(tx, client)
     return unauthorized() if wait is None else too_many(wait)

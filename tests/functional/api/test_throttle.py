@@ -95,3 +95,9 @@ def test_wrong_bearer_tokens_are_answered_429_past_the_limit_and_right_ones_stil
         {"scope": "bearer", "client": "192.0.2.10", "failures": 1},
         {"scope": "bearer", "client": "192.0.2.9", "failures": 5},
     ]
+
+
+def test_a_wrong_token_on_the_agent_stream_is_counted_too(api: str, db: Database) -> None:
+    headers = {"Authorization": "Bearer wrong", "X-Forwarded-For": "192.0.2.77"}
+    assert httpx.get(api + "/api/agents/events", headers=headers).status_code == 401
+    assert _stored(db) == [{"scope": "bearer", "client": "192.0.2.77", "failures": 1}]
