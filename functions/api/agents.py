@@ -16,7 +16,7 @@ from typing import Any
 
 import flask
 
-from functions.api.app import SECURITY_HEADERS, error_answer, ring, sessions, unauthorized
+from functions.api.app import SECURITY_HEADERS, error_answer, refused, ring, sessions
 from functions.api.auth import SESSION_COOKIE, bearer
 from shared import bootstrap
 from shared.agents import sse
@@ -59,7 +59,7 @@ def events(request: flask.Request) -> flask.Response:
         session = sessions(deps).read(request.cookies.get(SESSION_COOKIE))
         principal = tokens.by_digest(session.digest) if session is not None else None
     if principal is None:
-        return unauthorized()
+        return refused(deps, request)
     try:
         answer = sse.response(_bound(deps), request)
     except CodexJudgeError as exc:
@@ -96,6 +96,9 @@ OPENAPI_PATH: dict[str, Any] = {
                 "content": _error_ref(),
             },
             "401": {"description": "missing or wrong token (no detail)"},
+            "429": {
+                "description": "too many wrong tokens from this address; retry after Retry-After"
+            },
             "503": {"description": "too many streams open; retry after Retry-After"},
         },
     }

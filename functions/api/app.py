@@ -4,8 +4,10 @@
 queries and bodies into the pydantic models, errors as JSON naming the field, security headers.
 
 Errors: a query parameter that fails its model → 400 naming it; a body → 422 naming the
-member; a missing or wrong token → 401 with no detail (and ``WWW-Authenticate: Bearer``); a read
-token on an action → 403; the database down → 503. Nothing here logs a header or a token.
+member; a missing or wrong token → 401 with no detail (and ``WWW-Authenticate: Bearer``), 429
+with ``Retry-After`` once its client address is past the failure limit
+(:mod:`functions.api.throttle`); a read token on an action → 403; the database down → 503.
+Nothing here logs a header or a token.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import flask
 from pydantic import BaseModel, ValidationError
 
 from functions.api.auth import Principal, Sessions, TokenRing, bearer
-from functions.api.models import NAME_PATTERN
+from functions.api.models import MAX_ID, MAX_NUMBER, NAME_PATTERN, NUMBER_PARAMS
+from functions.api.throttle import Throttle, client_address
 from shared import bootstrap
 from shared.bootstrap import Container
 from shared.errors import CodexJudgeError
@@ -66,6 +69,28 @@ def json_answer(status: int, body: dict[str, Any] | BaseModel, **headers: str) -
 def unauthorized() -> flask.Response:
     """401 with no detail (never says whether the token was missing or wrong)."""
     return json_answer(401, {"error": "Unauthorized"}, **{"WWW-Authenticate": "Bearer"})
+
+
+def too_many(retry_after_s: int) -> flask.Response:
+    """429 with ``Retry-After`` (seconds): too many failed sign-ins from this client address
+    (:mod:`functions.api.throttle`); says nothing about the token."""
+    body = {
+        "error": "TooManyRequests",
+        "message": f"too many failed sign-ins from this address; retry after {retry_after_s} s",
+        "field": "Authorization",
+    }
+    return json_answer(429, body, **{"Retry-After": str(retry_after_s)})
+
+
+def refused(deps: Container, request: flask.Request | None = None) -> flask.Response:
+    """The answer to a missing or wrong bearer token on ``request`` (default: the current
+    one): 401, counted per client address; 429 once the address is past the limit
+    (:mod:`functions.api.throttle`)."""
+    throttle = Throttle.from_settings(deps.settings, "bearer")
+    client = client_address(request or flask.request, deps.settings.api_proxy_hops)
+    with deps.db.transaction() as tx:
+        wait = throttle.fail(tx, client)
+    return unauthorized() if wait is None else too_many(wait)
 
 
 def ring(deps: Container) -> TokenRing:
@@ -130,8 +155,9 @@ _NAME = re.compile(NAME_PATTERN)
 
 
 def path_ids(raw: dict[str, str], names: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Path parameters as positive integers, or for ``names`` as GitHub names; anything else
-    → 400 naming the parameter."""
+    """Path parameters as positive integers (row ids up to ``MAX_ID``; issue and pull request
+    numbers up to ``MAX_NUMBER``, Postgres ``integer``), or for ``names`` as GitHub names;
+    anything else → 400 naming the parameter."""
     out: dict[str, Any] = {}
     for name, value in raw.items():
         if name in names:
@@ -144,9 +170,15 @@ def path_ids(raw: dict[str, str], names: tuple[str, ...] = ()) -> dict[str, Any]
                 )
             out[name] = value
             continue
-        if not (value.isascii() and value.isdigit() and 0 < len(value) <= 18 and int(value) > 0):
+        top = MAX_NUMBER if name in NUMBER_PARAMS else MAX_ID
+        if not (
+            value.isascii() and value.isdigit() and 0 < len(value) <= 18 and 0 < int(value) <= top
+        ):
             raise ApiError(
-                400, f"{name}: expected a positive integer id", field=name, error="InvalidParameter"
+                400,
+                f"{name}: expected a positive integer up to {top}",
+                field=name,
+                error="InvalidParameter",
             )
         out[name] = int(value)
     return out
@@ -171,7 +203,7 @@ def json_endpoint(
         try:
             principal = ring(deps).verify(bearer(flask.request.headers.get("Authorization")))
             if principal is None:
-                return unauthorized()
+                return refused(deps)
             if scope == "operator" and not principal.may_act:
                 raise ApiError(403, "this token may only read; actions need an operator token")
             path = path_ids(raw_path, names)

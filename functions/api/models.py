@@ -20,6 +20,12 @@ from shared.operator.pages import MAX_PAGE
 #: A GitHub owner or repository name in a path (letters, digits, ``-``, ``_``, ``.``).
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
 REPOSITORY_PATTERN = r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$"
+#: The largest issue or pull request number (Postgres ``integer`` columns; GitHub's are smaller).
+MAX_NUMBER = 2**31 - 1
+#: The largest row id a path takes (18 digits: within Postgres ``bigint``).
+MAX_ID = 10**18 - 1
+#: Path parameters that are issue or pull request numbers, not row ids.
+NUMBER_PARAMS = frozenset({"number"})
 
 
 class _Model(BaseModel):
@@ -36,7 +42,7 @@ class RunQuery(_Model):
     repository: str | None = Field(
         default=None, pattern=REPOSITORY_PATTERN, description="owner/name"
     )
-    issue: int | None = Field(default=None, ge=1, description="issue number")
+    issue: int | None = Field(default=None, ge=1, le=MAX_NUMBER, description="issue number")
     status: RunStatus | None = None
     decision: Decision | None = None
     reason: str | None = Field(default=None, max_length=200, description="exact reason code")

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from functions.api.models import NAME_PATTERN, Error
+from functions.api.models import MAX_ID, MAX_NUMBER, NAME_PATTERN, NUMBER_PARAMS, Error
 
 REF = "#/components/schemas/{model}"
 VERSION = "0.1.0"
@@ -36,7 +36,9 @@ class Operation:
         path_params: name → description (positive integers).
         path_names: name → description (GitHub owner/repository names).
         scope: None (public), ``read`` or ``operator``.
-        errors: the error statuses it may answer besides 401/503.
+        errors: the error statuses it may answer besides 401/429/503.
+        results: those of ``errors`` answered with the ``answer`` model, not an error body
+            (an action's refusal or unknown target is its recorded result).
     """
 
     method: str
@@ -50,13 +52,15 @@ class Operation:
     path_names: dict[str, str] = field(default_factory=dict)
     scope: str | None = "read"
     errors: tuple[int, ...] = ()
+    results: tuple[int, ...] = ()
 
 
 _ERROR_TEXT = {
-    400: "a query parameter is invalid (the body names it in `field`)",
+    400: "a query or path parameter is invalid (the body names it in `field`)",
     403: "the token may only read",
     404: "no such resource",
     409: "refused by the target's state (the message says which)",
+    413: "the body is larger than 65536 bytes",
     422: "the body is invalid (`field` names the member)",
 }
 
@@ -105,7 +109,11 @@ def _operation(op: Operation) -> dict[str, Any]:
             "in": "path",
             "required": True,
             "description": text,
-            "schema": {"type": "integer", "minimum": 1},
+            "schema": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_NUMBER if name in NUMBER_PARAMS else MAX_ID,
+            },
         }
         for name, text in op.path_params.items()
     ]
@@ -136,20 +144,34 @@ def _operation(op: Operation) -> dict[str, Any]:
                 param["description"] = description
             params.append(param)
     responses: dict[str, Any] = {"200": {"description": "OK", "content": _json(op.answer)}}
-    statuses = [*op.errors, *([401, 503] if op.scope else [])]
-    if op.query is not None:
+    statuses = [*op.errors, *([401, 429, 503] if op.scope else [])]
+    if op.query is not None or op.path_params or op.path_names:
         statuses.append(400)
+    if op.body is not None:
+        statuses.append(413)
     for status in sorted(set(statuses)):
         text = _ERROR_TEXT.get(status, "")
         if status == 401:
             responses["401"] = {"description": "missing or wrong token (no detail)"}
+        elif status == 429:
+            responses["429"] = {
+                "description": "too many wrong tokens from this client address; retry later",
+                "headers": {
+                    "Retry-After": {
+                        "description": "seconds until the window ends",
+                        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                    }
+                },
+                "content": _json(Error),
+            }
         elif status == 503:
             responses["503"] = {
                 "description": "the database is unavailable; retry",
                 "content": _json(Error),
             }
         else:
-            responses[str(status)] = {"description": text, "content": _json(Error)}
+            model = op.answer if status in op.results else Error
+            responses[str(status)] = {"description": text, "content": _json(model)}
     out: dict[str, Any] = {
         "operationId": op.operation_id,
         "summary": op.summary,

@@ -1,6 +1,8 @@
 """``GET /api/policies/{owner}/{repo}``: the policy in force for a repository, its SHA-256 hash
 (what each evaluation records), the layers it was built from, and the version history of the
-repository's pack — read through :mod:`shared.policy` (no SQL of its own)."""
+repository's pack — and ``GET /api/policies/{owner}/{repo}/findings``: the gate findings recorded
+under its policies (:mod:`shared.operator.findings`). Read through those modules (no SQL of
+its own)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.db import Tx
+from shared.operator.findings import FindingsPage, FindingsQuery, recorded_findings
 from shared.policy.packs import pack_history
 from shared.policy.resolution import resolve
 from shared.settings import Settings
@@ -55,3 +58,17 @@ def policy_view(tx: Tx, settings: Settings, repository: str) -> PolicyView:
         layers=resolved.layers,
         versions=[PolicyVersion.model_validate(v) for v in pack_history(tx, repository)],
     )
+
+
+def policy_findings(
+    tx: Tx, settings: Settings, repository: str, query: FindingsQuery
+) -> FindingsPage:
+    """One page of the gate findings recorded for ``repository`` (``owner/name``), each
+    marked whether it was recorded under today's effective policy.
+
+    Raises:
+        InvalidDataError: a stored pack is invalid (the effective hash cannot be computed).
+        CursorError: ``query.cursor`` is not a cursor of this list.
+    """
+    current = resolve(tx, settings, repository).policy.digest()
+    return recorded_findings(tx, repository, current, query)

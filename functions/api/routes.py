@@ -27,10 +27,11 @@ from functions.api.models import (
     RunQuery,
 )
 from functions.api.openapi import Operation, document
-from functions.api.policies import PolicyView, policy_view
+from functions.api.policies import PolicyView, policy_findings, policy_view
 from functions.api.pulls import PullDetail, pull_detail
 from shared.operator.actions import ActionRequest, act
 from shared.operator.dead_letters import DeadLetterPage, DeadLetterQuery, list_dead_letters
+from shared.operator.findings import FindingsPage, FindingsQuery
 from shared.operator.model import (
     Action,
     ActionResult,
@@ -83,6 +84,12 @@ def _policy(call: Call) -> BaseModel:
     repository = f"{call.path['owner']}/{call.path['repo']}"
     with call.deps.db.transaction() as tx:
         return policy_view(tx, call.deps.settings, repository)
+
+
+def _policy_findings(call: Call) -> BaseModel:
+    repository = f"{call.path['owner']}/{call.path['repo']}"
+    with call.deps.db.transaction() as tx:
+        return policy_findings(tx, call.deps.settings, repository, call.query)
 
 
 def perform(call: Call, action: Action, target: int) -> tuple[int, ActionResult]:
@@ -171,6 +178,20 @@ OPERATIONS: list[tuple[Operation, Any]] = [
     (
         Operation(
             "get",
+            "/api/policies/{owner}/{repo}/findings",
+            "listPolicyFindings",
+            "The gate findings and warnings recorded in a repository's evaluations, newest"
+            " first, each with the policy hash it was judged under",
+            FindingsPage,
+            query=FindingsQuery,
+            path_names={"owner": "repository owner", "repo": "repository name"},
+            errors=(400, 422),
+        ),
+        _policy_findings,
+    ),
+    (
+        Operation(
+            "get",
             "/api/dead-letters",
             "listDeadLetters",
             "Dead letters with Knative's error extensions",
@@ -190,6 +211,7 @@ OPERATIONS: list[tuple[Operation, Any]] = [
             path_params=RUN_ID,
             scope="operator",
             errors=(400, 403, 404, 409, 422),
+            results=(404, 409),
         ),
         _action("approve", "run_id"),
     ),
@@ -198,12 +220,14 @@ OPERATIONS: list[tuple[Operation, Any]] = [
             "post",
             "/api/runs/{run_id}/rerun",
             "rerunRun",
-            "Request a rerun of a needs_human run (attempt cap and backoff apply)",
+            "Request a rerun of a needs_human run, or of a needs_iteration run with no rerun"
+            " planned (attempt cap and backoff apply)",
             ActionResult,
             body=RerunRequest,
             path_params=RUN_ID,
             scope="operator",
             errors=(400, 403, 404, 409, 422),
+            results=(404, 409),
         ),
         _action("rerun", "run_id"),
     ),
@@ -218,6 +242,7 @@ OPERATIONS: list[tuple[Operation, Any]] = [
             path_params=RUN_ID,
             scope="operator",
             errors=(400, 403, 404, 409, 422),
+            results=(404, 409),
         ),
         _action("cancel", "run_id"),
     ),
@@ -232,6 +257,7 @@ OPERATIONS: list[tuple[Operation, Any]] = [
             path_params=DEAD_LETTER_ID,
             scope="operator",
             errors=(400, 403, 404, 422),
+            results=(404,),
         ),
         _action("replay", "dead_letter_id"),
     ),

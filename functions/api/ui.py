@@ -6,7 +6,8 @@ Pages: ``/ui/login`` (a token opens a session cookie: HttpOnly, SameSite=Strict,
 HTTPS), ``/ui/runs`` (filters, keyset pages), ``/ui/runs/<id>`` (verdict and evidence, links,
 the pipeline's timeline, effects, timers, actions), ``/ui/pulls/<owner>/<repo>/<n>`` (tabs:
 Overview, Conversation, Checks by commit, Files, Judge), ``/ui/policies/<owner>/<repo>`` (the
-effective policy and its hash), ``/ui/dead-letters`` (with a replay button).
+effective policy, its hash and versions, the findings recorded), ``/ui/dead-letters`` (with a
+replay button).
 Every form that acts carries the session's CSRF token and an idempotency key made when the page
 was rendered, so a double submit acts once; actions need an operator token's session and go
 through :func:`functions.api.routes.perform` like the JSON api's.
@@ -26,12 +27,14 @@ from functions.api import reads
 from functions.api.app import ApiError, Call, parse_query, path_ids, ring, sessions
 from functions.api.auth import SESSION_COOKIE, SESSION_MAX_AGE_S, Principal, Session, check_csrf
 from functions.api.models import IssueQuery, RunQuery
-from functions.api.policies import policy_view
+from functions.api.policies import policy_findings, policy_view
 from functions.api.pulls import pull_detail
+from functions.api.throttle import Throttle, client_address
 from shared import bootstrap
 from shared.errors import CodexJudgeError
-from shared.operator.actions import CANCELLABLE
+from shared.operator.actions import CANCELLABLE, JUDGED_AGAIN_FROM
 from shared.operator.dead_letters import DeadLetterQuery, list_dead_letters
+from shared.operator.findings import FindingsQuery
 from shared.operator.model import Action, ApproveRequest, CancelRequest, ReplayRequest, RerunRequest
 
 HERE = Path(__file__).resolve().parent
@@ -92,10 +95,23 @@ def _safe_next(target: str | None) -> str:
 
 @bp.post("/login")
 def login_submit() -> flask.Response:
+    """Open a session for a valid token; a wrong one is 401 and counted per client address,
+    and an address past the limit is 429 with ``Retry-After`` before its token is looked at
+    (:mod:`functions.api.throttle`)."""
     deps = bootstrap.container()
-    principal = ring(deps).verify(flask.request.form.get("token", "").strip())
     target = _safe_next(flask.request.form.get("next"))
+    throttle = Throttle.from_settings(deps.settings, "login")
+    client = client_address(flask.request, deps.settings.api_proxy_hops)
+    with deps.db.transaction() as tx:
+        wait = throttle.blocked(tx, client)
+    if wait is not None:
+        page = _render("login.html", status=429, next=target, wait_s=wait)
+        page.headers["Retry-After"] = str(wait)
+        return page
+    principal = ring(deps).verify(flask.request.form.get("token", "").strip())
     if principal is None:
+        with deps.db.transaction() as tx:
+            throttle.fail(tx, client)
         return _render("login.html", status=401, next=target, failed=True)
     response = flask.redirect(target)
     response.set_cookie(
@@ -239,19 +255,41 @@ def pull(owner: str, repo: str, number: str) -> flask.Response:
 
 @bp.get("/policies/<owner>/<repo>")
 def policy(owner: str, repo: str) -> flask.Response:
-    """A repository's effective policy with its hash, layers and pack history."""
+    """A repository's effective policy with its hash, layers and pack history, and the gate
+    findings recorded in its evaluations (newest first, paged; filters ``code`` and
+    ``policy_hash`` as in the JSON api)."""
     current = _session()
     if current is None:
         return _login_redirect()
     principal, session = current
+    error = None
+    try:
+        query = parse_query(FindingsQuery, flask.request.args)
+    except ApiError as exc:
+        error, query = exc.message, FindingsQuery()
     try:
         path = path_ids({"owner": owner, "repo": repo}, ("owner", "repo"))
+        repository = f"{path['owner']}/{path['repo']}"
         deps = bootstrap.container()
         with deps.db.transaction() as tx:
-            view = policy_view(tx, deps.settings, f"{path['owner']}/{path['repo']}")
+            view = policy_view(tx, deps.settings, repository)
+            findings = policy_findings(tx, deps.settings, repository, query)
     except CodexJudgeError as exc:
         return _render("error.html", status=exc.status, message=exc.message)
-    return _render("policy.html", view=view, principal=principal, csrf=session.csrf)
+    args = {k: v for k, v in flask.request.args.items() if k != "cursor" and v}
+    cursor = findings.next_cursor
+    next_url = f"?{urlencode({**args, 'cursor': cursor})}#findings" if cursor else None
+    return _render(
+        "policy.html",
+        status=400 if error else 200,
+        view=view,
+        findings=findings,
+        query=query,
+        error=error,
+        next_url=next_url,
+        principal=principal,
+        csrf=session.csrf,
+    )
 
 
 @bp.get("/runs/<run_id>")
@@ -282,7 +320,7 @@ def run(run_id: str) -> flask.Response:
 def available_actions(status: str) -> list[str]:
     """The run actions whose compare-and-set could succeed from ``status`` (the others would
     only be refused, so their buttons are not shown)."""
-    out = ["approve", "rerun"] if status == "needs_human" else []
+    out = [a for a in ("approve", "rerun") if status in JUDGED_AGAIN_FROM[a]]
     return [*out, "cancel"] if status in CANCELLABLE else out
 
 

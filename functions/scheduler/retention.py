@@ -22,6 +22,9 @@ table                          deleted when
 ``runtime.timers``             done more than ``retention_timers_days`` ago and its run
                                not active (a pending timer is never touched, nor an active
                                run's done deadline: it must not be armed again)
+``runtime.auth_failures``      the failed sign-in counters of windows that started more than
+                               ``retention_auth_failures_days`` ago (a window lasts
+                               minutes: ``api_auth_window_s``)
 =============================  =============================================================
 
 Never deleted: runs, completions, evaluations, effects and write actions (an effect's row is
@@ -98,6 +101,14 @@ DELETE FROM runtime.timers WHERE ctid = ANY(ARRAY(
     LIMIT :batch
     FOR UPDATE SKIP LOCKED))
 """
+SQL_AUTH_FAILURES = """
+DELETE FROM runtime.auth_failures WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM runtime.auth_failures
+    WHERE window_start < now() - make_interval(days => :days)
+    ORDER BY window_start
+    LIMIT :batch
+    FOR UPDATE SKIP LOCKED))
+"""
 
 
 def statements(horizons: RetentionSettings) -> list[tuple[str, str, int]]:
@@ -113,6 +124,7 @@ def statements(horizons: RetentionSettings) -> list[tuple[str, str, int]]:
             horizons.retention_agent_messages_days,
         ),
         ("runtime.timers", SQL_TIMERS, horizons.retention_timers_days),
+        ("runtime.auth_failures", SQL_AUTH_FAILURES, horizons.retention_auth_failures_days),
     ]
 
 

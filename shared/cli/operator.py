@@ -81,7 +81,11 @@ def add_operator_parsers(sub: Any) -> None:
     """Add ``approve``, ``rerun``, ``cancel`` and ``dead-letters`` to the subparsers."""
     for action, text in (
         ("approve", "approve a needs_human run: merge takes it on at the judged SHA"),
-        ("rerun", "request a rerun of a needs_human run (attempt cap and backoff apply)"),
+        (
+            "rerun",
+            "request a rerun of a needs_human run, or of a needs_iteration run with no rerun"
+            " planned (attempt cap and backoff apply)",
+        ),
         ("cancel", "cancel a run nothing external is in flight for"),
     ):
         parser = sub.add_parser(action, help=text)

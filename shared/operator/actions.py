@@ -12,7 +12,11 @@ Each action is one request with an idempotency key and an actor:
 * **rerun**: compare-and-set ``needs_human`` → ``needs_iteration`` (reason ``operator_rerun``),
   then publish ``judge.decided`` with ``decision = needs_iteration`` and the operator's prompt
   (else the sealed next prompt): the rerun function plans it under the same attempt cap and
-  backoff as any rerun;
+  backoff as any rerun. A ``needs_iteration`` run whose rerun was never planned (its
+  ``judge.decided`` was dead-lettered, or the rerun function was down) can be rerun the same
+  way: the compare-and-set ``needs_iteration`` → ``needs_iteration`` (reason ``operator_rerun``)
+  guards it, and a run that already has a ``codex_judge.rerun_submissions`` row is refused (409:
+  the rerun function plans one rerun per run, so a second decision would change nothing);
 * **cancel**: compare-and-set from a status where nothing external is under way
   (:data:`CANCELLABLE`) to ``superseded`` with reason ``cancelled_by_operator``; the run's
   timers are retired. Runs in ``merging``/``deploying``/``verifying`` are refused: a write may
@@ -78,6 +82,14 @@ SELECT id, judge_kind, next_prompt FROM codex_judge.evaluations
 WHERE run_id = :run_id AND stage = 'final'
 """
 SQL_DEAD_LETTER = "SELECT * FROM runtime.dead_letters WHERE id = :id"
+SQL_RERUN_PLANNED = """
+SELECT attempt, state FROM codex_judge.rerun_submissions WHERE run_id = :run_id
+"""
+#: Statuses each of approve and rerun starts from.
+JUDGED_AGAIN_FROM: dict[str, tuple[RunStatus, ...]] = {
+    "approve": ("needs_human",),
+    "rerun": ("needs_human", "needs_iteration"),
+}
 SQL_TIMER_OWNERS = """
 SELECT DISTINCT owner FROM runtime.timers WHERE run_id = :run_id AND done_at IS NULL
 """
@@ -266,19 +278,30 @@ def _cancel(tx: Tx, request: ActionRequest, action_id: int, run: Run) -> ActionR
 def _judge_again(
     tx: Tx, settings: Settings, request: ActionRequest, action_id: int, run: Run
 ) -> ActionResult | _Plan:
-    """approve or rerun: a needs_human run with a sealed evaluation gets the operator's
-    decision as a judge.decided event."""
+    """approve (a needs_human run) or rerun (a needs_human run, or a needs_iteration run with
+    no rerun planned) with a sealed evaluation: the operator's decision as a judge.decided
+    event."""
     verb = request.action
-    if run.status != "needs_human":
+    allowed = JUDGED_AGAIN_FROM[verb]
+    if run.status not in allowed:
         return _refused(
             request,
             action_id,
             run,
-            f"run {run.id} is {run.status}; only a needs_human run can get {verb}",
+            f"run {run.id} is {run.status}; only a {' or '.join(allowed)} run can get {verb}",
         )
     evaluation = tx.one(SQL_EVALUATION, run_id=run.id)
     if evaluation is None:
         return _refused(request, action_id, run, f"run {run.id} has no sealed evaluation to {verb}")
+    planned = tx.one(SQL_RERUN_PLANNED, run_id=run.id) if verb == "rerun" else None
+    if planned is not None:
+        return _refused(
+            request,
+            action_id,
+            run,
+            f"run {run.id} already has its rerun planned (attempt {planned['attempt']},"
+            f" {planned['state']})",
+        )
     if verb == "approve":
         if run.reason in NOT_APPROVABLE:
             return _refused(
@@ -298,7 +321,7 @@ def _judge_again(
     moved = transition(
         tx,
         run.id,
-        from_statuses=["needs_human"],
+        from_statuses=[run.status],
         to_status=to_status,
         reason=reason,
         decision=decision,

@@ -287,6 +287,23 @@ class Settings(ArtifactSettings, WorktreeSettings, RetentionSettings):
     api_session_secret: SecretStr | None = Field(
         default=None, description="signs the UI's session cookie; unset → derived from the tokens"
     )
+    api_auth_window_s: int = Field(
+        default=300, ge=1, le=86400, description="window of the failed sign-in counters (seconds)"
+    )
+    api_login_max_failures: int = Field(
+        default=10, ge=1, description="failed logins per client address and window before 429"
+    )
+    api_bearer_max_failures: int = Field(
+        default=60, ge=1, description="wrong bearer tokens per client address and window before 429"
+    )
+    api_proxy_hops: int = Field(
+        default=0,
+        ge=0,
+        le=5,
+        description="trusted proxies in front of the api (Knative's ingress and queue-proxy):"
+        " the client address is that many entries from the right of X-Forwarded-For;"
+        " 0 → the TCP peer",
+    )
 
     nats_url: str = Field(
         default="nats://127.0.0.1:4222",

@@ -36,6 +36,11 @@ class RetentionSettings(BaseSettings):
     retention_timers_days: int = Field(
         default=7, ge=1, description="days a done timer of a finished run is kept"
     )
+    retention_auth_failures_days: int = Field(
+        default=1,
+        ge=1,
+        description="days a window of failed api sign-ins is kept (the windows are minutes)",
+    )
     retention_batch: int = Field(
         default=1000, ge=1, le=100_000, description="most rows one tick deletes from one table"
     )

@@ -1,7 +1,7 @@
 """The web UI in a real headless Chromium: log in, filter runs, open a run and follow its
 timeline, open a pull request's Checks tab (grouped by commit), approve a needs_human run,
-replay a dead letter. Each test leaves screenshots in
-tests/browser/screenshots/."""
+replay a dead letter, read and filter a repository's recorded policy findings. Each test leaves
+screenshots in tests/browser/screenshots/."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from shared.db import Database
+from shared.gates.antigaming import Finding
+from shared.gates.judge import GateReport
 from shared.settings import Settings
 from tests.browser.conftest import screenshot
 from tests.support.api_seed import (
@@ -121,3 +123,26 @@ def test_a_pull_requests_checks_tab_groups_checks_by_commit_newest_first(
     page.wait_for_load_state()
     assert page.locator("tbody tr").count() == 2
     screenshot(page, "pull-judge")
+
+
+def test_a_repositorys_policy_page_shows_the_findings_recorded_and_filters_them(
+    page: Any, ui: str, db: Database
+) -> None:
+    deleted = Finding(code="test_file_deleted", file="tests/test_a.py", message="test deleted")
+    noqa = Finding(
+        code="lint_suppression", file="a.py", line=3, message="# noqa", severity="warning"
+    )
+    older = seed_run(db, issue=1, inputs=GateReport(None, [deleted], [], "inventory").record())
+    newer = seed_run(db, issue=2, inputs=GateReport(None, [], [noqa], "inventory").record())
+    _log_in(page, ui, READ, f"/ui/runs/{newer}")
+    page.get_by_role("link", name="policy", exact=True).click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="Findings recorded").is_visible()
+    table = page.locator("table.findings")
+    assert "test_file_deleted" in table.inner_text() and "a.py:3" in table.inner_text()
+    screenshot(page, "policy-findings")
+    page.get_by_label("Code").fill("test_file_deleted")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_load_state()
+    assert page.locator(f'table.findings a[href="/ui/runs/{older}"]').count() == 1
+    assert page.locator(f'table.findings a[href="/ui/runs/{newer}"]').count() == 0

@@ -16,6 +16,7 @@ import pytest
 from shared.cli.report import list_runs
 from shared.db import Database
 from shared.local.mesh import demo, demo_actions
+from shared.local.mesh.demo_repos import build_repositories, with_local_commits
 from shared.local.mesh.demo_state import wait_concluded
 from shared.local.mesh.replay import broker_base, send
 from shared.local.mesh.supervisor import Mesh
@@ -65,11 +66,25 @@ def _runs_by_repo(mesh: Mesh) -> dict[str, dict]:
         db.close()
 
 
+def _file_sources(mesh: Mesh) -> set[tuple[str, str, str]]:
+    db = Database(mesh.database_url, size=1)
+    try:
+        with db.transaction() as tx:
+            rows = tx.all("SELECT DISTINCT repository, head_sha, source FROM github.pr_files")
+    finally:
+        db.close()
+    return {(r["repository"], r["head_sha"], r["source"]) for r in rows}
+
+
 def test_recorded_scenario_reaches_each_outcome(mesh: Mesh) -> None:
     urls = mesh.urls()
-    httpx.put(f"{urls['fakes']['github']}/_fake/state", json=demo.github_state())
+    # As `make run` does: local repositories with real commits, the fake GitHub re-keyed to them.
+    state = demo.github_state()
+    built = build_repositories(Path(mesh.settings.data_dir).resolve() / "git", state)
+    state = with_local_commits(state, built)
+    httpx.put(f"{urls['fakes']['github']}/_fake/state", json=state)
     demo.set_policy(mesh.database_url, demo.E2E_REPO, demo.E2E_POLICY)
-    records = demo.completions()
+    records = demo.completions(state)
     with httpx.Client(timeout=30) as client:
         for record in records:
             assert send(record, urls, client)[1] == 202
@@ -93,6 +108,18 @@ def test_recorded_scenario_reaches_each_outcome(mesh: Mesh) -> None:
     assert timed_out["ci_verdict"] == "failure"
     for run in runs.values():
         assert run["evaluations"] == 1
+    # The judge read the built repositories' changes from worktree snapshots; the repository
+    # whose head SHA the signed deliveries name has only GitHub's list (the labelled fallback).
+    assert _file_sources(mesh) == {
+        ("Codertocat/Hello-World", built["Codertocat/Hello-World"][1], "worktree"),
+        (demo.E2E_REPO, built[demo.E2E_REPO][1], "worktree"),
+        ("kubernetes/kubernetes", built["kubernetes/kubernetes"][1], "worktree"),
+        (
+            "derekg1729/test-repo",
+            state["pulls"]["derekg1729/test-repo#315"]["head"]["sha"],
+            "github",
+        ),
+    }
 
     discord = httpx.get(f"{urls['fakes']['discord']}/_fake/state").json()["messages"]
     posted = len(discord)

@@ -27,9 +27,10 @@ RETURNING id
 """
 SQL_EVALUATION = """
 INSERT INTO codex_judge.evaluations (run_id, stage, decision, reasons, next_prompt, judge_kind,
-    confidence, policy_hash, repository, issue_number, attempt, head_sha, seal)
+    confidence, policy_hash, repository, issue_number, attempt, head_sha, seal, inputs)
 VALUES (:run_id, 'final', :decision, CAST(:reasons AS jsonb), :prompt, 'offline', 0.7,
-    :policy_hash, :repository, :issue, :attempt, :sha, CAST(:seal AS jsonb))
+    :policy_hash, :repository, :issue, :attempt, :sha, CAST(:seal AS jsonb),
+    CAST(:inputs AS jsonb))
 """
 SQL_INBOX = """
 INSERT INTO runtime.inbox (consumer, source, event_id, event_type, run_id, reply, received_at)
@@ -56,8 +57,11 @@ def seed_run(
     reason: str | None = "low_confidence",
     evaluation: bool = True,
     age_min: int = 0,
+    policy_hash: str = "f" * 64,
+    inputs: dict[str, Any] | None = None,
 ) -> int:
-    """A run (and its sealed evaluation when ``decision`` is set and ``evaluation``)."""
+    """A run (and its sealed evaluation when ``decision`` is set and ``evaluation``, recorded
+    under ``policy_hash`` with ``inputs`` — e.g. the gates' ``gate_findings``)."""
     sha = f"{issue:04d}{attempt:04d}".ljust(40, "a")
     with db.transaction() as tx:
         row = tx.one(
@@ -85,12 +89,13 @@ def seed_run(
                 decision=decision,
                 reasons=json.dumps([{"code": reason or "ok", "message": "seeded <b>reason</b>"}]),
                 prompt="fix the failing test",
-                policy_hash="f" * 64,
+                policy_hash=policy_hash,
                 repository=repository,
                 issue=issue,
                 attempt=attempt,
                 sha=sha,
                 seal=json.dumps({"head_sha": sha}),
+                inputs=json.dumps(inputs or {}),
             )
         for ago, (consumer, type_, reply) in enumerate(
             [

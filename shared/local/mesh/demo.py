@@ -29,6 +29,12 @@ The scenario (every object comes from ``tests/fixtures/corpus``; see its ``SOURC
    and the prompt-tuning pull request those repeated failures open. After the runs table the
    demo prints every action the fakes recorded: merges, syncs, workflow submissions, reverts,
    prompt-tuning PRs, Facteur tasks and Discord messages.
+
+Before anything is replayed, the scenario's repositories are built as real local git
+repositories and the fake GitHub is re-keyed to their commits
+(:mod:`shared.local.mesh.demo_repos`), so the judge's worktree snapshots clone them and its file
+lists are ``source worktree`` (``codex-judge explain RUN``); the repositories that signed
+webhook deliveries name by head SHA keep the labelled GitHub fallback.
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ from shared.local.mesh.demo_actions import (
 )
 from shared.local.mesh.demo_agents import agent_messages
 from shared.local.mesh.demo_artifacts import demo_objects, render_run_artifacts
+from shared.local.mesh.demo_repos import build_repositories, with_local_commits
 from shared.local.mesh.demo_state import print_side_effects, wait_agent_messages, wait_concluded
 from shared.local.mesh.replay import broker_base, send
 from shared.settings import Settings
@@ -200,12 +207,12 @@ def github_state() -> dict[str, Any]:
     return add_action_repos(state)
 
 
-def completions() -> list[dict[str, Any]]:
-    """Kafka records of the scenario's Argo completions, in the sensor's payload shape."""
+def completions(state: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Kafka records of the scenario's Argo completions, in the sensor's payload shape, for the
+    head SHAs of the fake GitHub ``state`` (default: :func:`github_state`)."""
     from shared.argo import payload_from_workflow
 
-    state = github_state()
-    pulls = state["pulls"]
+    pulls = (state or github_state())["pulls"]
 
     def meta(repo: str, pr: int, issue: int) -> dict[str, Any]:
         return {
@@ -213,6 +220,8 @@ def completions() -> list[dict[str, Any]]:
             "issue_number": issue,
             "pr_number": pr,
             "head_sha": pulls[f"{repo}#{pr}"]["head"]["sha"],
+            "head_ref": pulls[f"{repo}#{pr}"]["head"]["ref"],
+            "base_ref": pulls[f"{repo}#{pr}"]["base"]["ref"],
             "attempt": 1,
         }
 
@@ -289,13 +298,18 @@ def run_demo(settings: Settings, *, verbose: bool = False) -> int:
         print(json.dumps(urls), flush=True)
         for repository, policy in {E2E_REPO: E2E_POLICY, **ACTION_POLICIES}.items():
             set_policy(mesh.database_url, repository, policy)
+        # Local repositories with real commits for the judge's worktree snapshots, and the fake
+        # GitHub re-keyed to them (shared/local/mesh/demo_repos.py).
         state = github_state()
+        built = build_repositories(Path(settings.data_dir).resolve() / "git", state)
+        state = with_local_commits(state, built)
+        print(f"local git repositories (worktree snapshots): {', '.join(sorted(built))}")
         configure_fakes(urls, state, settings.rerun_workflow_template)
         if urls["artifact_repository"]:
             e2e = state["pulls"][f"{E2E_REPO}#2"]["head"]["sha"]
             files = state["pull_files"][f"{E2E_REPO}#2"]
             put_objects(urls["artifact_repository"], demo_objects(e2e, files))
-        records = completions()
+        records = completions(state)
         records += action_completions(state, first_offset=len(records))
         notify = {
             "notify": {

@@ -235,3 +235,49 @@ def test_an_invalid_body_is_a_422_naming_the_member(api: str, db: Database) -> N
     resp = _post(api, f"/api/runs/{run_id}/approve", colour="red")
     assert resp.status_code == 422 and resp.json()["field"] == "body.colour"
     assert _run(db, run_id)["status"] == "needs_human"
+
+
+def test_a_needs_iteration_run_without_a_planned_rerun_is_rerun_through_the_rerun_function(
+    api: str, db: Database, broker: Sink, function_url: Any
+) -> None:
+    """The operator's judge.decided goes to the real rerun function, which plans the attempt
+    with the operator's prompt; once planned, a second rerun is refused."""
+    run_id = seed_run(db, status="needs_iteration", decision="needs_iteration", reason="ci_failed")
+    resp = _post(api, f"/api/runs/{run_id}/rerun", key="it-1", prompt="split the change")
+    assert resp.status_code == 200 and resp.json()["outcome"] == "rerun_requested"
+    assert _run(db, run_id) == {
+        "status": "needs_iteration",
+        "reason": "operator_rerun",
+        "decision": "needs_iteration",
+    }
+    assert _post(api, f"/api/runs/{run_id}/rerun", key="it-1").json()["duplicate"] is True
+    ((headers, body),) = broker.of_type(DECIDED)
+    forwarded = {k: v for k, v in headers.items() if k.startswith("ce-") or k == "content-type"}
+    assert httpx.post(function_url("rerun"), headers=forwarded, content=body).status_code < 300
+    with db.transaction() as tx:
+        planned = tx.one(
+            "SELECT attempt, state, next_prompt FROM codex_judge.rerun_submissions"
+            " WHERE run_id = :id",
+            id=run_id,
+        )
+    assert planned == {"attempt": 2, "state": "scheduled", "next_prompt": "split the change"}
+    again = _post(api, f"/api/runs/{run_id}/rerun", key="it-2")
+    assert again.status_code == 409 and "already has its rerun planned" in again.json()["message"]
+    assert len(broker.of_type(DECIDED)) == 1
+    with db.transaction() as tx:
+        audited = tx.all(
+            "SELECT action, actor, status_code FROM codex_judge.operator_actions"
+            " WHERE run_id = :id ORDER BY id",
+            id=run_id,
+        )
+    assert [(a["action"], a["actor"], a["status_code"]) for a in audited] == [
+        ("rerun", "alice", 200),
+        ("rerun", "alice", 409),
+    ]
+
+
+def test_a_read_token_cannot_rerun_a_needs_iteration_run(api: str, db: Database) -> None:
+    run_id = seed_run(db, status="needs_iteration", decision="needs_iteration", reason="ci_failed")
+    resp = _post(api, f"/api/runs/{run_id}/rerun", token=READ)
+    assert resp.status_code == 403
+    assert _run(db, run_id)["reason"] == "ci_failed"

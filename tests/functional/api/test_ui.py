@@ -104,3 +104,22 @@ def test_actions_need_the_csrf_token_and_an_operator(api: str, db: Database, bro
         assert done.status_code == 303
     assert "approved" in operator.get(done.headers["location"]).text
     assert len(broker.received) == 1
+
+
+def test_a_needs_iteration_run_offers_rerun_but_not_approve(
+    api: str, db: Database, broker: Sink
+) -> None:
+    run_id = seed_run(db, status="needs_iteration", decision="needs_iteration", reason="ci_failed")
+    operator = _login(api, OPERATOR)
+    page = operator.get(f"/ui/runs/{run_id}").text
+    assert f'action="/ui/runs/{run_id}/rerun"' in page
+    assert f'action="/ui/runs/{run_id}/approve"' not in page
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    key = re.search(r'name="idempotency_key" value="([^"]+-rerun)"', page)
+    assert csrf and key
+    form = {"csrf_token": csrf.group(1), "idempotency_key": key.group(1), "prompt": "again"}
+    done = operator.post(f"/ui/runs/{run_id}/rerun", data=form)
+    assert done.status_code == 303
+    assert "rerun_requested" in operator.get(done.headers["location"]).text
+    ((headers, _),) = broker.received
+    assert headers["ce-decision"] == "needs_iteration"

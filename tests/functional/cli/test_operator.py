@@ -83,3 +83,20 @@ def test_dead_letters_list_and_replay(
     assert [h["ce-id"] for h, _ in broker.received] == ["ev-7"]
     assert main(["dead-letters", "list"]) == 0
     assert "replayed" in capsys.readouterr().out
+
+
+def test_rerun_of_a_needs_iteration_run_from_the_command_line_acts_once_per_key(
+    cli: Database, broker: Sink, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = seed_run(cli, status="needs_iteration", decision="needs_iteration", reason="ci_failed")
+    args = ["rerun", str(run_id), "--key", "it-1", "--prompt", "smaller change"]
+    assert main(args) == 0
+    first = _out(capsys)
+    assert (first["outcome"], first["run_status"]) == ("rerun_requested", "needs_iteration")
+    assert main(args) == 0
+    assert _out(capsys)["duplicate"] is True
+    ((headers, body),) = broker.received
+    assert headers["ce-decision"] == "needs_iteration"
+    assert json.loads(body)["next_prompt"] == "smaller change"
+    assert main(["rerun", "424242"]) == 1
+    assert _out(capsys)["outcome"] == "not_found"

@@ -57,6 +57,10 @@ def _seed(db: Database) -> dict[str, int]:
         tx.run(timer.format(at=OLD, done=OLD), run=active, kind="ci_timeout")  # set once
         later = timer.format(at="now() + interval '1 hour'", done="NULL")
         tx.run(later, run=active, kind="reconcile")
+        auth = "INSERT INTO runtime.auth_failures (scope, client, window_start, failures)"
+        auth += " VALUES ('login', :client, {at}, 3)"
+        tx.run(auth.format(at=OLD), client="10.0.0.1")
+        tx.run(auth.format(at="now()"), client="10.0.0.2")
     return {"active": active, "ended": ended, "recent_end": recent_end}
 
 
@@ -76,6 +80,7 @@ def _left(db: Database) -> dict[str, list[Any]]:
             "timers": sorted(
                 (r["run_id"], r["kind"]) for r in tx.all("SELECT * FROM runtime.timers")
             ),
+            "auth": sorted(r["client"] for r in tx.all("SELECT * FROM runtime.auth_failures")),
         }
 
 
@@ -91,6 +96,7 @@ def test_a_tick_deletes_what_nothing_needs_and_keeps_what_pending_runs_and_dupli
     assert left["etags"] == ["https://api/new"]
     assert left["messages"] == [(0, "uid-1"), (ids["active"], ""), (ids["recent_end"], "")]
     assert left["timers"] == [(ids["active"], "ci_timeout"), (ids["active"], "reconcile")]
+    assert left["auth"] == ["10.0.0.2"]  # the current window's failed sign-ins stay counted
     assert ingress.events == []  # nothing due: retention woke no one
 
 
