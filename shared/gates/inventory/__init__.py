@@ -145,6 +145,7 @@ def build_inventory(files: Mapping[str, str]) -> Inventory:
     tests: list[TestCase] = []
     tells: list[Tell] = []
     symbols: set[str] = set()
+    helpers: set[str] = set()
     code_lines: set[str] = set()
     for path, text in sorted(files.items()):
         parsed = True
@@ -167,6 +168,7 @@ def build_inventory(files: Mapping[str, str]) -> Inventory:
                 language: Language = "typescript" if ".ts" in path else "javascript"
                 found_tests, parsed = javascript.js_tests(path, text, True, language)
                 tests += found_tests
+                helpers |= javascript.js_helpers(path, text)
             elif path.endswith(".go") and test_file:
                 found_tests, parsed = golang.go_tests(path, text, path.endswith("_test.go"))
                 tests += found_tests
@@ -187,6 +189,7 @@ def build_inventory(files: Mapping[str, str]) -> Inventory:
         thresholds=tuple(reader.thresholds),
         tells=tuple(tells),
         symbols=frozenset(symbols),
+        helpers=frozenset(helpers),
         code_lines=frozenset(code_lines),
         files=frozenset(files),
         unparsable=frozenset(unparsable),

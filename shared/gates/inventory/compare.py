@@ -5,8 +5,10 @@ Rules (issue 11 "What to build"):
 * a test missing from its file but present in another one is a move; a test whose file is
   unparsable on the head side is not judged here (it cannot run, so CI fails on it);
 * a removed test is legitimate when it goes with the code it exercises (a symbol it references,
-  or that its name spells, is defined on the base side and no longer on the head side), or when a
-  new test with at least one assertion takes over most of its references (a rewrite);
+  or that its name spells, is defined on the base side and no longer on the head side), when it
+  calls a helper of its file with an argument the head's helper no longer takes (the mode it
+  drove is gone, as when a fix is reverted with its tests), or when a new test with at least
+  one assertion takes over most of its references (a rewrite);
 * everything else that checks less is a finding: a test removed or no longer collected, a new
   constant skip/xfail/only (a conditional skip is a warning), fewer meaningful assertions, a
   new vacuous assertion or early exit, a CI tool run fewer times, a step disabled, tolerated or
@@ -77,6 +79,29 @@ def _similar(a: TestCase, b: TestCase) -> bool:
     return SequenceMatcher(None, a.shape, b.shape, autojunk=False).ratio() >= _REWRITE_RATIO
 
 
+def _arities(helpers: frozenset[str]) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    for helper in helpers:
+        file, _, signature = helper.partition("|")
+        name, _, count = signature.rpartition("/")
+        out[(file, name)] = int(count)
+    return out
+
+
+def _helper_narrowed(
+    test: TestCase, before: dict[tuple[str, str], int], after: dict[tuple[str, str], int]
+) -> bool:
+    """Whether ``test`` calls a helper of its file with an argument the change takes away:
+    the base helper accepted it, the head helper has fewer parameters (the path the test
+    drove, a mode or flag, is removed with it)."""
+    for call in test.calls:
+        name, _, count = call.rpartition("/")
+        was, now = before.get((test.file, name)), after.get((test.file, name))
+        if was is not None and now is not None and now < int(count) <= was:
+            return True
+    return False
+
+
 def _removed_with_code(
     test: TestCase, removed: frozenset[str], new: list[TestCase], claimed: set[int]
 ) -> bool:
@@ -116,6 +141,7 @@ def _tests(base: Inventory, head: Inventory) -> Iterable[Finding]:
     base_names = {t.name for t in base.tests}
     new = [t for t in head.tests if (t.file, t.key) not in base_keys and t.name not in base_names]
     removed_symbols = base.symbols - head.symbols
+    before_helpers, after_helpers = _arities(base.helpers), _arities(head.helpers)
     claimed: set[int] = set()
     for b in base.tests:
         if not b.collected or b.file in head.unparsable:
@@ -132,7 +158,11 @@ def _tests(base: Inventory, head: Inventory) -> Iterable[Finding]:
                 and ((t.name == b.name and t.file != b.file) or (t.shape == b.shape and t.shape))
                 for t in head.tests
             )
-            if not kept and not _removed_with_code(b, removed_symbols, new, claimed):
+            if (
+                not kept
+                and not _helper_narrowed(b, before_helpers, after_helpers)
+                and not _removed_with_code(b, removed_symbols, new, claimed)
+            ):
                 yield _finding(
                     "test_removed",
                     b.file,

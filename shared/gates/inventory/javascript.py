@@ -12,6 +12,8 @@ from functools import lru_cache
 
 from shared.gates.inventory.model import Language, Skip, TestCase
 from shared.gates.inventory.treesitter import (
+    calls,
+    helpers,
     LITERALS,
     Node,
     callee,
@@ -217,6 +219,7 @@ def js_tests(
                             early_exit=early_exit(top),
                             references=references(body),
                             shape=shape(body),
+                            calls=calls(body),
                         )
                     )
                     continue
@@ -224,3 +227,11 @@ def js_tests(
 
     visit(root, [], [])
     return out, True
+
+
+@lru_cache(maxsize=256)
+def js_helpers(path: str, text: str) -> frozenset[str]:
+    """``path|name/count`` of the functions one JS/TS test file declares (see
+    :func:`shared.gates.inventory.treesitter.helpers`); empty when the file does not parse."""
+    root = parse(path, text)
+    return helpers(path, root) if root is not None else frozenset()

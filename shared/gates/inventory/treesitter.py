@@ -106,6 +106,40 @@ def references(body: Node | None) -> frozenset[str]:
     return frozenset(text_of(n) for n in walk(body) if n.type in kinds) if body else frozenset()
 
 
+def calls(body: Node | None) -> frozenset[str]:
+    """``name/count`` of every call in ``body`` to a plain identifier (``count`` positional
+    arguments, spreads left out)."""
+    out: set[str] = set()
+    for node in walk(body) if body is not None else ():
+        fn = node.child_by_field_name("function") if node.type == "call_expression" else None
+        args = node.child_by_field_name("arguments")
+        if fn is None or fn.type != "identifier" or args is None:
+            continue
+        if any(a.type == "spread_element" for a in args.named_children):
+            continue
+        named = [a for a in args.named_children if a.type != "comment"]
+        out.add(f"{text_of(fn)}/{len(named)}")
+    return frozenset(out)
+
+
+def helpers(path: str, root: Node) -> frozenset[str]:
+    """``path|name/count`` of every JavaScript/TypeScript function declaration in ``root``,
+    ``count`` its parameters (declarations with a rest parameter left out)."""
+    out: set[str] = set()
+    for node in walk(root):
+        if node.type not in ("function_declaration", "generator_function_declaration"):
+            continue
+        name = node.child_by_field_name("name")
+        params = node.child_by_field_name("parameters")
+        if name is None or params is None:
+            continue
+        named = [p for p in params.named_children if p.type != "comment"]
+        if any(n.type == "rest_pattern" for p in named for n in walk(p)):
+            continue
+        out.add(f"{path}|{text_of(name)}/{len(named)}")
+    return frozenset(out)
+
+
 def shape(body: Node | None) -> tuple[str, ...]:
     """The body's identifiers and literals in source order (pre-order walk)."""
     kinds = {
