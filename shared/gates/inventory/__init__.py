@@ -2,8 +2,9 @@
 
 :func:`build_inventory` reads the files it is given (path → text: the changed files of a pull
 request on one side, plus the configuration beside them) with real parsers: :mod:`ast` and
-:mod:`tokenize` for Python, tree-sitter for JavaScript/TypeScript and Go, PyYAML for GitHub
-Actions, tomllib/configparser/json for tool configuration, :mod:`shlex` for commands.
+:mod:`tokenize` for Python, tree-sitter for JavaScript/TypeScript, Go, Java and Rust, PyYAML
+for GitHub Actions, tomllib/configparser/json for tool configuration, :mod:`shlex` for
+commands.
 :func:`~shared.gates.inventory.compare.compare` turns a base and a head inventory into
 findings. Pure: no I/O, no clock.
 """
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 
 from shared.gates.antigaming import Finding
-from shared.gates.inventory import actions, golang, javascript, python, treesitter
+from shared.gates.inventory import actions, golang, javascript, jvm_rust, python, treesitter
 from shared.gates.inventory.compare import compare
 from shared.gates.inventory.config import ConfigReader
 from shared.gates.inventory.model import (
@@ -153,7 +154,7 @@ def build_inventory(files: Mapping[str, str]) -> Inventory:
             found, filters, parsed = actions.workflow(path, text)
             steps += found
             settings += filters
-        elif path.endswith((".py", *_JS, ".go")):
+        elif path.endswith((".py", *_JS, ".go", ".java", ".rs")):
             settings += _suppressions(path, text)
             test_file = is_test_path(path)
             if path.endswith(".py") and test_file and path.rsplit("/", 1)[-1] != "conftest.py":
@@ -172,13 +173,23 @@ def build_inventory(files: Mapping[str, str]) -> Inventory:
             elif path.endswith(".go") and test_file:
                 found_tests, parsed = golang.go_tests(path, text, path.endswith("_test.go"))
                 tests += found_tests
+            elif path.endswith(".java") and test_file:
+                found_tests, parsed = jvm_rust.java_tests(path, text)
+                tests += found_tests
+            elif path.endswith(".rs") and test_file:
+                found_tests, parsed = jvm_rust.rust_tests(path, text)
+                tests += found_tests
             elif path.endswith(".py"):
                 code_lines |= {f"{path}|{ln.split('#')[0].strip()}" for ln in text.splitlines()}
                 symbols |= python.python_symbols(text)
                 tells += python.python_tells(path, text)
             else:
                 code_lines |= {f"{path}|{ln.split('//')[0].strip()}" for ln in text.splitlines()}
-                symbols |= treesitter.symbols(path, text)
+                found_tests = []
+                if path.endswith(".rs"):  # unit tests live in ``#[cfg(test)]`` modules
+                    found_tests, parsed = jvm_rust.rust_tests(path, text)
+                    tests += found_tests
+                symbols |= treesitter.symbols(path, text) - {t.name for t in found_tests}
                 tells += treesitter.tells(path, text)
         if not parsed:
             unparsable.add(path)

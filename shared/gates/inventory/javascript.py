@@ -12,12 +12,12 @@ from functools import lru_cache
 
 from shared.gates.inventory.model import Language, Skip, TestCase
 from shared.gates.inventory.treesitter import (
-    calls,
-    helpers,
     LITERALS,
     Node,
     callee,
+    calls,
     early_exit,
+    helpers,
     in_dead_branch,
     line_of,
     parse,

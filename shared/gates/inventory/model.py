@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-Language = Literal["python", "javascript", "typescript", "go"]
+Language = Literal["python", "javascript", "typescript", "go", "java", "rust"]
 SkipKind = Literal["skip", "xfail", "only"]
 
 
@@ -55,6 +55,8 @@ class TestCase(_Frozen):
         shape: the body's names in source order, to tell a rewritten test from a new one.
         parameters: string values of its ``pytest.mark.parametrize`` cases, to tell tests
             folded into one parametrized test from tests removed.
+        checks: the source of each meaningful assertion, whitespace collapsed, in source order
+            (Java and Rust), to tell an assertion deleted beside new ones from an edit.
         calls: ``name/count`` of the calls its body makes to plain names with ``count``
             positional arguments, to tell a test whose helper lost a parameter.
     """
@@ -74,6 +76,7 @@ class TestCase(_Frozen):
     references: frozenset[str] = frozenset()
     shape: tuple[str, ...] = ()
     parameters: frozenset[str] = frozenset()
+    checks: tuple[str, ...] = ()
     calls: frozenset[str] = frozenset()
 
     @property

@@ -1,8 +1,10 @@
-"""JavaScript/TypeScript and Go tests, symbols and tells, read with tree-sitter.
+"""JavaScript/TypeScript and Go tests, symbols and tells, read with tree-sitter (the parsers
+for Java and Rust too: their tests are read in :mod:`shared.gates.inventory.jvm_rust`).
 
-Grammars come from the maintained ``tree-sitter-javascript``, ``tree-sitter-typescript`` and
-``tree-sitter-go`` wheels. Test rules: Jest/Mocha/Vitest/AVA ``describe``/``it``/``test`` (with
-``.only``/``.skip``/``.todo``, ``xit``/``fit``), Mocha ``this.skip()``; Go ``go test``
+Grammars come from the maintained ``tree-sitter-javascript``, ``tree-sitter-typescript``,
+``tree-sitter-go``, ``tree-sitter-java`` and ``tree-sitter-rust`` wheels. Test rules:
+Jest/Mocha/Vitest/AVA ``describe``/``it``/``test`` (with ``.only``/``.skip``/``.todo``,
+``xit``/``fit``), Mocha ``this.skip()``; Go ``go test``
 (``func TestXxx(t *testing.T)`` in ``*_test.go``, ``t.Skip*``, ``t.Error*``/``t.Fatal*``,
 testify ``assert``/``require``), Go build constraints (``//go:build``, "Build constraints" in
 the go command's documentation).
@@ -15,7 +17,9 @@ from functools import cache, lru_cache
 
 import tree_sitter
 import tree_sitter_go
+import tree_sitter_java
 import tree_sitter_javascript
+import tree_sitter_rust
 import tree_sitter_typescript
 
 from shared.gates.inventory.model import Tell
@@ -46,6 +50,8 @@ def _parser(language: str) -> tree_sitter.Parser:
         "typescript": tree_sitter_typescript.language_typescript,
         "tsx": tree_sitter_typescript.language_tsx,
         "go": tree_sitter_go.language,
+        "java": tree_sitter_java.language,
+        "rust": tree_sitter_rust.language,
     }[language]
     return tree_sitter.Parser(tree_sitter.Language(grammar()))
 
@@ -58,6 +64,8 @@ def grammar_for(path: str) -> str | None:
         (".mts", "typescript"),
         (".cts", "typescript"),
         (".go", "go"),
+        (".java", "java"),
+        (".rs", "rust"),
     ):
         if path.endswith(ext):
             return name
@@ -156,6 +164,15 @@ def shape(body: Node | None) -> tuple[str, ...]:
         "true",
         "false",
         "nil",
+        "decimal_integer_literal",
+        "decimal_floating_point_literal",
+        "null_literal",
+        "character_literal",
+        "string_content",
+        "integer_literal",
+        "float_literal",
+        "boolean_literal",
+        "char_literal",
     }
     return tuple(text_of(n) for n in walk(body) if n.type in kinds) if body else ()
 
@@ -198,7 +215,7 @@ def in_dead_branch(node: Node, stop: Node) -> bool:
 
 @lru_cache(maxsize=256)
 def symbols(path: str, text: str) -> frozenset[str]:
-    """Functions, methods, classes and types a non-test JS/TS/Go file defines."""
+    """Functions, methods, classes and types a non-test JS/TS/Go/Java/Rust file defines."""
     root = parse(path, text)
     if root is None:
         return frozenset()
@@ -209,6 +226,16 @@ def symbols(path: str, text: str) -> frozenset[str]:
         "method_definition",
         "type_spec",
         "generator_function_declaration",
+        "interface_declaration",
+        "enum_declaration",
+        "record_declaration",
+        "constructor_declaration",
+        "function_item",
+        "function_signature_item",
+        "struct_item",
+        "enum_item",
+        "trait_item",
+        "type_item",
     }
     found = {text_of(n.child_by_field_name("name")) for n in walk(root) if n.type in kinds}
     found |= {

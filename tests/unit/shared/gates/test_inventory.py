@@ -338,7 +338,8 @@ def test_a_test_removed_with_the_helper_parameter_it_drove_is_legitimate() -> No
     assert _codes({JS_TEST: JS_BASE}, {JS_TEST: dropped}) == ["test_removed"]
     # The change reverts the mode with its tests: the helper no longer takes the flag.
     reverted = dropped.replace(
-        "function createApp(setting, isPrototypeTest) {\n  return makeApp(setting, isPrototypeTest)",
+        "function createApp(setting, isPrototypeTest) {\n"
+        "  return makeApp(setting, isPrototypeTest)",
         "function createApp(setting) {\n  return makeApp(setting)",
     )
     assert _codes({JS_TEST: JS_BASE}, {JS_TEST: reverted}) == []
