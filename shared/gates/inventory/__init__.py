@@ -27,12 +27,15 @@ from shared.gates.inventory.model import (
     Tell,
     TestCase,
 )
+from shared.gates.inventory.semantic import QUESTIONS, semantic_questions
 
 __all__ = [
+    "QUESTIONS",
     "ChangeSnapshot",
     "Inventory",
     "build_inventory",
     "inventory_findings",
+    "inventory_questions",
     "is_test_path",
 ]
 
@@ -211,3 +214,9 @@ def inventory_findings(snapshot: ChangeSnapshot) -> list[Finding]:
     """Every finding of a change: its base and head inventories compared as a whole
     (:func:`shared.gates.inventory.compare.compare`)."""
     return compare(build_inventory(snapshot.base), build_inventory(snapshot.head))
+
+
+def inventory_questions(snapshot: ChangeSnapshot) -> list[Finding]:
+    """The semantic questions the change raises (warnings that decide nothing:
+    :func:`shared.gates.inventory.semantic.semantic_questions`)."""
+    return semantic_questions(build_inventory(snapshot.base), build_inventory(snapshot.head))

@@ -6,6 +6,7 @@ merged into one in another file, an assertion deleted beside new ones, assertion
 from __future__ import annotations
 
 from shared.gates.inventory import ChangeSnapshot, build_inventory, inventory_findings
+from shared.gates.inventory.shell import analyse
 
 JAVA = "src/test/java/com/example/CartTest.java"
 JAVA_BASE = """package com.example;
@@ -211,3 +212,15 @@ def test_tests_merged_into_one_in_another_file_are_not_removed() -> None:
         "test_removed",
         "test_removed",
     ]
+
+
+def test_maven_gradle_and_cargo_commands_are_test_runs_and_their_gaming_is_read() -> None:
+    assert analyse("mvn --batch-mode verify javadoc:jar").tools == {"mvn verify"}
+    assert analyse("./gradlew build -x test").narrowing == ("-x test",)
+    assert analyse("cargo test --all-features").tools == {"cargo test"}
+    assert analyse("mvn -B clean package").tools == {"mvn package"}
+    assert analyse("mvn clean").tools == frozenset()
+    assert analyse("mvn -B -DskipTests verify").collect_only
+    assert analyse("cargo test --no-run").collect_only
+    assert analyse("cargo test || true").tolerant
+    assert analyse("mvn verify -Dtest=CartTest").narrowing == ("-Dtest=CartTest",)
