@@ -3,8 +3,9 @@
 :func:`build_inventory` reads the files it is given (path → text: the changed files of a pull
 request on one side, plus the configuration beside them) with real parsers: :mod:`ast` and
 :mod:`tokenize` for Python, tree-sitter for JavaScript/TypeScript, Go, Java and Rust, PyYAML
-for GitHub Actions, tomllib/configparser/json for tool configuration, :mod:`shlex` for
-commands.
+for GitHub Actions and GitLab CI, tomllib/configparser/json for tool configuration (Jest,
+Vitest and Mocha files, ``Makefile`` recipes and nox sessions in
+:mod:`shared.gates.inventory.runners`), :mod:`shlex` for commands.
 :func:`~shared.gates.inventory.compare.compare` turns a base and a head inventory into
 findings. Pure: no I/O, no clock.
 """
@@ -16,7 +17,15 @@ from collections.abc import Mapping
 from functools import lru_cache
 
 from shared.gates.antigaming import Finding
-from shared.gates.inventory import actions, golang, javascript, jvm_rust, python, treesitter
+from shared.gates.inventory import (
+    actions,
+    golang,
+    javascript,
+    jvm_rust,
+    python,
+    runners,
+    treesitter,
+)
 from shared.gates.inventory.compare import compare
 from shared.gates.inventory.config import ConfigReader
 from shared.gates.inventory.model import (
@@ -153,10 +162,22 @@ def build_inventory(files: Mapping[str, str]) -> Inventory:
     code_lines: set[str] = set()
     for path, text in sorted(files.items()):
         parsed = True
+        name = path.rsplit("/", 1)[-1]
         if path.startswith(".github/workflows/") and path.endswith((".yml", ".yaml")):
             found, filters, parsed = actions.workflow(path, text)
             steps += found
             settings += filters
+        elif runners.runner_tool(path) is not None:
+            found_settings, parsed = runners.runner_settings(path, text)
+            settings += found_settings
+        elif name in ("Makefile", "makefile", "GNUmakefile"):
+            steps += runners.makefile_steps(path, text)
+        elif name == "noxfile.py":
+            found_steps, parsed = runners.noxfile_steps(path, text)
+            steps += found_steps
+        elif path == ".gitlab-ci.yml":
+            found_steps, parsed = runners.gitlab_steps(path, text)
+            steps += found_steps
         elif path.endswith((".py", *_JS, ".go", ".java", ".rs")):
             settings += _suppressions(path, text)
             test_file = is_test_path(path)

@@ -39,12 +39,15 @@ _GRAM = 4
 _SETTING_CODES = {
     "pytest": "tests_deselected",
     "jest": "tests_deselected",
+    "vitest": "tests_deselected",
+    "mocha": "tests_deselected",
     "coverage": "coverage_narrowed",
     "ruff": "lint_narrowed",
     "mypy": "lint_narrowed",
     "eslint": "lint_narrowed",
     "tsc": "lint_narrowed",
 }
+_TEST_RUNNERS = frozenset({"pytest", "jest", "vitest", "mocha"})
 _WARNINGS = frozenset(
     {
         "conditional_skip_added",
@@ -318,7 +321,7 @@ def _config(base: Inventory, head: Inventory) -> Iterable[Finding]:
             and s.file in head.files
         ):
             yield _finding(
-                "lint_narrowed",
+                "tests_deselected" if s.tool in _TEST_RUNNERS else "lint_narrowed",
                 s.file,
                 s.line,
                 f"{s.tool} {s.key}: {s.value} removed",
