@@ -104,7 +104,13 @@ def _java_assertions(body: Node | None) -> tuple[int, int, tuple[str, ...]]:
         if (name, [text_of(v) for v in values]) in (
             ("assertTrue", ["true"]),
             ("assertFalse", ["false"]),
-        ) or (name != "fail" and bool(values) and all(v.type in _JAVA_LITERALS for v in values)):
+        ) or (
+            # ``fail("msg")`` and Truth's ``assertWithMessage("msg").that(x)...``: the literal
+            # is a message, not the subject.
+            name not in ("fail", "assertWithMessage", "assertAbout")
+            and bool(values)
+            and all(v.type in _JAVA_LITERALS for v in values)
+        ):
             vacuous += 1
         else:
             meaningful += 1

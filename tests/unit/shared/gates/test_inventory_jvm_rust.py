@@ -23,7 +23,7 @@ class CartTest {
 
   @Test
   void tax() {
-    assertEquals(20, Tax.rate("FR"));
+    assertWithMessage("French rate").that(Tax.rate("FR")).isEqualTo(20);
   }
 
   @Nested
@@ -118,7 +118,11 @@ def test_junit_gaming_edits_are_findings_and_a_real_assumption_a_warning() -> No
     assert _codes(
         base, _java("    assertTrue(cart.isEmpty());", "    // assertTrue(cart.isEmpty());")
     ) == ["assert_removed"]
-    removed = _java('  @Test\n  void tax() {\n    assertEquals(20, Tax.rate("FR"));\n  }\n', "")
+    removed = _java(
+        '  @Test\n  void tax() {\n    assertWithMessage("French rate").that(Tax.rate("FR"))'
+        ".isEqualTo(20);\n  }\n",
+        "",
+    )
     assert _codes(base, removed) == ["test_removed"]
 
 
