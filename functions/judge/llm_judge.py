@@ -21,11 +21,12 @@ or low confidence is ``needs_human``.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from shared.errors import CodexJudgeError, PermanentError, RateLimitedError
+from shared.gates.antigaming import Finding
 from shared.gates.judge import Verdict
 from shared.gates.llm import (
     SCHEMA_NAME,
@@ -61,7 +62,7 @@ class JudgeConfig:
     min_confidence: float = 0.6
     token_budget: int = 24_000
     model: str | None = None
-    template_version: str = "v1"
+    template_version: str = "v2"
     tokens_left_today: int | None = None
     input_cost_per_mtok: float = 0.0
     output_cost_per_mtok: float = 0.0
@@ -109,6 +110,7 @@ def llm_verdict(
     files: list[Mapping[str, Any]],
     ci_summary: Mapping[str, Any],
     review_summary: Mapping[str, Any],
+    questions: Sequence[Finding] = (),
     sleep: Any = time.sleep,
 ) -> Verdict:
     """Ask the model (``config.samples`` times), validate, retry, vote.
@@ -127,6 +129,7 @@ def llm_verdict(
         review_summary=review_summary,
         token_budget=config.token_budget,
         template_version=config.template_version,
+        questions=questions,
     )
     schema = verdict_schema()
     usage = Usage()

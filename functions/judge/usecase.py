@@ -36,6 +36,7 @@ from functions.judge.llm_judge import JudgeConfig, llm_verdict
 from shared.artifacts.fetch import fetch_pending
 from shared.artifacts.judge_view import judge_view
 from shared.errors import UpstreamNotFoundError
+from shared.gates.antigaming import Finding
 from shared.gates.inventory import ChangeSnapshot
 from shared.gates.judge import (
     Verdict,
@@ -142,6 +143,7 @@ class _Judge:
         self.files: list[PullFile] | None = None
         self.unmerged_paths: list[str] = []
         self.snapshot: ChangeSnapshot | None = None
+        self.questions: list[Finding] = []
         self.live: LiveState | None = None
         self.mergeable_timed_out = False
         self.inputs: dict[str, Any] = {
@@ -282,7 +284,9 @@ class _Judge:
             return self.seal(blocked)
         llm = self.ctx.deps.language_model()
         if llm is None:
-            return self.seal(offline_verdict(run.ci_summary or {}, run.review_verdict))
+            return self.seal(
+                offline_verdict(run.ci_summary or {}, run.review_verdict, self.questions)
+            )
         return self.seal(
             llm_verdict(
                 llm,
@@ -292,6 +296,7 @@ class _Judge:
                 files=list(self.files_detail),
                 ci_summary=run.ci_summary or {},
                 review_summary=run.review_summary or {},
+                questions=self.questions,
             )
         )
 
@@ -351,4 +356,5 @@ class _Judge:
             snapshot=self.snapshot,
         )
         self.inputs.update(report.record())
+        self.questions = report.questions
         return report.verdict

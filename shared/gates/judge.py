@@ -28,7 +28,7 @@ import re2
 
 from shared.gates.antigaming import Finding, antigaming_findings
 from shared.gates.ci import failure_prompt
-from shared.gates.inventory import ChangeSnapshot, inventory_findings
+from shared.gates.inventory import ChangeSnapshot, inventory_findings, inventory_questions
 from shared.models.events import Reason
 from shared.models.github import PullFile
 from shared.policy.model import Policy
@@ -111,12 +111,16 @@ class GateReport:
         warnings: findings recorded only (``anti_gaming_outcome: warn`` or advisory codes
             outside strict mode).
         antigaming: ``inventory`` (both sides' files compared) or ``diff_lines``.
+        questions: the semantic questions the change raises (``question_*`` warnings of
+            :mod:`shared.gates.inventory.semantic`; only when both sides are known): asked of
+            the LLM judge, reported by the offline judge, deciding nothing.
     """
 
     verdict: Verdict | None
     findings: list[Finding] = field(default_factory=list)
     warnings: list[Finding] = field(default_factory=list)
     antigaming: str = "diff_lines"
+    questions: list[Finding] = field(default_factory=list)
 
     def record(self) -> dict[str, Any]:
         """The report as JSON for the evaluation's inputs."""
@@ -125,6 +129,7 @@ class GateReport:
             "gate_findings": [f.model_dump() for f in self.findings],
             "gate_warnings": [f.model_dump() for f in self.warnings],
             "antigaming_source": self.antigaming,
+            "gate_questions": [f.model_dump() for f in self.questions],
         }
 
 
@@ -232,8 +237,9 @@ def gate_report(
             + "\n".join(f"- {_where(f)}: {f.message}" for f in advisory)
         )
     source = "inventory" if snapshot is not None else "diff_lines"
+    questions = inventory_questions(snapshot) if snapshot is not None else []
     if not reasons:
-        return GateReport(None, [], warnings, source)
+        return GateReport(None, [], warnings, source, questions)
     verdict = Verdict(
         "needs_human" if human else "needs_iteration",
         reasons,
@@ -243,7 +249,7 @@ def gate_report(
             "gate_warnings": [f.model_dump() for f in warnings],
         },
     )
-    return GateReport(verdict, decided, warnings, source)
+    return GateReport(verdict, decided, warnings, source, questions)
 
 
 def deterministic_gates(
@@ -331,9 +337,15 @@ def mergeability(
     return None
 
 
-def offline_verdict(ci_summary: Mapping[str, Any], review_verdict: str) -> Verdict:
+def offline_verdict(
+    ci_summary: Mapping[str, Any],
+    review_verdict: str,
+    questions: Sequence[Finding] = (),
+) -> Verdict:
     """The offline judge: reached only when every gate, CI and the review passed, so it passes,
-    and says that no model judged the issue's requirements."""
+    and says that no model judged the issue's requirements. Each semantic question the gates
+    raised (:attr:`GateReport.questions`) follows as a warning reason with its place: no
+    model answered it, so a person reading the verdict should."""
     checks = len(ci_summary.get("checks") or [])
     return Verdict(
         "pass",
@@ -342,7 +354,12 @@ def offline_verdict(ci_summary: Mapping[str, Any], review_verdict: str) -> Verdi
                 "offline_pass",
                 f"offline judge (no language model): deterministic gates passed, CI success on "
                 f"{checks} check(s), AI review {review_verdict}",
-            )
+            ),
+            *(
+                _reason(q.code, f"warning, unanswered without a model: {_where(q)}: {q.message}")
+                for q in questions
+            ),
         ],
         judge_kind="offline",
+        extra={"warnings": [q.model_dump() for q in questions]} if questions else {},
     )

@@ -17,11 +17,13 @@ and commit messages — and whatever does not fit is cut and named in the prompt
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.gates.antigaming import Finding
 from shared.gates.fingerprints import error_lines
+from shared.gates.inventory.semantic import QUESTIONS
 from shared.gates.redact import redact
 from shared.ports import ChatMessage
 
@@ -39,7 +41,16 @@ SYSTEM_PROMPT = (
     "missing_items and a precise next_prompt when another attempt can fix it, and 'abstain' "
     "when a person must decide. List each requirement you found with whether it is met."
 )
-TEMPLATES = {"v1": SYSTEM_PROMPT}
+# v2: v1 plus the rubric's explicit questions on the gaming kinds no parser settles
+# (issue 11; :data:`shared.gates.inventory.semantic.QUESTIONS`).
+RUBRIC = (
+    " Before deciding, answer each of these about the tests and the code, and answer 'fail' "
+    "or 'abstain' when one is yes: "
+    + " ".join(f"({n}) {q}" for n, q in enumerate(QUESTIONS.values(), 1))
+    + " The gates list the places where a question most likely applies; look there first, "
+    "and name in your reasons each question you answered yes."
+)
+TEMPLATES = {"v1": SYSTEM_PROMPT, "v2": SYSTEM_PROMPT + RUBRIC}
 
 
 @dataclass
@@ -109,7 +120,8 @@ def build_messages(
     ci_summary: Mapping[str, Any],
     review_summary: Mapping[str, Any],
     token_budget: int = 24_000,
-    template_version: str = "v1",
+    template_version: str = "v2",
+    questions: Sequence[Finding] = (),
 ) -> Prompt:
     """The chat messages for one judgement.
 
@@ -122,8 +134,11 @@ def build_messages(
             ``patch``).
         ci_summary / review_summary: the gates' summaries.
         token_budget: input tokens for the whole prompt (policy ``token_budget``).
-        template_version: the system prompt version (policy ``prompt_template_version``);
-            an unknown version falls back to ``v1`` and the version used is returned.
+        template_version: the system prompt version (policy ``prompt_template_version``;
+            ``v2`` asks the rubric's questions); an unknown version falls back to ``v1`` and
+            the version used is returned.
+        questions: the semantic questions the gates raised
+            (:attr:`shared.gates.judge.GateReport.questions`), listed with their places.
     """
     version = template_version if template_version in TEMPLATES else "v1"
     system = TEMPLATES[version]
@@ -154,6 +169,12 @@ def build_messages(
         + json.dumps({k: review_summary.get(k) for k in ("verdict", "reviewers")}),
         untrusted=False,
     )
+    if questions:
+        budget.add(
+            "Places the rubric's questions may apply",
+            "\n".join(f"{q.file}:{q.line} {q.message}" for q in questions),
+            cap=budget.left // 8,
+        )
     budget.add(
         "Changed files",
         "\n".join(

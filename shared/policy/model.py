@@ -118,7 +118,7 @@ class Policy(BaseModel):
     daily_token_ceiling: int | None = Field(default=None, ge=1)
     self_consistency_samples: int = Field(default=1, ge=1, le=7)
     min_confidence: float = Field(default=0.6, ge=0, le=1)
-    prompt_template_version: str = "v1"
+    prompt_template_version: str = "v2"
     repeated_failure_outcome: Literal["needs_human", "needs_iteration"] = "needs_human"
     # --- actions on a verdict ---
     dry_run: bool = True

@@ -2,8 +2,10 @@
 
 :func:`build_inventory` reads the files it is given (path → text: the changed files of a pull
 request on one side, plus the configuration beside them) with real parsers: :mod:`ast` and
-:mod:`tokenize` for Python, tree-sitter for JavaScript/TypeScript and Go, PyYAML for GitHub
-Actions, tomllib/configparser/json for tool configuration, :mod:`shlex` for commands.
+:mod:`tokenize` for Python, tree-sitter for JavaScript/TypeScript, Go, Java and Rust, PyYAML
+for GitHub Actions and GitLab CI, tomllib/configparser/json for tool configuration (Jest,
+Vitest and Mocha files, ``Makefile`` recipes and nox sessions in
+:mod:`shared.gates.inventory.runners`), :mod:`shlex` for commands.
 :func:`~shared.gates.inventory.compare.compare` turns a base and a head inventory into
 findings. Pure: no I/O, no clock.
 """
@@ -15,7 +17,15 @@ from collections.abc import Mapping
 from functools import lru_cache
 
 from shared.gates.antigaming import Finding
-from shared.gates.inventory import actions, golang, javascript, python, treesitter
+from shared.gates.inventory import (
+    actions,
+    golang,
+    javascript,
+    jvm_rust,
+    python,
+    runners,
+    treesitter,
+)
 from shared.gates.inventory.compare import compare
 from shared.gates.inventory.config import ConfigReader
 from shared.gates.inventory.model import (
@@ -26,12 +36,15 @@ from shared.gates.inventory.model import (
     Tell,
     TestCase,
 )
+from shared.gates.inventory.semantic import QUESTIONS, semantic_questions
 
 __all__ = [
+    "QUESTIONS",
     "ChangeSnapshot",
     "Inventory",
     "build_inventory",
     "inventory_findings",
+    "inventory_questions",
     "is_test_path",
 ]
 
@@ -145,14 +158,27 @@ def build_inventory(files: Mapping[str, str]) -> Inventory:
     tests: list[TestCase] = []
     tells: list[Tell] = []
     symbols: set[str] = set()
+    helpers: set[str] = set()
     code_lines: set[str] = set()
     for path, text in sorted(files.items()):
         parsed = True
+        name = path.rsplit("/", 1)[-1]
         if path.startswith(".github/workflows/") and path.endswith((".yml", ".yaml")):
             found, filters, parsed = actions.workflow(path, text)
             steps += found
             settings += filters
-        elif path.endswith((".py", *_JS, ".go")):
+        elif runners.runner_tool(path) is not None:
+            found_settings, parsed = runners.runner_settings(path, text)
+            settings += found_settings
+        elif name in ("Makefile", "makefile", "GNUmakefile"):
+            steps += runners.makefile_steps(path, text)
+        elif name == "noxfile.py":
+            found_steps, parsed = runners.noxfile_steps(path, text)
+            steps += found_steps
+        elif path == ".gitlab-ci.yml":
+            found_steps, parsed = runners.gitlab_steps(path, text)
+            steps += found_steps
+        elif path.endswith((".py", *_JS, ".go", ".java", ".rs")):
             settings += _suppressions(path, text)
             test_file = is_test_path(path)
             if path.endswith(".py") and test_file and path.rsplit("/", 1)[-1] != "conftest.py":
@@ -167,8 +193,15 @@ def build_inventory(files: Mapping[str, str]) -> Inventory:
                 language: Language = "typescript" if ".ts" in path else "javascript"
                 found_tests, parsed = javascript.js_tests(path, text, True, language)
                 tests += found_tests
+                helpers |= javascript.js_helpers(path, text)
             elif path.endswith(".go") and test_file:
                 found_tests, parsed = golang.go_tests(path, text, path.endswith("_test.go"))
+                tests += found_tests
+            elif path.endswith(".java") and test_file:
+                found_tests, parsed = jvm_rust.java_tests(path, text)
+                tests += found_tests
+            elif path.endswith(".rs") and test_file:
+                found_tests, parsed = jvm_rust.rust_tests(path, text)
                 tests += found_tests
             elif path.endswith(".py"):
                 code_lines |= {f"{path}|{ln.split('#')[0].strip()}" for ln in text.splitlines()}
@@ -176,7 +209,11 @@ def build_inventory(files: Mapping[str, str]) -> Inventory:
                 tells += python.python_tells(path, text)
             else:
                 code_lines |= {f"{path}|{ln.split('//')[0].strip()}" for ln in text.splitlines()}
-                symbols |= treesitter.symbols(path, text)
+                found_tests = []
+                if path.endswith(".rs"):  # unit tests live in ``#[cfg(test)]`` modules
+                    found_tests, parsed = jvm_rust.rust_tests(path, text)
+                    tests += found_tests
+                symbols |= treesitter.symbols(path, text) - {t.name for t in found_tests}
                 tells += treesitter.tells(path, text)
         if not parsed:
             unparsable.add(path)
@@ -187,6 +224,7 @@ def build_inventory(files: Mapping[str, str]) -> Inventory:
         thresholds=tuple(reader.thresholds),
         tells=tuple(tells),
         symbols=frozenset(symbols),
+        helpers=frozenset(helpers),
         code_lines=frozenset(code_lines),
         files=frozenset(files),
         unparsable=frozenset(unparsable),
@@ -197,3 +235,9 @@ def inventory_findings(snapshot: ChangeSnapshot) -> list[Finding]:
     """Every finding of a change: its base and head inventories compared as a whole
     (:func:`shared.gates.inventory.compare.compare`)."""
     return compare(build_inventory(snapshot.base), build_inventory(snapshot.head))
+
+
+def inventory_questions(snapshot: ChangeSnapshot) -> list[Finding]:
+    """The semantic questions the change raises (warnings that decide nothing:
+    :func:`shared.gates.inventory.semantic.semantic_questions`)."""
+    return semantic_questions(build_inventory(snapshot.base), build_inventory(snapshot.head))

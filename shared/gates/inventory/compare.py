@@ -2,15 +2,22 @@
 
 Rules (issue 11 "What to build"):
 
-* a test missing from its file but present in another one is a move; a test whose file is
-  unparsable on the head side is not judged here (it cannot run, so CI fails on it);
-* a removed test is legitimate when it goes with the code it exercises (a symbol it references,
-  or that its name spells, is defined on the base side and no longer on the head side), or when a
-  new test with at least one assertion takes over most of its references (a rewrite);
+* a test missing from its file but present in another one is a move; a test whose exact
+  body lives on under a new name in its file is renamed, even when a new test takes its old
+  name; a test whose file is unparsable on the head side is not judged here (it cannot run,
+  so CI fails on it);
+* a removed test is legitimate when it goes with the code it exercises (a symbol it
+  references, or that its name spells, is defined on the base side and no longer on the head
+  side), when it calls a helper of its file with an argument the head's helper no longer
+  takes (the mode it drove is gone, as when a fix is reverted with its tests), when new tests
+  (in its file or another) carry most of its body between them with at least as many
+  assertions (a split or a merge), or when a new test with at least one assertion reads
+  nearly the same (a rewrite);
 * everything else that checks less is a finding: a test removed or no longer collected, a new
-  constant skip/xfail/only (a conditional skip is a warning), fewer meaningful assertions, a
-  new vacuous assertion or early exit, a CI tool run fewer times, a step disabled, tolerated or
-  made to list tests only, a dropped ``pull_request`` trigger, ``paths-ignore`` over code, a
+  constant skip/xfail/only (a conditional skip is a warning), fewer meaningful assertions (or,
+  where the reader keeps each assertion's source, one deleted beside new ones), a new vacuous
+  assertion or early exit, a CI tool run fewer times, a step disabled, tolerated or made to
+  list tests only, a dropped ``pull_request`` trigger, ``paths-ignore`` over code, a
   narrowing setting added (or a widening one removed), a lower coverage floor or a higher lint
   ceiling, and code outside tests that detects a test run. A matrix entry is not a step.
 """
@@ -27,15 +34,20 @@ from shared.gates.inventory.compare_ci import ci_findings
 from shared.gates.inventory.model import Inventory, TestCase
 
 _REWRITE_RATIO = 0.85
+_CARRIED_RATIO = 0.8
+_GRAM = 4
 _SETTING_CODES = {
     "pytest": "tests_deselected",
     "jest": "tests_deselected",
+    "vitest": "tests_deselected",
+    "mocha": "tests_deselected",
     "coverage": "coverage_narrowed",
     "ruff": "lint_narrowed",
     "mypy": "lint_narrowed",
     "eslint": "lint_narrowed",
     "tsc": "lint_narrowed",
 }
+_TEST_RUNNERS = frozenset({"pytest", "jest", "vitest", "mocha"})
 _WARNINGS = frozenset(
     {
         "conditional_skip_added",
@@ -77,6 +89,48 @@ def _similar(a: TestCase, b: TestCase) -> bool:
     return SequenceMatcher(None, a.shape, b.shape, autojunk=False).ratio() >= _REWRITE_RATIO
 
 
+def _arities(helpers: frozenset[str]) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    for helper in helpers:
+        file, _, signature = helper.partition("|")
+        name, _, count = signature.rpartition("/")
+        out[(file, name)] = int(count)
+    return out
+
+
+def _helper_narrowed(
+    test: TestCase, before: dict[tuple[str, str], int], after: dict[tuple[str, str], int]
+) -> bool:
+    """Whether ``test`` calls a helper of its file with an argument the change takes away:
+    the base helper accepted it, the head helper has fewer parameters (the path the test
+    drove, a mode or flag, is removed with it)."""
+    for call in test.calls:
+        name, _, count = call.rpartition("/")
+        was, now = before.get((test.file, name)), after.get((test.file, name))
+        if was is not None and now is not None and now < int(count) <= was:
+            return True
+    return False
+
+
+def _grams(shape: tuple[str, ...]) -> set[tuple[str, ...]]:
+    return {shape[i : i + _GRAM] for i in range(max(len(shape) - _GRAM + 1, 0))}
+
+
+def _carried(old: TestCase, new: list[TestCase]) -> bool:
+    """Whether new tests of the change carry ``old``'s body between them (a test split into
+    several, or tests merged into one, in its file or another): most of its runs of
+    ``_GRAM`` names and literals reappear in them, and they assert at least as much."""
+    grams = _grams(old.shape)
+    if not grams:
+        return False
+    carriers = [c for c in new if c.assertions and _grams(c.shape) & grams]
+    carried = set().union(*(_grams(c.shape) for c in carriers)) & grams
+    return (
+        len(carried) >= _CARRIED_RATIO * len(grams)
+        and sum(c.assertions for c in carriers) >= old.assertions
+    )
+
+
 def _removed_with_code(
     test: TestCase, removed: frozenset[str], new: list[TestCase], claimed: set[int]
 ) -> bool:
@@ -90,6 +144,8 @@ def _removed_with_code(
     if test.parameters and any(
         test.parameters <= c.parameters and c.file == test.file and c.assertions for c in new
     ):
+        return True
+    if _carried(test, new):
         return True
     # A rewrite (a renamed title, a typo fixed, a body reworded): a new test whose body reads
     # the same names in nearly the same order, each new test standing in for one old test.
@@ -115,7 +171,12 @@ def _tests(base: Inventory, head: Inventory) -> Iterable[Finding]:
             by_name.setdefault(t.name, []).append(t)
     base_names = {t.name for t in base.tests}
     new = [t for t in head.tests if (t.file, t.key) not in base_keys and t.name not in base_names]
+    renamed: dict[tuple[str, ...], list[TestCase]] = {}
+    for t in head.tests:
+        if (t.file, t.key) not in base_keys:
+            renamed.setdefault(t.shape, []).append(t)
     removed_symbols = base.symbols - head.symbols
+    before_helpers, after_helpers = _arities(base.helpers), _arities(head.helpers)
     claimed: set[int] = set()
     for b in base.tests:
         if not b.collected or b.file in head.unparsable:
@@ -125,6 +186,9 @@ def _tests(base: Inventory, head: Inventory) -> Iterable[Finding]:
             or next(iter(by_key.get(b.key, [])), None)
             or next(iter(by_name.get(b.name, [])), None)
         )
+        if h is not None and h.shape != b.shape and b.shape:
+            # Renamed, and a new test took the old name: the body identifies the test.
+            h = next((t for t in renamed.get(b.shape, []) if t.file == b.file), h)
         if h is None:
             # A same-named test that stays elsewhere with as many assertions: a duplicate.
             kept = any(
@@ -132,7 +196,11 @@ def _tests(base: Inventory, head: Inventory) -> Iterable[Finding]:
                 and ((t.name == b.name and t.file != b.file) or (t.shape == b.shape and t.shape))
                 for t in head.tests
             )
-            if not kept and not _removed_with_code(b, removed_symbols, new, claimed):
+            if (
+                not kept
+                and not _helper_narrowed(b, before_helpers, after_helpers)
+                and not _removed_with_code(b, removed_symbols, new, claimed)
+            ):
                 yield _finding(
                     "test_removed",
                     b.file,
@@ -147,6 +215,20 @@ def _tests(base: Inventory, head: Inventory) -> Iterable[Finding]:
         if (h.file, h.key) not in base_keys and any(s.kind == "only" for s in h.skips):
             s = next(s for s in h.skips if s.kind == "only")
             yield _finding("test_only_added", h.file, s.line, s.text, None, s.text)
+
+
+def _lost_checks(before: tuple[str, ...], after: tuple[str, ...]) -> list[str]:
+    """The assertions of ``before`` that ``after`` drops when the two are aligned in order:
+    deleted outright, or more of them replaced than take their place (an edited assertion
+    is a replacement, not a loss)."""
+    lost: list[str] = []
+    matcher = SequenceMatcher(None, before, after, autojunk=False)
+    for op, i, j, k, end in matcher.get_opcodes():
+        if op == "delete":
+            lost += before[i:j]
+        elif op == "replace" and j - i > end - k:
+            lost += before[i + (end - k) : j]
+    return lost
 
 
 def _test_pair(b: TestCase, h: TestCase) -> Iterable[Finding]:
@@ -181,6 +263,16 @@ def _test_pair(b: TestCase, h: TestCase) -> Iterable[Finding]:
             f"{_label(h)}: {b.assertions - h.assertions} meaningful assertion(s) fewer",
             f"{b.file}:{b.line} {b.assertions} assertion(s)",
             f"{where} {h.assertions} assertion(s)",
+        )
+    elif b.checks and h.checks and (lost := _lost_checks(b.checks, h.checks)):
+        # As many assertions as before, but one of the base's is gone beside new ones.
+        yield _finding(
+            "assert_removed",
+            h.file,
+            h.line,
+            f"{_label(h)}: {len(lost)} assertion(s) deleted beside new ones",
+            lost[0][:120],
+            f"{where} absent",
         )
     if h.vacuous > b.vacuous:
         yield _finding(
@@ -229,7 +321,7 @@ def _config(base: Inventory, head: Inventory) -> Iterable[Finding]:
             and s.file in head.files
         ):
             yield _finding(
-                "lint_narrowed",
+                "tests_deselected" if s.tool in _TEST_RUNNERS else "lint_narrowed",
                 s.file,
                 s.line,
                 f"{s.tool} {s.key}: {s.value} removed",

@@ -29,7 +29,7 @@ _CONVENTIONAL = (
     "app_test.go",
 )
 _PR_EVENTS = frozenset({"pull_request", "pull_request_target"})
-_CODE = (".py", ".js", ".mjs", ".cjs", ".ts", ".tsx", ".go", ".jsx")
+_CODE = (".py", ".js", ".mjs", ".cjs", ".ts", ".tsx", ".go", ".jsx", ".java", ".rs")
 
 
 def _runs(step: CiStep) -> bool:

@@ -15,7 +15,9 @@ from shared.gates.inventory.treesitter import (
     LITERALS,
     Node,
     callee,
+    calls,
     early_exit,
+    helpers,
     in_dead_branch,
     line_of,
     parse,
@@ -217,6 +219,7 @@ def js_tests(
                             early_exit=early_exit(top),
                             references=references(body),
                             shape=shape(body),
+                            calls=calls(body),
                         )
                     )
                     continue
@@ -224,3 +227,11 @@ def js_tests(
 
     visit(root, [], [])
     return out, True
+
+
+@lru_cache(maxsize=256)
+def js_helpers(path: str, text: str) -> frozenset[str]:
+    """``path|name/count`` of the functions one JS/TS test file declares (see
+    :func:`shared.gates.inventory.treesitter.helpers`); empty when the file does not parse."""
+    root = parse(path, text)
+    return helpers(path, root) if root is not None else frozenset()

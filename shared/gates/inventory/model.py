@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-Language = Literal["python", "javascript", "typescript", "go"]
+Language = Literal["python", "javascript", "typescript", "go", "java", "rust"]
 SkipKind = Literal["skip", "xfail", "only"]
 
 
@@ -55,6 +55,10 @@ class TestCase(_Frozen):
         shape: the body's names in source order, to tell a rewritten test from a new one.
         parameters: string values of its ``pytest.mark.parametrize`` cases, to tell tests
             folded into one parametrized test from tests removed.
+        checks: the source of each meaningful assertion, whitespace collapsed, in source order
+            (Java and Rust), to tell an assertion deleted beside new ones from an edit.
+        calls: ``name/count`` of the calls its body makes to plain names with ``count``
+            positional arguments, to tell a test whose helper lost a parameter.
     """
 
     __test__ = False  # not a pytest test class
@@ -72,6 +76,8 @@ class TestCase(_Frozen):
     references: frozenset[str] = frozenset()
     shape: tuple[str, ...] = ()
     parameters: frozenset[str] = frozenset()
+    checks: tuple[str, ...] = ()
+    calls: frozenset[str] = frozenset()
 
     @property
     def key(self) -> tuple[str | None, str]:
@@ -158,6 +164,8 @@ class Inventory(_Frozen):
             ``thresholds`` as (tool, key) → (value, file, line).
         tells: test-run detection in non-test code.
         symbols: functions, classes and methods defined in non-test source files.
+        helpers: ``file|name/count`` of the functions declared in test files, ``count`` the
+            positional parameters they take (functions with a rest parameter are left out).
         code_lines: ``path|line`` of non-test source lines, comments stripped and whitespace
             trimmed (to tell a suppression on existing code from one on new code).
         files: the paths read; unparsable: paths whose syntax did not parse.
@@ -169,6 +177,7 @@ class Inventory(_Frozen):
     thresholds: tuple[tuple[str, str, float, str, int | None], ...] = ()
     tells: tuple[Tell, ...] = ()
     symbols: frozenset[str] = frozenset()
+    helpers: frozenset[str] = frozenset()
     code_lines: frozenset[str] = frozenset()
     files: frozenset[str] = frozenset()
     unparsable: frozenset[str] = frozenset()

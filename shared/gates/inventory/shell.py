@@ -4,13 +4,17 @@ A ``run:`` script, a ``package.json`` script or a tox ``commands`` entry is spli
 commands at ``;``, ``&&``, ``||``, ``|``, ``&`` and newlines (POSIX shell "Lists"). What is read:
 
 * tools: the test/lint/coverage programs a simple command runs, after wrappers such as
-  ``python -m``, ``uv run``, ``poetry run``, ``npx``, ``npm run``, ``env``, ``time``;
+  ``python -m``, ``uv run``, ``poetry run``, ``npx``, ``npm run``, ``env``, ``time``; Maven
+  phases that run tests (``mvn verify``), Gradle ``test``/``check``/``build``, ``cargo test``/
+  ``nextest``/``clippy``;
 * tolerance: ``X || true``, ``X || :``, ``X || exit 0``, ``X; exit 0`` (an ``exit 0`` as the
   script's last command after a tool), ``set +e`` (bash "The Set Builtin");
-* ``--collect-only``/``--co`` (pytest), ``--listTests`` (jest), ``go test -list``;
+* ``--collect-only``/``--co`` (pytest), ``--listTests`` (jest), ``go test -list``,
+  ``cargo test --no-run``/``-- --list``, Maven ``-DskipTests``/``-Dmaven.test.skip=true``;
 * narrowing options: pytest ``-k`` with ``not``, ``--deselect``, ``--ignore``,
   ``--ignore-glob``; ``go test -run``/``-skip``; jest ``--testPathIgnorePatterns``,
-  ``--passWithNoTests``.
+  ``--passWithNoTests``; Maven ``-Dtest``/``-DskipITs``, Gradle ``-x test``,
+  ``cargo test --skip``.
 """
 
 from __future__ import annotations
@@ -69,7 +73,20 @@ _TOOLS = frozenset(
 )
 _PROGRAMS = frozenset({"python", "python3", "go", "npm", "yarn", "pnpm", "bun", "make", "node"})
 _SCRIPT_TOOLS = {"test": "npm test", "lint": "npm lint", "coverage": "npm coverage"}
-_COLLECT_ONLY = frozenset({"--collect-only", "--co", "--listTests", "-list"})
+_MAVEN_PHASES = frozenset({"test", "integration-test", "verify", "install", "deploy", "package"})
+_GRADLE_TASKS = frozenset({"test", "check", "build"})
+_COLLECT_ONLY = frozenset(
+    {
+        "--collect-only",
+        "--co",
+        "--listTests",
+        "-list",
+        "--no-run",  # cargo test: build the tests, run none
+        "--list",  # cargo test -- --list
+        "-DskipTests",  # Maven: compile the tests, run none
+        "-Dmaven.test.skip=true",
+    }
+)
 _NARROW_VALUE = frozenset(
     {
         "--deselect",
@@ -140,6 +157,14 @@ def _tool(words: list[str]) -> tuple[str | None, list[str]]:
             (n for n in _SCRIPT_TOOLS if script == n or script.startswith((f"{n}:", f"{n}-"))), None
         )
         return (_SCRIPT_TOOLS[stem] if stem else None), args
+    if head in ("mvn", "mvnw", "gradle", "gradlew"):
+        # Maven phases from ``test`` on run the tests (``verify``, ``install``...); Gradle
+        # ``test``/``check``/``build`` (the Maven and Gradle lifecycle documentation).
+        phases = _MAVEN_PHASES if head.startswith("mvn") else _GRADLE_TASKS
+        goal = next((a.rsplit(":", 1)[-1] for a in args if a.rsplit(":", 1)[-1] in phases), None)
+        return (f"{head.removesuffix('w')} {goal}" if goal else None), args
+    if head == "cargo" and args and args[0] in ("test", "nextest", "clippy", "tarpaulin"):
+        return f"cargo {args[0]}", args[1:]
     if head == "make" and args and any(a.startswith(("test", "check", "lint")) for a in args):
         return "make " + next(a for a in args if a.startswith(("test", "check", "lint"))), args
     return (head if head in _TOOLS else None), args
@@ -173,8 +198,14 @@ def analyse(script: str) -> Command:
                 )
             elif arg == "-k" and position + 1 < len(args) and "not " in f" {args[position + 1]}":
                 narrowing.append(f"-k {args[position + 1]}")
-            elif arg in ("--passWithNoTests", "--exit-zero", "--fail-under=0"):
+            elif arg in ("--passWithNoTests", "--exit-zero", "--fail-under=0") or name in (
+                "-DskipITs",
+                "-Dtest",
+                "--skip",
+            ):
                 narrowing.append(arg)
+            elif arg == "-x" and position + 1 < len(args) and "test" in args[position + 1]:
+                narrowing.append(f"-x {args[position + 1]}")
     return Command(
         tools=frozenset(tools),
         tolerant=tolerant,

@@ -1,8 +1,10 @@
-"""JavaScript/TypeScript and Go tests, symbols and tells, read with tree-sitter.
+"""JavaScript/TypeScript and Go tests, symbols and tells, read with tree-sitter (the parsers
+for Java and Rust too: their tests are read in :mod:`shared.gates.inventory.jvm_rust`).
 
-Grammars come from the maintained ``tree-sitter-javascript``, ``tree-sitter-typescript`` and
-``tree-sitter-go`` wheels. Test rules: Jest/Mocha/Vitest/AVA ``describe``/``it``/``test`` (with
-``.only``/``.skip``/``.todo``, ``xit``/``fit``), Mocha ``this.skip()``; Go ``go test``
+Grammars come from the maintained ``tree-sitter-javascript``, ``tree-sitter-typescript``,
+``tree-sitter-go``, ``tree-sitter-java`` and ``tree-sitter-rust`` wheels. Test rules:
+Jest/Mocha/Vitest/AVA ``describe``/``it``/``test`` (with ``.only``/``.skip``/``.todo``,
+``xit``/``fit``), Mocha ``this.skip()``; Go ``go test``
 (``func TestXxx(t *testing.T)`` in ``*_test.go``, ``t.Skip*``, ``t.Error*``/``t.Fatal*``,
 testify ``assert``/``require``), Go build constraints (``//go:build``, "Build constraints" in
 the go command's documentation).
@@ -15,7 +17,9 @@ from functools import cache, lru_cache
 
 import tree_sitter
 import tree_sitter_go
+import tree_sitter_java
 import tree_sitter_javascript
+import tree_sitter_rust
 import tree_sitter_typescript
 
 from shared.gates.inventory.model import Tell
@@ -46,6 +50,8 @@ def _parser(language: str) -> tree_sitter.Parser:
         "typescript": tree_sitter_typescript.language_typescript,
         "tsx": tree_sitter_typescript.language_tsx,
         "go": tree_sitter_go.language,
+        "java": tree_sitter_java.language,
+        "rust": tree_sitter_rust.language,
     }[language]
     return tree_sitter.Parser(tree_sitter.Language(grammar()))
 
@@ -58,6 +64,8 @@ def grammar_for(path: str) -> str | None:
         (".mts", "typescript"),
         (".cts", "typescript"),
         (".go", "go"),
+        (".java", "java"),
+        (".rs", "rust"),
     ):
         if path.endswith(ext):
             return name
@@ -106,6 +114,40 @@ def references(body: Node | None) -> frozenset[str]:
     return frozenset(text_of(n) for n in walk(body) if n.type in kinds) if body else frozenset()
 
 
+def calls(body: Node | None) -> frozenset[str]:
+    """``name/count`` of every call in ``body`` to a plain identifier (``count`` positional
+    arguments, spreads left out)."""
+    out: set[str] = set()
+    for node in walk(body) if body is not None else ():
+        fn = node.child_by_field_name("function") if node.type == "call_expression" else None
+        args = node.child_by_field_name("arguments")
+        if fn is None or fn.type != "identifier" or args is None:
+            continue
+        if any(a.type == "spread_element" for a in args.named_children):
+            continue
+        named = [a for a in args.named_children if a.type != "comment"]
+        out.add(f"{text_of(fn)}/{len(named)}")
+    return frozenset(out)
+
+
+def helpers(path: str, root: Node) -> frozenset[str]:
+    """``path|name/count`` of every JavaScript/TypeScript function declaration in ``root``,
+    ``count`` its parameters (declarations with a rest parameter left out)."""
+    out: set[str] = set()
+    for node in walk(root):
+        if node.type not in ("function_declaration", "generator_function_declaration"):
+            continue
+        name = node.child_by_field_name("name")
+        params = node.child_by_field_name("parameters")
+        if name is None or params is None:
+            continue
+        named = [p for p in params.named_children if p.type != "comment"]
+        if any(n.type == "rest_pattern" for p in named for n in walk(p)):
+            continue
+        out.add(f"{path}|{text_of(name)}/{len(named)}")
+    return frozenset(out)
+
+
 def shape(body: Node | None) -> tuple[str, ...]:
     """The body's identifiers and literals in source order (pre-order walk)."""
     kinds = {
@@ -122,6 +164,15 @@ def shape(body: Node | None) -> tuple[str, ...]:
         "true",
         "false",
         "nil",
+        "decimal_integer_literal",
+        "decimal_floating_point_literal",
+        "null_literal",
+        "character_literal",
+        "string_content",
+        "integer_literal",
+        "float_literal",
+        "boolean_literal",
+        "char_literal",
     }
     return tuple(text_of(n) for n in walk(body) if n.type in kinds) if body else ()
 
@@ -164,7 +215,7 @@ def in_dead_branch(node: Node, stop: Node) -> bool:
 
 @lru_cache(maxsize=256)
 def symbols(path: str, text: str) -> frozenset[str]:
-    """Functions, methods, classes and types a non-test JS/TS/Go file defines."""
+    """Functions, methods, classes and types a non-test JS/TS/Go/Java/Rust file defines."""
     root = parse(path, text)
     if root is None:
         return frozenset()
@@ -175,6 +226,16 @@ def symbols(path: str, text: str) -> frozenset[str]:
         "method_definition",
         "type_spec",
         "generator_function_declaration",
+        "interface_declaration",
+        "enum_declaration",
+        "record_declaration",
+        "constructor_declaration",
+        "function_item",
+        "function_signature_item",
+        "struct_item",
+        "enum_item",
+        "trait_item",
+        "type_item",
     }
     found = {text_of(n.child_by_field_name("name")) for n in walk(root) if n.type in kinds}
     found |= {

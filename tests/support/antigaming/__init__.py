@@ -4,7 +4,8 @@ The corpus (``tests/fixtures/antigaming/corpus.json.xz``, provenance in ``manife
 holds real merged commits as the files they change (plus the configuration beside them) at
 the parent and at the commit. Each mutation below takes such a commit and makes the change
 game the checks the way the issue lists them, using the language's own parser to find where
-(``ast`` for Python, tree-sitter for JavaScript/TypeScript and Go, PyYAML for workflows). A
+(``ast`` for Python, tree-sitter for JavaScript/TypeScript, Go, Java and Rust, PyYAML for
+workflows). A
 mutation returns None when the commit has nothing it applies to (no Go test in a Python repo).
 
 Run ``python -m tests.support.antigaming.kinds`` to print how many variants each kind gets;
@@ -52,7 +53,13 @@ def _find_targets(base: Files, head: Files, language: str) -> list[tuple[str, st
     # An exact twin (same names and literals in the same order) is a duplicate: deleting one
     # copy checks nothing less, so it is no gaming variant.
     shapes = Counter(t.shape for t in inv_h.tests)
-    ext = {"python": (".py",), "js": (".js", ".ts", ".mjs", ".tsx"), "go": (".go",)}[language]
+    ext = {
+        "python": (".py",),
+        "js": (".js", ".ts", ".mjs", ".tsx"),
+        "go": (".go",),
+        "java": (".java",),
+        "rust": (".rs",),
+    }[language]
     found = [
         (t.file, t.name)
         for t in inv_h.tests

@@ -100,6 +100,8 @@ def _collect_only(command: str) -> str:
         ("pytest", "--collect-only"),
         ("go test", "-list ."),
         ("jest", "--listTests"),
+        ("cargo test", "--no-run"),
+        ("mvn ", "-DskipTests "),
     ):
         if word in command:
             return command.replace(word, f"{word} {flag}", 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tests.support.antigaming import Files, Mutation, load_corpus
 from tests.support.antigaming import config_kinds as config
+from tests.support.antigaming import jvm_rust_kinds as jvm_rust
 from tests.support.antigaming import python_kinds as py
 from tests.support.antigaming import tree_kinds as tree
 
@@ -96,6 +97,8 @@ KINDS: dict[str, Mutation] = {
     "pragma_no_cover_added": config._source(config._pragma),
     "file_level_suppression": config._source(config._file_level),  # type: ignore[arg-type]
     "source_detects_tests": config._source(config._tell),
+    # tests, Java and Rust (tree-sitter)
+    **jvm_rust.KINDS,
 }
 
 

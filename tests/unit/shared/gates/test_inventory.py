@@ -300,3 +300,56 @@ def test_tests_folded_into_one_parametrized_test_are_not_removed() -> None:
     assert _codes({TEST: base}, {TEST: head}) == []
     fewer = head.replace("['a', 'b', 'c']", "['a', 'c']").replace("check(name)", "run(name)")
     assert _codes({TEST: base}, {TEST: fewer}) == ["test_removed"]
+
+
+JS_TEST = "test/req.query.js"
+JS_BASE = """var request = require('supertest')
+
+describe('req.query', function () {
+  it('parses keys', function (done) {
+    request(createApp('extended')).get('/?a=1').expect(200, '{"a":"1"}', done)
+  })
+
+  it('keeps prototype keys', function (done) {
+    request(createApp('extended', true)).get('/?hasOwnProperty=1').expect(200, done)
+  })
+})
+
+function createApp(setting, isPrototypeTest) {
+  return makeApp(setting, isPrototypeTest)
+}
+"""
+
+
+def test_a_test_removed_with_the_helper_parameter_it_drove_is_legitimate() -> None:
+    inv = build_inventory({JS_TEST: JS_BASE})
+    assert inv.helpers == {f"{JS_TEST}|createApp/2"}
+    assert [sorted(t.calls) for t in inv.tests] == [
+        ["createApp/1", "request/1"],
+        ["createApp/2", "request/1"],
+    ]
+    dropped = JS_BASE.replace(
+        """  it('keeps prototype keys', function (done) {
+    request(createApp('extended', true)).get('/?hasOwnProperty=1').expect(200, done)
+  })
+""",
+        "",
+    )
+    assert _codes({JS_TEST: JS_BASE}, {JS_TEST: dropped}) == ["test_removed"]
+    # The change reverts the mode with its tests: the helper no longer takes the flag.
+    reverted = dropped.replace(
+        "function createApp(setting, isPrototypeTest) {\n"
+        "  return makeApp(setting, isPrototypeTest)",
+        "function createApp(setting) {\n  return makeApp(setting)",
+    )
+    assert _codes({JS_TEST: JS_BASE}, {JS_TEST: reverted}) == []
+    # The helper losing a parameter does not excuse removing a test that never passed it.
+    first_removed = reverted.replace(
+        """  it('parses keys', function (done) {
+    request(createApp('extended')).get('/?a=1').expect(200, '{"a":"1"}', done)
+  })
+
+""",
+        "",
+    )
+    assert _codes({JS_TEST: JS_BASE}, {JS_TEST: first_removed}) == ["test_removed"]
