@@ -35,12 +35,13 @@ stored event, at most once.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from shared.db import Database, Tx
 from shared.effects import outbox
-from shared.errors import InvalidDataError
+from shared.errors import ConflictError, InvalidDataError
 from shared.models.events import JUDGE_DECIDED, JudgeDecided, Reason
 from shared.operator import audit, sink
 from shared.operator.model import Action, ActionResult, Outcome
@@ -214,16 +215,35 @@ def _duplicate(
     return _publish(db, settings, pending).model_copy(update={"duplicate": True})
 
 
+#: How long a request waits for a concurrent request with the same key that is publishing the
+#: same action right now (its outbox claim), seconds; past it the answer is 409.
+_CONCURRENT_WAIT_S = 5.0
+
+
 def _publish(db: Database, settings: Settings, plan: _Plan) -> ActionResult:
+    """Publish the planned event once (the effects outbox) and record the result.
+
+    A duplicate request may reach the outbox first and be publishing it: this request then
+    waits for that publish (at most :data:`_CONCURRENT_WAIT_S`) and answers like it, rather
+    than a 409 to the request that made the change.
+    """
     result = plan.result
-    outbox.perform(
-        db,
-        key=f"operator:{result.action_id}",
-        kind=f"operator_{result.action}",
-        run_id=result.run_id,
-        request={"headers": plan.request.headers, "actor": result.actor},
-        call=lambda: sink.post(settings.k_sink, plan.request),
-    )
+    deadline = time.monotonic() + _CONCURRENT_WAIT_S
+    while True:
+        try:
+            outbox.perform(
+                db,
+                key=f"operator:{result.action_id}",
+                kind=f"operator_{result.action}",
+                run_id=result.run_id,
+                request={"headers": plan.request.headers, "actor": result.actor},
+                call=lambda: sink.post(settings.k_sink, plan.request),
+            )
+            break
+        except ConflictError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
     with db.transaction() as tx:
         if result.action == "replay":
             dead_letters.mark_replayed(tx, int(result.dead_letter_id or 0))
