@@ -9,10 +9,11 @@ Every fake is a Flask app with these control routes beside the service's own API
   their scheme, e.g. ``"Bearer ***"``); ``DELETE /_fake/requests`` clears the log.
 
 * ``POST /_fake/faults`` arms faults (one object or a list), ``GET /_fake/faults`` answers
-  ``{"faults": [<armed>], "injected": [<answered>], "held": [<held>]}``, ``DELETE /_fake/faults`` disarms them
-  all. A fault is ``{"status": 502, "path": "<substring of the path>", "method": "POST",
-  "times": 1, "headers": {...}, "body": {...}}``: the next ``times`` API requests whose path
-  contains ``path`` (default: any) and whose method is ``method`` (default: any) are answered
+  ``{"faults": [<armed>], "injected": [<answered>], "held": [<held>]}``, ``DELETE
+  /_fake/faults`` disarms them all. A fault is ``{"status": 502, "path": "<substring of the
+  path>", "method": "POST", "times": 1, "headers": {...}, "body": {...}}``: the next
+  ``times`` API requests whose path contains ``path`` (default: any) and whose method is
+  ``method`` (default: any) are answered
   ``status`` with those headers and body instead of being served (the request is still in the
   request log). Without ``body``, the answer is the upstream's own error shape for that status
   (each fake passes its ``fault_body``). This is the one fault mechanism every fake shares:

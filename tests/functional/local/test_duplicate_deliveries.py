@@ -93,7 +93,7 @@ def test_off_by_default_and_never_for_sources_or_ticks(serve: Any) -> None:
 def test_the_share_must_be_a_probability() -> None:
     dispatcher = Dispatcher(lambda event: None, workers=1)
     try:
-        with pytest.raises(ValueError, match="within 0..1"):
+        with pytest.raises(ValueError, match=r"within 0\.\.1"):
             dispatcher.duplicate(1.5, seed=1)
     finally:
         dispatcher.stop()
