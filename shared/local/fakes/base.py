@@ -23,7 +23,7 @@ Every fake is a Flask app with these control routes beside the service's own API
   request be served — its write is applied — and then holds the answer that many seconds
   before sending it: the window in which the caller has changed the upstream but not yet heard
   so. Each held answer is listed in ``GET /_fake/faults`` ``"held"`` as ``{"seq", "method",
-  "path", "status", "hold_s"}`` as soon as the write is applied (before the wait), so a test can
+  "path", "status", "hold_s", "json"}`` (``json``: the request's JSON body, or null) as soon as the write is applied (before the wait), so a test can
   crash the caller or stop its database inside that window (issue 10's soak).
 
 Control routes are not logged. :func:`serve_fake` serves an app on a loopback port in a
@@ -242,6 +242,7 @@ def create_fake_app(
                     "path": flask.request.path,
                     "status": response.status_code,
                     "hold_s": hold_s,
+                    "json": flask.request.get_json(silent=True),
                 }
             )
         time.sleep(hold_s)

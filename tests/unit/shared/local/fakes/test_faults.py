@@ -166,6 +166,7 @@ def test_a_hold_applies_the_write_and_lists_it_before_the_answer_is_sent(
     assert len(state["workflows"]) == 1  # applied although never acknowledged
     faults = httpx.get(f"{argo.url}/_fake/faults").json()
     assert faults["faults"] == [] and faults["injected"] == []
+    assert [h.pop("json")["resourceName"] for h in faults["held"]] == ["verify"]
     assert faults["held"] == [
         {
             "seq": 0,
