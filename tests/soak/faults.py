@@ -79,6 +79,9 @@ EFFECT_POINTS: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
 ]
 #: How long the Postgres outage waits for an effect point before stopping anyway, seconds.
 POSTGRES_EFFECT_WAIT_S = 10.0
+#: A hold no request matched within this many seconds is disarmed (that fake's armed faults
+#: are cleared), so the injector can arm another.
+HOLD_EXPIRY_S = 15.0
 
 
 @dataclass
@@ -199,6 +202,8 @@ class FaultInjector:
         self._pending: dict[str, list[_Pending]] = {}
         self._held_seen: dict[str, int] = {}
         self._next_poll = 0.0
+        #: How long the Postgres restart took, stop to started, seconds.
+        self.outage_s = 0.0
 
     def start(self) -> FaultInjector:
         """Start injecting in a background thread."""
@@ -259,11 +264,13 @@ class FaultInjector:
                     self._restart_postgres()
 
     def _arm_effect(self, client: httpx.Client, purpose: str, now: float) -> None:
-        """Arm a hold on a random effect point whose fake has none pending."""
+        """Arm a hold on a random effect point whose fake has none pending (the Postgres
+        outage takes any)."""
         free = [
             point
             for point in EFFECT_POINTS
-            if point[0] in self.mesh.fakes and not self._pending.get(point[0])
+            if point[0] in self.mesh.fakes
+            and (purpose == "postgres" or not self._pending.get(point[0]))
         ]
         if not free:
             return
@@ -279,8 +286,15 @@ class FaultInjector:
         for fake, pending in self._pending.items():
             if not pending:
                 continue
+            url = f"{self.mesh.fakes[fake]}/_fake/faults"
             try:
-                held = client.get(f"{self.mesh.fakes[fake]}/_fake/faults").json()["held"]
+                held = client.get(url).json()["held"]
+                if time.monotonic() - pending[0].armed_at > HOLD_EXPIRY_S:
+                    client.delete(url)  # nothing came: disarm it (and that fake's others)
+                    self.counts["effect_holds_expired"] += len(pending)
+                    pending.clear()
+                    self._held_seen[fake] = len(client.get(url).json()["held"])
+                    continue
             except (httpx.HTTPError, ValueError, KeyError) as exc:
                 self.errors.append(f"poll {fake}: {type(exc).__name__}: {exc}")
                 continue
@@ -306,10 +320,12 @@ class FaultInjector:
         return outage
 
     def _restart_postgres(self) -> None:
+        began = time.monotonic()
         self._attempt(
             "postgres restart", restart_embedded_postgres, self.server, self.plan.postgres_outage_s
         )
         self.counts["postgres_restarts"] += 1
+        self.outage_s = round(time.monotonic() - began, 1)
 
     def _attempt(self, what: str, action: Any, *args: Any, **kwargs: Any) -> None:
         try:

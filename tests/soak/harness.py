@@ -46,6 +46,12 @@ from tests.soak.invariants import (
 )
 
 SOAK_DATABASE = "codex_judge_soak"
+#: The broker's backoffs run at this fraction of the manifests' (a soak is minutes). Not lower:
+#: the scheduler's tick Trigger retries 3 times (``triggers/scheduler.yaml``; 2+4+8 s as the
+#: local mesh counts), 7 s here, and
+#: a Postgres stop/start (``postgres_outage_s`` in the table) must fit in it as a CNPG
+#: failover fits in the real window.
+TIME_SCALE = 0.5
 SQL_ACTIVE = "SELECT count(*) AS n FROM codex_judge.runs WHERE active"
 SQL_POLICY = (
     "INSERT INTO codex_judge.policies (repository, document)"
@@ -67,8 +73,8 @@ class SoakOptions:
         malformed: how many malformed records to send (each must be a dead letter).
         internal_duplicates: share of the broker's deliveries to Trigger subscribers made
             twice (:meth:`shared.local.mesh.broker.LocalBroker.duplicate_deliveries`).
-        fault_tail_s: how long faults continue after the last send, seconds (None: 10 s plus
-            0.2 s per repository, while reruns and deploys are still under way).
+        fault_tail_s: how long faults may continue after the last send while runs are still
+            active, seconds at most (None: 10 s plus 0.2 s per repository).
         quiet_timeout_s: the longest wait for quiescence, seconds (None: 120 + 2 s per repo).
     """
 
@@ -175,6 +181,22 @@ def _publish(items: list[dict[str, Any]], urls: dict[str, Any], rng: random.Rand
     return failed
 
 
+def _inject_until_settled(mesh: Mesh, cap_s: float) -> float:
+    """Let the faults go on while runs are active, at most ``cap_s`` seconds; the seconds."""
+    db = Database(mesh.database_url, size=1)
+    began = time.monotonic()
+    try:
+        while time.monotonic() - began < cap_s:
+            time.sleep(1.0)
+            # Postgres may be stopped right now: then the faults go on.
+            with contextlib.suppress(Exception), db.transaction() as tx:
+                if int((tx.one(SQL_ACTIVE) or {"n": 1})["n"]) == 0:
+                    break
+        return round(time.monotonic() - began, 1)
+    finally:
+        db.close()
+
+
 def _wait_quiet(mesh: Mesh, timeout_s: float) -> bool:
     """Wait until the broker is idle and no run is active; False on timeout."""
     db = Database(mesh.database_url, size=1)
@@ -226,7 +248,7 @@ def soak_mesh(data_dir: Path, repos: list[scenarios.SoakRepo]) -> Iterator[Mesh]
         },
         write_allowlist=[r.repository for r in repos],
     )
-    mesh.start(database=SOAK_DATABASE, ping_interval_s=1.0, time_scale=0.2)
+    mesh.start(database=SOAK_DATABASE, ping_interval_s=1.0, time_scale=TIME_SCALE)
     try:
         yield mesh
     finally:
@@ -254,7 +276,8 @@ def run_soak(opts: SoakOptions, data_dir: Path) -> SoakReport:
         stats["sends_failed"] = _publish(items, mesh.urls(), rng)
         stats["publish_s"] = round(time.monotonic() - publish_started, 1)
         if opts.faults != NO_FAULTS:
-            time.sleep(10 + 0.2 * opts.repos if opts.fault_tail_s is None else opts.fault_tail_s)
+            tail = 10 + 0.2 * opts.repos if opts.fault_tail_s is None else opts.fault_tail_s
+            stats["fault_tail_s"] = _inject_until_settled(mesh, tail)
         injector.stop()
         timeout = opts.quiet_timeout_s or 120 + 2.0 * opts.repos
         stats["quiescent"] = _wait_quiet(mesh, timeout)
@@ -290,6 +313,7 @@ def run_soak(opts: SoakOptions, data_dir: Path) -> SoakReport:
                 "upstream_faults_armed": injector.counts["upstream_faults_armed"],
                 "upstream_faults_answered": sum(injected.values()),
                 "postgres_restarts": injector.counts["postgres_restarts"],
+                "postgres_outage_s": injector.outage_s,
                 "postgres_stops_at_effect": sum(
                     n for k, n in injector.counts.items() if k.startswith("postgres_stop_at_")
                 ),
@@ -298,6 +322,7 @@ def run_soak(opts: SoakOptions, data_dir: Path) -> SoakReport:
                     for fake in ("github", "argo", "discord", "argocd")
                 },
                 "effect_holds_refused": injector.counts["effect_holds_refused"],
+                "effect_holds_expired": injector.counts["effect_holds_expired"],
                 "internal_deliveries_duplicated": broker_stats.get("duplicated", 0),
                 "injector_errors": len(injector.errors),
             }
