@@ -321,14 +321,17 @@ class FaultInjector:
 
     def _restart_postgres(self) -> None:
         began = time.monotonic()
-        self._attempt(
+        if self._attempt(
             "postgres restart", restart_embedded_postgres, self.server, self.plan.postgres_outage_s
-        )
-        self.counts["postgres_restarts"] += 1
-        self.outage_s = round(time.monotonic() - began, 1)
+        ):
+            self.counts["postgres_restarts"] += 1
+            self.outage_s = round(time.monotonic() - began, 1)
 
-    def _attempt(self, what: str, action: Any, *args: Any, **kwargs: Any) -> None:
+    def _attempt(self, what: str, action: Any, *args: Any, **kwargs: Any) -> bool:
+        """Run ``action``; False (and the error recorded) when it raised."""
         try:
             action(*args, **kwargs)
         except Exception as exc:  # an injector failure is reported, never fatal
             self.errors.append(f"{what}: {type(exc).__name__}: {exc}")
+            return False
+        return True
