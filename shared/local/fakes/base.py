@@ -23,8 +23,9 @@ Every fake is a Flask app with these control routes beside the service's own API
   request be served — its write is applied — and then holds the answer that many seconds
   before sending it: the window in which the caller has changed the upstream but not yet heard
   so. Each held answer is listed in ``GET /_fake/faults`` ``"held"`` as ``{"seq", "method",
-  "path", "status", "hold_s", "json"}`` (``json``: the request's JSON body, or null) as soon as the write is applied (before the wait), so a test can
-  crash the caller or stop its database inside that window (issue 10's soak).
+  "path", "status", "hold_s", "json"}`` (``json``: the request's JSON body, or null) as soon as
+  the write is applied (before the wait), so a test can crash the caller or stop its database
+  inside that window (issue 10's soak).
 
 Control routes are not logged. :func:`serve_fake` serves an app on a loopback port in a
 background thread (werkzeug ``make_server(threaded=True)``), for tests and for the
