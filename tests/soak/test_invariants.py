@@ -77,3 +77,12 @@ def test_only_a_double_post_whose_caller_was_killed_after_discord_answered_is_na
     assert violations["one_discord_message_per_run_kind"] == [
         "Discord notice run 8 'codex-judge ⏱ CI TIMEOUT': 2 times"
     ]
+
+
+def test_a_named_double_post_is_not_counted_again_as_a_difference() -> None:
+    clean = final_summary(_observed(["**codex-judge ✅ MERGED** run 7"]), [REPO, OTHER])
+    doubled = _observed(["**codex-judge ✅ MERGED** run 7"] * 2)
+    named = {("7", "codex-judge ✅ MERGED")}
+    assert compare_final_states(final_summary(doubled, [REPO, OTHER]), clean) != []
+    summary = final_summary(doubled, [REPO, OTHER], named_double_posts=named)
+    assert compare_final_states(summary, clean) == []
