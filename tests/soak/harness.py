@@ -52,7 +52,15 @@ SOAK_DATABASE = "codex_judge_soak"
 #: 2-core machine) must fit in that window as it must in production; a faster scale shrinks
 #: the window and dead-letters ticks.
 TIME_SCALE = 1.0
-SQL_ACTIVE = "SELECT count(*) AS n FROM codex_judge.runs WHERE active"
+#: Work still owed: an active run, a scheduled rerun (its run is ``needs_iteration``, not
+#: active, and a rerun that failed transiently retries 30 s later), or an effect's recovery timer
+#: (``effect:<key>``, matched as ``effect_%`` to keep the colon from the driver's placeholders;
+#: a crash mid-call is taken over after the 60 s lease).
+SQL_ACTIVE = """
+SELECT (SELECT count(*) FROM codex_judge.runs WHERE active)
+     + (SELECT count(*) FROM runtime.timers
+        WHERE done_at IS NULL AND (owner = 'rerun' OR kind LIKE 'effect_%')) AS n
+"""
 SQL_POLICY = (
     "INSERT INTO codex_judge.policies (repository, document)"
     " VALUES (:repository, CAST(:document AS jsonb))"
@@ -182,7 +190,8 @@ def _publish(items: list[dict[str, Any]], urls: dict[str, Any], rng: random.Rand
 
 
 def _inject_until_settled(mesh: Mesh, cap_s: float) -> float:
-    """Let the faults go on while runs are active, at most ``cap_s`` seconds; the seconds."""
+    """Let the faults go on while work is owed (:data:`SQL_ACTIVE`), at most ``cap_s``
+    seconds; the seconds."""
     db = Database(mesh.database_url, size=1)
     began = time.monotonic()
     try:
@@ -198,7 +207,8 @@ def _inject_until_settled(mesh: Mesh, cap_s: float) -> float:
 
 
 def _wait_quiet(mesh: Mesh, timeout_s: float) -> bool:
-    """Wait until the broker is idle and no run is active; False on timeout."""
+    """Wait until the broker is idle and no work is owed (:data:`SQL_ACTIVE`); False on
+    timeout."""
     db = Database(mesh.database_url, size=1)
     deadline = time.monotonic() + timeout_s
     idle_url = f"{broker_base(mesh.broker_url)}/_mesh/idle"
