@@ -214,7 +214,7 @@ def final_states(obs: Observed, repos: list[SoakRepo]) -> list[str]:
         if len(runs) != RUNS_PER_KIND[repo.kind]:
             out.append(
                 f"{repo.repository}: {len(runs)} runs, expected {RUNS_PER_KIND[repo.kind]}"
-                f" ({', '.join(str(r['status']) for r in runs)})"
+                f" ({', '.join(str(r['status']) + '/' + str(r['reason']) for r in runs)})"
             )
             continue
         last = max(runs, key=lambda r: (r["attempt"] or 0, r["id"]))
