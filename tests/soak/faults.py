@@ -13,8 +13,9 @@ seeded RNG and, on its own clock:
   the Discord ``POST``, the Argo CD sync; :func:`shared.local.fakes.base.hold`), and once the
   fake lists the write as applied with its answer held, ``kill -9`` the function that called —
   after the upstream changed, before the function could record it;
-* **stops Postgres** once, for :attr:`FaultPlan.postgres_outage_s`, at such an effect point (the
-  write applied, its answer held; a plain timed stop if no effect comes within 10 s), then
+* **stops Postgres** once, for :attr:`FaultPlan.postgres_outage_s`, at such an effect point (a
+  hold on each; the first write applied with its answer held stops it; a plain timed stop if
+  none comes within 20 s), then
   starts it again with the options it ran with (``pg_ctl``, the embedded server only, and only
   when the mesh owns it: a server other processes share is never stopped).
 
@@ -78,7 +79,7 @@ EFFECT_POINTS: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
     ("argocd", hold(EFFECT_HOLD_S, path="/sync", method="POST"), ("deploy",)),
 ]
 #: How long the Postgres outage waits for an effect point before stopping anyway, seconds.
-POSTGRES_EFFECT_WAIT_S = 10.0
+POSTGRES_EFFECT_WAIT_S = 20.0
 #: A hold no request matched within this many seconds is disarmed (that fake's armed faults
 #: are cleared), so the injector can arm another.
 HOLD_EXPIRY_S = 15.0
@@ -202,6 +203,7 @@ class FaultInjector:
         self._pending: dict[str, list[_Pending]] = {}
         self._held_seen: dict[str, int] = {}
         self._next_poll = 0.0
+        self._outage_done = False
         #: How long the Postgres restart took, stop to started, seconds.
         self.outage_s = 0.0
 
@@ -251,26 +253,33 @@ class FaultInjector:
                 if now >= next_effect:
                     self._arm_effect(client, "kill", now)
                     next_effect = self._next(plan.effect_crash_every_s, now)
-                if now >= outage_at:
+                if now >= outage_at:  # a hold on every effect point: the first one stops it
                     outage_at = float("inf")
                     outage_deadline = now + POSTGRES_EFFECT_WAIT_S
-                    self._arm_effect(client, "postgres", now)
+                    for point in EFFECT_POINTS:
+                        self._arm_effect(client, "postgres", now, point)
                 if now >= self._next_poll:
                     self._next_poll = now + 0.1
                     if self._poll_effects(client):
                         outage_deadline = float("inf")
-                if now >= outage_deadline:  # no effect came: stop it anyway
+                if now >= outage_deadline and not self._outage_done:  # no effect came
+                    self._outage_done = True
                     outage_deadline = float("inf")
                     self._restart_postgres()
 
-    def _arm_effect(self, client: httpx.Client, purpose: str, now: float) -> None:
-        """Arm a hold on a random effect point whose fake has none pending (the Postgres
-        outage takes any)."""
+    def _arm_effect(
+        self,
+        client: httpx.Client,
+        purpose: str,
+        now: float,
+        point: tuple[str, dict[str, Any], tuple[str, ...]] | None = None,
+    ) -> None:
+        """Arm a hold on ``point``, or on a random effect point whose fake has none pending."""
         free = [
-            point
-            for point in EFFECT_POINTS
-            if point[0] in self.mesh.fakes
-            and (purpose == "postgres" or not self._pending.get(point[0]))
+            candidate
+            for candidate in ([point] if point else EFFECT_POINTS)
+            if candidate[0] in self.mesh.fakes
+            and (point is not None or not self._pending.get(candidate[0]))
         ]
         if not free:
             return
@@ -289,12 +298,6 @@ class FaultInjector:
             url = f"{self.mesh.fakes[fake]}/_fake/faults"
             try:
                 held = client.get(url).json()["held"]
-                if time.monotonic() - pending[0].armed_at > HOLD_EXPIRY_S:
-                    client.delete(url)  # nothing came: disarm it (and that fake's others)
-                    self.counts["effect_holds_expired"] += len(pending)
-                    pending.clear()
-                    self._held_seen[fake] = len(client.get(url).json()["held"])
-                    continue
             except (httpx.HTTPError, ValueError, KeyError) as exc:
                 self.errors.append(f"poll {fake}: {type(exc).__name__}: {exc}")
                 continue
@@ -307,9 +310,11 @@ class FaultInjector:
                     self.counts["effect_holds_refused"] += 1
                     continue
                 if what.purpose == "postgres":
-                    self.counts[f"postgres_stop_at_{fake}"] += 1
-                    self._restart_postgres()
-                    outage = True
+                    if not self._outage_done:
+                        self._outage_done = True
+                        self.counts[f"postgres_stop_at_{fake}"] += 1
+                        self._restart_postgres()
+                        outage = True
                     continue
                 for name in what.functions:
                     if name in self.mesh.processes:
@@ -317,6 +322,14 @@ class FaultInjector:
                 self.counts[f"effect_crashes_{fake}"] += 1
                 if fake == "discord" and isinstance(entry.get("json"), dict):
                     self.discord_crashed.append(entry["json"])
+            if pending and time.monotonic() - pending[0].armed_at > HOLD_EXPIRY_S:
+                try:  # nothing came: disarm it (and that fake's other armed faults)
+                    client.delete(url)
+                    self._held_seen[fake] = len(client.get(url).json()["held"])
+                except (httpx.HTTPError, ValueError, KeyError) as exc:
+                    self.errors.append(f"disarm {fake}: {type(exc).__name__}: {exc}")
+                self.counts["effect_holds_expired"] += len(pending)
+                pending.clear()
         return outage
 
     def _restart_postgres(self) -> None:
