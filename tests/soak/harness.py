@@ -282,13 +282,15 @@ def run_soak(opts: SoakOptions, data_dir: Path) -> SoakReport:
             mesh.broker.duplicate_deliveries(opts.internal_duplicates, opts.seed)
         if opts.faults != NO_FAULTS:
             injector.start()
-        publish_started = time.monotonic()
-        stats["sends_failed"] = _publish(items, mesh.urls(), rng)
-        stats["publish_s"] = round(time.monotonic() - publish_started, 1)
-        if opts.faults != NO_FAULTS:
-            tail = 10 + 0.2 * opts.repos if opts.fault_tail_s is None else opts.fault_tail_s
-            stats["fault_tail_s"] = _inject_until_settled(mesh, tail)
-        injector.stop()
+        try:  # an interrupted soak stops its injector before the mesh
+            publish_started = time.monotonic()
+            stats["sends_failed"] = _publish(items, mesh.urls(), rng)
+            stats["publish_s"] = round(time.monotonic() - publish_started, 1)
+            if opts.faults != NO_FAULTS:
+                tail = 10 + 0.2 * opts.repos if opts.fault_tail_s is None else opts.fault_tail_s
+                stats["fault_tail_s"] = _inject_until_settled(mesh, tail)
+        finally:
+            injector.stop()
         timeout = opts.quiet_timeout_s or 120 + 2.0 * opts.repos
         stats["quiescent"] = _wait_quiet(mesh, timeout)
         with httpx.Client(timeout=30) as client:
