@@ -40,7 +40,7 @@ def test_seeded_soak_of_50_repositories_under_faults_keeps_every_invariant(
     if os.environ.get("DATABASE_URL"):
         pytest.skip("the soak stops its own embedded Postgres; DATABASE_URL is shared")
     report = run_soak(
-        SoakOptions(repos=50, seed=7, faults=FaultPlan(kill_every_s=3.0), fault_tail_s=40.0),
+        SoakOptions(repos=50, seed=7, faults=FaultPlan(kill_every_s=3.0), fault_tail_s=20.0),
         data_dir,
     )
     print(report.table())
