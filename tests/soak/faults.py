@@ -192,9 +192,13 @@ class FaultInjector:
     server: Any = None
     counts: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
-    #: The request bodies of the Discord posts whose caller was killed after Discord answered
-    #: (the webhook-mode double-post window, :func:`tests.soak.invariants` names it).
+    #: The request bodies of the Discord posts whose caller was killed after Discord answered.
     discord_crashed: list[dict[str, Any]] = field(default_factory=list)
+    #: When the ``discord`` function lost its work, as ``(from, to)`` epoch seconds: each kill
+    #: of it (``from == to``) and the Postgres outage. A notice posted just before such a
+    #: moment may be posted again (Discord webhook mode has no idempotency key; the harness
+    #: names those double posts, :func:`tests.soak.harness._webhook_double_posts`).
+    discord_disruptions: list[tuple[float, float]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -240,7 +244,7 @@ class FaultInjector:
                 now = time.monotonic()
                 if now >= next_kill:
                     name = self._rng.choice(functions)
-                    self._attempt(f"kill {name}", self.mesh.kill, name)
+                    self._kill(name)
                     self.counts["kills"] += 1
                     next_kill = self._next(plan.kill_every_s, now)
                 if now >= next_fault:
@@ -318,7 +322,7 @@ class FaultInjector:
                     continue
                 for name in what.functions:
                     if name in self.mesh.processes:
-                        self._attempt(f"kill {name}", self.mesh.kill, name)
+                        self._kill(name)
                 self.counts[f"effect_crashes_{fake}"] += 1
                 if fake == "discord" and isinstance(entry.get("json"), dict):
                     self.discord_crashed.append(entry["json"])
@@ -332,13 +336,18 @@ class FaultInjector:
                 pending.clear()
         return outage
 
+    def _kill(self, name: str) -> None:
+        if self._attempt(f"kill {name}", self.mesh.kill, name) and name == "discord":
+            self.discord_disruptions.append((time.time(), time.time()))
+
     def _restart_postgres(self) -> None:
-        began = time.monotonic()
+        began, began_at = time.monotonic(), time.time()
         if self._attempt(
             "postgres restart", restart_embedded_postgres, self.server, self.plan.postgres_outage_s
         ):
             self.counts["postgres_restarts"] += 1
             self.outage_s = round(time.monotonic() - began, 1)
+        self.discord_disruptions.append((began_at, time.time()))
 
     def _attempt(self, what: str, action: Any, *args: Any, **kwargs: Any) -> bool:
         """Run ``action``; False (and the error recorded) when it raised."""

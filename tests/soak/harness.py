@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -340,8 +341,11 @@ def run_soak(opts: SoakOptions, data_dir: Path) -> SoakReport:
             }
         )
         violations = check_all(obs, repos, malformed=opts.malformed, deliveries=deliveries)
-        limitations = _webhook_double_posts(violations, injector.discord_crashed)
-        named = {notice_key(str(body.get("content") or "")) for body in injector.discord_crashed}
+        limitations, named = _webhook_double_posts(
+            violations,
+            fakes.get("discord", {}).get("messages", []),
+            injector.discord_disruptions,
+        )
         stats["discord_webhook_double_posts"] = len(limitations)
         if injector.errors:
             violations["fault_injector"] = injector.errors
@@ -350,24 +354,52 @@ def run_soak(opts: SoakOptions, data_dir: Path) -> SoakReport:
     return SoakReport(stats, violations, summary, limitations)
 
 
+#: A notice posted at most this many seconds before the ``discord`` function was killed (or
+#: Postgres stopped) may not have been recorded yet.
+RECORD_WINDOW_S = 5.0
+
+
 def _webhook_double_posts(
-    violations: dict[str, list[str]], crashed: list[dict[str, Any]]
-) -> list[str]:
+    violations: dict[str, list[str]],
+    messages: list[dict[str, Any]],
+    disruptions: list[tuple[float, float]],
+) -> tuple[list[str], set[tuple[str, str]]]:
     """Move out of the Discord check the duplicates that are Discord *webhook* mode's one
-    window: the notice was posted, Discord answered, and the injector killed the function
-    before it recorded the post; the recovery timer posts it again, as a webhook execution
-    takes no idempotency key (``nonce``/``enforce_nonce`` exist only for bot-token posts;
-    Discord "Execute Webhook"). Returns them as named limitations; any other duplicate stays a
-    violation."""
-    keys = {notice_key(str(body.get("content") or "")) for body in crashed}
-    named = {f"Discord notice run {run} {title!r}" for run, title in keys}
+    window: the notice was posted, Discord answered, and the ``discord`` function was killed
+    (or Postgres stopped) within :data:`RECORD_WINDOW_S` after, before it could record the
+    post; the recovery timer posts it again, as a webhook execution takes no idempotency key
+    (``nonce``/``enforce_nonce`` exist only for bot-token posts; Discord "Execute Webhook").
+
+    Args:
+        violations: the checks' violations; the Discord check's list is rewritten.
+        messages: the fake Discord's messages (``content``, ISO ``timestamp``).
+        disruptions: :attr:`tests.soak.faults.FaultInjector.discord_disruptions`.
+
+    Returns:
+        The named limitations, one line each, and their ``(run id, title)`` keys. Any other
+        duplicate stays a violation.
+    """
+    first: dict[tuple[str, str], float] = {}
+    for message in messages:
+        key = notice_key(str(message.get("content") or ""))
+        with contextlib.suppress(TypeError, ValueError):
+            posted = datetime.fromisoformat(str(message.get("timestamp"))).timestamp()
+            first[key] = min(first.get(key, posted), posted)
+    named = {
+        key
+        for key, posted in first.items()
+        if any(a <= posted + RECORD_WINDOW_S and b >= posted for a, b in disruptions)
+    }
+    labels = {f"Discord notice run {run} {title!r}": (run, title) for run, title in named}
     found = violations.get("one_discord_message_per_run_kind", [])
-    limited = [line for line in found if line.rsplit(":", 1)[0] in named]
+    limited = [line for line in found if line.rsplit(":", 1)[0] in labels]
     violations["one_discord_message_per_run_kind"] = [v for v in found if v not in limited]
-    return [
-        f"{line} (killed after Discord answered; webhook mode has no idempotency key)"
+    lines = [
+        f"{line} (the discord function lost its work right after Discord answered; webhook"
+        " mode has no idempotency key)"
         for line in limited
     ]
+    return lines, {labels[line.rsplit(":", 1)[0]] for line in limited}
 
 
 def run_compared(opts: SoakOptions, data_dir: Path) -> SoakReport:

@@ -3,6 +3,7 @@ a fault-free run, and the one named Discord limitation (no soak mesh started her
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.soak.harness import _webhook_double_posts
@@ -62,17 +63,24 @@ def test_summaries_name_each_differing_field_per_repository() -> None:
     ]
 
 
-def test_only_a_double_post_whose_caller_was_killed_after_discord_answered_is_named() -> None:
-    messages = ["**codex-judge ✅ MERGED** run 7"] * 2 + ["**codex-judge ⏱ CI TIMEOUT** run 8"] * 2
+def test_only_a_double_post_just_before_the_discord_function_lost_its_work_is_named() -> None:
+    merged, timeout = "**codex-judge ✅ MERGED** run 7", "**codex-judge ⏱ CI TIMEOUT** run 8"
+    messages = [
+        {"content": merged, "timestamp": "2026-01-01T00:00:10+00:00"},
+        {"content": merged, "timestamp": "2026-01-01T00:01:15+00:00"},
+        {"content": timeout, "timestamp": "2026-01-01T00:00:30+00:00"},
+        {"content": timeout, "timestamp": "2026-01-01T00:01:35+00:00"},
+    ]
+    observed = Observed([], [], [], {}, {"discord": {"messages": messages}})
     violations = {
-        "one_discord_message_per_run_kind": one_discord_message_per_run_kind(
-            _observed(messages), [REPO, OTHER]
-        )
+        "one_discord_message_per_run_kind": one_discord_message_per_run_kind(observed, [])
     }
-    named = _webhook_double_posts(violations, [{"content": messages[0]}])
-    assert named == [
-        "Discord notice run 7 'codex-judge ✅ MERGED': 2 times (killed after Discord answered;"
-        " webhook mode has no idempotency key)"
+    killed_at = datetime(2026, 1, 1, 0, 0, 12, tzinfo=UTC).timestamp()  # 2 s after the post
+    lines, keys = _webhook_double_posts(violations, messages, [(killed_at, killed_at)])
+    assert keys == {("7", "codex-judge ✅ MERGED")}
+    assert lines == [
+        "Discord notice run 7 'codex-judge ✅ MERGED': 2 times (the discord function lost its"
+        " work right after Discord answered; webhook mode has no idempotency key)"
     ]
     assert violations["one_discord_message_per_run_kind"] == [
         "Discord notice run 8 'codex-judge ⏱ CI TIMEOUT': 2 times"
