@@ -32,7 +32,7 @@ ui: $(STAMP) ## Serve the api and web UI over the last run's database (prints UR
 test: $(STAMP) ## Run the test suite (real Postgres: embedded, or DATABASE_URL)
 	$(BIN)/python -m pytest -q
 
-soak: $(STAMP) ## The soak: 300 repositories under faults, invariants checked (REPOS=, SEED=)
+soak: $(STAMP) ## The soak: 300 repositories under faults, invariants, then fault-free compared (REPOS=, SEED=)
 	$(BIN)/python -m tests.soak --repos $(or $(REPOS),300) --seed $(or $(SEED),1)
 
 lint: $(STAMP) ## ruff check and format check, and the import rules of the layout (lint-imports)

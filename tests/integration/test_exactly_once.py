@@ -260,7 +260,13 @@ class Stack:
             urls[service] = serve(
                 chaos_proxy(service, self.direct[service], chaos, self.ingress)
             ).url
-        self.broker = LocalBroker(load_manifests(ROOT), urls, time_scale=0.1, ping_interval_s=0.5)
+        manifests = load_manifests(ROOT)
+        chaos.retries.update(
+            (t.subscriber.ref.name, t.delivery.retry)
+            for t in manifests.triggers_of(manifests.broker())
+            if t.subscriber.ref is not None and t.delivery is not None and t.delivery.retry
+        )
+        self.broker = LocalBroker(manifests, urls, time_scale=0.1, ping_interval_s=0.5)
         self.broker.start()
         s.k_sink = self.broker.ingress_url
         self._finished: set[str] = set()

@@ -16,6 +16,10 @@ request or event concerned:
 * ``webhooks_stored_once`` — each GitHub delivery id is one ``github.events`` row;
 * ``final_states`` — each repository made the runs its kind makes and its last run ended as the
   kind must (:data:`tests.soak.scenarios.EXPECTED`).
+
+:func:`final_summary` condenses each repository's outcome (runs, the last run's status and
+reason, merges, reverts, Discord notices by title) so :func:`compare_final_states` can hold a
+soak under faults against a fault-free soak of the same seed (``final_states_equal_fault_free``).
 """
 
 from __future__ import annotations
@@ -129,12 +133,18 @@ def one_revert_per_pr(obs: Observed, repos: list[SoakRepo]) -> list[str]:
     return _duplicates(keys, "reverted")
 
 
+def notice_key(content: str) -> tuple[str, str]:
+    """``(run id, title)`` of a Discord notice's text (its first line names both)."""
+    first = content.split("\n", 1)[0]
+    run = first.rsplit("run ", 1)[1] if "run " in first else "?"
+    title = first.split("**", 2)[1] if first.count("**") >= 2 else first
+    return run, title
+
+
 def one_discord_message_per_run_kind(obs: Observed, repos: list[SoakRepo]) -> list[str]:
     keys: Counter[str] = Counter()
     for message in obs.fakes.get("discord", {}).get("messages", []):
-        first = str(message.get("content") or "").split("\n", 1)[0]
-        run = first.rsplit("run ", 1)[1] if "run " in first else "?"
-        title = first.split("**", 2)[1] if first.count("**") >= 2 else first
+        run, title = notice_key(str(message.get("content") or ""))
         keys[f"run {run} {title!r}"] += 1
     return _duplicates(keys, "Discord notice")
 
@@ -204,7 +214,7 @@ def final_states(obs: Observed, repos: list[SoakRepo]) -> list[str]:
         if len(runs) != RUNS_PER_KIND[repo.kind]:
             out.append(
                 f"{repo.repository}: {len(runs)} runs, expected {RUNS_PER_KIND[repo.kind]}"
-                f" ({', '.join(str(r['status']) for r in runs)})"
+                f" ({', '.join(str(r['status']) + '/' + str(r['reason']) for r in runs)})"
             )
             continue
         last = max(runs, key=lambda r: (r["attempt"] or 0, r["id"]))
@@ -214,6 +224,76 @@ def final_states(obs: Observed, repos: list[SoakRepo]) -> list[str]:
                 f"{repo.repository}: run {last['id']} ended {last['status']}/{last['reason']},"
                 f" expected {status}/{reason or '*'}"
             )
+    return out
+
+
+def _runs_by_repo(obs: Observed, repos: list[SoakRepo]) -> dict[str, list[dict[str, Any]]]:
+    by_repo: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_uid = {r["workflow_uid"]: r for r in obs.runs}
+    for run in obs.runs:
+        if run["repository"]:
+            by_repo[run["repository"]].append(run)
+    for repo in repos:
+        if repo.kind == "missing_metadata":
+            found = by_uid.get(repo.workflow_uid)
+            by_repo[repo.repository] = [found] if found else []
+    return by_repo
+
+
+def final_summary(
+    obs: Observed, repos: list[SoakRepo], *, named_double_posts: set[tuple[str, str]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Each repository's outcome, comparable across two soaks of the same seed (run ids are
+    not): ``{"runs", "last", "merges", "reverts", "notices"}`` — the number of runs, the last
+    run's ``status/reason``, the merges and revert PRs the fake GitHub recorded for it, and its
+    Discord notices as sorted ``title x count`` strings. A ``(run id, title)`` in
+    ``named_double_posts`` (the named webhook-mode limitation) counts its second post once
+    less, so the limitation is named once, not again as a difference."""
+    by_repo = _runs_by_repo(obs, repos)
+    repo_of_run = {str(run["id"]): name for name, runs in by_repo.items() for run in runs}
+    github = obs.fakes.get("github", {})
+    merges = Counter(str(m.get("repository")) for m in github.get("merges", []))
+    reverts = Counter(
+        str(r.get("url", "")).split("/pull/")[0].removeprefix("https://github.com/")
+        for r in github.get("reverts", [])
+    )
+    notices: dict[str, Counter[str]] = defaultdict(Counter)
+    for message in obs.fakes.get("discord", {}).get("messages", []):
+        run, title = notice_key(str(message.get("content") or ""))
+        notices[repo_of_run.get(run, f"run {run}")][title] += 1
+    for run, title in named_double_posts or set():
+        counted = notices[repo_of_run.get(run, f"run {run}")]
+        if counted[title] > 1:
+            counted[title] -= 1
+    out = {}
+    for repo in repos:
+        runs = by_repo.get(repo.repository, [])
+        last = max(runs, key=lambda r: (r["attempt"] or 0, r["id"])) if runs else None
+        out[repo.repository] = {
+            "runs": len(runs),
+            "last": f"{last['status']}/{last['reason']}" if last else None,
+            "merges": merges[repo.repository],
+            "reverts": reverts[repo.repository],
+            "notices": sorted(f"{t} x{n}" for t, n in notices[repo.repository].items()),
+        }
+    return out
+
+
+def compare_final_states(
+    faulted: dict[str, dict[str, Any]], clean: dict[str, dict[str, Any]]
+) -> list[str]:
+    """One line per repository whose :func:`final_summary` differs between the soak under
+    faults and the fault-free soak of the same seed, naming each differing field."""
+    out = []
+    for repo in sorted(set(faulted) | set(clean)):
+        mine, theirs = faulted.get(repo, {}), clean.get(repo, {})
+        diffs = [
+            f"{key} {mine.get(key)!r} vs fault-free {theirs.get(key)!r}"
+            for key in ("runs", "last", "merges", "reverts", "notices")
+            if mine.get(key) != theirs.get(key)
+        ]
+        if diffs:
+            out.append(f"{repo}: {'; '.join(diffs)}")
     return out
 
 

@@ -13,7 +13,7 @@ kind                      what happens                                      fina
 ``deploy_fail``           the same, verification Failed → one revert PR     needs_iteration,
                                                                             post_deploy_failed
 ``ci_rerun``              CI fails on every attempt → rerun through Argo    needs_human,
-                          twice (1 s back-off) → attempt 3 escalates        attempts_exhausted
+                          4 times (1 s back-off) → attempt 5 escalates      attempts_exhausted
 ``unresolved``            CI green, the AI reviewer's thread unresolved     needs_iteration
 ``missing_metadata``      the recorded failed ``onExit`` workflow, no       needs_human,
                           run metadata                                      missing_run_metadata
@@ -43,11 +43,11 @@ CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "corpus"
 TOPIC = "argo.workflows.completions"
 VERIFY_OK = "soak-verify-ok"
 VERIFY_BAD = "soak-verify-bad"
-#: Weights of the mix: of every 10 repositories, 3 merge and deploy, 2 are rerun, …
+#: Weights of the mix: of every 11 repositories, 3 merge and deploy, 3 are rerun, …
 MIX = {
     "merge_deploy": 3,
     "deploy_fail": 1,
-    "ci_rerun": 2,
+    "ci_rerun": 3,
     "unresolved": 1,
     "missing_metadata": 1,
     "ci_timeout": 1,
@@ -82,8 +82,10 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "ci_timeout": ("needs_iteration", "ci_timeout"),
     "dry_pass": ("completed", None),
 }
-#: How many runs each kind makes (the rerun kind: attempts 1, 2 and 3).
-RUNS_PER_KIND = {kind: 3 if kind == "ci_rerun" else 1 for kind in MIX}
+#: The rerun kind's attempts (the first completion and 4 reruns).
+MAX_ATTEMPTS = 5
+#: How many runs each kind makes (the rerun kind: attempts 1 to 5).
+RUNS_PER_KIND = {kind: MAX_ATTEMPTS if kind == "ci_rerun" else 1 for kind in MIX}
 
 
 @dataclass(frozen=True)
@@ -143,8 +145,8 @@ def policy(repo: SoakRepo) -> dict[str, Any] | None:
             **reviewer,
             "dry_run": False,
             "rerun_target": "argo",
-            "max_attempts": 3,
-            "backoff_s": [1, 1],
+            "max_attempts": MAX_ATTEMPTS,
+            "backoff_s": [1] * (MAX_ATTEMPTS - 1),
             "repeated_failure_outcome": "needs_iteration",
             "prompt_tuning_enabled": False,
         }

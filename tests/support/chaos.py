@@ -11,9 +11,13 @@ delivery the broker makes, the proxy draws from one seeded RNG (:class:`Chaos`) 
   route it, so replies are duplicated too;
 * **hold** — wait a few milliseconds before forwarding, which reorders events across workers.
 
-Failures are bounded per ``(subscriber, event id)`` by ``max_failures`` (default 2), well below
-every Trigger's ``retry: 5`` (6 attempts), so chaos alone never sends an event to the
-dead-letter sink: a dead letter in a chaos run is a real failure. Thread scheduling makes the
+Failures are bounded per ``(subscriber, event id)`` by ``max_failures`` (default 2) and, when
+:attr:`Chaos.retries` names the subscriber's Trigger ``retry``, by that ``retry`` minus 2, so
+chaos alone never sends an event to the dead-letter sink: a dead letter in a chaos run is a
+real failure. A *concurrent* duplicate counts as a failure too: the copy that loses the race
+for the inbox row is answered 409 and spends an attempt (the scheduler's tick Trigger retries
+only 3 times, so two injected failures plus such a 409 and one slow transaction used to
+exhaust it under CPU load and dead-letter a tick). Thread scheduling makes the
 draw order vary between runs with the same seed; the seed fixes the mix, not the interleaving.
 Source of the delivery rules: Knative Eventing "Event delivery" (retry on 5xx, 409, 429).
 """
@@ -81,6 +85,8 @@ class Chaos:
     seed: int | None
     config: ChaosConfig = field(default_factory=ChaosConfig)
     stats: Counter[str] = field(default_factory=Counter)
+    #: Each subscriber's Trigger ``retry`` (its ``spec.delivery``), bounding its failures.
+    retries: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -95,17 +101,26 @@ class Chaos:
         cfg = self.config
         with self._lock:
             draws = [self._rng.random() for _ in range(5)]
-            room = cfg.max_failures - self._failures[(subscriber, event_id)]
+            limit = cfg.max_failures
+            if subscriber in self.retries:
+                limit = min(limit, self.retries[subscriber] - 2)
+            key = (subscriber, event_id)
+            room = limit - self._failures[key]
             fail_before = room > 0 and draws[0] < cfg.fail_p
             lose_answer = not fail_before and room > 0 and draws[1] < cfg.lose_answer_p
             if fail_before or lose_answer:
-                self._failures[(subscriber, event_id)] += 1
+                self._failures[key] += 1
             duplicate = not fail_before and draws[2] < cfg.duplicate_p
+            concurrent = (
+                duplicate and limit - self._failures[key] > 0 and draws[3] < cfg.concurrent_p
+            )
+            if concurrent:  # the loser of the race is answered 409: an attempt spent
+                self._failures[key] += 1
             plan = Plan(
                 fail_before=fail_before,
                 lose_answer=lose_answer,
                 duplicate=duplicate,
-                concurrent=duplicate and draws[3] < cfg.concurrent_p,
+                concurrent=concurrent,
                 hold_s=draws[4] * cfg.hold_max_s,
             )
             for name in ("fail_before", "lose_answer", "duplicate"):

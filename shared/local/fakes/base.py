@@ -9,15 +9,23 @@ Every fake is a Flask app with these control routes beside the service's own API
   their scheme, e.g. ``"Bearer ***"``); ``DELETE /_fake/requests`` clears the log.
 
 * ``POST /_fake/faults`` arms faults (one object or a list), ``GET /_fake/faults`` answers
-  ``{"faults": [<armed>], "injected": [<answered>]}``, ``DELETE /_fake/faults`` disarms them
-  all. A fault is ``{"status": 502, "path": "<substring of the path>", "method": "POST",
-  "times": 1, "headers": {...}, "body": {...}}``: the next ``times`` API requests whose path
-  contains ``path`` (default: any) and whose method is ``method`` (default: any) are answered
+  ``{"faults": [<armed>], "injected": [<answered>], "held": [<held>]}``, ``DELETE
+  /_fake/faults`` disarms them all. A fault is ``{"status": 502, "path": "<substring of the
+  path>", "method": "POST", "times": 1, "headers": {...}, "body": {...}}``: the next
+  ``times`` API requests whose path contains ``path`` (default: any) and whose method is
+  ``method`` (default: any) are answered
   ``status`` with those headers and body instead of being served (the request is still in the
   request log). Without ``body``, the answer is the upstream's own error shape for that status
   (each fake passes its ``fault_body``). This is the one fault mechanism every fake shares:
   502/503 outages, 429 with ``Retry-After``, GitHub's secondary rate limit (403 with
   ``retry-after``) are all faults with the right status, headers and body (:func:`fault`).
+* A fault with ``"hold_s": <seconds>`` and no ``status`` (:func:`hold`) lets the matching
+  request be served — its write is applied — and then holds the answer that many seconds
+  before sending it: the window in which the caller has changed the upstream but not yet heard
+  so. Each held answer is listed in ``GET /_fake/faults`` ``"held"`` as ``{"seq", "method",
+  "path", "status", "hold_s", "json"}`` (``json``: the request's JSON body, or null) as soon as
+  the write is applied (before the wait), so a test can crash the caller or stop its database
+  inside that window (issue 10's soak).
 
 Control routes are not logged. :func:`serve_fake` serves an app on a loopback port in a
 background thread (werkzeug ``make_server(threaded=True)``), for tests and for the
@@ -30,6 +38,7 @@ import copy
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +47,8 @@ import flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
 CONTROL_PREFIX = "/_fake/"
+MAX_HOLD_S = 60
+"""The longest a ``hold_s`` fault may hold an answer, seconds."""
 
 log = logging.getLogger("codex_judge.fakes")
 
@@ -54,6 +65,8 @@ class FakeStore:
     #: as ``{"status", "method", "path"}``.
     faults: list[dict[str, Any]] = field(default_factory=list)
     injected: list[dict[str, Any]] = field(default_factory=list)
+    #: Answers held after their write was applied (``hold_s`` faults), in order.
+    held: list[dict[str, Any]] = field(default_factory=list)
 
     def replace(self, new_state: Mapping[str, Any] | None) -> None:
         """Replace the state with ``new_state`` laid over a fresh copy of the defaults."""
@@ -100,6 +113,13 @@ def fault(
     return armed
 
 
+def hold(hold_s: float, *, path: str = "", method: str = "", times: int = 1) -> dict[str, Any]:
+    """A fault that serves the request (its write is applied) and holds the answer ``hold_s``
+    seconds before sending it (module docstring); ``path``, ``method`` and ``times`` match as
+    in :func:`fault`."""
+    return {"hold_s": hold_s, "path": path, "method": method, "times": times}
+
+
 #: The gRPC status code grpc-gateway maps back to each HTTP status (grpc-gateway's
 #: ``HTTPStatusFromCode``), for the Argo and Argo CD fakes' error bodies.
 GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 429: 8, 499: 1, 500: 13, 501: 12}
@@ -128,7 +148,8 @@ def _take_fault(store: FakeStore, method: str, path: str) -> dict[str, Any] | No
         armed["times"] = int(armed.get("times") or 1) - 1
         if armed["times"] <= 0:
             store.faults.pop(index)
-        store.injected.append({"status": int(armed["status"]), "method": method, "path": path})
+        if "status" in armed:  # a hold is logged in ``held`` once its write is applied
+            store.injected.append({"status": int(armed["status"]), "method": method, "path": path})
         return armed
     return None
 
@@ -139,9 +160,18 @@ def _validated_faults(body: Any) -> list[dict[str, Any]] | str:
     for item in items:
         if not isinstance(item, dict):
             return "each fault must be a JSON object"
-        status = item.get("status")
-        if not isinstance(status, int) or not 100 <= status <= 599:
-            return f"fault status must be an HTTP status code (an integer 100-599), got {status!r}"
+        if "hold_s" in item and "status" not in item:
+            hold_s = item["hold_s"]
+            if isinstance(hold_s, bool) or not isinstance(hold_s, int | float):
+                return f"fault hold_s must be a number of seconds, got {hold_s!r}"
+            if not 0 < hold_s <= MAX_HOLD_S:
+                return f"fault hold_s must be within 0..{MAX_HOLD_S} seconds, got {hold_s!r}"
+        else:
+            status = item.get("status")
+            if not isinstance(status, int) or not 100 <= status <= 599:
+                return (
+                    f"fault status must be an HTTP status code (an integer 100-599), got {status!r}"
+                )
         times = item.get("times", 1)
         if not isinstance(times, int) or times < 1:
             return f"fault times must be a positive integer, got {times!r}"
@@ -196,14 +226,39 @@ def create_fake_app(
             armed = _take_fault(store, flask.request.method, flask.request.path)
         if armed is None:
             return None
+        if "status" not in armed:  # a hold: serve it, then hold the answer (_hold_answer)
+            flask.g.fake_hold_s = float(armed["hold_s"])
+            return None
         status = int(armed["status"])
         body = armed["body"] if "body" in armed else fault_body(status)
         return json_answer(status, body, armed.get("headers"))
 
+    @app.after_request
+    def _hold_answer(response: flask.Response) -> flask.Response:
+        hold_s = flask.g.pop("fake_hold_s", None)
+        if hold_s is None:
+            return response
+        with store.lock:
+            store.held.append(
+                {
+                    "seq": len(store.held),
+                    "method": flask.request.method,
+                    "path": flask.request.path,
+                    "status": response.status_code,
+                    "hold_s": hold_s,
+                    "json": flask.request.get_json(silent=True),
+                }
+            )
+        time.sleep(hold_s)
+        return response
+
+    def _faults_document() -> dict[str, Any]:
+        return {"faults": store.faults, "injected": store.injected, "held": store.held}
+
     @app.get("/_fake/faults")
     def _get_faults() -> flask.Response:
         with store.lock:
-            return json_answer(200, {"faults": store.faults, "injected": store.injected})
+            return json_answer(200, _faults_document())
 
     @app.post("/_fake/faults")
     def _arm_faults() -> flask.Response:
@@ -212,7 +267,7 @@ def create_fake_app(
             return json_answer(400, {"error": faults})
         with store.lock:
             store.faults.extend(faults)
-            return json_answer(200, {"faults": store.faults, "injected": store.injected})
+            return json_answer(200, _faults_document())
 
     @app.delete("/_fake/faults")
     def _disarm_faults() -> flask.Response:

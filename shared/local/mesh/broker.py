@@ -16,7 +16,8 @@ Read from the real manifests (:func:`shared.local.mesh.manifests.load_manifests`
   mode, :mod:`shared.local.mesh.kafka`); the KafkaSources reading that topic then deliver it like
   any record: a record that is a CloudEvent is delivered as that CloudEvent.
 * ``GET /_mesh/stats`` — ``{accepted, delivered, retried, dead_lettered, replies, dropped,
-  in_flight, topics, log}`` (``dead_lettered``: events handed to a dead-letter sink;
+  duplicated, in_flight, topics, log}`` (``duplicated``: deliveries made twice on purpose,
+  :meth:`LocalBroker.duplicate_deliveries`; ``dead_lettered``: events handed to a dead-letter sink;
   ``topics``: records appended per topic; ``log``: the last 500 attempts: id, type,
   subscriber, status, attempt).
 * ``GET /_mesh/idle?quiet_ms=N`` — ``{"idle": bool}``: nothing queued or in flight and no
@@ -212,6 +213,11 @@ class LocalBroker:
             accepted = self._accepted
             topics = dict(self._offsets)
         return {"accepted": accepted, **self._dispatcher.stats(), "topics": topics}
+
+    def duplicate_deliveries(self, share: float, seed: int) -> None:
+        """Deliver ``share`` (0..1) of the events to Trigger subscribers twice, seeded by
+        ``seed`` (Knative's at-least-once delivery; :meth:`Dispatcher.duplicate`)."""
+        self._dispatcher.duplicate(share, seed)
 
     def idle(self, quiet_s: float) -> bool:
         """Nothing queued or in flight and no activity for ``quiet_s`` seconds."""

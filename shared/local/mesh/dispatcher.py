@@ -8,6 +8,11 @@ subscription's dead-letter sink with Knative's error extensions. A CloudEvent in
 is a *reply*; it is passed to ``on_reply`` when the target asks for replies (Trigger
 subscribers do; sources and dead-letter sinks do not).
 
+At-least-once, on purpose: :meth:`Dispatcher.duplicate` makes a seeded share of the deliveries
+to Trigger subscribers happen twice (the second a moment after the first answered 2xx), as
+Knative's at-least-once delivery allows (a lost acknowledgement, a dispatcher restart); the soak
+turns it on so every subscriber's idempotency is exercised (issue 10). Off by default.
+
 PingSource ticks and the scheduler's ``timers.due`` wake-ups are *quiet*: their deliveries
 (and the 202 answers) are not activity for :meth:`Dispatcher.idle`, so a mesh ticking every
 second can still go idle; whatever a wake-up causes (events published, replies) is counted as
@@ -19,6 +24,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import random
 import threading
 import time
 from collections import deque
@@ -69,6 +75,7 @@ class _Job:
     event: Envelope = field(compare=False)
     target: Target = field(compare=False)
     attempt: int = field(compare=False, default=1)
+    duplicate: bool = field(compare=False, default=False)
 
 
 class Dispatcher:
@@ -98,7 +105,10 @@ class Dispatcher:
             "dead_lettered": 0,
             "replies": 0,
             "dropped": 0,
+            "duplicated": 0,
         }
+        self._duplicate_share = 0.0
+        self._duplicate_rng = random.Random(0)
         self._log: deque[dict[str, Any]] = deque(maxlen=LOG_SIZE)
         self._client = httpx.Client()
         self._threads = [
@@ -109,15 +119,41 @@ class Dispatcher:
             thread.start()
 
     def submit(
-        self, event: Envelope, target: Target, *, delay_s: float = 0.0, attempt: int = 1
+        self,
+        event: Envelope,
+        target: Target,
+        *,
+        delay_s: float = 0.0,
+        attempt: int = 1,
+        duplicate: bool = False,
     ) -> None:
-        """Queue one attempt of ``event`` to ``target`` after ``delay_s`` (already scaled)."""
+        """Queue one attempt of ``event`` to ``target`` after ``delay_s`` (already scaled);
+        ``duplicate`` marks a deliberate second delivery (never duplicated again)."""
         with self._cond:
-            job = _Job(time.monotonic() + delay_s, next(self._seq), event, target, attempt)
+            due = time.monotonic() + delay_s
+            job = _Job(due, next(self._seq), event, target, attempt, duplicate)
             heapq.heappush(self._heap, job)
             if not _quiet(event):
                 self._last_activity = time.monotonic()
             self._cond.notify()
+
+    def duplicate(self, share: float, seed: int) -> None:
+        """Deliver a share of the events again after their delivery to a Trigger subscriber
+        succeeded (module docstring).
+
+        Args:
+            share: the probability, 0..1, that a delivered event is delivered once more (0 turns
+                it off). Ticks and ``timers.due`` wake-ups are never duplicated.
+            seed: seeds the draw.
+
+        Raises:
+            ValueError: ``share`` is outside 0..1.
+        """
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"duplicate share must be within 0..1, got {share!r}")
+        with self._cond:
+            self._duplicate_share = share
+            self._duplicate_rng = random.Random(seed)
 
     def touch(self) -> None:
         """Record activity (an accepted event) for :meth:`idle`."""
@@ -209,6 +245,9 @@ class Dispatcher:
             self._count("delivered")
             if target.replies and status == 200 and answer:
                 self._reply(answer_headers, answer, target)
+            if self._draw_duplicate(job):
+                self._count("duplicated")
+                self.submit(event, target, delay_s=0.05, duplicate=True)
             return
         delay = target.policy.next_delay_s(job.attempt, status, answer_headers)
         if delay is not None:
@@ -240,6 +279,14 @@ class Dispatcher:
             return
         self._count("replies")
         self._on_reply(reply)
+
+    def _draw_duplicate(self, job: _Job) -> bool:
+        """Whether this delivered job is delivered once more (:meth:`duplicate`)."""
+        if job.duplicate or not job.target.replies or _quiet(job.event):
+            return False
+        with self._cond:
+            share = self._duplicate_share
+            return share > 0 and self._duplicate_rng.random() < share
 
     def _count(self, name: str) -> None:
         with self._cond:

@@ -83,6 +83,8 @@ class Mesh:
     artifact_repository_url: str = ""
     #: The function processes by Service name; restarted when they exit (module docstring).
     processes: dict[str, RunningFunction] = field(default_factory=dict)
+    #: The in-process broker (:class:`shared.local.mesh.broker.LocalBroker`) once started.
+    broker: Any = None
     _stoppers: list[Any] = field(default_factory=list)
     _embedded: Any = None
     _stopping: threading.Event = field(default_factory=threading.Event)
@@ -326,6 +328,7 @@ class Mesh:
             ping_interval_s=ping_interval_s,
         )
         url = broker.start("127.0.0.1", self._broker_port)
+        self.broker = broker
         self._stoppers.append(broker.stop)
         self.broker_url = url if url.endswith(BROKER_PATH) else url.rstrip("/") + BROKER_PATH
 

@@ -18,7 +18,7 @@ from shared.local.fakes import discord as fake_discord
 from shared.local.fakes import facteur as fake_facteur
 from shared.local.fakes import github as fake_github
 from shared.local.fakes import openai as fake_openai
-from shared.local.fakes.base import ServedFake, fault, serve_fake
+from shared.local.fakes.base import ServedFake, fault, hold, serve_fake
 
 SHA = "a" * 40
 
@@ -57,6 +57,7 @@ def test_argo_submit_answers_an_injected_502_then_works_and_creates_one_workflow
     assert httpx.get(f"{argo.url}/_fake/faults").json() == {
         "faults": [],
         "injected": [{"status": 502, "method": "POST", "path": "/api/v1/workflows/default/submit"}],
+        "held": [],
     }
 
 
@@ -150,3 +151,37 @@ def test_malformed_faults_are_refused_and_disarm_clears_them(argo: ServedFake) -
     _arm(argo, fault(502, times=10))
     assert httpx.delete(f"{argo.url}/_fake/faults").status_code == 204
     assert httpx.get(f"{argo.url}/api/v1/workflows/default/x").status_code == 404
+
+
+def test_a_hold_applies_the_write_and_lists_it_before_the_answer_is_sent(
+    argo: ServedFake,
+) -> None:
+    """The crash window of issue 10's soak: the workflow exists and the hold is listed while the
+    caller is still waiting; a caller that gives up early never hears of it."""
+    _arm(argo, hold(1.5, path="/submit", method="POST"))
+    client = HttpxArgo(argo.url, timeout_s=0.3)
+    with pytest.raises(UpstreamError):  # the caller times out inside the window
+        client.submit("default", "verify", generate_name="verify-")
+    state = httpx.get(f"{argo.url}/_fake/state").json()
+    assert len(state["workflows"]) == 1  # applied although never acknowledged
+    faults = httpx.get(f"{argo.url}/_fake/faults").json()
+    assert faults["faults"] == [] and faults["injected"] == []
+    assert [h.pop("json")["resourceName"] for h in faults["held"]] == ["verify"]
+    assert faults["held"] == [
+        {
+            "seq": 0,
+            "method": "POST",
+            "path": "/api/v1/workflows/default/submit",
+            "status": 200,
+            "hold_s": 1.5,
+        }
+    ]
+    # Disarmed after its one use: the next submit is answered at once.
+    created = HttpxArgo(argo.url).submit("default", "verify", generate_name="verify-")
+    assert f"default/{created.name}" in httpx.get(f"{argo.url}/_fake/state").json()["workflows"]
+
+
+def test_a_malformed_hold_is_refused_naming_the_field(argo: ServedFake) -> None:
+    for bad in ({"hold_s": "2"}, {"hold_s": 0}, {"hold_s": 61}, {"hold_s": True}):
+        answer = httpx.post(f"{argo.url}/_fake/faults", json=bad)
+        assert answer.status_code == 400 and "hold_s" in answer.json()["error"], bad

@@ -1,0 +1,96 @@
+"""The soak's own checks on hand-made observations: the per-repository summary compared with
+a fault-free run, and the one named Discord limitation (no soak mesh started here)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from tests.soak.harness import _webhook_double_posts
+from tests.soak.invariants import (
+    Observed,
+    compare_final_states,
+    final_summary,
+    one_discord_message_per_run_kind,
+)
+from tests.soak.scenarios import SoakRepo
+
+REPO = SoakRepo(0, "merge_deploy", "soak/r0000-merge-deploy", 2, 1000, "uid-0")
+OTHER = SoakRepo(1, "ci_timeout", "soak/r0001-ci-timeout", 2, 1001, "uid-1")
+
+
+def _run(run_id: int, repo: SoakRepo, status: str, reason: str) -> dict[str, Any]:
+    return {
+        "id": run_id,
+        "workflow_uid": repo.workflow_uid,
+        "repository": repo.repository,
+        "issue_number": repo.issue_number,
+        "attempt": 1,
+        "status": status,
+        "reason": reason,
+        "active": False,
+    }
+
+
+def _observed(messages: list[str], merges: int = 1) -> Observed:
+    fakes = {
+        "github": {"merges": [{"repository": REPO.repository, "number": 2}] * merges},
+        "discord": {"messages": [{"content": c} for c in messages]},
+    }
+    runs = [
+        _run(7, REPO, "completed", "deploy_verified"),
+        _run(8, OTHER, "needs_iteration", "ci_timeout"),
+    ]
+    return Observed(runs, [], [], {}, fakes)
+
+
+def test_summaries_name_each_differing_field_per_repository() -> None:
+    clean = final_summary(_observed(["**codex-judge ✅ MERGED** run 7"]), [REPO, OTHER])
+    assert clean[REPO.repository] == {
+        "runs": 1,
+        "last": "completed/deploy_verified",
+        "merges": 1,
+        "reverts": 0,
+        "notices": ["codex-judge ✅ MERGED x1"],
+    }
+    faulted = final_summary(
+        _observed(["**codex-judge ✅ MERGED** run 7"] * 2, merges=2), [REPO, OTHER]
+    )
+    assert compare_final_states(clean, clean) == []
+    assert compare_final_states(faulted, clean) == [
+        f"{REPO.repository}: merges 2 vs fault-free 1; notices ['codex-judge ✅ MERGED x2'] vs"
+        " fault-free ['codex-judge ✅ MERGED x1']"
+    ]
+
+
+def test_only_a_double_post_just_before_the_discord_function_lost_its_work_is_named() -> None:
+    merged, timeout = "**codex-judge ✅ MERGED** run 7", "**codex-judge ⏱ CI TIMEOUT** run 8"
+    messages = [
+        {"content": merged, "timestamp": "2026-01-01T00:00:10+00:00"},
+        {"content": merged, "timestamp": "2026-01-01T00:01:15+00:00"},
+        {"content": timeout, "timestamp": "2026-01-01T00:00:30+00:00"},
+        {"content": timeout, "timestamp": "2026-01-01T00:01:35+00:00"},
+    ]
+    observed = Observed([], [], [], {}, {"discord": {"messages": messages}})
+    violations = {
+        "one_discord_message_per_run_kind": one_discord_message_per_run_kind(observed, [])
+    }
+    killed_at = datetime(2026, 1, 1, 0, 0, 12, tzinfo=UTC).timestamp()  # 2 s after the post
+    lines, keys = _webhook_double_posts(violations, messages, [(killed_at, killed_at)])
+    assert keys == {("7", "codex-judge ✅ MERGED")}
+    assert lines == [
+        "Discord notice run 7 'codex-judge ✅ MERGED': 2 times (the discord function lost its"
+        " work right after Discord answered; webhook mode has no idempotency key)"
+    ]
+    assert violations["one_discord_message_per_run_kind"] == [
+        "Discord notice run 8 'codex-judge ⏱ CI TIMEOUT': 2 times"
+    ]
+
+
+def test_a_named_double_post_is_not_counted_again_as_a_difference() -> None:
+    clean = final_summary(_observed(["**codex-judge ✅ MERGED** run 7"]), [REPO, OTHER])
+    doubled = _observed(["**codex-judge ✅ MERGED** run 7"] * 2)
+    named = {("7", "codex-judge ✅ MERGED")}
+    assert compare_final_states(final_summary(doubled, [REPO, OTHER]), clean) != []
+    summary = final_summary(doubled, [REPO, OTHER], named_double_posts=named)
+    assert compare_final_states(summary, clean) == []
