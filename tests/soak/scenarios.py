@@ -138,7 +138,11 @@ def policy(repo: SoakRepo) -> dict[str, Any] | None:
             "deploy_mode": "argocd",
             "argocd_application": repo.application,
             "verify_workflow_template": VERIFY_OK if repo.kind == "merge_deploy" else VERIFY_BAD,
-            "deploy_timeout_s": 120,
+            # Above a chain of crash recoveries (each effect a crashed worker held is taken
+            # over when its 60 s lease ends: sync, then verification submit), below the
+            # production default of 1800 s. A shorter deadline turns faults into deploy
+            # timeouts that a fault-free run never has.
+            "deploy_timeout_s": 600,
         }
     if repo.kind == "ci_rerun":
         return {
