@@ -36,7 +36,9 @@ def _short(sha: Any) -> str:
     return str(sha)[:12] if sha else "-"
 
 
-def _diff_label(evaluation: dict[str, Any]) -> str:
+def diff_label(evaluation: dict[str, Any]) -> str:
+    """Where the evaluation's file list came from (``worktree``, ``github``, a note, the
+    fallback reason), from its ``diff_source`` and ``inputs``."""
     inputs = evaluation["inputs"] or {}
     label = str(evaluation["diff_source"] or inputs.get("diff_source") or "-")
     if inputs.get("diff_note"):
@@ -117,7 +119,7 @@ def render(run: Run, evaluation: dict[str, Any] | None) -> str:
         f"  head SHA        {seal.get('head_sha') or run.head_sha or '-'}",
         f"  base SHA        {seal.get('base_sha') or '-'}",
         f"  diff            {_short(evaluation['diff_hash'] or seal.get('diff_hash'))} "
-        f"(source {_diff_label(evaluation)})",
+        f"(source {diff_label(evaluation)})",
         f"  policy hash     {_short(evaluation['policy_hash'])}",
         f"  prompt template {evaluation['prompt_template_version'] or '-'}",
         f"  model tokens    {evaluation['prompt_tokens']} in + {evaluation['completion_tokens']} "

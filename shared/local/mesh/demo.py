@@ -65,7 +65,11 @@ from shared.local.mesh.demo_actions import (
     wait_actions,
 )
 from shared.local.mesh.demo_agents import agent_messages
-from shared.local.mesh.demo_artifacts import demo_objects, render_run_artifacts
+from shared.local.mesh.demo_artifacts import (
+    demo_objects,
+    render_file_list_sources,
+    render_run_artifacts,
+)
 from shared.local.mesh.demo_repos import build_repositories, with_local_commits
 from shared.local.mesh.demo_state import print_side_effects, wait_agent_messages, wait_concluded
 from shared.local.mesh.replay import broker_base, send
@@ -359,6 +363,8 @@ def run_demo(settings: Settings, *, verbose: bool = False) -> int:
         db = Database(mesh.database_url, size=1)
         print()
         print(render_runs(list_runs(db)))
+        print()
+        print(render_file_list_sources(db))
         print()
         print(render_run_artifacts(db, E2E_REPO))
         print()

@@ -24,6 +24,7 @@ from shared.argo import WorkflowCompletion, parse_completion
 from shared.artifacts.explain import render_artifacts
 from shared.artifacts.port import ArtifactLocation
 from shared.artifacts.records import run_artifacts
+from shared.cli.explain import diff_label
 
 CORPUS = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "corpus"
 WORKFLOW = CORPUS / "argo" / "workflow.succeeded.artgc-mixed-s3.yaml"
@@ -75,3 +76,25 @@ def render_run_artifacts(db: Any, repository: str) -> str:
             return f"{repository}: no run"
         lines = render_artifacts(run_artifacts(tx, int(row["id"])))
     return "\n".join([f"Run {row['id']} ({repository})", *lines[1:]])
+
+
+SQL_JUDGED = """
+SELECT r.id, r.repository, r.pr_number, r.head_sha, e.diff_source, e.inputs
+FROM codex_judge.runs r
+JOIN codex_judge.evaluations e ON e.run_id = r.id AND e.stage = 'final'
+WHERE r.repository IS NOT NULL
+ORDER BY r.id
+"""
+
+
+def render_file_list_sources(db: Any) -> str:
+    """Per judged run, where the judge's file list came from (the worktree snapshot, or
+    GitHub's diff labelled as the fallback with its reason; ``-`` when the judge decided on CI
+    before reading the diff)."""
+    with db.transaction() as tx:
+        rows = tx.all(SQL_JUDGED)
+    lines = ["File lists the judge used (`codex-judge explain RUN` shows each in full):"]
+    for row in rows:
+        where = f"{row['repository']}#{row['pr_number']} @ {str(row['head_sha'] or '-')[:12]}"
+        lines.append(f"  run {row['id']}: {where}: source {diff_label(row)}")
+    return "\n".join(lines)
