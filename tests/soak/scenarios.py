@@ -143,6 +143,10 @@ def policy(repo: SoakRepo) -> dict[str, Any] | None:
             # production default of 1800 s. A shorter deadline turns faults into deploy
             # timeouts that a fault-free run never has.
             "deploy_timeout_s": 600,
+            # A verification whose completion event arrived while a crashed deploy worker's
+            # submission was still unrecorded is found by the reconcile poll: keep it inside
+            # the soak's wait for quiescence (production's default is 600 s).
+            "reconcile_interval_s": 20,
         }
     if repo.kind == "ci_rerun":
         return {
