@@ -5,7 +5,6 @@ a duplicate request."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,6 @@ from tests.support.api_seed import (
     READ,
     Sink,
     api_settings,
-    recording_broker,
     seed_dead_letter,
     seed_run,
 )
@@ -29,19 +27,8 @@ DECIDED = "io.codexjudge.judge.decided.v1"
 
 
 @pytest.fixture
-def broker() -> Iterator[Sink]:
-    with recording_broker() as sink:
-        yield sink
-
-
-@pytest.fixture
 def settings(database_url: str, tmp_path: Path, broker: Sink) -> Settings:
     return api_settings(database_url, tmp_path, read_tokens=(READ,), k_sink=broker.url)
-
-
-@pytest.fixture
-def api(function_url: Any) -> str:
-    return str(function_url("api"))
 
 
 def _post(

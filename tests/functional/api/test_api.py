@@ -5,7 +5,6 @@ naming the parameter, and the OpenAPI 3.1 document."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +19,11 @@ from tests.support.api_seed import (
     READ,
     Sink,
     api_settings,
-    recording_broker,
     seed_dead_letter,
     seed_run,
 )
 
 READ_OLD = "read-token-previous"
-
-
-@pytest.fixture
-def broker() -> Iterator[Sink]:
-    with recording_broker() as sink:
-        yield sink
 
 
 @pytest.fixture
@@ -44,11 +36,6 @@ def settings(database_url: str, tmp_path: Path, broker: Sink) -> Settings:
         agents_sse_max_s=3.0,  # a stream ends soon after its client leaves
         agents_sse_keepalive_s=0.2,
     )
-
-
-@pytest.fixture
-def api(function_url: Any) -> str:
-    return str(function_url("api"))
 
 
 def _get(api: str, path: str, token: str | None = READ, **params: Any) -> httpx.Response:

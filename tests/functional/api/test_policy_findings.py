@@ -25,11 +25,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     return api_settings(database_url, tmp_path)
 
 
-@pytest.fixture
-def api(function_url: Any) -> str:
-    return str(function_url("api"))
-
-
 def _get(api: str, path: str, **params: Any) -> httpx.Response:
     return httpx.get(api + path, params=params, headers={"Authorization": f"Bearer {READ}"})
 

@@ -13,7 +13,6 @@ connection open by design and has its own tests.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,6 @@ from tests.support.api_seed import (
     OPERATOR,
     Sink,
     api_settings,
-    recording_broker,
     seed_dead_letter,
     seed_run,
 )
@@ -52,19 +50,8 @@ CHECKS = [
 
 
 @pytest.fixture
-def broker() -> Iterator[Sink]:
-    with recording_broker() as sink:
-        yield sink
-
-
-@pytest.fixture
 def settings(database_url: str, tmp_path: Path, broker: Sink) -> Settings:
     return api_settings(database_url, tmp_path, k_sink=broker.url)
-
-
-@pytest.fixture
-def api(function_url: Any) -> str:
-    return str(function_url("api"))
 
 
 def _seed(db: Database) -> None:

@@ -31,11 +31,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
-@pytest.fixture
-def api(function_url: Any) -> str:
-    return str(function_url("api"))
-
-
 def _login(api: str, token: str, client: str) -> httpx.Response:
     return httpx.post(api + "/ui/login", data={"token": token}, headers={"X-Forwarded-For": client})
 

@@ -5,7 +5,6 @@ CSRF token and an operator's session; everything stored is shown escaped."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +15,12 @@ from pydantic import SecretStr
 from shared import bootstrap
 from shared.db import Database
 from shared.settings import Settings
-from tests.support.api_seed import OPERATOR, READ, Sink, api_settings, recording_broker, seed_run
-
-
-@pytest.fixture
-def broker() -> Iterator[Sink]:
-    with recording_broker() as sink:
-        yield sink
+from tests.support.api_seed import OPERATOR, READ, Sink, api_settings, seed_run
 
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path, broker: Sink) -> Settings:
     return api_settings(database_url, tmp_path, k_sink=broker.url)
-
-
-@pytest.fixture
-def api(function_url: Any) -> str:
-    return str(function_url("api"))
 
 
 def _login(api: str, token: str) -> httpx.Client:
