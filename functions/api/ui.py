@@ -76,6 +76,15 @@ def _login_redirect() -> flask.Response:
     return flask.redirect(flask.url_for("ui.login", next=target))  # type: ignore[return-value]
 
 
+def _next_page(cursor: str | None, fragment: str = "") -> str | None:
+    """The link to the next keyset page: this request's filters with ``cursor``; None on the
+    last page."""
+    if not cursor:
+        return None
+    args = {k: v for k, v in flask.request.args.items() if k != "cursor" and v}
+    return f"?{urlencode({**args, 'cursor': cursor})}{fragment}"
+
+
 def _render(template: str, status: int = 200, **context: Any) -> flask.Response:
     html = flask.render_template(template, **context)
     return flask.Response(html, status=status, mimetype="text/html")
@@ -149,8 +158,7 @@ def _page(template: str, query_model: type[BaseModel], loader: Any, **extra: Any
         error, query = exc.message, query_model()
     with deps.db.transaction() as tx:
         page = loader(tx, query)
-    args = {k: v for k, v in flask.request.args.items() if k != "cursor" and v}
-    next_url = f"?{urlencode({**args, 'cursor': page.next_cursor})}" if page.next_cursor else None
+    next_url = _next_page(page.next_cursor)
     return _render(
         template,
         status=400 if error else 200,
@@ -276,9 +284,7 @@ def policy(owner: str, repo: str) -> flask.Response:
             findings = policy_findings(tx, deps.settings, repository, query)
     except CodexJudgeError as exc:
         return _render("error.html", status=exc.status, message=exc.message)
-    args = {k: v for k, v in flask.request.args.items() if k != "cursor" and v}
-    cursor = findings.next_cursor
-    next_url = f"?{urlencode({**args, 'cursor': cursor})}#findings" if cursor else None
+    next_url = _next_page(findings.next_cursor, "#findings")
     return _render(
         "policy.html",
         status=400 if error else 200,

@@ -88,6 +88,35 @@ def _early_exit(top: list[Node]) -> int | None:
     return None
 
 
+def _case(
+    path: str,
+    suite: list[str],
+    node: Node,
+    language: Literal["java", "rust"],
+    skips: list[Skip],
+    counted: tuple[int, int, tuple[str, ...]],
+) -> TestCase:
+    """The :class:`TestCase` of one test method/function ``node`` (its ``name`` and ``body``
+    fields); ``counted`` is ``(meaningful, vacuous, checks)`` from the language's assertion
+    counter."""
+    body = node.child_by_field_name("body")
+    meaningful, vacuous, checks = counted
+    return TestCase(
+        file=path,
+        suite="::".join(suite) or None,
+        name=text_of(node.child_by_field_name("name")),
+        line=line_of(node),
+        language=language,
+        skips=tuple(skips),
+        assertions=meaningful,
+        vacuous=vacuous,
+        early_exit=_early_exit(_body_statements(body)),
+        references=references(body),
+        shape=shape(body),
+        checks=checks,
+    )
+
+
 def _check(node: Node) -> str:
     return " ".join(text_of(node).split())
 
@@ -166,24 +195,8 @@ def java_tests(path: str, text: str) -> tuple[list[TestCase], bool]:
                 if not any(_annotation_name(a) in _JAVA_TESTS for a in annotations):
                     continue
                 body = child.child_by_field_name("body")
-                top = _body_statements(body)
-                meaningful, vacuous, checks = _java_assertions(body)
-                out.append(
-                    TestCase(
-                        file=path,
-                        suite="::".join(suite) or None,
-                        name=text_of(child.child_by_field_name("name")),
-                        line=line_of(child),
-                        language="java",
-                        skips=tuple(inherited + _java_skips(annotations, top, "test")),
-                        assertions=meaningful,
-                        vacuous=vacuous,
-                        early_exit=_early_exit(top),
-                        references=references(body),
-                        shape=shape(body),
-                        checks=checks,
-                    )
-                )
+                skips = inherited + _java_skips(annotations, _body_statements(body), "test")
+                out.append(_case(path, suite, child, "java", skips, _java_assertions(body)))
 
     visit(root, [], [])
     return out, True
@@ -306,24 +319,8 @@ def rust_tests(path: str, text: str) -> tuple[list[TestCase], bool]:
                 if not any(n == "test" or n.endswith("::test") for n in names):
                     continue
                 body = child.child_by_field_name("body")
-                top = _body_statements(body)
-                meaningful, vacuous, checks = _rust_assertions(body)
-                out.append(
-                    TestCase(
-                        file=path,
-                        suite="::".join(suite) or None,
-                        name=text_of(child.child_by_field_name("name")),
-                        line=line_of(child),
-                        language="rust",
-                        skips=tuple(_rust_skips(attributes, "test")),
-                        assertions=meaningful,
-                        vacuous=vacuous,
-                        early_exit=_early_exit(top),
-                        references=references(body),
-                        shape=shape(body),
-                        checks=checks,
-                    )
-                )
+                skips = _rust_skips(attributes, "test")
+                out.append(_case(path, suite, child, "rust", skips, _rust_assertions(body)))
 
     visit(root, [])
     return out, True

@@ -72,8 +72,10 @@ def grammar_for(path: str) -> str | None:
     return "javascript" if path.endswith((".js", ".mjs", ".cjs", ".jsx")) else None
 
 
+@lru_cache(maxsize=256)
 def parse(path: str, text: str) -> Node | None:
-    """The syntax tree's root, or None when the file has errors or no grammar."""
+    """The syntax tree's root, or None when the file has errors or no grammar. Cached: one file
+    is read by several extractors (tests, helpers) and on both sides of a change."""
     grammar = grammar_for(path)
     if grammar is None:
         return None

@@ -15,6 +15,7 @@ import pytest
 from shared.local.mesh.dispatcher import Dispatcher, Target
 from shared.local.mesh.wire import ping_event
 from shared.runtime.envelope import Envelope
+from tests.functional.local.test_quiet_ticks import _settle
 
 
 def _counting_subscriber(seen: Counter[str], lock: threading.Lock) -> flask.Flask:
@@ -27,16 +28,6 @@ def _counting_subscriber(seen: Counter[str], lock: threading.Lock) -> flask.Flas
 
     app.add_url_rule("/", "event", receive, methods=["POST"])
     return app
-
-
-def _settle(dispatcher: Dispatcher, delivered: int) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        stats = dispatcher.stats()
-        if stats["delivered"] >= delivered and stats["in_flight"] == 0:
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"deliveries did not finish: {dispatcher.stats()}")
 
 
 def _events(n: int) -> list[Envelope]:
