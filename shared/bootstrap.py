@@ -22,8 +22,8 @@ from shared.ports import (
     GitHubWriter,
     LanguageModel,
 )
-from shared.runtime import logs, observability
 from shared.settings import Settings, get_settings
+from shared.telemetry import logs, observability
 
 if TYPE_CHECKING:
     from shared.artifacts.port import ArtifactStore

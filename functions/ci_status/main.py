@@ -9,6 +9,7 @@ timer keeps failing (neither matches its own Triggers).
 from __future__ import annotations
 
 from functions.ci_status import tick, usecase
+from shared import bootstrap
 from shared.models.events import RUN_COMPLETED, TIMERS_DUE
 from shared.runtime.handler import cloudevent_function
 from shared.runtime.routing import Routes
@@ -27,4 +28,4 @@ ROUTES = Routes(
     },
 )
 
-handle = cloudevent_function("ci-status", ROUTES.dispatch)
+handle = cloudevent_function("ci-status", ROUTES.dispatch, bootstrap.container)

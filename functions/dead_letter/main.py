@@ -20,6 +20,7 @@ which may be any, and no Trigger delivers here (the KafkaSource of the dead-lett
 from __future__ import annotations
 
 from functions.dead_letter.usecase import store, subscriber_name
+from shared import bootstrap
 from shared.runtime.envelope import Envelope
 from shared.runtime.handler import cloudevent_function
 
@@ -32,4 +33,4 @@ def _inbox(event: Envelope) -> str:
 
 # Whatever the subscriber refused is stored as it came (data is bytea), so the input limits on
 # JSON data do not apply here.
-handle = cloudevent_function(CONSUMER, store, inbox=_inbox, check=False)
+handle = cloudevent_function(CONSUMER, store, bootstrap.container, inbox=_inbox, check=False)

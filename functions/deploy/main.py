@@ -12,6 +12,7 @@ as in every function (:mod:`shared.runtime.routing`).
 from __future__ import annotations
 
 from functions.deploy import usecase
+from shared import bootstrap
 from shared.models.events import PR_MERGED, TIMERS_DUE, VERIFICATION_COMPLETED
 from shared.runtime.handler import cloudevent_function
 from shared.runtime.routing import Routes
@@ -24,4 +25,4 @@ ROUTES = Routes(
     },
 )
 
-handle = cloudevent_function("deploy", ROUTES.dispatch)
+handle = cloudevent_function("deploy", ROUTES.dispatch, bootstrap.container)

@@ -10,6 +10,7 @@ notice type.
 from __future__ import annotations
 
 from functions.discord import usecase
+from shared import bootstrap
 from shared.models.events import (
     DEPLOY_FAILED,
     DEPLOY_VERIFIED,
@@ -32,4 +33,4 @@ ROUTES = Routes(
     },
 )
 
-handle = cloudevent_function("discord", ROUTES.dispatch)
+handle = cloudevent_function("discord", ROUTES.dispatch, bootstrap.container)

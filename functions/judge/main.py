@@ -10,6 +10,7 @@ Triggered by the events in :data:`ROUTES` (``triggers/judge.yaml``; the schedule
 from __future__ import annotations
 
 from functions.judge import tick, usecase
+from shared import bootstrap
 from shared.models.events import CI_CONCLUDED, REVIEW_CONCLUDED, RUN_COMPLETED, TIMERS_DUE
 from shared.runtime.handler import cloudevent_function
 from shared.runtime.routing import Routes
@@ -23,4 +24,4 @@ ROUTES = Routes(
     },
 )
 
-handle = cloudevent_function("judge", ROUTES.dispatch)
+handle = cloudevent_function("judge", ROUTES.dispatch, bootstrap.container)

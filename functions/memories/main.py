@@ -8,10 +8,11 @@ Triggered by the events in :data:`ROUTES` (``triggers/memories.yaml``: every
 from __future__ import annotations
 
 from functions.memories.usecase import remember_decision
+from shared import bootstrap
 from shared.models.events import JUDGE_DECIDED
 from shared.runtime.handler import cloudevent_function
 from shared.runtime.routing import Routes
 
 ROUTES = Routes(exact={JUDGE_DECIDED: remember_decision})
 
-handle = cloudevent_function("memories", ROUTES.dispatch)
+handle = cloudevent_function("memories", ROUTES.dispatch, bootstrap.container)

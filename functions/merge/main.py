@@ -11,10 +11,11 @@ tick publishes those replies to ``K_SINK`` and answers 202. The use case is
 from __future__ import annotations
 
 from functions.merge import usecase
+from shared import bootstrap
 from shared.models.events import JUDGE_DECIDED, TIMERS_DUE
 from shared.runtime.handler import cloudevent_function
 from shared.runtime.routing import Routes
 
 ROUTES = Routes(exact={JUDGE_DECIDED: usecase.on_decision, TIMERS_DUE: usecase.tick})
 
-handle = cloudevent_function("merge", ROUTES.dispatch)
+handle = cloudevent_function("merge", ROUTES.dispatch, bootstrap.container)

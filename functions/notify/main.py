@@ -30,7 +30,7 @@ SOURCE = "/notify"
 #: The inbox type of a plain POST (never emitted: notify has nothing to reply).
 NOTIFY_TYPE = "io.codexjudge.run.notify.v1"
 
-_cloudevent = cloudevent_function(CONSUMER, attach)
+_cloudevent = cloudevent_function(CONSUMER, attach, bootstrap.container)
 
 
 def envelope_for_post(headers: dict[str, str], body: bytes) -> Envelope:

@@ -9,10 +9,11 @@ nothing (202). The use case is :mod:`functions.prompt_tune.usecase`.
 from __future__ import annotations
 
 from functions.prompt_tune import usecase
+from shared import bootstrap
 from shared.models.events import JUDGE_DECIDED, TIMERS_DUE
 from shared.runtime.handler import cloudevent_function
 from shared.runtime.routing import Routes
 
 ROUTES = Routes(exact={JUDGE_DECIDED: usecase.tune, TIMERS_DUE: usecase.tick})
 
-handle = cloudevent_function("prompt-tune", ROUTES.dispatch)
+handle = cloudevent_function("prompt-tune", ROUTES.dispatch, bootstrap.container)

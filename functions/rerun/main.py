@@ -9,10 +9,11 @@ publish those to ``K_SINK`` and answer 202. The use case is :mod:`functions.reru
 from __future__ import annotations
 
 from functions.rerun import usecase
+from shared import bootstrap
 from shared.models.events import JUDGE_DECIDED, TIMERS_DUE
 from shared.runtime.handler import cloudevent_function
 from shared.runtime.routing import Routes
 
 ROUTES = Routes(exact={JUDGE_DECIDED: usecase.on_decision, TIMERS_DUE: usecase.on_tick})
 
-handle = cloudevent_function("rerun", ROUTES.dispatch)
+handle = cloudevent_function("rerun", ROUTES.dispatch, bootstrap.container)

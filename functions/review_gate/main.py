@@ -10,6 +10,7 @@ longer knows the PR or a timer keeps failing.
 from __future__ import annotations
 
 from functions.review_gate import tick, usecase
+from shared import bootstrap
 from shared.models.events import RUN_COMPLETED, TIMERS_DUE
 from shared.runtime.handler import cloudevent_function
 from shared.runtime.routing import Routes
@@ -28,4 +29,4 @@ ROUTES = Routes(
     },
 )
 
-handle = cloudevent_function("review-gate", ROUTES.dispatch)
+handle = cloudevent_function("review-gate", ROUTES.dispatch, bootstrap.container)

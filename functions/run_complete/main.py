@@ -16,6 +16,7 @@ type-agnostic).
 from __future__ import annotations
 
 from functions.run_complete.usecase import complete
+from shared import bootstrap
 from shared.runtime.handler import cloudevent_function
 
-handle = cloudevent_function("run-complete", complete)
+handle = cloudevent_function("run-complete", complete, bootstrap.container)

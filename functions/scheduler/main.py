@@ -10,10 +10,11 @@ nothing its own Trigger would match.
 from __future__ import annotations
 
 from functions.scheduler.usecase import on_ping
+from shared import bootstrap
 from shared.models.events import PING_EVENT
 from shared.runtime.handler import cloudevent_function
 from shared.runtime.routing import Routes
 
 ROUTES = Routes(exact={PING_EVENT: on_ping})
 
-handle = cloudevent_function("scheduler", ROUTES.dispatch)
+handle = cloudevent_function("scheduler", ROUTES.dispatch, bootstrap.container)

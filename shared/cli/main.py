@@ -73,7 +73,7 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``codex-judge`` console script."""
-    from shared.runtime import logs
+    from shared.telemetry import logs
 
     parser = argparse.ArgumentParser(prog="codex-judge", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)

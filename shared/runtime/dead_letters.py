@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.db import Database, Tx
-from shared.runtime import limits, observability
+from shared.runtime import limits
+from shared.telemetry import observability
 
 __all__ = ["DEFAULT_REASON", "DeadLetter", "mark_replayed", "record", "store"]
 

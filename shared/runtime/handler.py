@@ -29,12 +29,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import flask
 
-from shared import bootstrap
-from shared.bootstrap import Container
 from shared.errors import (
     CodexJudgeError,
     ConfigurationError,
@@ -45,11 +43,15 @@ from shared.errors import (
     SchemaBehindError,
     UnauthorizedError,
 )
-from shared.runtime import dead_letters, observability
+from shared.runtime import dead_letters
 from shared.runtime.envelope import Envelope, OutgoingEvent, read_event, to_binary_http
 from shared.runtime.gate import ALLOWED_METHODS, check_data, read_body, readiness
 from shared.runtime.inbox import process
 from shared.runtime.outcomes import Handler
+from shared.telemetry import observability
+
+if TYPE_CHECKING:
+    from shared.bootstrap import Container
 
 log = logging.getLogger("codex_judge.runtime")
 
@@ -86,6 +88,7 @@ def error_response(exc: CodexJudgeError) -> flask.Response:
 def cloudevent_function(
     consumer: str,
     handler: Handler,
+    container: Callable[[], Container],
     *,
     inbox: Callable[[Envelope], str] | None = None,
     check: bool = True,
@@ -95,6 +98,8 @@ def cloudevent_function(
     Args:
         consumer: the Knative Service name (``run-complete``); the inbox key's first part.
         handler: the use case.
+        container: the process's container, built on first use (``bootstrap.container``: the
+            function's ``main.py`` is the composition root, so the runtime imports no container).
         inbox: the inbox consumer of an event, when it is not ``consumer`` (the dead-letter
             sink keys its inbox per failing subscriber).
         check: apply the input limits to JSON data (see :func:`run_event`).
@@ -103,7 +108,7 @@ def cloudevent_function(
     def entrypoint(request: flask.Request) -> flask.Response:
         if request.method in ("GET", "HEAD"):
             return readiness(consumer)
-        deps = bootstrap.container()
+        deps = container()
         headers = dict(request.headers)
         body = b""
         try:

@@ -12,14 +12,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from shared.bootstrap import Container
 from shared.errors import ConflictError
-from shared.runtime import observability
 from shared.runtime.envelope import Envelope, OutgoingEvent
 from shared.runtime.outcomes import Context, Handler, NoReply, Reply
+from shared.telemetry import observability
+
+if TYPE_CHECKING:
+    from shared.bootstrap import Container
 
 __all__ = ["process", "reply_event"]
 

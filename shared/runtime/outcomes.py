@@ -15,13 +15,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from shared.bootstrap import Container
 from shared.db import Tx
 from shared.runtime.envelope import Envelope
+
+if TYPE_CHECKING:
+    from shared.bootstrap import Container
 
 __all__ = ["Context", "Handler", "NoReply", "Outcome", "Reply"]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +16,8 @@ from shared.cli.report import list_runs
 from shared.db import Database
 from shared.local.mesh import demo, demo_actions
 from shared.local.mesh.demo_repos import build_repositories, with_local_commits
-from shared.local.mesh.demo_state import wait_concluded
-from shared.local.mesh.replay import broker_base, send
+from shared.local.mesh.demo_state import set_policy, wait_concluded, wait_idle
+from shared.local.mesh.replay import send
 from shared.local.mesh.supervisor import Mesh
 from shared.settings import Settings
 
@@ -39,15 +38,6 @@ def mesh(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     ).start(database="cj_integration_mesh", ping_interval_s=1.0, time_scale=0.2)
     yield started
     started.stop()
-
-
-def _wait_idle(broker: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if httpx.get(f"{broker_base(broker)}/_mesh/idle", params={"quiet_ms": 1000}).json()["idle"]:
-            return
-        time.sleep(0.2)
-    raise AssertionError("the broker did not go idle within 60 s")
 
 
 def _runs(mesh: Mesh) -> list[dict]:
@@ -83,14 +73,14 @@ def test_recorded_scenario_reaches_each_outcome(mesh: Mesh) -> None:
     built = build_repositories(Path(mesh.settings.data_dir).resolve() / "git", state)
     state = with_local_commits(state, built)
     httpx.put(f"{urls['fakes']['github']}/_fake/state", json=state)
-    demo.set_policy(mesh.database_url, demo.E2E_REPO, demo.E2E_POLICY)
+    set_policy(mesh.database_url, demo.E2E_REPO, demo.E2E_POLICY)
     records = demo.completions(state)
     with httpx.Client(timeout=30) as client:
         for record in records:
             assert send(record, urls, client)[1] == 202
     # The CI-timeout run ends only through a PingSource tick handling its durable timer.
     assert wait_concluded(mesh.database_url, demo.E2E_REPO)
-    _wait_idle(urls["broker"])
+    assert wait_idle(urls["broker"], timeout_s=60), "the broker did not go idle within 60 s"
 
     runs = _runs_by_repo(mesh)
     assert runs["Codertocat/Hello-World"]["decision"] == "pass"
@@ -134,7 +124,7 @@ def test_recorded_scenario_reaches_each_outcome(mesh: Mesh) -> None:
         send(again, urls, client)
         again["kafka"]["offset"] = 99
         send(again, urls, client)
-    _wait_idle(urls["broker"])
+    assert wait_idle(urls["broker"], timeout_s=60), "the broker did not go idle within 60 s"
     after = _runs_by_repo(mesh)
     strip = lambda runs: {k: {f: v for f, v in r.items() if f != "path"} for k, r in runs.items()}  # noqa: E731
     assert strip(after) == strip(before)
@@ -166,7 +156,7 @@ def test_actions_on_verdicts_merge_deploy_revert_rerun_and_tune_once_each(mesh: 
     escalation, and one prompt-tuning PR — in the runs and in the fakes' recorded requests."""
     urls = mesh.urls()
     for repository, policy in demo_actions.ACTION_POLICIES.items():
-        demo.set_policy(mesh.database_url, repository, policy)
+        set_policy(mesh.database_url, repository, policy)
     state = demo.github_state()
     demo_actions.configure_fakes(urls, state, Settings().rerun_workflow_template)
     with httpx.Client(timeout=30) as client:
@@ -175,7 +165,7 @@ def test_actions_on_verdicts_merge_deploy_revert_rerun_and_tune_once_each(mesh: 
         for record in demo_actions.action_completions(state, first_offset=200):
             assert send(record, urls, client)[1] == 202
     assert demo_actions.wait_actions(mesh.database_url)
-    _wait_idle(urls["broker"])
+    assert wait_idle(urls["broker"], timeout_s=60), "the broker did not go idle within 60 s"
 
     runs = _runs(mesh)
     deployed = [r for r in runs if r["repository"] == demo_actions.DEPLOY_REPO]

@@ -71,7 +71,13 @@ from shared.local.mesh.demo_artifacts import (
     render_run_artifacts,
 )
 from shared.local.mesh.demo_repos import build_repositories, with_local_commits
-from shared.local.mesh.demo_state import print_side_effects, wait_agent_messages, wait_concluded
+from shared.local.mesh.demo_state import (
+    print_side_effects,
+    set_policy,
+    wait_agent_messages,
+    wait_concluded,
+    wait_idle,
+)
 from shared.local.mesh.replay import broker_base, send
 from shared.settings import Settings
 
@@ -261,22 +267,6 @@ def webhook_deliveries() -> list[dict[str, Any]]:
     return sorted(docs, key=lambda d: d.get("received_at", ""))
 
 
-def _wait_idle(broker: str, timeout_s: float = 90.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if (
-                httpx.get(f"{broker_base(broker)}/_mesh/idle", params={"quiet_ms": 1500}, timeout=5)
-                .json()
-                .get("idle")
-            ):
-                return True
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    return False
-
-
 def run_demo(settings: Settings, *, verbose: bool = False) -> int:
     """Run the scenario on a fresh ``codex_judge_demo`` database and print the runs table."""
     from shared.db import Database
@@ -336,7 +326,7 @@ def run_demo(settings: Settings, *, verbose: bool = False) -> int:
                 print(
                     _line(f"kafka offset {record['kafka']['offset']}", send(record, urls, client))
                 )
-            _wait_idle(urls["broker"])
+            wait_idle(urls["broker"])
             again = copy.deepcopy(records[0])
             print(_line("duplicate: same record, same offset", send(again, urls, client)))
             again["kafka"]["offset"] = len(records)
@@ -357,7 +347,7 @@ def run_demo(settings: Settings, *, verbose: bool = False) -> int:
         print("waiting for the CI timeout, the deploys and the reruns…", flush=True)
         concluded = wait_concluded(mesh.database_url, E2E_REPO)
         acted = wait_actions(mesh.database_url)
-        idle = _wait_idle(urls["broker"]) and concluded and acted
+        idle = wait_idle(urls["broker"]) and concluded and acted
         stored = wait_agent_messages(mesh.database_url, len(messages) - len(unsent))
         idle = idle and stored
         db = Database(mesh.database_url, size=1)
@@ -382,22 +372,6 @@ def run_demo(settings: Settings, *, verbose: bool = False) -> int:
     finally:
         mesh.stop()
     return 0 if idle else 1
-
-
-def set_policy(database_url: str, repository: str, document: dict[str, Any]) -> None:
-    """Store ``repository``'s policy pack (a ``codex_judge.policies`` row)."""
-    from shared.db import Database
-
-    db = Database(database_url, size=1)
-    with db.transaction() as tx:
-        tx.run(
-            "INSERT INTO codex_judge.policies (repository, document)"
-            " VALUES (:repository, CAST(:document AS jsonb))"
-            " ON CONFLICT (repository) DO UPDATE SET document = EXCLUDED.document",
-            repository=repository,
-            document=json.dumps(document),
-        )
-    db.close()
 
 
 def _line(label: str, result: tuple[str, int]) -> str:

@@ -1,13 +1,17 @@
-"""What the demo reads back from its database: waits until the pipeline has concluded, and the
-side-effects report printed under the runs table."""
+"""What the demo sets and reads back: policies, waits until the broker is quiet and the pipeline
+has concluded, and the side-effects report printed under the runs table."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
+
 from shared.db import Database
+from shared.local.mesh.replay import broker_base
 
 
 def wait_until(
@@ -72,3 +76,34 @@ def print_side_effects(db: Database) -> None:
         f"Dead letters: {len(letters)}"
         + "".join(f"\n  {d['subscriber']} {d['event_type']} {d['error_code']}" for d in letters)
     )
+
+
+def wait_idle(broker: str, timeout_s: float = 90.0) -> bool:
+    """Wait until the broker has delivered nothing for 1.5 s; False after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if (
+                httpx.get(f"{broker_base(broker)}/_mesh/idle", params={"quiet_ms": 1500}, timeout=5)
+                .json()
+                .get("idle")
+            ):
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def set_policy(database_url: str, repository: str, document: dict[str, Any]) -> None:
+    """Store ``repository``'s policy pack (a ``codex_judge.policies`` row)."""
+    db = Database(database_url, size=1)
+    with db.transaction() as tx:
+        tx.run(
+            "INSERT INTO codex_judge.policies (repository, document)"
+            " VALUES (:repository, CAST(:document AS jsonb))"
+            " ON CONFLICT (repository) DO UPDATE SET document = EXCLUDED.document",
+            repository=repository,
+            document=json.dumps(document),
+        )
+    db.close()

@@ -8,10 +8,10 @@ from typing import Any
 import flask
 import httpx
 
-from shared.runtime import observability
 from shared.runtime.envelope import Envelope
 from shared.runtime.handler import cloudevent_function
 from shared.runtime.outcomes import Context, Outcome, Reply
+from shared.telemetry import observability
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
@@ -26,7 +26,7 @@ def test_event_span_continues_the_incoming_trace_and_the_reply_carries_it(
 ) -> None:
     observability.configure("codex-judge-tests", "memory")
     app = flask.Flask("echo")
-    endpoint = cloudevent_function("echo", _echo)
+    endpoint = cloudevent_function("echo", _echo, lambda: deps)
     app.add_url_rule("/", "echo", lambda: endpoint(flask.request), methods=["POST"])
     url = serve(app).url
 

@@ -21,17 +21,31 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry import metrics, trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from shared.runtime.envelope import Envelope
-
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
+
+
+class TracedEvent(Protocol):
+    """What a span needs of a CloudEvent (:class:`shared.runtime.envelope.Envelope` has it)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def subject(self) -> str | None: ...
+    @property
+    def extensions(self) -> Mapping[str, Any]: ...
+
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 _lock = threading.Lock()
@@ -101,7 +115,7 @@ def _configure_otlp(provider: TracerProvider, resource: Resource) -> None:
 
 
 @contextlib.contextmanager
-def event_span(consumer: str, event: Envelope) -> Iterator[trace.Span]:
+def event_span(consumer: str, event: TracedEvent) -> Iterator[trace.Span]:
     """A CONSUMER span for handling ``event``, a child of its ``traceparent`` when present."""
     carrier = {k: v for k, v in event.extensions.items() if k in ("traceparent", "tracestate")}
     parent = _PROPAGATOR.extract(carrier)
