@@ -37,6 +37,9 @@ class ApplicationState(BaseModel):
     health_status: str | None = None
     operation_phase: str | None = None
     operation_message: str | None = None
+    operation_revision: str | None = Field(
+        default=None, description="status.operationState.operation.sync.revision (Git SHA)"
+    )
     history: list[HistoryEntry] = Field(default_factory=list)
 
     @classmethod
@@ -60,5 +63,8 @@ class ApplicationState(BaseModel):
             health_status=health.get("status"),
             operation_phase=operation.get("phase"),
             operation_message=operation.get("message"),
+            operation_revision=((operation.get("operation") or {}).get("sync") or {}).get(
+                "revision"
+            ),
             history=history,
         )

@@ -10,7 +10,10 @@ State (``GET``/``PUT /_fake/state``)::
 Routes follow the Argo CD API (``ApplicationService``):
 
 * ``POST /api/v1/applications/{name}/sync`` records the body, marks the Application
-  ``OutOfSync``/``Progressing`` with ``operationState.phase: Running`` and answers it;
+  ``OutOfSync``/``Progressing`` with ``operationState.phase: Running`` (and
+  ``operationState.operation.sync.revision``) and answers it; while that operation runs, another
+  sync is refused as Argo CD refuses it: 400 with grpc code 9 ``FAILED_PRECONDITION``,
+  ``another operation is already in progress`` (nothing recorded);
 * ``GET /api/v1/applications/{name}`` answers the Application; each GET while a sync is pending
   counts one poll, and after ``polls_to_sync`` polls (default 1) the sync finishes: ``Synced``
   at the requested revision, health ``behaviour.health`` (default ``Healthy``; ``Degraded``
@@ -85,6 +88,7 @@ def _advance(store: FakeStore, name: str, app: dict[str, Any]) -> None:
     status["operationState"] = {
         "phase": "Succeeded",
         "message": "successfully synced (all tasks run)",
+        "operation": {"sync": {"revision": pending["revision"]}},
         "syncResult": {"revision": pending["revision"]},
     }
     del store.state["pending"][name]
@@ -116,6 +120,9 @@ def create_app(initial_state: dict[str, Any] | None = None) -> flask.Flask:
             found = store.state["applications"].get(name)
             if found is None:
                 return _not_found(name)
+            if name in store.state["pending"]:
+                message = "another operation is already in progress"
+                return json_answer(400, {"error": message, "code": 9, "message": message})
             store.state["syncs"].append(body)
             behaviour = store.state["behaviour"].get(name) or {}
             revision = body.get("revision") or found["spec"]["source"].get("targetRevision")

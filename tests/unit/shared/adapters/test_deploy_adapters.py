@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from shared.adapters.argo import HttpxArgo, argo_pairs, submit_body
@@ -110,6 +111,35 @@ def test_argocd_sync_reaches_synced_healthy_at_the_requested_revision_after_the_
     done = client.get_application("web")
     assert (done.sync_status, done.revision, done.health_status) == ("Synced", SHA, "Healthy")
     assert [h.revision for h in done.history] == [OLD, SHA]
+
+
+def test_a_repeated_sync_while_its_operation_runs_is_that_sync_and_another_revision_waits() -> None:
+    """Argo CD refuses a sync while an operation runs (400, grpc code 9); a worker that died
+    after its sync started repeats it and must get that sync back, not a failure (issue 10)."""
+    app = fake_argocd.create_app(
+        {
+            "applications": {"web": fake_argocd.application("web", revision=OLD)},
+            "behaviour": {"web": {"polls_to_sync": 4}},
+        }
+    )
+    served = serve_fake(app)
+    try:
+        client = HttpxArgoCD(served.url)
+        client.sync("web", SHA)
+        raw = httpx.post(f"{served.url}/api/v1/applications/web/sync", json={"revision": SHA})
+        assert raw.status_code == 400 and raw.json()["code"] == 9  # Argo CD's refusal
+        again = client.sync("web", SHA)  # poll 1 of 4
+        assert (again.operation_phase, again.operation_revision) == ("Running", SHA)
+        with pytest.raises(UpstreamError) as refused:  # poll 2: transient, retried later
+            client.sync("web", "c" * 40)
+        assert refused.value.status == 503 and "another operation" in refused.value.message
+        assert [s["revision"] for s in fake_store(app).state["syncs"]] == [SHA]
+        client.get_application("web")  # poll 3
+        done = client.get_application("web")  # poll 4: the sync finishes
+        assert (done.sync_status, done.revision, done.operation_revision) == ("Synced", SHA, SHA)
+        assert client.sync("web", "c" * 40).operation_phase == "Running"  # the next one starts
+    finally:
+        served.stop()
 
 
 def test_argocd_rollback_restores_a_history_entry_and_unknown_apps_are_rejected(
