@@ -23,11 +23,7 @@ import pytest
 from tests.soak.faults import FaultPlan
 from tests.soak.harness import SoakOptions, run_soak
 
-# Deselected from `make test` (pyproject addopts) while the soak still finds open defects of
-# issue 10 now and then (seen: a deploy still `verifying` when the wait for quiescence ended, a
-# rerun escalated `submission_failed` under faults, a `NEEDS HUMAN` notice never posted): a test
-# that fails one run in ten would block every landing. Run it with `pytest -m soak`; `make soak`
-# is the big one.
+# In `make test`; `pytest -m soak` runs it alone, `make soak` is the big one.
 pytestmark = pytest.mark.soak
 
 
