@@ -39,6 +39,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from shared.adapters.github_auth import GitHubAppAuth
+from shared.github.diffs import PINNED_CONFIG
 from shared.github.snapshots import Snapshot, SnapshotError, parse_name_status
 from shared.settings import Settings
 
@@ -46,16 +47,9 @@ __all__ = ["GitWorktrees"]
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 _REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.][A-Za-z0-9_.-]*$")
-# A user's config must not change what the parsers read (see shared.github.diffs).
+# A user's config must not change what the parsers read, nor the clone's upkeep.
 _PINNED = (
-    "-c",
-    "diff.noprefix=false",
-    "-c",
-    "diff.mnemonicPrefix=false",
-    "-c",
-    "color.ui=never",
-    "-c",
-    "core.quotepath=off",
+    *PINNED_CONFIG,
     "-c",
     "diff.renames=true",
     "-c",
