@@ -108,18 +108,9 @@ class GitWorktrees:
         if settings.worktree_dir is None:
             raise ValueError("worktree_dir is not set")
         token: Callable[[], str | None] = lambda: None  # noqa: E731
-        if (
-            settings.github_app_id is not None
-            and settings.github_app_private_key is not None
-            and settings.github_app_installation_id is not None
-        ):
-            token = GitHubAppAuth(
-                settings.github_api_url,
-                app_id=settings.github_app_id,
-                private_key=settings.github_app_private_key.get_secret_value(),
-                installation_id=settings.github_app_installation_id,
-                timeout_s=settings.github_timeout_s,
-            ).token
+        app = GitHubAppAuth.from_settings(settings)
+        if app is not None:
+            token = app.token
         elif settings.github_token is not None:
             secret = settings.github_token
             token = secret.get_secret_value
