@@ -78,7 +78,16 @@ def _first_line(text: str | None) -> str:
     return (text or "").split("\n", 1)[0]
 
 
-def _stop_timers(ctx: Context, run_id: int) -> None:
+def _end_run(ctx: Context, run_id: int, to_status: runs.RunStatus, reason: str) -> None:
+    """The run leaves ``deploying``/``verifying`` for ``to_status`` with ``reason``, and the
+    deploy's ``poll`` and ``deadline`` timers stop."""
+    runs.transition(
+        ctx.tx,
+        run_id,
+        from_statuses=["deploying", "verifying"],
+        to_status=to_status,
+        reason=reason,
+    )
     for kind in ("poll", "deadline"):
         timers.cancel(ctx.tx, owner=OWNER, run_id=run_id, kind=kind)
 
@@ -88,14 +97,7 @@ def verified(ctx: Context, row: dict[str, Any]) -> Outcome:
     done = store.mark_verified(ctx.tx, row["run_id"])
     if done is None:
         return reply_for(row)
-    runs.transition(
-        ctx.tx,
-        row["run_id"],
-        from_statuses=["deploying", "verifying"],
-        to_status="completed",
-        reason=DEPLOY_VERIFIED_REASON,
-    )
-    _stop_timers(ctx, row["run_id"])
+    _end_run(ctx, row["run_id"], "completed", DEPLOY_VERIFIED_REASON)
     ctx.log.info("deploy verified", extra={"run_id": row["run_id"]})
     return reply_for(done)
 
@@ -147,14 +149,7 @@ def failed(
         remedy=remedy.model_dump(mode="json"),
     )
     assert done is not None  # the row is locked and was open
-    runs.transition(
-        ctx.tx,
-        row["run_id"],
-        from_statuses=["deploying", "verifying"],
-        to_status="needs_iteration",
-        reason=POST_DEPLOY_FAILED,
-    )
-    _stop_timers(ctx, row["run_id"])
+    _end_run(ctx, row["run_id"], "needs_iteration", POST_DEPLOY_FAILED)
     ctx.log.warning(
         "deploy failed",
         extra={"run_id": row["run_id"], "reason": reason, "remedy": remedy.kind},
