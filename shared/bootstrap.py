@@ -7,8 +7,9 @@ Functions call :func:`container`; tests call :func:`install` with a container of
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from shared.db import Database, TlsOptions
 from shared.ports import (
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from shared.db.connect import SslMode
     from shared.github.snapshots import Snapshotter
 
+Built = TypeVar("Built")
+
 
 @dataclass
 class Container:
@@ -40,49 +43,45 @@ class Container:
     _cache: dict[str, Any] = field(default_factory=dict)
     _embedded: Any = None
 
+    def _once(self, name: str, build: Callable[[], Built]) -> Built:
+        """The adapter cached under ``name``, built by ``build`` on the first call."""
+        if name not in self._cache:
+            self._cache[name] = build()
+        return cast("Built", self._cache[name])
+
     def github(self) -> GitHub:
         """The GitHub adapter (``github_api_url``; token or App auth; ETag cache in Postgres)."""
-        if "github" not in self._cache:
-            from shared.adapters.github import HttpxGitHub
+        from shared.adapters.github import HttpxGitHub
 
-            self._cache["github"] = HttpxGitHub.from_settings(self.settings, db=self.db)
-        return self._cache["github"]  # type: ignore[no-any-return]
+        return self._once("github", lambda: HttpxGitHub.from_settings(self.settings, db=self.db))
 
     def github_writer(self) -> GitHubWriter:
         """The GitHub write adapter (same URL and token as :meth:`github`). Use it through
         :mod:`shared.effects.writes` (allow-list, dry run, effects outbox, audit)."""
-        if "github_writer" not in self._cache:
-            from shared.adapters.github_write import HttpxGitHubWriter
+        from shared.adapters.github_write import HttpxGitHubWriter
 
-            self._cache["github_writer"] = HttpxGitHubWriter.from_settings(self.settings)
-        return self._cache["github_writer"]  # type: ignore[no-any-return]
+        return self._once("github_writer", lambda: HttpxGitHubWriter.from_settings(self.settings))
 
     def language_model(self) -> LanguageModel | None:
         """The OpenAI-compatible adapter, or None when no endpoint is configured (offline)."""
         if not self.settings.llm_base_url:
             return None
-        if "llm" not in self._cache:
-            from shared.adapters.llm import HttpxLanguageModel
+        from shared.adapters.llm import HttpxLanguageModel
 
-            self._cache["llm"] = HttpxLanguageModel.from_settings(self.settings)
-        return self._cache["llm"]  # type: ignore[no-any-return]
+        return self._once("llm", lambda: HttpxLanguageModel.from_settings(self.settings))
 
     def discord(self) -> Discord | None:
         """The Discord adapter (webhook, else bot token), or None when neither is configured."""
         bot_mode = self.settings.discord_bot_token is not None and self.settings.discord_channel_id
         if self.settings.discord_webhook_url is None and not bot_mode:
             return None
-        if "discord" not in self._cache:
-            from shared.adapters.discord import HttpxDiscord
+        from shared.adapters.discord import HttpxDiscord
 
-            self._cache["discord"] = HttpxDiscord.from_settings(self.settings)
-        return self._cache["discord"]  # type: ignore[no-any-return]
+        return self._once("discord", lambda: HttpxDiscord.from_settings(self.settings))
 
     def embedder(self) -> Embedder:
         """The memories embedder chosen by :func:`embedder_for`."""
-        if "embedder" not in self._cache:
-            self._cache["embedder"] = embedder_for(self.settings)
-        return self._cache["embedder"]  # type: ignore[no-any-return]
+        return self._once("embedder", lambda: embedder_for(self.settings))
 
     def argo(self) -> Argo:
         """The Argo Workflows server adapter (``argo_server_url``, ``argo_token``).
@@ -90,11 +89,9 @@ class Container:
         Raises:
             UpstreamError: no ``argo_server_url`` is configured.
         """
-        if "argo" not in self._cache:
-            from shared.adapters.argo import HttpxArgo
+        from shared.adapters.argo import HttpxArgo
 
-            self._cache["argo"] = HttpxArgo.from_settings(self.settings)
-        return self._cache["argo"]  # type: ignore[no-any-return]
+        return self._once("argo", lambda: HttpxArgo.from_settings(self.settings))
 
     def argocd(self) -> ArgoCD:
         """The Argo CD API adapter (``argocd_url``, ``argocd_token``).
@@ -102,11 +99,9 @@ class Container:
         Raises:
             UpstreamError: no ``argocd_url`` is configured.
         """
-        if "argocd" not in self._cache:
-            from shared.adapters.argocd import HttpxArgoCD
+        from shared.adapters.argocd import HttpxArgoCD
 
-            self._cache["argocd"] = HttpxArgoCD.from_settings(self.settings)
-        return self._cache["argocd"]  # type: ignore[no-any-return]
+        return self._once("argocd", lambda: HttpxArgoCD.from_settings(self.settings))
 
     def facteur(self) -> Facteur:
         """The Facteur adapter (``facteur_url``, ``facteur_timeout_s``).
@@ -114,11 +109,9 @@ class Container:
         Raises:
             ValueError: no ``facteur_url`` is configured.
         """
-        if "facteur" not in self._cache:
-            from shared.adapters.facteur import HttpxFacteur
+        from shared.adapters.facteur import HttpxFacteur
 
-            self._cache["facteur"] = HttpxFacteur.from_settings(self.settings)
-        return self._cache["facteur"]  # type: ignore[no-any-return]
+        return self._once("facteur", lambda: HttpxFacteur.from_settings(self.settings))
 
     def broker(self) -> Broker:
         """The Broker through ``K_SINK``. Built on each call, not cached: ``k_sink`` is read
@@ -132,11 +125,9 @@ class Container:
         GitHub App installation token (else ``github_token``); None when no directory is set."""
         if self.settings.worktree_dir is None:
             return None
-        if "git_worktrees" not in self._cache:
-            from shared.adapters.git_worktree import GitWorktrees
+        from shared.adapters.git_worktree import GitWorktrees
 
-            self._cache["git_worktrees"] = GitWorktrees.from_settings(self.settings)
-        return self._cache["git_worktrees"]  # type: ignore[no-any-return]
+        return self._once("git_worktrees", lambda: GitWorktrees.from_settings(self.settings))
 
     def artifact_stores(self) -> list[ArtifactStore]:
         """The stores run artifacts are read from, in ``artifact_stores`` order (issue 13);

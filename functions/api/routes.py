@@ -114,6 +114,29 @@ def _action(action: Action, param: str) -> Any:
     return handler
 
 
+def _run_action(
+    action: Action, operation_id: str, summary: str, body: type[BaseModel]
+) -> tuple[Operation, Any]:
+    """A run action's operation and handler: ``POST /api/runs/{run_id}/<action>`` with an
+    operator token, answered by :func:`perform` (404: no such run; 409: the run's status
+    refuses the action)."""
+    return (
+        Operation(
+            "post",
+            f"/api/runs/{{run_id}}/{action}",
+            operation_id,
+            summary,
+            ActionResult,
+            body=body,
+            path_params=RUN_ID,
+            scope="operator",
+            errors=(400, 403, 404, 409, 422),
+            results=(404, 409),
+        ),
+        _action(action, "run_id"),
+    )
+
+
 OPERATIONS: list[tuple[Operation, Any]] = [
     (
         Operation(
@@ -200,51 +223,21 @@ OPERATIONS: list[tuple[Operation, Any]] = [
         ),
         _dead_letters,
     ),
-    (
-        Operation(
-            "post",
-            "/api/runs/{run_id}/approve",
-            "approveRun",
-            "Approve a needs_human run: merge takes it on at the judged SHA",
-            ActionResult,
-            body=ApproveRequest,
-            path_params=RUN_ID,
-            scope="operator",
-            errors=(400, 403, 404, 409, 422),
-            results=(404, 409),
-        ),
-        _action("approve", "run_id"),
+    _run_action(
+        "approve",
+        "approveRun",
+        "Approve a needs_human run: merge takes it on at the judged SHA",
+        ApproveRequest,
     ),
-    (
-        Operation(
-            "post",
-            "/api/runs/{run_id}/rerun",
-            "rerunRun",
-            "Request a rerun of a needs_human run, or of a needs_iteration run with no rerun"
-            " planned (attempt cap and backoff apply)",
-            ActionResult,
-            body=RerunRequest,
-            path_params=RUN_ID,
-            scope="operator",
-            errors=(400, 403, 404, 409, 422),
-            results=(404, 409),
-        ),
-        _action("rerun", "run_id"),
+    _run_action(
+        "rerun",
+        "rerunRun",
+        "Request a rerun of a needs_human run, or of a needs_iteration run with no rerun"
+        " planned (attempt cap and backoff apply)",
+        RerunRequest,
     ),
-    (
-        Operation(
-            "post",
-            "/api/runs/{run_id}/cancel",
-            "cancelRun",
-            "Cancel a run nothing external is in flight for",
-            ActionResult,
-            body=CancelRequest,
-            path_params=RUN_ID,
-            scope="operator",
-            errors=(400, 403, 404, 409, 422),
-            results=(404, 409),
-        ),
-        _action("cancel", "run_id"),
+    _run_action(
+        "cancel", "cancelRun", "Cancel a run nothing external is in flight for", CancelRequest
     ),
     (
         Operation(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import flask
@@ -45,6 +45,7 @@ FORMS: dict[str, type[BaseModel]] = {
     "replay": ReplayRequest,
 }
 RUN_ACTIONS = ("approve", "rerun", "cancel")
+Query = TypeVar("Query", bound=BaseModel)
 
 bp = flask.Blueprint(
     "ui",
@@ -83,6 +84,15 @@ def _next_page(cursor: str | None, fragment: str = "") -> str | None:
         return None
     args = {k: v for k, v in flask.request.args.items() if k != "cursor" and v}
     return f"?{urlencode({**args, 'cursor': cursor})}{fragment}"
+
+
+def _query(model: type[Query]) -> tuple[Query, str | None]:
+    """This request's query string as ``model`` and no error; with an invalid parameter, the
+    model's defaults and the error's message (the page shows it, status 400)."""
+    try:
+        return parse_query(model, flask.request.args), None
+    except ApiError as exc:
+        return model(), exc.message
 
 
 def _render(template: str, status: int = 200, **context: Any) -> flask.Response:
@@ -151,11 +161,7 @@ def _page(template: str, query_model: type[BaseModel], loader: Any, **extra: Any
         return _login_redirect()
     principal, session = current
     deps = bootstrap.container()
-    error = None
-    try:
-        query = parse_query(query_model, flask.request.args)
-    except ApiError as exc:
-        error, query = exc.message, query_model()
+    query, error = _query(query_model)
     with deps.db.transaction() as tx:
         page = loader(tx, query)
     next_url = _next_page(page.next_cursor)
@@ -186,11 +192,7 @@ def issues() -> flask.Response:
     if current is None:
         return _login_redirect()
     principal, session = current
-    error = None
-    try:
-        query = parse_query(IssueQuery, flask.request.args)
-    except ApiError as exc:
-        error, query = exc.message, IssueQuery()
+    query, error = _query(IssueQuery)
     with bootstrap.container().db.transaction() as tx:
         report = reads.issue_report(tx, query)
     return _render(
@@ -270,11 +272,7 @@ def policy(owner: str, repo: str) -> flask.Response:
     if current is None:
         return _login_redirect()
     principal, session = current
-    error = None
-    try:
-        query = parse_query(FindingsQuery, flask.request.args)
-    except ApiError as exc:
-        error, query = exc.message, FindingsQuery()
+    query, error = _query(FindingsQuery)
     try:
         path = path_ids({"owner": owner, "repo": repo}, ("owner", "repo"))
         repository = f"{path['owner']}/{path['repo']}"

@@ -39,10 +39,12 @@ from shared.github.checks import (
     project_status,
     suites_for_sha,
 )
+from shared.github.dispatch import webhook_event
 from shared.models.events import (
     CI_CONCLUDED,
     RunCompleted,
 )
+from shared.policy.model import Policy
 from shared.policy.resolution import effective_policy
 from shared.runs import Run, add_graphql_points, conclude_ci, lock, lock_waiting_for_ci
 from shared.runs.event_data import ci_concluded
@@ -55,11 +57,6 @@ from shared.waits.reconcile import note_waiting, settle
 #: The timer kind of a CI wait's deadline (owner ``ci-status``), armed here, handled by
 #: :mod:`functions.ci_status.tick`.
 CI_TIMEOUT = "ci_timeout"
-
-
-def github_event_name(event_type: str) -> str:
-    """``com.github.check_run.completed`` → ``check_run``; ``com.github.status`` → ``status``."""
-    return event_type.removeprefix("com.github.").split(".", 1)[0]
 
 
 def on_run_completed(event: Envelope, ctx: Context) -> Outcome:
@@ -78,7 +75,7 @@ def on_synchronize(event: Envelope, ctx: Context) -> Outcome:
 def on_check_event(event: Envelope, ctx: Context) -> Outcome:
     """A ``check_run`` / ``check_suite`` / ``status`` / ``workflow_run`` event: project it, then
     decide for the active runs waiting for CI at the SHAs it touched."""
-    return _on_check_event(github_event_name(event.type), event.json(), ctx)
+    return _on_check_event(webhook_event(event.type), event.json(), ctx)
 
 
 def decide_run(ctx: Context, run_id: int) -> Outcome:
@@ -148,23 +145,11 @@ def _verdict(run: Run, ctx: Context) -> Outcome:
     if result.verdict == "failure":
         retry = retries.maybe_retry(run, result, policy, ctx)
         if retry.retried:
-            note_waiting(
-                ctx,
-                run_id=run.id,
-                deadline_kind=CI_TIMEOUT,
-                deadline_s=policy.ci_timeout_s,
-                reconcile_s=policy.reconcile_interval_s,
-            )
+            _keep_waiting(ctx, run, policy)
             return NoReply(f"re-requested check suites {retry.retried}", run_id=run.id)
     result = freshness.check_base(run, result, policy, ctx)
     if not result.final:
-        note_waiting(  # a durable deadline and reconcile (shared.waits.reconcile)
-            ctx,
-            run_id=run.id,
-            deadline_kind=CI_TIMEOUT,
-            deadline_s=policy.ci_timeout_s,
-            reconcile_s=policy.reconcile_interval_s,
-        )
+        _keep_waiting(ctx, run, policy)
         return NoReply("waiting", run_id=run.id)
     summary = result.summary()
     if retry is not None and retry.skipped:
@@ -174,6 +159,18 @@ def _verdict(run: Run, ctx: Context) -> Outcome:
     conclude_ci(ctx.tx, run.id, verdict=result.verdict, summary=summary)
     settle(ctx, run.id)
     return reply(run, result.verdict, summary)
+
+
+def _keep_waiting(ctx: Context, run: Run, policy: Policy) -> None:
+    """Note the run's CI wait as durable timers: its ``ci_timeout`` deadline and a reconcile
+    (:func:`shared.waits.reconcile.note_waiting`)."""
+    note_waiting(
+        ctx,
+        run_id=run.id,
+        deadline_kind=CI_TIMEOUT,
+        deadline_s=policy.ci_timeout_s,
+        reconcile_s=policy.reconcile_interval_s,
+    )
 
 
 def reply(run: Run, verdict: str, summary: dict[str, Any]) -> Reply:

@@ -37,52 +37,57 @@ POST_DEPLOY_FAILED = "post_deploy_failed"
 DEPLOY_VERIFIED_REASON = "deploy_verified"
 
 
+#: The ``deploy.*`` event fields that name the deploy, read from its row alike for each outcome.
+_DEPLOY_FIELDS = ("run_id", "repository", "pr_number", "merge_commit_sha", "mode")
+
+
 def reply_for(row: dict[str, Any]) -> Outcome:
     """The reply a concluded deploy answers with (same key every time); NoReply while open."""
+    deploy = {name: row[name] for name in _DEPLOY_FIELDS}
+    data: DeployVerified | DeployFailed
     if row["state"] == "verified":
-        return Reply(
-            type=DEPLOY_VERIFIED,
-            data=DeployVerified(
-                run_id=row["run_id"],
-                repository=row["repository"],
-                pr_number=row["pr_number"],
-                merge_commit_sha=row["merge_commit_sha"],
-                mode=row["mode"],
-                revision=row["revision"] or row["merge_commit_sha"],
-                verify_workflow=row["verify_workflow"],
-            ),
-            key=f"deploy.verified:{row['run_id']}",
-            subject=str(row["run_id"]),
-            run_id=row["run_id"],
+        event_type, key = DEPLOY_VERIFIED, "deploy.verified"
+        data = DeployVerified(
+            **deploy,
+            revision=row["revision"] or row["merge_commit_sha"],
+            verify_workflow=row["verify_workflow"],
         )
-    if row["state"] == "failed":
+    elif row["state"] == "failed":
         remedy = row["remedy"]
-        return Reply(
-            type=DEPLOY_FAILED,
-            data=DeployFailed(
-                run_id=row["run_id"],
-                repository=row["repository"],
-                pr_number=row["pr_number"],
-                merge_commit_sha=row["merge_commit_sha"],
-                mode=row["mode"],
-                reason=row["failure_reason"],
-                message=_first_line(row["next_prompt"]),
-                failing_tests=list(row["failing_tests"] or []),
-                next_prompt=row["next_prompt"],
-                remedy=DeployRemedy.model_validate(remedy) if remedy else None,
-            ),
-            key=f"deploy.failed:{row['run_id']}",
-            subject=str(row["run_id"]),
-            run_id=row["run_id"],
+        event_type, key = DEPLOY_FAILED, "deploy.failed"
+        data = DeployFailed(
+            **deploy,
+            reason=row["failure_reason"],
+            message=_first_line(row["next_prompt"]),
+            failing_tests=list(row["failing_tests"] or []),
+            next_prompt=row["next_prompt"],
+            remedy=DeployRemedy.model_validate(remedy) if remedy else None,
         )
-    return NoReply(f"deploy of run {row['run_id']} is {row['state']}", run_id=row["run_id"])
+    else:
+        return NoReply(f"deploy of run {row['run_id']} is {row['state']}", run_id=row["run_id"])
+    return Reply(
+        type=event_type,
+        data=data,
+        key=f"{key}:{row['run_id']}",
+        subject=str(row["run_id"]),
+        run_id=row["run_id"],
+    )
 
 
 def _first_line(text: str | None) -> str:
     return (text or "").split("\n", 1)[0]
 
 
-def _stop_timers(ctx: Context, run_id: int) -> None:
+def _end_run(ctx: Context, run_id: int, to_status: runs.RunStatus, reason: str) -> None:
+    """The run leaves ``deploying``/``verifying`` for ``to_status`` with ``reason``, and the
+    deploy's ``poll`` and ``deadline`` timers stop."""
+    runs.transition(
+        ctx.tx,
+        run_id,
+        from_statuses=["deploying", "verifying"],
+        to_status=to_status,
+        reason=reason,
+    )
     for kind in ("poll", "deadline"):
         timers.cancel(ctx.tx, owner=OWNER, run_id=run_id, kind=kind)
 
@@ -92,14 +97,7 @@ def verified(ctx: Context, row: dict[str, Any]) -> Outcome:
     done = store.mark_verified(ctx.tx, row["run_id"])
     if done is None:
         return reply_for(row)
-    runs.transition(
-        ctx.tx,
-        row["run_id"],
-        from_statuses=["deploying", "verifying"],
-        to_status="completed",
-        reason=DEPLOY_VERIFIED_REASON,
-    )
-    _stop_timers(ctx, row["run_id"])
+    _end_run(ctx, row["run_id"], "completed", DEPLOY_VERIFIED_REASON)
     ctx.log.info("deploy verified", extra={"run_id": row["run_id"]})
     return reply_for(done)
 
@@ -151,14 +149,7 @@ def failed(
         remedy=remedy.model_dump(mode="json"),
     )
     assert done is not None  # the row is locked and was open
-    runs.transition(
-        ctx.tx,
-        row["run_id"],
-        from_statuses=["deploying", "verifying"],
-        to_status="needs_iteration",
-        reason=POST_DEPLOY_FAILED,
-    )
-    _stop_timers(ctx, row["run_id"])
+    _end_run(ctx, row["run_id"], "needs_iteration", POST_DEPLOY_FAILED)
     ctx.log.warning(
         "deploy failed",
         extra={"run_id": row["run_id"], "reason": reason, "remedy": remedy.kind},

@@ -22,6 +22,7 @@ from typing import Any
 
 from shared.errors import UpstreamNotFoundError
 from shared.gates.review import ReviewResult, review_verdict
+from shared.github.dispatch import webhook_event
 from shared.github.reviews import project_review, snapshot_threads
 from shared.models.events import (
     REVIEW_CONCLUDED,
@@ -51,8 +52,7 @@ def on_run_completed(event: Envelope, ctx: Context) -> Outcome:
 def on_github_event(event: Envelope, ctx: Context) -> Outcome:
     """A pull request, review, review thread, review comment or issue comment event: project
     it, then decide for every active run of the PRs it touched."""
-    name = event.type.removeprefix("com.github.").split(".", 1)[0]
-    return _on_github_event(name, event.json(), ctx)
+    return _on_github_event(webhook_event(event.type), event.json(), ctx)
 
 
 def decide_run(ctx: Context, run_id: int) -> Outcome:

@@ -39,6 +39,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from shared.adapters.github_auth import GitHubAppAuth
+from shared.github.diffs import PINNED_CONFIG
 from shared.github.snapshots import Snapshot, SnapshotError, parse_name_status
 from shared.settings import Settings
 
@@ -46,16 +47,9 @@ __all__ = ["GitWorktrees"]
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 _REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.][A-Za-z0-9_.-]*$")
-# A user's config must not change what the parsers read (see shared.github.diffs).
+# A user's config must not change what the parsers read, nor the clone's upkeep.
 _PINNED = (
-    "-c",
-    "diff.noprefix=false",
-    "-c",
-    "diff.mnemonicPrefix=false",
-    "-c",
-    "color.ui=never",
-    "-c",
-    "core.quotepath=off",
+    *PINNED_CONFIG,
     "-c",
     "diff.renames=true",
     "-c",
@@ -114,18 +108,9 @@ class GitWorktrees:
         if settings.worktree_dir is None:
             raise ValueError("worktree_dir is not set")
         token: Callable[[], str | None] = lambda: None  # noqa: E731
-        if (
-            settings.github_app_id is not None
-            and settings.github_app_private_key is not None
-            and settings.github_app_installation_id is not None
-        ):
-            token = GitHubAppAuth(
-                settings.github_api_url,
-                app_id=settings.github_app_id,
-                private_key=settings.github_app_private_key.get_secret_value(),
-                installation_id=settings.github_app_installation_id,
-                timeout_s=settings.github_timeout_s,
-            ).token
+        app = GitHubAppAuth.from_settings(settings)
+        if app is not None:
+            token = app.token
         elif settings.github_token is not None:
             secret = settings.github_token
             token = secret.get_secret_value

@@ -29,6 +29,7 @@ import jwt
 
 from shared.adapters.http import body_json, raise_for_status, send
 from shared.errors import UpstreamError, UpstreamNotFoundError
+from shared.settings import Settings
 
 REFRESH_MARGIN_S = 300.0
 JWT_BACKDATE_S = 60
@@ -87,6 +88,28 @@ class GitHubAppAuth(httpx.Auth):
             headers={"Accept": "application/vnd.github+json", "User-Agent": "codex-judge"},
         )
         self.minted = 0  # installation tokens minted by this process (observability, tests)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, transport: httpx.BaseTransport | None = None
+    ) -> GitHubAppAuth | None:
+        """The App auth of ``github_app_id``, ``github_app_private_key`` and
+        ``github_app_installation_id`` (with ``github_api_url`` and ``github_timeout_s``); None
+        unless all three are set (then the caller falls back to ``github_token``)."""
+        if (
+            settings.github_app_id is None
+            or settings.github_app_private_key is None
+            or settings.github_app_installation_id is None
+        ):
+            return None
+        return cls(
+            settings.github_api_url,
+            app_id=settings.github_app_id,
+            private_key=settings.github_app_private_key.get_secret_value(),
+            installation_id=settings.github_app_installation_id,
+            timeout_s=settings.github_timeout_s,
+            transport=transport,
+        )
 
     def token(self) -> str:
         """The cached installation token, minted anew when within the refresh margin.

@@ -174,22 +174,10 @@ class GitHubClient:
         ``github_app_private_key`` and ``github_app_installation_id``: App auth wins when all
         three are set), ``github_timeout_s`` and, with ``db`` and ``github_etag_cache``, the
         Postgres ETag cache."""
-        token = settings.github_token.get_secret_value() if settings.github_token else None
-        auth = None
-        if (
-            settings.github_app_id is not None
-            and settings.github_app_private_key is not None
-            and settings.github_app_installation_id is not None
-        ):
-            auth = GitHubAppAuth(
-                settings.github_api_url,
-                app_id=settings.github_app_id,
-                private_key=settings.github_app_private_key.get_secret_value(),
-                installation_id=settings.github_app_installation_id,
-                timeout_s=settings.github_timeout_s,
-                transport=transport,
-            )
-            token = None
+        auth = GitHubAppAuth.from_settings(settings, transport)
+        token = None
+        if auth is None and settings.github_token is not None:
+            token = settings.github_token.get_secret_value()
         cache = PostgresEtagCache(db) if db is not None and settings.github_etag_cache else None
         return cls(
             settings.github_api_url,

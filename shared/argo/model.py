@@ -16,8 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 FINISHED_PHASES = frozenset({"Succeeded", "Failed", "Error"})
 
 
-class Artifact(BaseModel):
-    """One output artifact of a workflow node.
+class NodeArtifact(BaseModel):
+    """An output artifact of a workflow node and where its object lives: what a recorded
+    :class:`Artifact` and an :class:`~shared.artifacts.port.ArtifactLocation` both carry.
 
     Attributes:
         name: unique within the workflow: the Argo artifact name, or ``<node_id>/<name>`` when
@@ -27,11 +28,7 @@ class Artifact(BaseModel):
         pod_name: the Pod that ran that node (Argo's ``POD_NAMES=v2`` scheme, see
             :func:`shared.argo.pods.pod_name`), for Argo's default key layout; None when
             it cannot be told.
-        bucket, key, endpoint: the object location; an s3 artifact that carries only ``key``
-            takes ``bucket``/``endpoint`` from
-            ``status.artifactRepositoryRef.artifactRepository.s3``.
-        url: ``s3://bucket/key`` (``gcs://``, ``oss://``, ``azure://`` alike), or the artifact's
-            own URL for http/artifactory artifacts; None when the location is unknown.
+        bucket, key, endpoint: the object location; any may be None.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -43,6 +40,18 @@ class Artifact(BaseModel):
     bucket: str | None = None
     key: str | None = None
     endpoint: str | None = None
+
+
+class Artifact(NodeArtifact):
+    """One output artifact of a workflow node, as run-complete records it (the fields of
+    :class:`NodeArtifact`; an s3 artifact that carries only ``key`` takes ``bucket``/``endpoint``
+    from ``status.artifactRepositoryRef.artifactRepository.s3``).
+
+    Attributes:
+        url: ``s3://bucket/key`` (``gcs://``, ``oss://``, ``azure://`` alike), or the artifact's
+            own URL for http/artifactory artifacts; None when the location is unknown.
+    """
+
     url: str | None = None
 
 

@@ -21,7 +21,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.argo.model import WorkflowCompletion
+from shared.argo.model import NodeArtifact, WorkflowCompletion
 
 #: What became of one artifact.
 #: ``fetched``: the whole object was read; ``truncated``: the object is larger than the cap and
@@ -32,28 +32,15 @@ FetchStatus = Literal["fetched", "truncated", "missing", "unlocated"]
 StoreKind = Literal["s3", "argo-server"]
 
 
-class ArtifactLocation(BaseModel):
-    """Where one artifact of one workflow lives.
+class ArtifactLocation(NodeArtifact):
+    """Where one artifact of one workflow lives: the recorded :class:`NodeArtifact` fields
+    (``name`` unique per run: ``main-logs`` or ``<node_id>/main-logs``; ``bucket``, ``key`` and
+    ``endpoint`` the S3 location) and the workflow's identity.
 
     Attributes:
-        name: the recorded name (unique per run: ``main-logs`` or ``<node_id>/main-logs``).
-        artifact_name: the Argo artifact name as declared (``main-logs``).
-        node_id: the ``status.nodes`` key of the producing node.
-        pod_name: the producing Pod's name (Argo's ``POD_NAMES`` v2 scheme), for the default
-            key layout.
-        bucket, key, endpoint: the S3 location; any may be None.
         workflow_name, namespace, workflow_uid: the workflow's identity (``metadata.*``).
     """
 
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    artifact_name: str
-    node_id: str | None = None
-    pod_name: str | None = None
-    bucket: str | None = None
-    key: str | None = None
-    endpoint: str | None = None
     workflow_name: str | None = None
     namespace: str | None = None
     workflow_uid: str | None = None
@@ -63,10 +50,7 @@ class ArtifactLocation(BaseModel):
         """The location of every artifact of a finished workflow, in recorded order."""
         return [
             cls(
-                **artifact.model_dump(
-                    include={"name", "artifact_name", "node_id", "pod_name", "bucket", "key"}
-                ),
-                endpoint=artifact.endpoint,
+                **artifact.model_dump(include=set(NodeArtifact.model_fields)),
                 workflow_name=completion.name,
                 namespace=completion.namespace,
                 workflow_uid=completion.uid,

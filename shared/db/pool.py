@@ -41,6 +41,7 @@ __all__ = [
     "connect_params",
     "is_transient",
     "sqlstate",
+    "transient_errors",
 ]
 
 # SQLSTATE classes/codes that mean "try again": connection exceptions (08), operator
@@ -60,6 +61,19 @@ def is_transient(exc: BaseException) -> bool:
             return True  # a migration changed a prepared statement's result (statements.py)
         return code is not None and code.startswith(_TRANSIENT_SQLSTATE_PREFIXES)
     return False
+
+
+@contextlib.contextmanager
+def transient_errors() -> Iterator[None]:
+    """Raise :class:`~shared.errors.TransientError` (``database unavailable: …``) for a driver
+    error worth a retry (:func:`is_transient`) raised in the block; any other exception, our
+    own errors included, propagates unchanged."""
+    try:
+        yield
+    except Exception as exc:
+        if is_transient(exc):
+            raise TransientError(f"database unavailable: {exc}") from exc
+        raise
 
 
 def _sqlstate(exc: DatabaseError) -> str | None:
@@ -230,14 +244,8 @@ class Database:
     def _connect(self) -> pg8000.native.Connection:
         if self._config_error is not None:
             raise self._config_error
-        try:
+        with transient_errors():
             return open_connection(self._spec, self._ssl_context, timeout=30)
-        except DatabaseConfigError:
-            raise
-        except Exception as exc:
-            if is_transient(exc):
-                raise TransientError(f"database unavailable: {exc}") from exc
-            raise
 
     def _cache(self, con: pg8000.native.Connection) -> StatementCache:
         """The prepared statements of ``con`` (created on its first transaction)."""
@@ -282,22 +290,15 @@ class Database:
         if gate is not None:
             gate(self)
             self._gate = None  # only a success is cached: a raising gate runs again next time
-        try:
-            with self.connection() as con:
-                con.run("BEGIN")
-                try:
-                    yield Tx(con, self._cache(con), self.counter)
-                except BaseException:
-                    with contextlib.suppress(Exception):
-                        con.run("ROLLBACK")
-                    raise
-                con.run("COMMIT")
-        except TransientError:
-            raise
-        except Exception as exc:
-            if is_transient(exc):
-                raise TransientError(f"database unavailable: {exc}") from exc
-            raise
+        with transient_errors(), self.connection() as con:
+            con.run("BEGIN")
+            try:
+                yield Tx(con, self._cache(con), self.counter)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    con.run("ROLLBACK")
+                raise
+            con.run("COMMIT")
 
     def statement(self, sql: str, **params: Any) -> list[dict[str, Any]]:
         """Run one statement in a transaction of its own (autocommit: no ``BEGIN``/``COMMIT``
@@ -310,15 +311,8 @@ class Database:
             TransientError: the database is unreachable or the error is worth a retry.
             UniqueViolation: the statement broke a unique constraint.
         """
-        try:
-            with self.connection() as con:
-                return Tx(con, self._cache(con), self.counter).all(sql, **params)
-        except TransientError:
-            raise
-        except Exception as exc:
-            if is_transient(exc):
-                raise TransientError(f"database unavailable: {exc}") from exc
-            raise
+        with transient_errors(), self.connection() as con:
+            return Tx(con, self._cache(con), self.counter).all(sql, **params)
 
     def close(self) -> None:
         """Close every idle connection."""

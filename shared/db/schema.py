@@ -15,8 +15,8 @@ import threading
 from pathlib import Path
 
 from shared.db.migrate import MIGRATIONS_DIR, Migration, discover
-from shared.db.pool import Database, is_transient, sqlstate
-from shared.errors import CodexJudgeError, SchemaBehindError, TransientError
+from shared.db.pool import Database, sqlstate, transient_errors
+from shared.errors import SchemaBehindError
 
 log = logging.getLogger("codex_judge.db.schema")
 
@@ -30,23 +30,16 @@ def schema_version(db: Database) -> int | None:
     Raises:
         TransientError: the database is unreachable.
     """
-    try:
-        with db.connection() as con:
-            con.run("BEGIN READ ONLY")
-            try:
-                rows = con.run(SQL_SCHEMA_VERSION)
-            except Exception as exc:
-                if sqlstate(exc) != _UNDEFINED_TABLE:
-                    raise
-                rows = [[None]]
-            finally:
-                con.run("ROLLBACK")
-    except CodexJudgeError:
-        raise
-    except Exception as exc:
-        if is_transient(exc):
-            raise TransientError(f"database unavailable: {exc}") from exc
-        raise
+    with transient_errors(), db.connection() as con:
+        con.run("BEGIN READ ONLY")
+        try:
+            rows = con.run(SQL_SCHEMA_VERSION)
+        except Exception as exc:
+            if sqlstate(exc) != _UNDEFINED_TABLE:
+                raise
+            rows = [[None]]
+        finally:
+            con.run("ROLLBACK")
     version = rows[0][0] if rows else None
     return int(version) if version is not None else None
 

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from shared.gates.diff import PullDiff, parse_unified_diff
 
-__all__ = ["PullDiffReader", "load_pull_diff", "worktree_diff"]
+__all__ = ["PINNED_CONFIG", "PullDiffReader", "load_pull_diff", "worktree_diff"]
 
 
 class PullDiffReader(Protocol):
@@ -22,25 +22,24 @@ class PullDiffReader(Protocol):
         once per ``head_sha`` when one is given."""
 
 
+#: ``git -c`` options that pin what a user's git config could change in the output the parsers
+#: read (no prefix, mnemonic prefixes, colour, quoted paths); every git command whose output
+#: is parsed passes them.
+PINNED_CONFIG = (
+    "-c",
+    "diff.noprefix=false",
+    "-c",
+    "diff.mnemonicPrefix=false",
+    "-c",
+    "color.ui=never",
+    "-c",
+    "core.quotepath=off",
+)
+
+
 def _git(worktree: Path, *args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
-    # A user's git config could change the output format the parser reads (noprefix,
-    # mnemonic prefixes, colour, quoted paths): pin each of them on the command line.
     return subprocess.run(
-        [
-            "git",
-            "-C",
-            str(worktree),
-            "--no-pager",
-            "-c",
-            "diff.noprefix=false",
-            "-c",
-            "diff.mnemonicPrefix=false",
-            "-c",
-            "color.ui=never",
-            "-c",
-            "core.quotepath=off",
-            *args,
-        ],
+        ["git", "-C", str(worktree), "--no-pager", *PINNED_CONFIG, *args],
         capture_output=True,
         text=True,
         timeout=timeout_s,

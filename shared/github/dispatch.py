@@ -46,6 +46,13 @@ class Touched:
         return None
 
 
+def webhook_event(event_type: str) -> str:
+    """The ``X-GitHub-Event`` of a relayed delivery's CloudEvent type (``com.github.<event>``
+    or ``com.github.<event>.<action>``): ``com.github.check_run.completed`` → ``check_run``,
+    ``com.github.status`` → ``status``."""
+    return event_type.removeprefix("com.github.").split(".", 1)[0]
+
+
 def project_webhook(tx: Tx, event: str, payload: Mapping[str, Any]) -> Touched:
     """Fold one webhook delivery (``X-GitHub-Event`` = ``event``) into the projections.
 

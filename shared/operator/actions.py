@@ -42,10 +42,11 @@ from typing import Any
 from shared.db import Database, Tx
 from shared.effects import outbox
 from shared.errors import ConflictError, InvalidDataError
-from shared.models.events import JUDGE_DECIDED, JudgeDecided, Reason
+from shared.models.events import JUDGE_DECIDED, Reason
 from shared.operator import audit, sink
 from shared.operator.model import Action, ActionResult, Outcome
 from shared.runs import Run, RunStatus, get_run, transition
+from shared.runs.event_data import judge_decided_as
 from shared.runtime import dead_letters
 from shared.runtime.envelope import OutgoingEvent
 from shared.settings import Settings
@@ -350,18 +351,12 @@ def _judge_again(
         return _refused(request, action_id, run, f"run {run.id} changed; try again")
     comment = request.body.get("comment")
     message = f"{verb} by {request.actor}" + (f": {comment}" if comment else "")
-    data = JudgeDecided(
-        run_id=run.id,
-        evaluation_id=evaluation["id"],
+    data = judge_decided_as(
+        run,
+        evaluation,
         decision=decision,
         reasons=[Reason(code=reason, message=message)],
         next_prompt=prompt,
-        judge_kind=evaluation["judge_kind"],
-        repository=run.repository,
-        issue_number=run.issue_number,
-        attempt=run.attempt,
-        pr_number=run.pr_number,
-        head_sha=run.head_sha,
     )
     event = OutgoingEvent(
         type=JUDGE_DECIDED,

@@ -28,6 +28,7 @@ from shared.runs.model import Run
 __all__ = [
     "ci_concluded",
     "judge_decided",
+    "judge_decided_as",
     "pr_merged",
     "review_concluded",
     "run_completed",
@@ -101,12 +102,33 @@ def review_concluded(run: Run, summary: Mapping[str, Any]) -> ReviewConcluded:
 def judge_decided(run: Run, evaluation: Mapping[str, Any]) -> JudgeDecided:
     """``judge.decided`` for ``run`` from its sealed evaluation (a ``codex_judge.evaluations``
     row with ``id``, ``decision``, ``reasons``, ``next_prompt``, ``judge_kind``)."""
-    return JudgeDecided(
-        run_id=run.id,
-        evaluation_id=evaluation["id"],
+    return judge_decided_as(
+        run,
+        evaluation,
         decision=evaluation["decision"],
         reasons=[Reason.model_validate(r) for r in evaluation["reasons"] or []],
         next_prompt=evaluation["next_prompt"],
+    )
+
+
+def judge_decided_as(
+    run: Run,
+    evaluation: Mapping[str, Any],
+    *,
+    decision: str,
+    reasons: list[Reason],
+    next_prompt: str | None,
+) -> JudgeDecided:
+    """``judge.decided`` for ``run`` and its evaluation (``id``, ``judge_kind``) with this
+    ``decision`` (``pass``, ``needs_iteration``...), ``reasons`` and ``next_prompt``: the
+    evaluation's own (:func:`judge_decided`) or an operator's that overrides it (approve,
+    rerun: :mod:`shared.operator.actions`)."""
+    return JudgeDecided(
+        run_id=run.id,
+        evaluation_id=evaluation["id"],
+        decision=decision,
+        reasons=reasons,
+        next_prompt=next_prompt,
         judge_kind=evaluation["judge_kind"],
         repository=run.repository,
         issue_number=run.issue_number,

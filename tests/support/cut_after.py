@@ -15,7 +15,7 @@ import flask
 
 from shared.db import Database
 from shared.db.pool import connect_params
-from shared.local.fakes.base import serve_fake
+from shared.local.fakes.base import ServedFake, serve_fake
 from tests.support.tcp_proxy import CuttableProxy
 
 Matcher = Callable[[str, str], bool]
@@ -58,6 +58,20 @@ class CutDatabaseAt:
         body = b"".join(self._app(environ, start_response))
         self._proxy.cut()
         return [body]
+
+
+@contextlib.contextmanager
+def served_cutting(
+    app: Callable[..., Any], proxy: CuttableProxy
+) -> Iterator[tuple[ServedFake, CutDatabaseAt]]:
+    """The fake upstream ``app`` served over HTTP behind a :class:`CutDatabaseAt` on ``proxy``
+    (the served fake and the wrapper that arms the cut); stopped on exit."""
+    wrapped = CutDatabaseAt(app, proxy)
+    served = serve_fake(wrapped)
+    try:
+        yield served, wrapped
+    finally:
+        served.stop()
 
 
 @contextlib.contextmanager

@@ -310,7 +310,13 @@ def python_tests(path: str, text: str, collected_file: bool) -> tuple[list[TestC
             ]
             + _pytestmark(node.body, aliases, "class")
         )
-        for stmt in node.body:
+        visit_body(node.body, suite, skips, collected)
+
+    def visit_body(
+        body: list[ast.stmt], suite: str | None, skips: list[Skip], collected: bool
+    ) -> None:
+        # ``test*`` functions are tests; classes are visited for theirs (nested ones too).
+        for stmt in body:
             if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef) and stmt.name.startswith(
                 "test"
             ):
@@ -318,13 +324,7 @@ def python_tests(path: str, text: str, collected_file: bool) -> tuple[list[TestC
             elif isinstance(stmt, ast.ClassDef):
                 visit_class(stmt, suite, skips)
 
-    for stmt in tree.body:
-        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef) and stmt.name.startswith(
-            "test"
-        ):
-            out.append(case(stmt, None, module_skips, collected_file))
-        elif isinstance(stmt, ast.ClassDef):
-            visit_class(stmt, None, module_skips)
+    visit_body(tree.body, None, module_skips, collected_file)
     return out, True
 
 

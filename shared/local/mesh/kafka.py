@@ -24,6 +24,7 @@ Header values are UTF-8 text (no percent-encoding in the Kafka binding). All fun
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -144,16 +145,7 @@ def _wrapped(namespace: str, source_name: str, record: KafkaRecord) -> Envelope:
             content_type = value.lower()
             continue
         extensions[f"kafkaheader{_extension_name(name)}"] = value
-    return Envelope(
-        id=event.id,
-        source=event.source,
-        type=event.type,
-        subject=event.subject,
-        time=event.time,
-        datacontenttype=content_type,
-        data=event.data,
-        extensions=extensions,
-    )
+    return dataclasses.replace(event, datacontenttype=content_type, extensions=extensions)
 
 
 def _extension_name(header: str) -> str:

@@ -20,6 +20,7 @@ All functions are pure.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime
 
@@ -61,16 +62,7 @@ def binary_request(event: Envelope) -> tuple[dict[str, str], bytes]:
 
 def with_extensions(event: Envelope, extra: dict[str, str]) -> Envelope:
     """A copy of ``event`` with ``extra`` extensions added (e.g. the dead-letter error)."""
-    return Envelope(
-        id=event.id,
-        source=event.source,
-        type=event.type,
-        subject=event.subject,
-        time=event.time,
-        datacontenttype=event.datacontenttype,
-        data=event.data,
-        extensions={**event.extensions, **extra},
-    )
+    return dataclasses.replace(event, extensions={**event.extensions, **extra})
 
 
 def kafka_record_event(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,20 +11,13 @@ import pytest
 from pydantic import SecretStr
 
 from shared.db import Database
-from shared.local.fakes import discord as fake_discord
-from shared.local.fakes.base import ServedFake, serve_fake
+from shared.local.fakes.base import ServedFake
 from shared.models.events import JUDGE_DECIDED
 from shared.settings import Settings
+from tests.support.cloudevents import post_event
 
 REPO = "python/cpython"
 SHA = "02a87ce98d14f4d9d6e72ade7b4146201657bb33"  # the recorded cpython PR #1 head
-
-
-@pytest.fixture
-def discord_fake() -> Iterator[ServedFake]:
-    served = serve_fake(fake_discord.create_app())
-    yield served
-    served.stop()
 
 
 @pytest.fixture
@@ -89,14 +81,7 @@ def _decided(run_id: int, decision: str = "needs_iteration", **extra: Any) -> di
 
 
 def _post(url: str, event_id: str, data: dict[str, Any]) -> httpx.Response:
-    headers = {
-        "ce-specversion": "1.0",
-        "ce-id": event_id,
-        "ce-source": "/codex-judge/judge",
-        "ce-type": JUDGE_DECIDED,
-        "content-type": "application/json",
-    }
-    return httpx.post(url, headers=headers, content=json.dumps(data))
+    return post_event(url, JUDGE_DECIDED, data, event_id, source="/codex-judge/judge")
 
 
 def _messages(fake: ServedFake) -> list[dict[str, Any]]:

@@ -4,7 +4,6 @@ policy.discord_kinds, the retry bound, and bot-token mode (issue 5 "discord").""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +12,13 @@ import pytest
 from pydantic import SecretStr
 
 from shared.db import Database
-from shared.local.fakes import discord as fake_discord
-from shared.local.fakes.base import ServedFake, serve_fake
+from shared.local.fakes.base import ServedFake
 from shared.settings import Settings
+from tests.support.cloudevents import post_event
 
 REPO = "python/cpython"
 SHA = "02a87ce98d14f4d9d6e72ade7b4146201657bb33"
 MERGE_SHA = "9f1c2d3e4b5a69788796a5b4c3d2e1f009182736"
-
-
-@pytest.fixture
-def discord_fake() -> Iterator[ServedFake]:
-    served = serve_fake(fake_discord.create_app())
-    yield served
-    served.stop()
 
 
 @pytest.fixture
@@ -66,14 +58,7 @@ def _policy(db: Database, **document: Any) -> None:
 
 
 def _post(url: str, event_id: str, event_type: str, data: dict[str, Any]) -> httpx.Response:
-    headers = {
-        "ce-specversion": "1.0",
-        "ce-id": event_id,
-        "ce-source": "/codex-judge/test",
-        "ce-type": event_type,
-        "content-type": "application/json",
-    }
-    return httpx.post(url, headers=headers, content=json.dumps(data))
+    return post_event(url, event_type, data, event_id, source="/codex-judge/test")
 
 
 def _verified(run_id: int) -> dict[str, Any]:

@@ -26,17 +26,11 @@ from shared.bootstrap import Container
 from shared.db import Database
 from shared.local.fakes import argo as fake_argo
 from shared.local.fakes import discord as fake_discord
-from shared.local.fakes.base import ServedFake, serve_fake
+from shared.local.fakes.base import ServedFake
 from shared.models.events import JUDGE_DECIDED, RUN_ESCALATED
 from shared.settings import Settings
 from tests.support.cloudevents import post_event, post_timers_due
-from tests.support.cut_after import (
-    CutDatabaseAt,
-    database_proxy,
-    recording_sink,
-    through,
-    time_passes,
-)
+from tests.support.cut_after import CutDatabaseAt, served_cutting, through, time_passes
 from tests.support.tcp_proxy import CuttableProxy
 
 REPO = "python/cpython"
@@ -44,31 +38,15 @@ SHA = "02a87ce98d14f4d9d6e72ade7b4146201657bb33"
 
 
 @pytest.fixture
-def proxy(database_url: str) -> Iterator[CuttableProxy]:
-    with database_proxy(database_url) as cuttable:
-        yield cuttable
-
-
-@pytest.fixture
 def argo(proxy: CuttableProxy) -> Iterator[tuple[ServedFake, CutDatabaseAt]]:
-    wrapped = CutDatabaseAt(fake_argo.create_app(), proxy)
-    served = serve_fake(wrapped)
-    yield served, wrapped
-    served.stop()
+    with served_cutting(fake_argo.create_app(), proxy) as served:
+        yield served
 
 
 @pytest.fixture
 def discord(proxy: CuttableProxy) -> Iterator[tuple[ServedFake, CutDatabaseAt]]:
-    wrapped = CutDatabaseAt(fake_discord.create_app(), proxy)
-    served = serve_fake(wrapped)
-    yield served, wrapped
-    served.stop()
-
-
-@pytest.fixture
-def sink() -> Iterator[tuple[str, list[dict[str, str]]]]:
-    with recording_sink() as recorded:
-        yield recorded
+    with served_cutting(fake_discord.create_app(), proxy) as served:
+        yield served
 
 
 @pytest.fixture

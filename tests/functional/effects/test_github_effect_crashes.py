@@ -23,42 +23,22 @@ import pytest
 
 from shared.bootstrap import Container
 from shared.db import Database
-from shared.local.fakes.base import ServedFake, serve_fake
+from shared.local.fakes.base import ServedFake
 from shared.local.fakes.github import create_app
 from shared.models.events import PR_MERGED
 from shared.settings import Settings
 from tests.functional.merge.test_merge import PR, REPO, judged_run, post, run_row, seed, set_policy
 from tests.functional.prompt_tune import test_prompt_tune as prompt_tune
 from tests.support.cloudevents import post_timers_due
-from tests.support.cut_after import (
-    CutDatabaseAt,
-    database_proxy,
-    recording_sink,
-    through,
-    time_passes,
-)
+from tests.support.cut_after import CutDatabaseAt, served_cutting, through, time_passes
 from tests.support.tcp_proxy import CuttableProxy
 
 
 @pytest.fixture
-def proxy(database_url: str) -> Iterator[CuttableProxy]:
-    with database_proxy(database_url) as cuttable:
-        yield cuttable
-
-
-@pytest.fixture
 def github(proxy: CuttableProxy) -> Iterator[tuple[ServedFake, CutDatabaseAt]]:
-    wrapped = CutDatabaseAt(create_app(), proxy)
-    served = serve_fake(wrapped)
-    seed(served)
-    yield served, wrapped
-    served.stop()
-
-
-@pytest.fixture
-def sink() -> Iterator[tuple[str, list[dict[str, str]]]]:
-    with recording_sink() as recorded:
-        yield recorded
+    with served_cutting(create_app(), proxy) as (served, wrapped):
+        seed(served)
+        yield served, wrapped
 
 
 @pytest.fixture

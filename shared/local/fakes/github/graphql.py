@@ -158,22 +158,7 @@ def review_threads(store: FakeStore, payload: Any, headers: dict[str, str]) -> f
         known = key in store.state["pulls"] or key in store.state["review_threads"]
         threads = list(store.state["review_threads"].get(key, []))
     if not known:
-        return json_answer(
-            200,
-            {
-                "data": {"repository": {"pullRequest": None}},
-                "errors": [
-                    {
-                        "type": "NOT_FOUND",
-                        "path": ["repository", "pullRequest"],
-                        "locations": [{"line": 3, "column": 5}],
-                        "message": "Could not resolve to a PullRequest with the number of "
-                        f"{variables['number']}.",
-                    }
-                ],
-            },
-            headers,
-        )
+        return _not_found(variables["number"], headers)
     nodes = threads[start : start + first]
     end = start + len(nodes) - 1
     page_info = {
