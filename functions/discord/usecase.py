@@ -10,7 +10,8 @@ never posts twice (DESIGN §4, §5).
 A worker that dies (or loses Postgres) after claiming a notice never loses it: the claim arms a
 recovery timer (owner ``discord``) with the event, and the scheduler's ``timers.due`` handles
 it again (:func:`tick`), posting once. A delivery that finds the notice claimed elsewhere is
-acknowledged: the timer, not its retries, finishes it (issue 10).
+acknowledged: the timer, not its retries, finishes it; a timer that finds it claimed waits and
+tries again (issue 10).
 
 Retries are bounded (issue 5; DESIGN §12.8): a Discord 429 answers 429 with ``Retry-After`` and
 a 5xx answers 503, so Knative redelivers; after ``discord_max_attempts`` tries the effect is
@@ -159,13 +160,33 @@ def _notice(event: Envelope, ctx: Context) -> tuple[int, str, Any] | str:
 
 
 def post_decision(event: Envelope, ctx: Context) -> Outcome:
-    """Post the notice for ``event`` to Discord once per (run, kind).
+    """Post the notice for ``event`` to Discord once per (run, kind) (a delivery).
+
+    A delivery that finds the notice claimed by another worker is acknowledged: the claim's
+    recovery timer, not the delivery's retries, finishes it (a 409 here once outlived the
+    Trigger's retry window and was lost).
 
     Raises:
         InvalidDataError: ``data`` does not match the event type's model (names the field).
         RateLimitedError: Discord answered 429 (the redelivery posts).
         UpstreamError: Discord answered 5xx or did not answer (the redelivery posts).
-        ConflictError: another worker is posting the same message right now.
+    """
+    try:
+        return _post(event, ctx)
+    except ConflictError:
+        return NoReply("being posted by another worker; its recovery timer finishes it")
+
+
+def _post(event: Envelope, ctx: Context) -> Outcome:
+    """Post the notice for ``event`` once per (run, kind); :func:`post_decision` and the
+    recovery timers' :func:`tick` share it.
+
+    Raises:
+        ConflictError: another worker holds a fresh claim on the notice. The recovery timer
+            then waits and tries again (:func:`shared.effects.recovery.handle_again`): were it
+            completed here, a claim whose worker died after the timer was armed (a takeover of
+            a released claim) would be owned by nothing, and the notice lost (issue 10).
+        InvalidDataError, RateLimitedError, UpstreamError: see :func:`post_decision`.
     """
     found = _notice(event, ctx)
     if isinstance(found, str):
@@ -191,21 +212,15 @@ def post_decision(event: Envelope, ctx: Context) -> Outcome:
         return {"id": message.id, "channel_id": message.channel_id}
 
     owner = outbox.Recovery(owner=OWNER, run_id=run_id, event_type=event.type, data=event.json())
-    try:
-        result = outbox.perform(
-            ctx.deps.db,
-            key=key,
-            kind="discord",
-            run_id=run_id,
-            request={"content": content, "event_id": event.id, "kind": kind},
-            call=call,
-            recovery=owner,
-        )
-    except ConflictError:
-        # In flight elsewhere, or its worker died: the claim's recovery timer posts it (or
-        # finds it posted) on a tick, so this delivery is done either way and need not spend
-        # its retries — a 409 here once outlived the Trigger's retry window and was lost.
-        return NoReply("being posted by another worker; its recovery timer finishes it", run_id)
+    result = outbox.perform(
+        ctx.deps.db,
+        key=key,
+        kind="discord",
+        run_id=run_id,
+        request={"content": content, "event_id": event.id, "kind": kind},
+        call=call,
+        recovery=owner,
+    )
     outbox.settle(ctx.tx, key, owner)
     note = "posted" if result.performed_now else f"already {result.state}; not posted again"
     return NoReply(note, run_id=run_id)
@@ -216,7 +231,7 @@ def tick(event: Envelope, ctx: Context) -> Outcome:
     before its record is handled again from its recorded event (:mod:`shared.effects.recovery`)."""
     handled = 0
     for timer in recovery.distinct_events(timers.claim_due(ctx.tx, OWNER)):
-        handled += recovery.handle_again(ctx, timer, post_decision) is not None
+        handled += recovery.handle_again(ctx, timer, _post) is not None
     return NoReply(f"tick: {handled} notice(s) handled again")
 
 

@@ -359,6 +359,39 @@ def _deploy(db: Database, run_id: int) -> dict[str, Any] | None:
         )
 
 
+def test_a_recovery_timer_meeting_a_fresh_claim_waits_instead_of_dropping_the_notice(
+    discord: tuple[ServedFake, CutDatabaseAt],
+    proxy: CuttableProxy,
+    discord_url: str,
+    direct: Database,
+) -> None:
+    """The soak's lost NEEDS HUMAN notice: the recovery timer came due while a later worker's
+    claim (a takeover, the timer armed by an earlier claim) was still fresh; the tick completed
+    the timer as handled and nothing owned the notice any more."""
+    run_id = _escalated_run(direct)
+    discord[1].before_call(lambda method, path: method == "POST")
+    first = post_event(discord_url, RUN_ESCALATED, _escalated(run_id), "escalated-1")
+    assert first.status_code == 503, first.text
+    proxy.restore()
+    with direct.transaction() as tx:  # the timer is due; the dead worker's claim still fresh
+        tx.run("UPDATE runtime.timers SET due_at = now() - interval '1 second'")
+
+    early = post_timers_due(discord_url, "discord", "tick-1")
+
+    assert early.status_code == 202, early.text
+    assert _messages(discord[0]) == []
+    with direct.transaction() as tx:
+        waiting = tx.all("SELECT kind FROM runtime.timers WHERE done_at IS NULL")
+    assert [t["kind"] for t in waiting] == [f"effect:discord:{run_id}:attempts_exhausted"]
+    time_passes(direct)
+    late = post_timers_due(discord_url, "discord", "tick-2")
+    assert late.status_code == 202, late.text
+    (message,) = _messages(discord[0])
+    assert "ATTEMPTS EXHAUSTED" in message["content"]
+    with direct.transaction() as tx:
+        assert tx.all("SELECT kind FROM runtime.timers WHERE done_at IS NULL") == []
+
+
 def test_deploy_killed_after_argo_accepted_the_rollout_is_recorded_by_the_next_tick(
     argo: tuple[ServedFake, CutDatabaseAt],
     proxy: CuttableProxy,
