@@ -196,7 +196,8 @@ class ChangeSnapshot(_Frozen):
         base: path → text at the merge base (changed files and the configuration beside them).
         head: path → text at the head commit, same paths (a path absent on a side did not exist
             there).
-        source: where the contents were read (``worktree``, or ``corpus`` in tests).
+        source: where the contents were read (``worktree``, ``github`` — its git data API —
+            or ``corpus`` in tests).
     """
 
     base: dict[str, str]
