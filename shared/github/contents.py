@@ -6,7 +6,7 @@ For each side (the merge base, the head): the commit's recursive tree (``GET
 /repos/{repo}/git/trees/{sha}?recursive=1``, one request, kept per commit SHA), then the blob of
 every path the inventory reads (:func:`shared.gates.inventory.sides.side_paths`) that the cache
 lacks (``GET /repos/{repo}/git/blobs/{sha}``, kept per blob SHA). A file the change leaves alone
-is one blob on both sides, so it is fetched once; a second evaluation of the same commits costs
+is one blob on both sides, so it is requested once; a second evaluation of the same commits costs
 no request. The tree API is used rather than ``GET /contents/{path}?ref=`` because it names
 every blob before any content is read: the cache is consulted by blob SHA, and the context
 files (``pyproject.toml``, workflows) are found in the same listing.

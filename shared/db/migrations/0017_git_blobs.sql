@@ -16,7 +16,7 @@ CREATE TABLE github.git_trees (
 );
 
 -- github.git_blobs: a blob's text; content is NULL when the blob is not UTF-8 or over the
--- inventory's 1 MB limit (recorded so it is not fetched again). Keyed by blob SHA alone: the
+-- inventory's 1 MB limit (recorded so it is not requested again). Keyed by blob SHA alone: the
 -- same SHA is the same bytes in every repository.
 CREATE TABLE github.git_blobs (
     blob_sha  text PRIMARY KEY CHECK (blob_sha ~ '^[0-9a-f]{40}$'),

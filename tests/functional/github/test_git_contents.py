@@ -92,7 +92,7 @@ def test_both_sides_are_read_once_per_blob_and_a_second_evaluation_costs_nothing
     assert _requests(fake) == []
 
 
-def test_a_head_that_shares_blobs_with_a_cached_commit_fetches_only_its_new_blobs(
+def test_a_head_that_shares_blobs_with_a_cached_commit_reads_only_its_new_tree(
     fake: ServedFake, db: Database
 ) -> None:
     with db.transaction() as tx:
