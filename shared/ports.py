@@ -25,6 +25,7 @@ from shared.models.github import (
     CombinedStatus,
     CommitChecks,
     Comparison,
+    GitTree,
     PullFile,
     PullLive,
     PullRequest,
@@ -78,6 +79,13 @@ class GitHub(Protocol):
     def pull_live(self, repo: str, number: int) -> PullLive | None:
         """A pull request's live state in one GraphQL read (the judge, merge's drift check);
         None when GitHub does not know the pull request."""
+
+    def get_tree(self, repo: str, sha: str) -> GitTree:
+        """``GET /repos/{repo}/git/trees/{sha}?recursive=1``: every path of a commit with its
+        blob SHA (``truncated`` when GitHub cut the listing short)."""
+
+    def get_blob(self, repo: str, sha: str) -> bytes:
+        """``GET /repos/{repo}/git/blobs/{sha}``: a blob's bytes, base64-decoded."""
 
 
 @dataclass(frozen=True)

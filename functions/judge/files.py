@@ -10,7 +10,11 @@ issue 13): the first source that answers, recorded in the decision's inputs.
 When the chosen diff comes with a directory holding both commits (the snapshot's worktree, or
 the configured clone), both sides of every changed file are read from it for the anti-gaming
 inventory (:func:`functions.judge.snapshot.worktree_snapshot`): the blobs are already local,
-as the snapshot's patch needed them.
+as the snapshot's patch needed them. Otherwise, when ``worktree_github_fallback`` is on, both
+sides are read over GitHub's git data API at the merge base GitHub's compare names and the
+head SHA (:func:`shared.github.contents.github_snapshot`, cached by blob SHA in Postgres); a
+commit GitHub does not serve leaves the line-based gate, with the reason in
+``inputs["inventory_fallback"]``.
 
 A file list not from the snapshot is recorded as ``source = 'github'`` rows beside (never over)
 the snapshot's, so ``codex-judge explain`` can name the source of every list.
@@ -21,8 +25,10 @@ from __future__ import annotations
 from typing import Any
 
 from functions.judge.snapshot import worktree_snapshot
+from shared.errors import UpstreamRejectedError
 from shared.gates.diff import PullDiff
 from shared.gates.inventory import ChangeSnapshot
+from shared.github.contents import PostgresBlobCache, github_snapshot
 from shared.github.diffs import load_pull_diff
 from shared.github.worktrees import record_files, snapshot_diff
 from shared.models.github import PullFile
@@ -86,6 +92,13 @@ def pull_files(
     else:
         files = github.list_pull_files(repo, number)
         inputs["diff_source"] = DEFAULT_DIFF_SOURCE
+    if change is None and settings.worktree_github_fallback and run.base_ref:
+        try:
+            merge_base = github.compare_commits(repo, run.base_ref, sha).merge_base.sha
+            change = github_snapshot(github, PostgresBlobCache(tx), repo, merge_base, sha, files)
+            inputs["inventory_source"] = "github" if change is not None else None
+        except UpstreamRejectedError as exc:  # 404/422 on a commit or blob (not-found too)
+            inputs["inventory_fallback"] = str(exc)[:200]
     if inputs["diff_source"] != "worktree":
         record_files(tx, repo, number, sha, "github", files)
     ctx.log.info(

@@ -7,27 +7,19 @@ Actions workflows, ``go.mod``), which are read even when unchanged. Contents com
 ``git cat-file --batch`` (git-cat-file(1) "BATCH OUTPUT": ``<sha> <type> <size>\\n<contents>\\n``,
 ``<object> missing\\n``) at the two commits; the merge base is ``git merge-base`` (DESIGN §12.6).
 
-Not built here: the same read over GitHub's contents API when no worktree holds both commits
-(the judge then keeps the line-based anti-gaming gate).
+Without a worktree the same files are read over GitHub's git data API
+(:mod:`shared.github.contents`); which files: :mod:`shared.gates.inventory.sides`.
 """
 
 from __future__ import annotations
 
-import re
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
 from shared.gates.inventory.model import ChangeSnapshot
+from shared.gates.inventory.sides import MAX_FILES, side_paths, text_of
 from shared.models.github import PullFile
-
-# Files that decide what the checks cover, read on both sides even when the change leaves them.
-_CONTEXT = re.compile(
-    r"^(pyproject\.toml|setup\.cfg|tox\.ini|pytest\.ini|\.coveragerc|mypy\.ini|package\.json"
-    r"|go\.mod)$|(^|/)conftest\.py$|^\.github/workflows/[^/]+\.ya?ml$"
-)
-MAX_FILE_BYTES = 1_000_000
-MAX_FILES = 400
 
 
 def _git(worktree: Path, *args: str, stdin: bytes | None = None, timeout_s: float = 30.0) -> bytes:
@@ -59,11 +51,9 @@ def _read(worktree: Path, rev: str, paths: Iterable[str]) -> dict[str, str]:
         size = int(header[2])
         data = out[position : position + size]
         position += size + 1
-        if size <= MAX_FILE_BYTES:
-            try:
-                files[path] = data.decode()
-            except UnicodeDecodeError:
-                continue
+        text = text_of(data)
+        if text is not None:
+            files[path] = text
     return files
 
 
@@ -81,10 +71,8 @@ def worktree_snapshot(
     merge_base = _git(worktree, "merge-base", base, head).decode().strip()
     if not merge_base or len(files) > MAX_FILES:
         return None
-    changed = {p for f in files for p in (f.filename, f.previous_filename) if p}
     listing = _git(worktree, "ls-tree", "-r", "--name-only", head).decode().splitlines()
-    context = {p for p in listing if _CONTEXT.search(p)}
-    paths = changed | context
+    paths = side_paths(files, listing)
     return ChangeSnapshot(
         base=_read(worktree, merge_base, paths),
         head=_read(worktree, head, paths),

@@ -43,10 +43,10 @@ from shared.adapters.github_client import (
     GONE,
     PER_PAGE,
     SERVICE,
-    GitHubClient,
     graphql_not_found,
 )
 from shared.adapters.github_etags import CachedAnswer
+from shared.adapters.github_git import GitDataReads
 from shared.adapters.github_graphql import (
     COMMIT_CHECKS_QUERY,
     PULL_LIVE_QUERY,
@@ -93,8 +93,9 @@ query ReviewThreads($owner: String!, $name: String!, $number: Int!, $first: Int!
 """
 
 
-class HttpxGitHub(GitHubClient):
-    """The :class:`shared.ports.GitHub` port over httpx (constructor: :class:`GitHubClient`)."""
+class HttpxGitHub(GitDataReads):
+    """The :class:`shared.ports.GitHub` port over httpx (constructor: :class:`GitHubClient`;
+    git trees and blobs: :class:`~shared.adapters.github_git.GitDataReads`)."""
 
     def get_pull(self, repo: str, number: int) -> PullRequest | None:
         """``GET /repos/{repo}/pulls/{number}``; None when GitHub answers 404 or 410."""

@@ -207,3 +207,33 @@ class PullLive(_GitHubObject):
     check_runs: list[CheckRun] = Field(default_factory=list)
     statuses: list[CommitStatus] = Field(default_factory=list)
     points: int = 0
+
+
+class GitTreeEntry(_GitHubObject):
+    """One entry of ``GET /repos/{repo}/git/trees/{sha}``: ``type`` is ``blob``, ``tree`` or
+    ``commit`` (a submodule); ``sha`` the object's 40-hex SHA-1; ``size`` bytes (blobs only)."""
+
+    path: str
+    mode: str = ""
+    type: str
+    sha: str
+    size: int | None = None
+
+
+class GitTree(_GitHubObject):
+    """A recursive tree listing (REST "Git trees"); ``truncated`` when GitHub cut it short
+    (over 100,000 entries or 7 MB), so a path missing from it may still exist."""
+
+    sha: str
+    tree: list[GitTreeEntry] = Field(default_factory=list)
+    truncated: bool = False
+
+
+class GitBlob(_GitHubObject):
+    """``GET /repos/{repo}/git/blobs/{sha}`` (REST "Git blobs"): ``content`` in ``encoding``
+    (``base64``, lines wrapped, or ``utf-8``), ``size`` in bytes."""
+
+    sha: str
+    size: int = 0
+    content: str = ""
+    encoding: str = "base64"

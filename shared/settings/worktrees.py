@@ -39,6 +39,13 @@ class WorktreeSettings(BaseSettings):
         description="seconds before a failed snapshot of the same head SHA is tried again"
         " (meanwhile the judge's passes use the labelled GitHub fallback at once)",
     )
+    worktree_github_fallback: bool = Field(
+        default=False,
+        description="without a worktree holding both commits, read both sides of the change"
+        " over GitHub's git data API for the anti-gaming inventory (a compare for the merge"
+        " base, a tree per commit and a request per blob, trees and blobs cached in Postgres);"
+        " off → the line-based gate, and a judged run keeps to issue 12's request budget",
+    )
     worktree_keep: int = Field(
         default=4, ge=1, le=100, description="snapshot worktrees kept per repository (oldest go)"
     )

@@ -20,6 +20,7 @@ from shared.gates.antigaming import Finding
 from shared.gates.inventory import (
     actions,
     golang,
+    interface,
     javascript,
     jvm_rust,
     python,
@@ -158,6 +159,7 @@ def build_inventory(files: Mapping[str, str]) -> Inventory:
     tests: list[TestCase] = []
     tells: list[Tell] = []
     symbols: set[str] = set()
+    imported: set[str] = set()
     helpers: set[str] = set()
     code_lines: set[str] = set()
     for path, text in sorted(files.items()):
@@ -206,6 +208,7 @@ def build_inventory(files: Mapping[str, str]) -> Inventory:
             elif path.endswith(".py"):
                 code_lines |= {f"{path}|{ln.split('#')[0].strip()}" for ln in text.splitlines()}
                 symbols |= python.python_symbols(text)
+                imported |= interface.python_interface(text)
                 tells += python.python_tells(path, text)
             else:
                 code_lines |= {f"{path}|{ln.split('//')[0].strip()}" for ln in text.splitlines()}
@@ -214,6 +217,8 @@ def build_inventory(files: Mapping[str, str]) -> Inventory:
                     found_tests, parsed = jvm_rust.rust_tests(path, text)
                     tests += found_tests
                 symbols |= treesitter.symbols(path, text) - {t.name for t in found_tests}
+                if path.endswith(".java"):
+                    imported |= interface.java_interface(path, text)
                 tells += treesitter.tells(path, text)
         if not parsed:
             unparsable.add(path)
@@ -224,6 +229,7 @@ def build_inventory(files: Mapping[str, str]) -> Inventory:
         thresholds=tuple(reader.thresholds),
         tells=tuple(tells),
         symbols=frozenset(symbols),
+        interface=frozenset(imported),
         helpers=frozenset(helpers),
         code_lines=frozenset(code_lines),
         files=frozenset(files),

@@ -6,13 +6,9 @@ Rules (issue 11 "What to build"):
   body lives on under a new name in its file is renamed, even when a new test takes its old
   name; a test whose file is unparsable on the head side is not judged here (it cannot run,
   so CI fails on it);
-* a removed test is legitimate when it goes with the code it exercises (a symbol it
-  references, or that its name spells, is defined on the base side and no longer on the head
-  side), when it calls a helper of its file with an argument the head's helper no longer
-  takes (the mode it drove is gone, as when a fix is reverted with its tests), when new tests
-  (in its file or another) carry most of its body between them with at least as many
-  assertions (a split or a merge), or when a new test with at least one assertion reads
-  nearly the same (a rewrite);
+* a removed test is legitimate when it never ran, when a test that stays does all it did, when
+  it goes with the code it exercises, when the helper mode it drove is gone, or when new tests
+  carry its body (a split, a merge, a rewrite): :mod:`shared.gates.inventory.removal`;
 * everything else that checks less is a finding: a test removed or no longer collected, a new
   constant skip/xfail/only (a conditional skip is a warning), fewer meaningful assertions (or,
   where the reader keeps each assertion's source, one deleted beside new ones), a new vacuous
@@ -24,7 +20,6 @@ Rules (issue 11 "What to build"):
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable
 from difflib import SequenceMatcher
@@ -32,10 +27,16 @@ from difflib import SequenceMatcher
 from shared.gates.antigaming import Finding
 from shared.gates.inventory.compare_ci import ci_findings
 from shared.gates.inventory.model import Inventory, TestCase
+from shared.gates.inventory.removal import (
+    arities,
+    checks_gone,
+    gone_names,
+    helper_narrowed,
+    never_ran,
+    removed_with_code,
+    subsumed,
+)
 
-_REWRITE_RATIO = 0.85
-_CARRIED_RATIO = 0.8
-_GRAM = 4
 _SETTING_CODES = {
     "pytest": "tests_deselected",
     "jest": "tests_deselected",
@@ -77,89 +78,6 @@ def _label(t: TestCase) -> str:
     return f"{t.suite}::{t.name}" if t.suite else t.name
 
 
-_GENERIC = frozenset({"test", "tests", "get", "set", "should", "the", "and", "with", "when"})
-
-
-def _words(name: str) -> set[str]:
-    words = re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", name)
-    return {w.lower() for w in words if len(w) > 2} - _GENERIC
-
-
-def _similar(a: TestCase, b: TestCase) -> bool:
-    return SequenceMatcher(None, a.shape, b.shape, autojunk=False).ratio() >= _REWRITE_RATIO
-
-
-def _arities(helpers: frozenset[str]) -> dict[tuple[str, str], int]:
-    out: dict[tuple[str, str], int] = {}
-    for helper in helpers:
-        file, _, signature = helper.partition("|")
-        name, _, count = signature.rpartition("/")
-        out[(file, name)] = int(count)
-    return out
-
-
-def _helper_narrowed(
-    test: TestCase, before: dict[tuple[str, str], int], after: dict[tuple[str, str], int]
-) -> bool:
-    """Whether ``test`` calls a helper of its file with an argument the change takes away:
-    the base helper accepted it, the head helper has fewer parameters (the path the test
-    drove, a mode or flag, is removed with it)."""
-    for call in test.calls:
-        name, _, count = call.rpartition("/")
-        was, now = before.get((test.file, name)), after.get((test.file, name))
-        if was is not None and now is not None and now < int(count) <= was:
-            return True
-    return False
-
-
-def _grams(shape: tuple[str, ...]) -> set[tuple[str, ...]]:
-    return {shape[i : i + _GRAM] for i in range(max(len(shape) - _GRAM + 1, 0))}
-
-
-def _carried(old: TestCase, new: list[TestCase]) -> bool:
-    """Whether new tests of the change carry ``old``'s body between them (a test split into
-    several, or tests merged into one, in its file or another): most of its runs of
-    ``_GRAM`` names and literals reappear in them, and they assert at least as much."""
-    grams = _grams(old.shape)
-    if not grams:
-        return False
-    carriers = [c for c in new if c.assertions and _grams(c.shape) & grams]
-    carried = set().union(*(_grams(c.shape) for c in carriers)) & grams
-    return (
-        len(carried) >= _CARRIED_RATIO * len(grams)
-        and sum(c.assertions for c in carriers) >= old.assertions
-    )
-
-
-def _removed_with_code(
-    test: TestCase, removed: frozenset[str], new: list[TestCase], claimed: set[int]
-) -> bool:
-    spelled = _words(test.name) | _words(test.suite or "")
-    # It uses a symbol the change removes, and its name or suite says it is about that symbol.
-    if any(_words(symbol) & spelled for symbol in test.references & removed):
-        return True
-    if any(_words(symbol) and _words(symbol) <= spelled for symbol in removed):
-        return True
-    # Folded into one parametrized test: every case it ran is a case of a new test.
-    if test.parameters and any(
-        test.parameters <= c.parameters and c.file == test.file and c.assertions for c in new
-    ):
-        return True
-    if _carried(test, new):
-        return True
-    # A rewrite (a renamed title, a typo fixed, a body reworded): a new test whose body reads
-    # the same names in nearly the same order, each new test standing in for one old test.
-    for candidate in new:
-        if (
-            id(candidate) not in claimed
-            and candidate.assertions >= min(1, test.assertions)
-            and _similar(test, candidate)
-        ):
-            claimed.add(id(candidate))
-            return True
-    return False
-
-
 def _tests(base: Inventory, head: Inventory) -> Iterable[Finding]:
     by_file = {(t.file, t.key): t for t in head.tests}
     by_key: dict[tuple[str | None, str], list[TestCase]] = {}
@@ -176,7 +94,8 @@ def _tests(base: Inventory, head: Inventory) -> Iterable[Finding]:
         if (t.file, t.key) not in base_keys:
             renamed.setdefault(t.shape, []).append(t)
     removed_symbols = base.symbols - head.symbols
-    before_helpers, after_helpers = _arities(base.helpers), _arities(head.helpers)
+    gone = gone_names(base, head)
+    before_helpers, after_helpers = arities(base.helpers), arities(head.helpers)
     claimed: set[int] = set()
     for b in base.tests:
         if not b.collected or b.file in head.unparsable:
@@ -198,8 +117,10 @@ def _tests(base: Inventory, head: Inventory) -> Iterable[Finding]:
             )
             if (
                 not kept
-                and not _helper_narrowed(b, before_helpers, after_helpers)
-                and not _removed_with_code(b, removed_symbols, new, claimed)
+                and not never_ran(b)
+                and not subsumed(b, head)
+                and not helper_narrowed(b, before_helpers, after_helpers)
+                and not removed_with_code(b, removed_symbols, gone, new, claimed)
             ):
                 yield _finding(
                     "test_removed",
@@ -210,7 +131,7 @@ def _tests(base: Inventory, head: Inventory) -> Iterable[Finding]:
                     "absent",
                 )
             continue
-        yield from _test_pair(b, h)
+        yield from _test_pair(b, h, gone)
     for h in head.tests:
         if (h.file, h.key) not in base_keys and any(s.kind == "only" for s in h.skips):
             s = next(s for s in h.skips if s.kind == "only")
@@ -231,7 +152,7 @@ def _lost_checks(before: tuple[str, ...], after: tuple[str, ...]) -> list[str]:
     return lost
 
 
-def _test_pair(b: TestCase, h: TestCase) -> Iterable[Finding]:
+def _test_pair(b: TestCase, h: TestCase, gone: frozenset[str]) -> Iterable[Finding]:
     where = f"{h.file}:{h.line}"
     if not h.collected:
         yield _finding(
@@ -255,7 +176,10 @@ def _test_pair(b: TestCase, h: TestCase) -> Iterable[Finding]:
         else:
             code = "conditional_skip_added"
         yield _finding(code, h.file, s.line, f"{_label(h)}: {s.text}", None, s.text)
-    if h.assertions < b.assertions:
+    lost = _lost_checks(b.checks, h.checks) if b.checks else []
+    # Every assertion deleted names code the change removes: it goes with that code.
+    explained = checks_gone(lost, gone)
+    if h.assertions < b.assertions and not explained:
         yield _finding(
             "assert_removed",
             h.file,
@@ -264,7 +188,7 @@ def _test_pair(b: TestCase, h: TestCase) -> Iterable[Finding]:
             f"{b.file}:{b.line} {b.assertions} assertion(s)",
             f"{where} {h.assertions} assertion(s)",
         )
-    elif b.checks and h.checks and (lost := _lost_checks(b.checks, h.checks)):
+    elif b.checks and h.checks and lost and not explained:
         # As many assertions as before, but one of the base's is gone beside new ones.
         yield _finding(
             "assert_removed",

@@ -143,8 +143,20 @@ def _java_assertions(body: Node | None) -> tuple[int, int, tuple[str, ...]]:
             vacuous += 1
         else:
             meaningful += 1
-            checks.append(_check(call))
+            checks.append(_check(_chain(call)))
     return meaningful, vacuous, tuple(checks)
+
+
+def _chain(call: Node) -> Node:
+    """The whole fluent assertion ``call`` starts (Truth's and AssertJ's
+    ``assertThat(x).isInstanceOf(Y.class)``): what it checks is in the calls made on it."""
+    while (
+        call.parent is not None
+        and call.parent.type == "method_invocation"
+        and call.parent.child_by_field_name("object") == call
+    ):
+        call = call.parent
+    return call
 
 
 def _java_skips(annotations: list[Node], top: list[Node], scope: Scope) -> list[Skip]:

@@ -51,7 +51,8 @@ class TestCase(_Frozen):
         vacuous: assertions that cannot fail (``assert True``, ``x or True``,
             ``assertTrue(True)``, ``expect(true).toBe(true)``).
         early_exit: line of a ``return`` that leaves the body before its last statement.
-        references: names the body uses (calls, attributes), for "removed with its code".
+        references: names the body uses (calls, attributes) and, as ``$NAME``, the
+            environment variables it sets or reads, for "removed with its code".
         shape: the body's names in source order, to tell a rewritten test from a new one.
         parameters: string values of its ``pytest.mark.parametrize`` cases, to tell tests
             folded into one parametrized test from tests removed.
@@ -164,6 +165,10 @@ class Inventory(_Frozen):
             ``thresholds`` as (tool, key) → (value, file, line).
         tells: test-run detection in non-test code.
         symbols: functions, classes and methods defined in non-test source files.
+        interface: what non-test source files take from outside themselves: the names they
+            import (Python ``from m import Name``, Java single-type imports) and the
+            environment variables they use, as ``$NAME``
+            (:mod:`shared.gates.inventory.interface`).
         helpers: ``file|name/count`` of the functions declared in test files, ``count`` the
             positional parameters they take (functions with a rest parameter are left out).
         code_lines: ``path|line`` of non-test source lines, comments stripped and whitespace
@@ -177,6 +182,7 @@ class Inventory(_Frozen):
     thresholds: tuple[tuple[str, str, float, str, int | None], ...] = ()
     tells: tuple[Tell, ...] = ()
     symbols: frozenset[str] = frozenset()
+    interface: frozenset[str] = frozenset()
     helpers: frozenset[str] = frozenset()
     code_lines: frozenset[str] = frozenset()
     files: frozenset[str] = frozenset()
@@ -190,7 +196,8 @@ class ChangeSnapshot(_Frozen):
         base: path → text at the merge base (changed files and the configuration beside them).
         head: path → text at the head commit, same paths (a path absent on a side did not exist
             there).
-        source: where the contents were read (``worktree``, or ``corpus`` in tests).
+        source: where the contents were read (``worktree``, ``github`` — its git data API —
+            or ``corpus`` in tests).
     """
 
     base: dict[str, str]

@@ -16,6 +16,7 @@ import tokenize
 from collections.abc import Iterator
 from functools import lru_cache
 
+from shared.gates.inventory.interface import environment
 from shared.gates.inventory.model import Skip, Tell, TestCase
 
 _ASSERT_CALLS = ("raises", "warns", "deprecated_call", "fail")
@@ -288,7 +289,7 @@ def python_tests(path: str, text: str, collected_file: bool) -> tuple[list[TestC
             assertions=meaningful,
             vacuous=vacuous,
             early_exit=_early_exit(fn.body),
-            references=_references(fn.body),
+            references=_references(fn.body) | environment(fn.body),
             shape=_shape(fn.body),
             parameters=_parameters(fn, aliases),
         )

@@ -158,6 +158,7 @@ def shape(body: Node | None) -> tuple[str, ...]:
         "field_identifier",
         "type_identifier",
         "string_fragment",
+        "regex",
         "number",
         "int_literal",
         "interpreted_string_literal",

@@ -4,6 +4,9 @@ A change is *blocked* when the inventory comparison returns a finding of severit
 (what :func:`shared.gates.judge.gate_report` turns into a verdict under the default policy).
 Variants are made only from legitimate commits that are not blocked themselves, so a caught
 variant is caught for its own edit.
+
+Run ``python -m tests.support.antigaming.rates [VARIANTS_PER_KIND]`` for the rates per kind,
+the variants missed, and each legitimate commit blocked with the findings that block it.
 """
 
 from __future__ import annotations
@@ -121,6 +124,11 @@ if __name__ == "__main__":
         missed = result.missed[kind][:3]
         print(f"{kind}: {result.caught[kind]}/{result.variants[kind]} missed {missed}")
     print(f"false blocks: {result.false_blocks}")
+    _, cases = load_corpus()
+    for case_id in result.false_blocks:
+        for f in findings(cases[case_id]["base"], cases[case_id]["head"]):
+            if f.severity == "error":
+                print(f"  {case_id}: {f.code} {f.file}:{f.line} {f.message}")
     print(f"antigaming_catch_rate: {result.catch_rate():.3f}")
     print(f"antigaming_false_block_rate: {result.false_block_rate:.3f}")
     print(f"ms per evaluation: {1000 * result.seconds / result.evaluations:.1f}")

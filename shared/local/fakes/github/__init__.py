@@ -12,6 +12,7 @@ State (``GET``/``PUT /_fake/state``)::
      "comments":       {"owner/repo#12": [<REST issue comment object>]},
      "check_suites":   {"owner/repo@<sha>": [<REST check-suite object>]},
      "compare":        {"owner/repo@<base>...<head>": <REST comparison object>},
+     "trees":          {"owner/repo@<commit sha>": {"<path>": "<text>"}},  # git data reads
      "rerequested":    [{"repository", "suite_id"}],   # appended by POST …/rerequest
      "errors":         [{"status": int, "path": "<substring>", "body": {...},
                          "variables": {<GraphQL variable>: <value>}}],  # one-shot

@@ -17,6 +17,7 @@ import flask
 from shared.local.fakes.base import FakeStore, create_fake_app, json_answer
 from shared.local.fakes.github.diff import diff_answer, wants_diff
 from shared.local.fakes.github.graphql import answer as graphql_answer
+from shared.local.fakes.github.trees import install_tree_routes
 from shared.local.fakes.github.wire import (
     DOCS,
     counted_listing,
@@ -37,6 +38,7 @@ DEFAULT_STATE: dict[str, Any] = {
     "comments": {},
     "check_suites": {},
     "compare": {},
+    "trees": {},
     "rerequested": [],
     # Installation ids whose app was uninstalled: minting their token answers 404.
     "uninstalled": [],
@@ -131,6 +133,7 @@ def create_app(initial_state: dict[str, Any] | None = None) -> flask.Flask:
         return graphql_answer(store, flask.request.get_json(silent=True), headers)
 
     install_write_routes(app, store)
+    install_tree_routes(app, store)
     install_wire_hooks(app, store)
     _install_ci_routes(app, store)
     return app
