@@ -287,7 +287,14 @@ def _apply_with_attempt(
 def record_artifacts(tx: Tx, run_id: int, artifacts: Iterable[Artifact]) -> None:
     """Store a run's artifacts once each (unique ``(run_id, name)``); repeats are ignored."""
     rows = [
-        a.model_dump(include={"name", "node_id", "bucket", "key", "endpoint", "url"})
+        {
+            "name": a.name,
+            "node_id": a.node_id,
+            "bucket": a.bucket,
+            "key": a.key,
+            "endpoint": a.endpoint,
+            "url": a.url,
+        }
         for a in artifacts
     ]
     if rows:
