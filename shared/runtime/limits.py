@@ -144,6 +144,7 @@ def _plain_utf8(raw: bytes | str) -> bytes | None:
 
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_NOT_MARKS = bytes(b for b in range(256) if b not in b'[]{}"')
 #: Arrays and objects nest alike: ``[``/``]`` read as ``{``/``}``.
 _ONE_KIND = bytes.maketrans(b"[]", b"{}")
 
@@ -159,7 +160,14 @@ def _nesting(raw: bytes) -> int:
     the brackets are the depth (bytes operations, no Python loop over the brackets)."""
     if raw.count(b"{") + raw.count(b"[") <= MAX_JSON_DEPTH:
         return 0
-    outside = _JSON_STRING.sub(b"", raw) if b'\\"' in raw else b"".join(raw.split(b'"')[::2])
+    if b"\\" in raw and b'\\"' in raw:  # one byte is found much faster than two
+        outside = _JSON_STRING.sub(b"", raw)
+    else:
+        # Only quotes and brackets matter. Two adjacent quotes enclose nothing that counts (a
+        # string without brackets, or the gap between two strings): dropping them keeps every
+        # other quote's parity and leaves few pieces to split.
+        marks = raw.translate(None, _NOT_MARKS).replace(b'""', b"")
+        outside = b"".join(marks.split(b'"')[::2])
     brackets = outside.translate(_ONE_KIND, _NOT_BRACKETS)
     depth = 0
     while brackets and depth <= MAX_JSON_DEPTH:
