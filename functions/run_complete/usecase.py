@@ -39,7 +39,10 @@ def complete(event: Envelope, ctx: Context) -> Outcome:
     Raises:
         InvalidDataError: the record is not a readable workflow (422, dead-lettered).
     """
-    parsed = parse_completion(event.data)
+    # A JSON record was parsed (and checked against the limits) by the runtime already: the
+    # object is read once; YAML and other shapes are parsed from the bytes.
+    record = event.json_object()
+    parsed = parse_completion(record if record is not None else event.data)
     if isinstance(parsed, UnfinishedWorkflow):
         return NoReply(parsed.note())
     verifies = verified_run_id(parsed)

@@ -256,7 +256,10 @@ def fetch_for_completion(
     completion: WorkflowCompletion,
 ) -> FetchSummary:
     """run-complete's step: :func:`fetch_run_artifacts` for the artifacts of ``completion``
-    with the configured caps; nothing happens when no store is configured."""
+    with the configured caps; nothing happens when no store is configured (the locations are
+    not even listed: run-complete's hot path, issue 12)."""
+    if not stores:
+        return FetchSummary()
     return fetch_run_artifacts(
         tx,
         stores,

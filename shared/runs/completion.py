@@ -46,11 +46,14 @@ ON CONFLICT DO NOTHING
 RETURNING run_id
 """
 # The attempt (the workflow's own when no other run of the issue holds it, else the highest + 1)
-# and whether a newer attempt of the issue is still active, in one read.
+# and whether a newer attempt of the issue is still active, in one read. Two texts, chosen by
+# whether the workflow asked for an attempt: Postgres keeps a prepared statement's generic plan
+# only when it costs about what a custom plan does, and one text serving both cases would be
+# planned again on every execution (its custom plan folds the ``IS NULL`` test away).
 SQL_CHOOSE_ATTEMPT = """
 WITH chosen AS (
     SELECT CASE
-             WHEN CAST(:wanted AS integer) IS NULL OR EXISTS (
+             WHEN EXISTS (
                  SELECT 1 FROM codex_judge.runs
                  WHERE repository = :repository AND issue_number = :issue AND id <> :id
                    AND attempt = CAST(:wanted AS integer))
@@ -58,6 +61,18 @@ WITH chosen AS (
                    WHERE repository = :repository AND issue_number = :issue AND id <> :id)
              ELSE CAST(:wanted AS integer)
            END AS attempt
+)
+SELECT chosen.attempt,
+       EXISTS (SELECT 1 FROM codex_judge.runs
+               WHERE repository = :repository AND issue_number = :issue AND active
+                 AND id <> :id AND attempt > chosen.attempt) AS newer_active
+FROM chosen
+"""
+# The same when the workflow asked for no attempt: the highest + 1.
+SQL_NEXT_ATTEMPT = """
+WITH chosen AS (
+    SELECT COALESCE(max(attempt), 0) + 1 AS attempt FROM codex_judge.runs
+    WHERE repository = :repository AND issue_number = :issue AND id <> :id
 )
 SELECT chosen.attempt,
        EXISTS (SELECT 1 FROM codex_judge.runs
@@ -250,7 +265,10 @@ def _apply_with_attempt(
     """
     keys = {"repository": meta.repository, "issue": meta.issue_number, "id": base["id"]}
     try:
-        chosen = tx.one(SQL_CHOOSE_ATTEMPT, wanted=meta.attempt, **keys)
+        if meta.attempt is None:
+            chosen = tx.one(SQL_NEXT_ATTEMPT, **keys)
+        else:
+            chosen = tx.one(SQL_CHOOSE_ATTEMPT, wanted=meta.attempt, **keys)
         assert chosen is not None  # a one-row SELECT
         attempt = int(chosen["attempt"])
         source = "workflow" if attempt == meta.attempt else "computed"
@@ -287,7 +305,14 @@ def _apply_with_attempt(
 def record_artifacts(tx: Tx, run_id: int, artifacts: Iterable[Artifact]) -> None:
     """Store a run's artifacts once each (unique ``(run_id, name)``); repeats are ignored."""
     rows = [
-        a.model_dump(include={"name", "node_id", "bucket", "key", "endpoint", "url"})
+        {
+            "name": a.name,
+            "node_id": a.node_id,
+            "bucket": a.bucket,
+            "key": a.key,
+            "endpoint": a.endpoint,
+            "url": a.url,
+        }
         for a in artifacts
     ]
     if rows:

@@ -27,6 +27,8 @@ from shared.runtime import limits
 
 M = TypeVar("M", bound=BaseModel)
 
+_UNPARSED = object()
+
 #: The Content-Type of a structured-mode CloudEvent (the JSON event format).
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
 
@@ -65,17 +67,45 @@ class Envelope:
     extensions: dict[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
-        """``data`` parsed as JSON.
+        """``data`` parsed as JSON, once per envelope: the runtime's input check
+        (:func:`shared.runtime.gate.check_data`) and the use case share one parse, so every call
+        returns the same document (read it, do not change it).
 
         The input limits of :mod:`shared.runtime.limits` apply (NUL becomes U+FFFD).
 
         Raises:
             InvalidDataError: ``data`` is empty, not JSON (``field`` = ``"data"``) or exceeds a
-                limit (``field`` names the member).
+                limit (``field`` names the member); an error is not kept, each call raises anew.
         """
-        if not self.data:
-            raise InvalidDataError("event data is empty; expected a JSON document", field="data")
-        return limits.loads(self.data)
+        parsed = self.__dict__.get("_parsed", _UNPARSED)
+        if parsed is _UNPARSED:
+            if not self.data:
+                raise InvalidDataError(
+                    "event data is empty; expected a JSON document", field="data"
+                )
+            parsed = limits.loads(self.data)
+            object.__setattr__(self, "_parsed", parsed)  # a cache, not a field: frozen stays
+        return parsed
+
+    def json_object(self) -> dict[str, Any] | None:
+        """``data`` as the JSON object :meth:`json` parsed, when ``data`` is UTF-8 JSON text
+        (no byte order mark) holding an object; None for anything else (YAML, another
+        encoding, a JSON array or string, text that is not JSON), which the caller reads from
+        the bytes itself. For UTF-8 JSON text the object is exactly what decoding the bytes as
+        UTF-8 and parsing the text through :func:`shared.runtime.limits.loads` gives.
+
+        Raises:
+            InvalidDataError: a limit of :mod:`shared.runtime.limits` is exceeded.
+        """
+        if not limits.is_utf8_json_text(self.data):
+            return None
+        try:
+            doc = self.json()
+        except InvalidDataError as exc:
+            if exc.details.get("limit"):
+                raise
+            return None
+        return doc if isinstance(doc, dict) else None
 
     def model(self, cls: builtins.type[M]) -> M:
         """``data`` validated by ``cls``.
@@ -141,11 +171,17 @@ def read_event(headers: Mapping[str, str], body: bytes) -> Envelope:
             field="ce-specversion",
         )
     has_time = _require_attributes(lowered, content_type, body)
-    try:
-        event = from_http(dict(lowered), body, data_unmarshaller=lambda raw: raw)
-    except GenericException as exc:
-        raise MalformedEventError(f"unreadable CloudEvent: {exc}", field=_missing(exc)) from exc
-    attrs = event.get_attributes()
+    binary = None if _is_structured(content_type) else _binary_attributes(lowered)
+    attrs: Mapping[str, Any]
+    data: Any
+    if binary is not None:
+        attrs, data = binary, body
+    else:
+        try:
+            event = from_http(dict(lowered), body, data_unmarshaller=lambda raw: raw)
+        except GenericException as exc:
+            raise MalformedEventError(f"unreadable CloudEvent: {exc}", field=_missing(exc)) from exc
+        attrs, data = event.get_attributes(), event.get_data()
     for name in ("id", "source", "type"):
         if not attrs.get(name):
             raise MalformedEventError(f"CloudEvent attribute {name!r} is empty", field=name)
@@ -155,7 +191,6 @@ def read_event(headers: Mapping[str, str], body: bytes) -> Envelope:
             raise MalformedEventError(
                 f"CloudEvent attribute {name!r} contains NUL or a lone surrogate", field=name
             )
-    data = event.get_data()
     if data is None:
         raw = b""
     elif isinstance(data, bytes | bytearray):
@@ -174,6 +209,51 @@ def read_event(headers: Mapping[str, str], body: bytes) -> Envelope:
         data=raw,
         extensions={k: str(v) for k, v in attrs.items() if k not in _CORE},
     )
+
+
+#: The context attributes of CloudEvents 1.0, in the order the SDK lists them (its ``v1.Event``);
+#: with ``data`` and ``extensions`` these are the names it keeps out of the extensions.
+_V1_ATTRIBUTES = (
+    "specversion",
+    "id",
+    "source",
+    "type",
+    "datacontenttype",
+    "dataschema",
+    "subject",
+    "time",
+)
+_SDK_NAMES = frozenset(_V1_ATTRIBUTES) | {"data", "extensions"}
+
+
+def _binary_attributes(headers: Mapping[str, str]) -> dict[str, str] | None:
+    """The attributes of a binary-mode CloudEvents 1.0 request, read as the SDK reads them
+    without building its objects (the runtime's hot path, issue 12): each ``ce-<name>`` header
+    sets attribute ``name``, ``Content-Type`` sets ``datacontenttype`` (the later header wins),
+    a name that is no 1.0 attribute is an extension; the 1.0 attributes first, in the SDK's
+    order, then the extensions as sent.
+
+    Args:
+        headers: the request headers, names lowercased, ``ce-*`` values percent-decoded, with
+            ``ce-id``, ``ce-source`` and ``ce-type`` present (:func:`_require_attributes`).
+
+    Returns:
+        The attributes, or None when the SDK must read the request: a ``specversion`` other
+        than ``1.0`` (0.3, or one it refuses), or a ``ce-data``/``ce-extensions`` header.
+    """
+    if headers.get("ce-specversion") != "1.0":
+        return None
+    core: dict[str, str] = {}
+    extensions: dict[str, str] = {}
+    for key, value in headers.items():
+        if key == "content-type":
+            core["datacontenttype"] = value
+        elif key.startswith("ce-"):
+            name = key[3:]
+            if name in ("data", "extensions"):
+                return None
+            (core if name in _SDK_NAMES else extensions)[name] = value
+    return {**{name: core[name] for name in _V1_ATTRIBUTES if name in core}, **extensions}
 
 
 def _require_attributes(headers: Mapping[str, str], content_type: str, body: bytes) -> bool:
@@ -261,6 +341,16 @@ def to_binary_http(event: OutgoingEvent) -> tuple[dict[str, str], bytes]:
     if event.subject:
         attrs["subject"] = event.subject
     attrs.update(event.extensions)
+    if isinstance(event.data, dict | list) and not _SDK_NAMES & event.extensions.keys():
+        # What the SDK writes for JSON data and plain extensions, without building its objects
+        # (the runtime's hot path, issue 12): Content-Type, the 1.0 attributes in its order,
+        # the extensions as given, the data through json.dumps.
+        headers = {"content-type": attrs.pop("datacontenttype"), "ce-specversion": "1.0"}
+        for name in ("id", "source", "type", "subject", "time"):
+            if name in attrs:
+                headers[f"ce-{name}"] = header_value(attrs.pop(name))
+        headers.update((f"ce-{name}", header_value(value)) for name, value in attrs.items())
+        return headers, json.dumps(event.data).encode()
     ce = CloudEvent(attrs, event.data)
     headers, body = to_binary(ce)
     encoded = {k: header_value(v) if k.startswith("ce-") else v for k, v in headers.items()}

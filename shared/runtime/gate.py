@@ -21,7 +21,6 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wsgi import LimitedStream
 
 from shared.errors import MethodNotAllowedError, PayloadTooLargeError, PermanentError
-from shared.runtime import limits
 from shared.runtime.envelope import Envelope
 
 #: How much of a refused (413) body is read and dropped before the connection is closed.
@@ -97,7 +96,7 @@ def check_data(event: Envelope) -> None:
     head = event.data.lstrip()[:1]
     if head in (b"{", b"["):
         try:
-            limits.loads(event.data)
+            event.json()  # kept on the envelope: the use case reads this parse
         except PermanentError as exc:
             if exc.details.get("limit"):
                 raise

@@ -37,6 +37,7 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "NUL_REPLACEMENT",
     "clean",
+    "is_utf8_json_text",
     "loads",
     "scrub",
 ]
@@ -143,23 +144,50 @@ def _plain_utf8(raw: bytes | str) -> bytes | None:
 
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_NOT_MARKS = bytes(b for b in range(256) if b not in b'[]{}"')
+#: Arrays and objects nest alike: ``[``/``]`` read as ``{``/``}``.
+_ONE_KIND = bytes.maketrans(b"[]", b"{}")
 
 
 def _nesting(raw: bytes) -> int:
     """The deepest nesting of objects/arrays in valid UTF-8 JSON ``raw``, counted on its
-    brackets outside strings (0 when there are too few brackets to matter). Without an escaped
-    quote, the text outside strings is every other piece between quotes."""
+    brackets outside strings, up to ``MAX_JSON_DEPTH + 1`` (any deeper document counts as
+    that); 0 when there are too few brackets to matter. Without an escaped quote, the text
+    outside strings is every other piece between quotes.
+
+    The brackets of valid JSON are balanced, so an opener directly followed by a closer is an
+    innermost array or object: each pass removes every one of them, and the passes that empty
+    the brackets are the depth (bytes operations, no Python loop over the brackets)."""
     if raw.count(b"{") + raw.count(b"[") <= MAX_JSON_DEPTH:
         return 0
-    outside = _JSON_STRING.sub(b"", raw) if b'\\"' in raw else b"".join(raw.split(b'"')[::2])
-    depth = deepest = 0
-    for bracket in outside.translate(None, _NOT_BRACKETS):
-        if bracket in b"[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth -= 1
-    return deepest
+    if b"\\" in raw and b'\\"' in raw:  # one byte is found much faster than two
+        outside = _JSON_STRING.sub(b"", raw)
+    else:
+        # Only quotes and brackets matter. Two adjacent quotes enclose nothing that counts (a
+        # string without brackets, or the gap between two strings): dropping them keeps every
+        # other quote's parity and leaves few pieces to split.
+        marks = raw.translate(None, _NOT_MARKS).replace(b'""', b"")
+        outside = b"".join(marks.split(b'"')[::2])
+    brackets = outside.translate(_ONE_KIND, _NOT_BRACKETS)
+    depth = 0
+    while brackets and depth <= MAX_JSON_DEPTH:
+        brackets = brackets.replace(b"{}", b"")
+        depth += 1
+    return depth
+
+
+def is_utf8_json_text(raw: bytes) -> bool:
+    """Whether :func:`loads` reads ``raw`` as its UTF-8 text: no byte order mark, valid UTF-8
+    (strict: no encoded surrogates), and first bytes that JSON's encoding detection (RFC 8259
+    §8.1, :func:`json.detect_encoding`) takes for UTF-8. Then ``loads(raw)`` and
+    ``loads(raw.decode("utf-8"))`` give the same document or the same error."""
+    if json.detect_encoding(raw) != "utf-8":
+        return False
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def clean(doc: Any, *, field: str = "data") -> Any:

@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -119,6 +120,16 @@ def event_span(consumer: str, event: TracedEvent) -> Iterator[trace.Span]:
     """A CONSUMER span for handling ``event``, a child of its ``traceparent`` when present."""
     carrier = {k: v for k, v in event.extensions.items() if k in ("traceparent", "tracestate")}
     parent = _PROPAGATOR.extract(carrier)
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        # No SDK provider (exporter ``none``): the API's tracer would start a non-recording span
+        # that only carries the parent's context. Making that context current is the same for
+        # every caller (:func:`trace_extensions` injects it) without building a span per event.
+        token = otel_context.attach(parent)
+        try:
+            yield trace.get_current_span()
+        finally:
+            otel_context.detach(token)
+        return
     attributes = {
         "faas.name": consumer,
         "cloudevents.event_id": event.id,

@@ -72,6 +72,12 @@ def _deep(levels: int) -> Any:
         (json.dumps({"s": '"]]]]' * 50, "a": [[1]] * 40}).encode(), ...),
         (json.dumps({"s": '"]]]]' * 50, "a": _deep(MAX_JSON_DEPTH)}).encode(), ...),
         (json.dumps({"s": '"[[[[' * 50, "a": _deep(MAX_JSON_DEPTH - 1)}).encode(), ...),
+        (json.dumps({"s": "]]]]" * 50, "t": "", "a": _deep(MAX_JSON_DEPTH)}).encode(), ...),
+        (json.dumps({"s": "[[[[" * 50, "t": "x", "a": _deep(MAX_JSON_DEPTH - 1)}).encode(), ...),
+        (json.dumps(["]", "", "[", _deep(MAX_JSON_DEPTH - 1), "]]", "\\"]).encode(), ...),
+        # Objects and arrays nest alike; the deepest member may follow many shallow ones.
+        (json.dumps([{"a": [{}]}] * 30 + [_deep(MAX_JSON_DEPTH - 1)]).encode(), ...),
+        (json.dumps([{"a": [{}]}] * 30 + [{"b": _deep(MAX_JSON_DEPTH)}]).encode(), ...),
         (b'{"pr_number": 2147483648}', ("refused", "data.pr_number")),
         (b'{"id": 2147483648}', {"id": 2147483648}),
         (b'{"number": [1, 2147483648]}', ("refused", "data.number.1")),
