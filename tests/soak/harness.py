@@ -363,12 +363,14 @@ def _webhook_double_posts(
     violations: dict[str, list[str]],
     messages: list[dict[str, Any]],
     disruptions: list[tuple[float, float]],
-) -> tuple[list[str], set[tuple[str, str]]]:
+) -> tuple[list[str], dict[tuple[str, str], int]]:
     """Move out of the Discord check the duplicates that are Discord *webhook* mode's one
     window: the notice was posted, Discord answered, and the ``discord`` function was killed
     (or Postgres stopped) within :data:`RECORD_WINDOW_S` after, before it could record the
     post; the recovery timer posts it again, as a webhook execution takes no idempotency key
     (``nonce``/``enforce_nonce`` exist only for bot-token posts; Discord "Execute Webhook").
+    A notice posted *n* times is named only when each of its first *n* - 1 posts was followed
+    by such a disruption (the repost can meet the next crash too).
 
     Args:
         violations: the checks' violations; the Discord check's list is rewritten.
@@ -376,19 +378,23 @@ def _webhook_double_posts(
         disruptions: :attr:`tests.soak.faults.FaultInjector.discord_disruptions`.
 
     Returns:
-        The named limitations, one line each, and their ``(run id, title)`` keys. Any other
-        duplicate stays a violation.
+        The named limitations, one line each, and their ``(run id, title)`` keys with the
+        number of repeated posts each. Any other duplicate stays a violation.
     """
-    first: dict[tuple[str, str], float] = {}
+    posts: dict[tuple[str, str], list[float]] = {}
     for message in messages:
         key = notice_key(str(message.get("content") or ""))
         with contextlib.suppress(TypeError, ValueError):
             posted = datetime.fromisoformat(str(message.get("timestamp"))).timestamp()
-            first[key] = min(first.get(key, posted), posted)
+            posts.setdefault(key, []).append(posted)
+
+    def lost_after(posted: float) -> bool:
+        return any(a <= posted + RECORD_WINDOW_S and b >= posted for a, b in disruptions)
+
     named = {
-        key
-        for key, posted in first.items()
-        if any(a <= posted + RECORD_WINDOW_S and b >= posted for a, b in disruptions)
+        key: len(times) - 1
+        for key, times in posts.items()
+        if len(times) > 1 and all(lost_after(t) for t in sorted(times)[:-1])
     }
     labels = {f"Discord notice run {run} {title!r}": (run, title) for run, title in named}
     found = violations.get("one_discord_message_per_run_kind", [])
@@ -399,7 +405,8 @@ def _webhook_double_posts(
         " mode has no idempotency key)"
         for line in limited
     ]
-    return lines, {labels[line.rsplit(":", 1)[0]] for line in limited}
+    keys = [labels[line.rsplit(":", 1)[0]] for line in limited]
+    return lines, {key: named[key] for key in keys}
 
 
 def run_compared(opts: SoakOptions, data_dir: Path) -> SoakReport:

@@ -241,14 +241,17 @@ def _runs_by_repo(obs: Observed, repos: list[SoakRepo]) -> dict[str, list[dict[s
 
 
 def final_summary(
-    obs: Observed, repos: list[SoakRepo], *, named_double_posts: set[tuple[str, str]] | None = None
+    obs: Observed,
+    repos: list[SoakRepo],
+    *,
+    named_double_posts: dict[tuple[str, str], int] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Each repository's outcome, comparable across two soaks of the same seed (run ids are
     not): ``{"runs", "last", "merges", "reverts", "notices"}`` — the number of runs, the last
     run's ``status/reason``, the merges and revert PRs the fake GitHub recorded for it, and its
     Discord notices as sorted ``title x count`` strings. A ``(run id, title)`` in
-    ``named_double_posts`` (the named webhook-mode limitation) counts its second post once
-    less, so the limitation is named once, not again as a difference."""
+    ``named_double_posts`` (the named webhook-mode limitation, with its number of repeated
+    posts) counts as posted once, so the limitation is named once, not again as a difference."""
     by_repo = _runs_by_repo(obs, repos)
     repo_of_run = {str(run["id"]): name for name, runs in by_repo.items() for run in runs}
     github = obs.fakes.get("github", {})
@@ -261,10 +264,9 @@ def final_summary(
     for message in obs.fakes.get("discord", {}).get("messages", []):
         run, title = notice_key(str(message.get("content") or ""))
         notices[repo_of_run.get(run, f"run {run}")][title] += 1
-    for run, title in named_double_posts or set():
+    for (run, title), repeats in (named_double_posts or {}).items():
         counted = notices[repo_of_run.get(run, f"run {run}")]
-        if counted[title] > 1:
-            counted[title] -= 1
+        counted[title] -= min(repeats, counted[title] - 1)
     out = {}
     for repo in repos:
         runs = by_repo.get(repo.repository, [])
