@@ -14,8 +14,10 @@ acknowledged: the timer, not its retries, finishes it; a timer that finds it cla
 tries again (issue 10).
 
 Retries are bounded (issue 5; DESIGN §12.8): a Discord 429 answers 429 with ``Retry-After`` and
-a 5xx answers 503, so Knative redelivers; after ``discord_max_attempts`` tries the effect is
-marked ``failed`` and the notice is dropped with a note instead of being retried forever.
+a 5xx answers 503, so Knative redelivers; after ``discord_max_attempts`` posts that failed the
+effect is marked ``failed`` and the notice is dropped with a note instead of being retried
+forever. A worker that died (killed, or Postgres lost) is no failed post: counting it once let
+two crashes and one 429 drop a notice the soak expected (issue 10).
 Outcomes are values: no Discord configured, an unknown run or a kind the policy does not post
 answer :class:`NoReply` with a note.
 """
@@ -54,10 +56,10 @@ SQL_ARTIFACTS = """
 SELECT name, url, bucket, key, endpoint
   FROM codex_judge.artifacts WHERE run_id = :run_id ORDER BY name
 """
-SQL_EFFECT = "SELECT state, attempts FROM runtime.effects WHERE idempotency_key = :key"
+SQL_EFFECT = "SELECT state, failures FROM runtime.effects WHERE idempotency_key = :key"
 SQL_GIVE_UP = """
 UPDATE runtime.effects SET state = 'failed', completed_at = now(),
-       error = coalesce(error, '') || ' (gave up after ' || attempts || ' attempts)'
+       error = coalesce(error, '') || ' (gave up after ' || failures || ' failed posts)'
  WHERE idempotency_key = :key AND state = 'claimed' AND claimed_at = '-infinity'
 """
 
@@ -238,4 +240,4 @@ def tick(event: Envelope, ctx: Context) -> Outcome:
 def _exhausted(tx: Tx, key: str, ctx: Context) -> bool:
     row = tx.one(SQL_EFFECT, key=key)
     limit = ctx.deps.settings.discord_max_attempts
-    return bool(row and row["state"] == "claimed" and int(row["attempts"]) >= limit)
+    return bool(row and row["state"] == "claimed" and int(row["failures"]) >= limit)

@@ -11,7 +11,8 @@ claim is visible to every other worker before the call goes out:
    :class:`Recovery`, the same transaction arms the owner's recovery timer;
 2. **call** the upstream, outside any transaction;
 3. **record**: the response and ``done``; a :class:`TransientError` (or an unexpected error)
-   records ``error`` and releases the claim (``claimed_at = -infinity``) so the redelivery
+   records ``error``, counts the failure (``failures + 1``: ``attempts`` counts claims, a dead
+   worker's included) and releases the claim (``claimed_at = -infinity``) so the redelivery
    proceeds at once, then re-raises; a :class:`PermanentError` marks the row ``failed`` and
    re-raises (the event goes to the dead-letter sink).
 
@@ -85,7 +86,7 @@ UPDATE runtime.effects
 """
 SQL_RELEASE = """
 UPDATE runtime.effects
-   SET error = :error, claimed_at = '-infinity'
+   SET error = :error, claimed_at = '-infinity', failures = failures + 1
  WHERE idempotency_key = :key AND state = 'claimed' AND attempts = :attempts
 """
 SQL_FAILED = """

@@ -200,7 +200,12 @@ class Settings(ArtifactSettings, WorktreeSettings, RetentionSettings):
 
     # --- Discord ---
     discord_webhook_url: SecretStr | None = None
-    discord_max_attempts: int = Field(default=3, ge=1, le=10)
+    discord_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="posts Discord refused (or that failed) before a notice is dropped",
+    )
     discord_bot_token: SecretStr | None = Field(
         default=None,
         description="bot-token mode (used when no webhook URL is set): POST"

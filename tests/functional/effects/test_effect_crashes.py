@@ -392,6 +392,38 @@ def test_a_recovery_timer_meeting_a_fresh_claim_waits_instead_of_dropping_the_no
         assert tx.all("SELECT kind FROM runtime.timers WHERE done_at IS NULL") == []
 
 
+def test_workers_that_died_are_no_failed_posts_so_a_notice_is_not_dropped_for_them(
+    discord: tuple[ServedFake, CutDatabaseAt],
+    proxy: CuttableProxy,
+    discord_url: str,
+    direct: Database,
+) -> None:
+    """The soak's other lost NEEDS HUMAN notice: two workers lost their database before they
+    could record (each claim taken over: ``attempts`` 2), then Discord answered one 429; the
+    third claim reached ``discord_max_attempts`` (3) and the notice was dropped although
+    Discord had refused it once. The bound counts failed posts only (``failures``)."""
+    run_id = _escalated_run(direct)
+    for n in (1, 2):  # a worker that loses Postgres before the call: the claim stays, stale
+        discord[1].before_call(lambda method, path: method == "POST")
+        lost = post_event(discord_url, RUN_ESCALATED, _escalated(run_id), f"escalated-{n}")
+        assert lost.status_code == 503, lost.text
+        proxy.restore()
+        time_passes(direct)
+    refusal = {"status": 429, "method": "POST", "times": 1, "headers": {"Retry-After": "1"}}
+    httpx.post(f"{discord[0].url}/_fake/faults", json=refusal).raise_for_status()
+    refused = post_event(discord_url, RUN_ESCALATED, _escalated(run_id), "escalated-3")
+    assert refused.status_code == 429, refused.text
+
+    posted = post_event(discord_url, RUN_ESCALATED, _escalated(run_id), "escalated-3")
+
+    assert posted.status_code == 202, posted.text
+    (message,) = _messages(discord[0])
+    assert "ATTEMPTS EXHAUSTED" in message["content"]
+    with direct.transaction() as tx:
+        effect = tx.one("SELECT state, attempts, failures FROM runtime.effects")
+    assert effect == {"state": "done", "attempts": 4, "failures": 1}
+
+
 def test_deploy_killed_after_argo_accepted_the_rollout_is_recorded_by_the_next_tick(
     argo: tuple[ServedFake, CutDatabaseAt],
     proxy: CuttableProxy,
