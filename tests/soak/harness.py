@@ -44,6 +44,7 @@ from tests.soak.invariants import (
     final_summary,
     notice_key,
     observe,
+    runs_by_repo,
 )
 
 SOAK_DATABASE = "codex_judge_soak"
@@ -108,6 +109,11 @@ class SoakReport:
     summary: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Named limitations met (not violations), one line each.
     limitations: list[str] = field(default_factory=list)
+    #: Run ids by repository, and the needs_human runs' Discord effects (diagnostics).
+    run_ids: dict[str, list[int]] = field(default_factory=dict)
+    notice_effects: list[dict[str, Any]] = field(default_factory=list)
+    #: Where a notice that differs from the fault-free run stopped (diagnostics), one line each.
+    evidence: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -121,6 +127,7 @@ class SoakReport:
         lines += [f"{name}: {len(found)}" for name, found in self.violations.items()]
         lines.append(f"violations: {sum(len(v) for v in self.violations.values())}")
         lines += [f"  limitation: {line}" for line in self.limitations]
+        lines += [f"  {line}" for line in self.evidence]
         for name, found in self.violations.items():
             lines += [f"  {name}: {line}" for line in found[:20]]
             if len(found) > 20:
@@ -351,7 +358,10 @@ def run_soak(opts: SoakOptions, data_dir: Path) -> SoakReport:
             violations["fault_injector"] = injector.errors
     stats["duration_s"] = round(time.monotonic() - started, 1)
     summary = final_summary(obs, repos, named_double_posts=named)
-    return SoakReport(stats, violations, summary, limitations)
+    run_ids = {
+        name: [int(r["id"]) for r in runs] for name, runs in runs_by_repo(obs, repos).items()
+    }
+    return SoakReport(stats, violations, summary, limitations, run_ids, obs.notice_effects)
 
 
 #: A notice posted at most this many seconds before the ``discord`` function was killed (or
@@ -409,6 +419,28 @@ def _webhook_double_posts(
     return lines, {key: named[key] for key in keys}
 
 
+def _missing_notice_evidence(report: SoakReport, diffs: list[str]) -> list[str]:
+    """For each repository whose notices differ from the fault-free run: its needs_human runs'
+    Discord effects (none attempted, or their state, attempts, failed posts and error), so a
+    lost or repeated notice says where it stopped. Diagnostics, not violations."""
+    out = []
+    for line in diffs:
+        repo = line.split(":", 1)[0]
+        if "notices" not in line:
+            continue
+        runs = set(report.run_ids.get(repo, []))
+        for effect in report.notice_effects:
+            if effect["run_id"] in runs:
+                what = (
+                    f"{effect['idempotency_key']} {effect['state']} attempts {effect['attempts']}"
+                    f" failed posts {effect['failures']} error {effect['error']!r}"
+                    if effect["idempotency_key"]
+                    else "no Discord notice attempted"
+                )
+                out.append(f"evidence: {repo} run {effect['run_id']} needs_human: {what}")
+    return out
+
+
 def run_compared(opts: SoakOptions, data_dir: Path) -> SoakReport:
     """Run ``opts`` under faults, then the same seed fault-free on the same data directory
     (module docstring), and add ``final_states_equal_fault_free`` (the number of repositories
@@ -420,6 +452,7 @@ def run_compared(opts: SoakOptions, data_dir: Path) -> SoakReport:
     report.stats["final_states_equal_fault_free"] = len(diffs)
     report.stats["fault_free_duration_s"] = clean.stats["duration_s"]
     report.violations["final_states_equal_fault_free"] = diffs
+    report.evidence += _missing_notice_evidence(report, diffs)
     failed = [f"{name}: {line}" for name, found in clean.violations.items() for line in found]
     if not clean.ok:
         failed.append(f"the fault-free run did not pass (quiescent: {clean.stats['quiescent']})")

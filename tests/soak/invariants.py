@@ -25,7 +25,7 @@ soak under faults against a fault-free soak of the same seed (``final_states_equ
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from shared.db import Database
@@ -59,6 +59,18 @@ class Observed:
     dead_letters: list[dict[str, Any]]
     stored_deliveries: dict[str, int]
     fakes: dict[str, dict[str, Any]]
+    #: Why a notice may be missing: each ``needs_human`` run's Discord effects (key, state,
+    #: attempts, failures, error; none when no notice was ever attempted). Diagnostics only.
+    notice_effects: list[dict[str, Any]] = field(default_factory=list)
+
+
+SQL_NOTICE_EFFECTS = """
+SELECT r.id AS run_id, e.idempotency_key, e.state, e.attempts, e.failures, e.error
+  FROM codex_judge.runs r
+  LEFT JOIN runtime.effects e ON e.run_id = r.id AND e.kind = 'discord'
+ WHERE r.status = 'needs_human'
+ ORDER BY r.id
+"""
 
 
 def observe(database_url: str, fakes: dict[str, dict[str, Any]], deliveries: list[str]) -> Observed:
@@ -71,9 +83,10 @@ def observe(database_url: str, fakes: dict[str, dict[str, Any]], deliveries: lis
             timers = list(tx.all(SQL_PENDING_TIMERS))
             dead = list(tx.all(SQL_DEAD_LETTERS))
             stored = {r["delivery_id"]: int(r["n"]) for r in tx.all(SQL_EVENTS, ids=deliveries)}
+            effects = list(tx.all(SQL_NOTICE_EFFECTS))
     finally:
         db.close()
-    return Observed(runs, timers, dead, stored, fakes)
+    return Observed(runs, timers, dead, stored, fakes, effects)
 
 
 def _labels(submission: dict[str, Any]) -> dict[str, str]:
@@ -227,7 +240,8 @@ def final_states(obs: Observed, repos: list[SoakRepo]) -> list[str]:
     return out
 
 
-def _runs_by_repo(obs: Observed, repos: list[SoakRepo]) -> dict[str, list[dict[str, Any]]]:
+def runs_by_repo(obs: Observed, repos: list[SoakRepo]) -> dict[str, list[dict[str, Any]]]:
+    """Each repository's runs; a missing-metadata run (no repository) by its workflow uid."""
     by_repo: dict[str, list[dict[str, Any]]] = defaultdict(list)
     by_uid = {r["workflow_uid"]: r for r in obs.runs}
     for run in obs.runs:
@@ -252,7 +266,7 @@ def final_summary(
     Discord notices as sorted ``title x count`` strings. A ``(run id, title)`` in
     ``named_double_posts`` (the named webhook-mode limitation, with its number of repeated
     posts) counts as posted once, so the limitation is named once, not again as a difference."""
-    by_repo = _runs_by_repo(obs, repos)
+    by_repo = runs_by_repo(obs, repos)
     repo_of_run = {str(run["id"]): name for name, runs in by_repo.items() for run in runs}
     github = obs.fakes.get("github", {})
     merges = Counter(str(m.get("repository")) for m in github.get("merges", []))

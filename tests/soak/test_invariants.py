@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.soak.harness import _webhook_double_posts
+from tests.soak.harness import SoakReport, _missing_notice_evidence, _webhook_double_posts
 from tests.soak.invariants import (
     Observed,
     compare_final_states,
@@ -125,3 +125,41 @@ def test_a_third_post_is_named_only_when_the_repost_was_lost_too() -> None:
         assert keys == named
         assert len(lines) == len(named)  # named, or still a violation
         assert len(violations["one_discord_message_per_run_kind"]) == 1 - len(named)
+
+
+def test_a_repository_missing_a_notice_gets_its_needs_human_runs_discord_effects_as_evidence() -> (
+    None
+):
+    report = SoakReport(
+        stats={},
+        violations={},
+        run_ids={"soak/r1": [4], "soak/r2": [5]},
+        notice_effects=[
+            {
+                "run_id": 4,
+                "idempotency_key": None,
+                "state": None,
+                "attempts": None,
+                "failures": None,
+                "error": None,
+            },
+            {
+                "run_id": 5,
+                "idempotency_key": "discord:5:needs_human",
+                "state": "failed",
+                "attempts": 4,
+                "failures": 3,
+                "error": "RateLimitedError",
+            },
+        ],
+    )
+    diffs = [
+        "soak/r1: notices [] vs fault-free ['NEEDS HUMAN x1']",
+        "soak/r2: notices [] vs fault-free ['NEEDS HUMAN x1']",
+        "soak/r3: runs 2 vs fault-free 1",
+    ]
+    assert _missing_notice_evidence(report, diffs) == [
+        "evidence: soak/r1 run 4 needs_human: no Discord notice attempted",
+        "evidence: soak/r2 run 5 needs_human: discord:5:needs_human failed attempts 4 failed"
+        " posts 3 error 'RateLimitedError'",
+    ]
