@@ -344,6 +344,9 @@ def run_soak(opts: SoakOptions, data_dir: Path) -> SoakReport:
                 "effect_holds_refused": injector.counts["effect_holds_refused"],
                 "effect_holds_expired": injector.counts["effect_holds_expired"],
                 "internal_deliveries_duplicated": broker_stats.get("duplicated", 0),
+                # a dead letter missing from the store: sent by the broker, or dropped there?
+                "broker_dead_lettered": broker_stats.get("dead_lettered", 0),
+                "broker_dropped": broker_stats.get("dropped", 0),
                 "injector_errors": len(injector.errors),
             }
         )
@@ -455,6 +458,11 @@ def run_compared(opts: SoakOptions, data_dir: Path) -> SoakReport:
     report.evidence += _missing_notice_evidence(report, diffs)
     failed = [f"{name}: {line}" for name, found in clean.violations.items() for line in found]
     if not clean.ok:
-        failed.append(f"the fault-free run did not pass (quiescent: {clean.stats['quiescent']})")
+        counts = ("quiescent", "dead_letters", "broker_dead_lettered", "broker_dropped")
+        failed.append(
+            "the fault-free run did not pass ("
+            + ", ".join(f"{name}: {clean.stats.get(name)}" for name in counts)
+            + ")"
+        )
     report.violations["fault_free_run"] = failed
     return report
