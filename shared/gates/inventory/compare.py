@@ -9,6 +9,8 @@ Rules (issue 11 "What to build"):
 * a removed test is legitimate when it never ran, when a test that stays does all it did, when
   it goes with the code it exercises, when the helper mode it drove is gone, or when new tests
   carry its body (a split, a merge, a rewrite): :mod:`shared.gates.inventory.removal`;
+* a check deleted from a sequence read item by item, the next check of that stream staying,
+  is an edited expected sequence, not a dropped check: :mod:`shared.gates.inventory.streams`;
 * everything else that checks less is a finding: a test removed or no longer collected, a new
   constant skip/xfail/only (a conditional skip is a warning), fewer meaningful assertions (or,
   where the reader keeps each assertion's source, one deleted beside new ones), a new vacuous
@@ -36,6 +38,7 @@ from shared.gates.inventory.removal import (
     removed_with_code,
     subsumed,
 )
+from shared.gates.inventory.streams import sequence_edits
 
 _SETTING_CODES = {
     "pytest": "tests_deselected",
@@ -179,6 +182,10 @@ def _test_pair(b: TestCase, h: TestCase, gone: frozenset[str]) -> Iterable[Findi
     lost = _lost_checks(b.checks, h.checks) if b.checks else []
     # Every assertion deleted names code the change removes: it goes with that code.
     explained = checks_gone(lost, gone)
+    # Checks deleted from a sequence read item by item: the check after each now reads its
+    # item, so the test passes only if the output changed (an expected value edited).
+    if b.reads and 0 < b.assertions - h.assertions <= sequence_edits(b.reads, h.reads):
+        explained = True
     if h.assertions < b.assertions and not explained:
         yield _finding(
             "assert_removed",

@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from shared.gates.inventory.buildtags import build_constraint_satisfied
 from shared.gates.inventory.model import Skip, TestCase
+from shared.gates.inventory.streams import next_item_readers, stream_reads
 from shared.gates.inventory.treesitter import (
     LITERALS,
     callee,
@@ -48,6 +49,7 @@ def go_tests(path: str, text: str, collected_file: bool) -> tuple[list[TestCase]
         constraint.removeprefix("//go:build ")
     ):
         collected_file = False
+    readers = next_item_readers(root)
     out: list[TestCase] = []
     for fn in (n for n in root.named_children if n.type == "function_declaration"):
         name = text_of(fn.child_by_field_name("name"))
@@ -104,6 +106,7 @@ def go_tests(path: str, text: str, collected_file: bool) -> tuple[list[TestCase]
                 early_exit=early_exit(top),
                 references=references(body),
                 shape=shape(body),
+                reads=stream_reads(body, readers, t_name),
             )
         )
     return out, True

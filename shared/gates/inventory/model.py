@@ -37,6 +37,22 @@ class Skip(_Frozen):
     text: str
 
 
+class StreamRead(_Frozen):
+    """One operation of a test on a stream it checks item by item
+    (:mod:`shared.gates.inventory.streams`).
+
+    Attributes:
+        stream: the variable read (``scanner``); next: a call to a helper that reads exactly
+            one item of it; guards: the test failures that call's result decides (0 when
+            unchecked or not a next-item read); args: its other arguments' source.
+    """
+
+    stream: str
+    next: bool
+    guards: int = 0
+    args: str = ""
+
+
 class TestCase(_Frozen):
     """One test as its runner would see it.
 
@@ -60,6 +76,8 @@ class TestCase(_Frozen):
             (Java and Rust), to tell an assertion deleted beside new ones from an edit.
         calls: ``name/count`` of the calls its body makes to plain names with ``count``
             positional arguments, to tell a test whose helper lost a parameter.
+        reads: its operations on streams it checks item by item, in source order (Go), to
+            tell a check deleted from an expected sequence from a check dropped.
     """
 
     __test__ = False  # not a pytest test class
@@ -79,6 +97,7 @@ class TestCase(_Frozen):
     parameters: frozenset[str] = frozenset()
     checks: tuple[str, ...] = ()
     calls: frozenset[str] = frozenset()
+    reads: tuple[StreamRead, ...] = ()
 
     @property
     def key(self) -> tuple[str | None, str]:

@@ -3,9 +3,8 @@ caught, and the legitimate commits it blocks are exactly the known ones.
 
 Two variants per kind keep the suite cheap; ``make bench`` measures every variant. The
 known false blocks are real commits that do check less than before and that nothing in the
-change explains (a test lost in a move, an assertion dropped with a dependency update, a
-rewrite that drops checks, a running test deleted, a test of kept behaviour deleted where its
-siblings were ported); they go to a human.
+change explains (a test lost in a move, a rewrite that drops checks, a running test deleted,
+a test of kept behaviour deleted where its siblings were ported); they go to a human.
 When a rule learns to tell one of them apart, it leaves this list.
 """
 
@@ -20,7 +19,6 @@ PER_KIND = 2
 KNOWN_FALSE_BLOCKS = sorted(
     [
         "click-a391797d00",  # a move that lost test_prompt_cast_default (re-added later)
-        "cobra-8519630750",  # an assertion dropped with a go-md2man update, no code change
         "httpx-1805ee0d22",  # a lazy-loading test deleted, not ported like its siblings
         "httpx-5b5f6d8e17",  # test_url rewritten without its copy_with(port=None) checks
         "httpx-eeb5e3c2a3",  # a running (Python >= 3.11) test deleted, no code change
