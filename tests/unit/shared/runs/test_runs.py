@@ -240,7 +240,9 @@ def test_artifacts_and_agent_messages_are_stored_once(db: Database) -> None:
 
 def _artifact_count(db: Database, run_id: int) -> int:
     with db.transaction() as tx:
-        row = tx.one("SELECT count(*) AS n FROM codex_judge.artifacts WHERE run_id = :id", id=run_id)
+        row = tx.one(
+            "SELECT count(*) AS n FROM codex_judge.artifacts WHERE run_id = :id", id=run_id
+        )
     assert row is not None
     return int(row["n"])
 
