@@ -2,9 +2,9 @@
 
 Steps (DESIGN §4): parse the completion in any of its real shapes (:mod:`shared.argo`); a
 workflow that is still Pending/Running is not a completion (202, nothing recorded); upsert the
-run (:func:`shared.runs.record_completion`: dedupe on (workflow uid, phase, finishedAt), attempt,
-supersession, ``needs_human``/``missing_run_metadata`` when identity is missing); record the
-artifacts and, when artifact stores are configured, read them once
+run and record its artifacts (:func:`shared.runs.record_completion`: dedupe on (workflow uid,
+phase, finishedAt), attempt, supersession, ``needs_human``/``missing_run_metadata`` when
+identity is missing); when artifact stores are configured, read the artifacts once
 (:func:`shared.artifacts.fetch.fetch_for_completion`: sizes, hashes, findings, the changes
 manifest and log excerpts, issue 13); backfill agent messages from the notify payload's Codex
 ``exec --json`` events.
@@ -58,7 +58,6 @@ def complete(event: Envelope, ctx: Context) -> Outcome:
             "completion already recorded", extra={"run_id": run.id, "workflow_uid": parsed.uid}
         )
     else:
-        runs.record_artifacts(ctx.tx, run.id, parsed.artifacts)
         evidence = fetch_for_completion(
             ctx.tx, ctx.deps.artifact_stores(), ctx.deps.settings, run, parsed
         )

@@ -138,7 +138,9 @@ class Tx:
     A statement with parameters runs as a named prepared statement from the connection's
     :class:`~shared.db.statements.StatementCache` (Bind/Execute/Sync: one round trip once
     prepared); one without parameters goes through the simple query protocol (one round trip,
-    and it may hold several statements, e.g. DDL).
+    and it may hold several statements, e.g. DDL). In a :meth:`Database.transaction`,
+    ``BEGIN`` travels with the first statement and ``COMMIT`` with the one given to
+    :meth:`at_commit`; a transaction that runs no statement sends neither.
 
     Raises (every statement):
         UniqueViolation: the statement broke a unique constraint (SQLSTATE 23505).
@@ -149,23 +151,39 @@ class Tx:
         con: pg8000.native.Connection,
         statements: StatementCache | None = None,
         counter: StatementCounter | None = None,
+        *,
+        begin: bool = False,
     ) -> None:
         self._con = con
         self._statements = statements if statements is not None else StatementCache(con)
         self._counter = counter
         self._columns: list[str] = []
         self._row_count = -1
+        self._begin = begin  # BEGIN not sent yet: it goes with the first statement
+        self._last: tuple[str, dict[str, Any]] | None = None
 
-    def _run(self, sql: str, params: dict[str, Any]) -> list[list[Any]]:
+    def _open(self) -> None:
+        """Send a pending ``BEGIN`` on its own (before a simple query or a savepoint)."""
+        if self._begin:
+            self._begin = False
+            self._con.run("BEGIN")
+
+    def _run(self, sql: str, params: dict[str, Any], commit: bool = False) -> list[list[Any]]:
         if self._counter is not None:
             self._counter.add(sql)
         try:
             if not params:
+                self._open()
                 rows = self._con.run(sql)
                 self._columns = [c["name"] for c in (self._con.columns or [])]
                 count = self._con.row_count
+                if commit:
+                    self._con.run("COMMIT")
             else:
-                rows, self._columns, count = self._statements.execute(sql, params)
+                begin, self._begin = self._begin, False
+                rows, self._columns, count = self._statements.execute(
+                    sql, params, begin=begin, commit=commit
+                )
         except DatabaseError as exc:
             unique = _unique_violation(exc)
             if unique is None:
@@ -173,6 +191,28 @@ class Tx:
             raise unique from exc
         self._row_count = int(count if count is not None else -1)
         return rows or []
+
+    def at_commit(self, sql: str, **params: Any) -> None:
+        """Run ``sql`` as the transaction's last statement, sent with its ``COMMIT`` in one
+        round trip when the transaction ends; its error (e.g. :class:`UniqueViolation`) is
+        raised then, and the transaction is rolled back. Replaces an earlier ``at_commit``."""
+        self._last = (sql, params)
+
+    def _commit(self) -> None:
+        """End the transaction: the :meth:`at_commit` statement with ``COMMIT``, or
+        ``COMMIT`` alone, or nothing when no statement was sent."""
+        if self._last is not None:
+            sql, params = self._last
+            self._last = None
+            self._run(sql, params, commit=True)
+        elif not self._begin:
+            self._con.run("COMMIT")
+
+    def _rollback(self) -> None:
+        """Roll the transaction back, if a statement started it."""
+        self._last = None
+        if not self._begin:
+            self._con.run("ROLLBACK")
 
     def all(self, sql: str, **params: Any) -> list[dict[str, Any]]:
         """Run ``sql`` and return every row as a dict keyed by column name."""
@@ -193,6 +233,7 @@ class Tx:
     @contextlib.contextmanager
     def savepoint(self, name: str = "sp") -> Iterator[None]:
         """A nested savepoint: on error only its work is rolled back, then the error re-raised."""
+        self._open()
         self._con.run(f"SAVEPOINT {name}")
         try:
             yield
@@ -294,7 +335,9 @@ class Database:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Tx]:
-        """``BEGIN`` … ``COMMIT``; rolls back and re-raises on any error.
+        """``BEGIN`` … ``COMMIT``; rolls back and re-raises on any error. ``BEGIN`` is sent
+        with the first statement, ``COMMIT`` with the :meth:`Tx.at_commit` statement (see
+        :class:`Tx`).
 
         Raises:
             TransientError: the database is unreachable, or the error is worth a retry
@@ -306,14 +349,14 @@ class Database:
             gate(self)
             self._gate = None  # only a success is cached: a raising gate runs again next time
         with transient_errors(), self.connection() as con:
-            con.run("BEGIN")
+            tx = Tx(con, self._cache(con), self.counter, begin=True)
             try:
-                yield Tx(con, self._cache(con), self.counter)
+                yield tx
             except BaseException:
                 with contextlib.suppress(Exception):
-                    con.run("ROLLBACK")
+                    tx._rollback()
                 raise
-            con.run("COMMIT")
+            tx._commit()
 
     def statement(self, sql: str, **params: Any) -> list[dict[str, Any]]:
         """Run one statement in a transaction of its own (autocommit: no ``BEGIN``/``COMMIT``

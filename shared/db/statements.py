@@ -14,6 +14,12 @@ result type makes the server answer ``cached plan must not change result type`` 
 0A000); :func:`shared.db.pool.is_transient` classes it as transient, the pool drops the
 connection with its cache, and the redelivered event prepares afresh.
 
+A transaction's ``BEGIN`` can travel with its first prepared statement and its ``COMMIT`` with
+its last (:meth:`StatementCache.execute` ``begin``/``commit``): the messages are written
+together and flushed once, and the server answers each in order (the protocol allows a simple
+Query after a Sync, "Pipelining", §55.2.4), so a transaction of n statements costs n round trips
+instead of n + 2.
+
 Through PgBouncer in transaction pooling mode (the CNPG Pooler), protocol-level named
 statements need PgBouncer 1.21 or later with ``max_prepared_statements`` above 0, which
 tracks them per server connection; an older pooler would answer "prepared statement … does
@@ -22,11 +28,15 @@ not exist".
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import Counter, OrderedDict
 from typing import Any
 
 import pg8000.native
+from pg8000.converters import make_params
+from pg8000.core import SYNC_MSG, Context, _flush, _write
+from pg8000.exceptions import DatabaseError, InterfaceError
 
 #: The most prepared statements kept per connection; the least recently used one is closed.
 MAX_STATEMENTS = 256
@@ -49,8 +59,16 @@ class StatementCache:
     def __len__(self) -> int:
         return len(self._prepared)
 
-    def execute(self, sql: str, params: dict[str, Any]) -> tuple[list[list[Any]], list[str], int]:
+    def execute(
+        self, sql: str, params: dict[str, Any], *, begin: bool = False, commit: bool = False
+    ) -> tuple[list[list[Any]], list[str], int]:
         """Run ``sql`` (``:name`` placeholders) with ``params`` as a prepared statement.
+
+        Args:
+            begin: send ``BEGIN`` ahead of it, in the same round trip.
+            commit: send ``COMMIT`` after it, in the same round trip; when the statement
+                fails, that ``COMMIT`` ends the failed transaction (the server rolls it back)
+                and the statement's error is raised.
 
         Returns:
             ``(rows, column names, affected row count or -1)``.
@@ -67,11 +85,49 @@ class StatementCache:
                 oldest.close()
         else:
             self._prepared.move_to_end(sql)
-        rows = statement.run(**params)
-        context = statement._context  # pg8000 keeps the last execution's result here
+        if begin or commit:
+            context = self._pipelined(statement, params, begin, commit)
+        else:
+            statement.run(**params)
+            context = statement._context  # pg8000 keeps the last execution's result here
         columns = [c["name"] for c in (context.columns or [])]
         count = context.row_count
-        return rows or [], columns, int(count if count is not None else -1)
+        return context.rows or [], columns, int(count if count is not None else -1)
+
+    def _pipelined(
+        self,
+        statement: pg8000.native.PreparedStatement,
+        params: dict[str, Any],
+        begin: bool,
+        commit: bool,
+    ) -> Any:
+        """``[BEGIN] Bind/Execute/Sync [COMMIT]`` written at once, flushed once, and the
+        answers read in order (what ``PreparedStatement.run`` does, with the two queries)."""
+        con = self._con
+        values = make_params(con.py_types, statement.make_vals(params))
+        if begin:
+            con.send_QUERY("BEGIN")
+        con.send_BIND(statement.name_bin, values)
+        con.send_EXECUTE()
+        _write(con._sock, SYNC_MSG)
+        if commit:
+            con.send_QUERY("COMMIT")
+        _flush(con._sock)
+        if begin:
+            con.handle_messages(Context("BEGIN"))
+        context = Context(
+            statement.statement, columns=statement.cols, input_funcs=statement.input_funcs
+        )
+        try:
+            con.handle_messages(context)
+        except DatabaseError:
+            if commit:  # read the COMMIT's answer (a rollback) so the connection stays in step
+                with contextlib.suppress(DatabaseError, InterfaceError):
+                    con.handle_messages(Context("COMMIT"))
+            raise
+        if commit:
+            con.handle_messages(Context("COMMIT"))
+        return context
 
 
 class StatementCounter:

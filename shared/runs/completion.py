@@ -1,5 +1,7 @@
 """Recording a finished workflow as a run: completion dedupe, attempts, supersession,
-``needs_human`` for missing metadata, artifacts (rules in :mod:`shared.runs`)."""
+``needs_human`` for missing metadata, artifacts (rules in :mod:`shared.runs`). A workflow uid
+no run holds yet is recorded by :mod:`shared.runs.new_run` in one statement; this module
+records the rest (a run notify created, a repeated or later completion of a run)."""
 
 from __future__ import annotations
 
@@ -14,30 +16,27 @@ from shared.argo.model import Artifact, RunMetadata, WorkflowCompletion, as_text
 from shared.db import Tx, UniqueViolation
 from shared.errors import ConflictError
 from shared.runs.model import Run
+from shared.runs.new_run import (
+    MISSING_RUN_METADATA,
+    SUPERSEDED_BY_NEW_ATTEMPT,
+    SUPERSEDED_BY_NEWER_ATTEMPT,
+    artifacts_json,
+    record_new_run,
+)
 
-MISSING_RUN_METADATA = "missing_run_metadata"
-SUPERSEDED_BY_NEW_ATTEMPT = "superseded_by_new_attempt"
-SUPERSEDED_BY_NEWER_ATTEMPT = "superseded_by_newer_attempt"
+__all__ = [
+    "MISSING_RUN_METADATA",
+    "SUPERSEDED_BY_NEWER_ATTEMPT",
+    "SUPERSEDED_BY_NEW_ATTEMPT",
+    "CompletionResult",
+    "merged_metadata",
+    "record_artifacts",
+    "record_completion",
+]
+
 #: Statuses a (new) completion may still decide; later statuses belong to other functions.
 _UNDECIDED = ("notified", "run_complete")
 
-# A new workflow uid: the run is inserted and its completion claimed in one round trip (the
-# run_completions foreign key is checked at the end of the statement, which sees the insert).
-# A row inserted by this transaction is as good as locked: a concurrent insert of the same uid
-# waits on the unique index until this transaction ends.
-SQL_INSERT_RUN = """
-WITH run AS (
-    INSERT INTO codex_judge.runs (workflow_uid, status) VALUES (:uid, 'run_complete')
-    ON CONFLICT (workflow_uid) DO NOTHING
-    RETURNING *
-), claim AS (
-    INSERT INTO codex_judge.run_completions (workflow_uid, phase, finished_at, run_id)
-    SELECT :uid, :phase, :finished_at, run.id FROM run
-    ON CONFLICT DO NOTHING
-    RETURNING run_id
-)
-SELECT run.*, EXISTS (SELECT 1 FROM claim) AS claimed FROM run
-"""
 SQL_LOCK_RUN = "SELECT * FROM codex_judge.runs WHERE workflow_uid = :uid FOR NO KEY UPDATE"
 SQL_CLAIM_COMPLETION = """
 INSERT INTO codex_judge.run_completions (workflow_uid, phase, finished_at, run_id)
@@ -175,7 +174,9 @@ def merged_metadata(completion: WorkflowCompletion, run: Run) -> RunMetadata:
 def record_completion(
     tx: Tx, completion: WorkflowCompletion, *, workflow_url: str | None = None
 ) -> CompletionResult:
-    """Upsert the run of a finished workflow (see the module docstring for the rules).
+    """Upsert the run of a finished workflow and store its artifacts (see the module
+    docstring for the rules). A workflow uid no run holds yet is recorded in one statement
+    (:mod:`shared.runs.new_run`); otherwise the run is locked and the completion claimed.
 
     Args:
         completion: the parsed completion.
@@ -183,29 +184,33 @@ def record_completion(
 
     Returns:
         A :class:`CompletionResult`; ``duplicate`` is True when this completion was recorded
-        before (the run is returned unchanged).
+        before (the run is returned unchanged, no artifact stored).
 
     Raises:
+        ConflictError: a concurrent completion of the same issue or workflow won a race; the
+            transaction is lost and the redelivery records it with that one visible.
         TransientError: via the pool, when the database fails in a retryable way.
     """
+    finished_at = _timestamp(completion.finished_at)
+    fresh = record_new_run(tx, completion, workflow_url=workflow_url, finished_at=finished_at)
+    if fresh is not None:  # the common case: one statement (shared.runs.new_run)
+        run, superseded, missing = fresh
+        return CompletionResult(run=run, superseded=superseded, missing=missing)
+    # A run holds this workflow uid (notified, or an earlier completion): lock it, then claim
+    # this completion.
+    row = tx.one(SQL_LOCK_RUN, uid=completion.uid)
+    if row is None:  # runs are never deleted: only a concurrent insert not yet visible
+        raise ConflictError(f"workflow {completion.uid} is being recorded concurrently; retry")
+    run = Run.from_row(row)
     claim = {
         "uid": completion.uid,
         "phase": completion.phase,
         "finished_at": completion.finished_at,
     }
-    row = tx.one(SQL_INSERT_RUN, **claim)
-    if row is not None:
-        claimed = bool(row.pop("claimed"))
-        run = Run.from_row(row)
-    else:  # a run of this workflow exists: lock it, then claim this completion
-        row = tx.one(SQL_LOCK_RUN, uid=completion.uid)
-        assert row is not None  # it conflicted, and runs are never deleted
-        run = Run.from_row(row)
-        claimed = tx.one(SQL_CLAIM_COMPLETION, run_id=run.id, **claim) is not None
-    if not claimed:
+    if tx.one(SQL_CLAIM_COMPLETION, run_id=run.id, **claim) is None:
         return CompletionResult(run=run, duplicate=True)
+    record_artifacts(tx, run.id, completion.artifacts)
     meta = merged_metadata(completion, run)
-    finished_at = _timestamp(completion.finished_at)
     undecided = run.status in _UNDECIDED or run.escalated_for(MISSING_RUN_METADATA)
     if not undecided:
         refreshed = tx.one(
@@ -304,16 +309,6 @@ def _apply_with_attempt(
 
 def record_artifacts(tx: Tx, run_id: int, artifacts: Iterable[Artifact]) -> None:
     """Store a run's artifacts once each (unique ``(run_id, name)``); repeats are ignored."""
-    rows = [
-        {
-            "name": a.name,
-            "node_id": a.node_id,
-            "bucket": a.bucket,
-            "key": a.key,
-            "endpoint": a.endpoint,
-            "url": a.url,
-        }
-        for a in artifacts
-    ]
-    if rows:
-        tx.run(SQL_RECORD_ARTIFACTS, run_id=run_id, artifacts=json.dumps(rows))
+    rows = artifacts_json(artifacts)
+    if rows != "[]":
+        tx.run(SQL_RECORD_ARTIFACTS, run_id=run_id, artifacts=rows)

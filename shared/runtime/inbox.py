@@ -129,7 +129,8 @@ def process(
             }
             ext = {**ctx.extensions_out, **(trace_ext or incoming)}
             out = reply_event(consumer, deps.settings.event_source, outcome, ext)
-        tx.run(
+        # The reply is stored by the transaction's last statement, sent with its COMMIT.
+        tx.at_commit(
             SQL_INBOX_DONE,
             reply=json.dumps(out.to_dict()) if out else None,
             run_id=outcome.run_id,

@@ -55,7 +55,7 @@ def test_completion_statements_run_on_generic_plans(db: Database) -> None:
                 if custom - before.get(sql, (0, 0))[1] >= 8
                 and generic == before.get(sql, (0, 0))[0]
             ]
-            assert len(after) >= 5
+            assert len(after) > len(before)  # each kind has a text of its own
             assert replanned == [], f"attempt {attempt}"
     finally:
         session.close()

@@ -5,6 +5,8 @@ statement's result is a transient error the next delivery survives."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from shared.db import Database, UniqueViolation
@@ -97,5 +99,57 @@ def test_a_changed_result_type_is_transient_and_the_retry_prepares_again(
         with db.transaction() as tx:  # the redelivery: a new connection, prepared afresh
             row = tx.one(sql, repository="o/r")
         assert row is not None and row["extra"] is None
+    finally:
+        db.close()
+
+
+class _Flushes:
+    """The connection's socket with its flushes counted: one per round trip."""
+
+    def __init__(self, sock: Any) -> None:
+        self._sock, self.count = sock, 0
+
+    def flush(self) -> None:
+        self.count += 1
+        self._sock.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def test_begin_and_commit_travel_with_the_first_and_last_statements(database_url: str) -> None:
+    db = Database(database_url, size=1)
+    try:
+        for i in range(2):  # the second time, both statements are prepared
+            with db.connection() as con:
+                flushes = con._sock = _Flushes(con._sock)
+            with db.transaction() as tx:
+                tx.run(SQL_PUT, repository=f"o/r{i}", policy="{}")
+                tx.at_commit(SQL_PUT, repository=f"o/s{i}", policy="{}")
+            with db.transaction():
+                pass  # no statement: nothing sent
+            with db.connection() as con:
+                con._sock = flushes._sock
+        assert flushes.count == 2
+        with db.transaction() as tx:
+            rows = tx.all("SELECT repository FROM codex_judge.policies ORDER BY repository")
+        assert [r["repository"] for r in rows] == ["o/r0", "o/r1", "o/s0", "o/s1"]
+    finally:
+        db.close()
+
+
+def test_a_failing_last_statement_rolls_the_transaction_back(database_url: str) -> None:
+    db = Database(database_url, size=1)
+    try:
+        with db.transaction() as tx:
+            tx.run(SQL_PUT, repository="o/taken", policy="{}")
+        with pytest.raises(UniqueViolation), db.transaction() as tx:
+            tx.run(SQL_PUT, repository="o/lost", policy="{}")
+            tx.at_commit(SQL_PUT, repository="o/taken", policy="{}")
+        with db.transaction() as tx:
+            with tx.savepoint():  # a savepoint first: BEGIN is sent before it
+                tx.run(SQL_PUT, repository="o/kept", policy="{}")
+            rows = tx.all("SELECT repository FROM codex_judge.policies ORDER BY repository")
+        assert [r["repository"] for r in rows] == ["o/kept", "o/taken"]
     finally:
         db.close()

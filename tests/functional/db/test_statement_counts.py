@@ -19,9 +19,10 @@ from tests.functional.run_complete.test_run_complete import PARAMS, _codex_recor
 __all__ = ["github"]  # the fake GitHub fixture the judge reads
 
 #: run-complete, one new Argo completion: the inbox claim (lock, claim and stored reply in one),
-#: the run inserted with its completion claimed, the attempt chosen, older attempts superseded,
-#: the run updated, artifacts, the reply. No savepoint (a lost attempt race is a 409).
-RUN_COMPLETE_STATEMENTS = 7
+#: the new run (attempt chosen, older attempts superseded, the run inserted whole, its completion
+#: claimed and its artifacts stored, in one), the reply. No savepoint (a lost attempt race is a
+#: 409).
+RUN_COMPLETE_STATEMENTS = 3
 #: A duplicate delivery: the inbox claim, which reads the stored reply in the same statement.
 DUPLICATE_STATEMENTS = 1
 #: The judge, one decision (offline judge, CI and review passed) with its GitHub reads: 8 of

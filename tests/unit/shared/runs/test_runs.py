@@ -236,3 +236,57 @@ def test_artifacts_and_agent_messages_are_stored_once(db: Database) -> None:
         "turn.completed",
     ]
     assert "vincent-fixture" in messages[3]["content"]
+
+
+def _artifact_count(db: Database, run_id: int) -> int:
+    with db.transaction() as tx:
+        row = tx.one(
+            "SELECT count(*) AS n FROM codex_judge.artifacts WHERE run_id = :id", id=run_id
+        )
+    assert row is not None
+    return int(row["n"])
+
+
+def test_a_completion_stores_its_artifacts_for_a_new_run_and_a_notified_one(db: Database) -> None:
+    fresh = _record(db, _completion("uid-new", issue=1)).run
+    with db.transaction() as tx:
+        runs.record_notify(tx, "uid-notified", {"workflow_uid": "uid-notified"})
+    notified = _record(db, _completion("uid-notified", issue=2)).run
+    assert (fresh.status, notified.status) == ("waiting_for_ci", "waiting_for_ci")
+    assert _artifact_count(db, fresh.id) == 5 == _artifact_count(db, notified.id)
+
+
+def test_a_completion_racing_another_of_the_same_workflow_is_recorded_on_its_run(
+    db: Database,
+) -> None:
+    """Two completions of one workflow (Argo's repeated events, a later finishedAt) at once:
+    the second waits on the first's uncommitted run, then claims its completion on that run
+    instead of inserting a second one or failing."""
+    results: dict[str, Any] = {}
+    with db.transaction() as tx:
+        first = runs.record_completion(tx, _completion("uid-r"))
+
+        def other() -> None:
+            results["b"] = _record(db, _completion("uid-r", finished_at="2022-08-01T22:31:00Z"))
+
+        worker = threading.Thread(target=other)
+        worker.start()
+        for _ in range(200):
+            with db.transaction() as probe:
+                waiting = probe.one(
+                    "SELECT count(*) AS n FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+            if waiting and waiting["n"] > 0:
+                break
+            time.sleep(0.02)
+    worker.join(timeout=10)
+    second = results["b"]
+    assert not second.duplicate and second.run.id == first.run.id
+    assert second.run.finished_at is not None and second.run.finished_at.minute == 31
+    with db.transaction() as tx:
+        counts = tx.one(
+            "SELECT (SELECT count(*) FROM codex_judge.runs) AS runs,"
+            " (SELECT count(*) FROM codex_judge.run_completions) AS completions"
+        )
+    assert counts == {"runs": 1, "completions": 2}
