@@ -18,7 +18,8 @@ A transaction's ``BEGIN`` can travel with its first prepared statement and its `
 its last (:meth:`StatementCache.execute` ``begin``/``commit``): the messages are written
 together and flushed once, and the server answers each in order (the protocol allows a simple
 Query after a Sync, "Pipelining", §55.2.4), so a transaction of n statements costs n round trips
-instead of n + 2.
+instead of n + 2. The messages are written with ``pg8000.core``'s own writers, which are not
+pg8000's public API: ``pyproject.toml`` pins pg8000 to the minor release they were read from.
 
 Through PgBouncer in transaction pooling mode (the CNPG Pooler), protocol-level named
 statements need PgBouncer 1.21 or later with ``max_prepared_statements`` above 0, which

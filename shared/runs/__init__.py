@@ -9,7 +9,8 @@ Rules kept here, in SQL where they can be:
   else changes.
 * **Attempt per (repository, issue)** (``runs_attempt_unique``): the attempt the workflow asked
   for when it is free, else ``max + 1``; a concurrent writer that takes the same number makes
-  the insert fail with a unique violation, which is retried inside a savepoint.
+  the insert fail with a unique violation, answered 409 (:class:`~shared.errors.ConflictError`)
+  so the delivery is retried and chooses again (:mod:`shared.runs.new_run`).
 * **One active run per (repository, issue)** (``runs_one_active_per_issue``): a new attempt
   marks the older active run ``superseded`` (compare-and-set on ``active``); a completion that
   arrives *after* a higher attempt is itself ``superseded``.
