@@ -8,8 +8,8 @@ issue 12), one ``name: value`` line each.
   CloudEvents shaped as a KafkaSource delivers them, each a distinct Argo completion (a new
   workflow uid), so run-complete does its full work per event. Median of ``ROUNDS`` rounds,
   subject and floor alternating.
-* ``scale_10e5_vs_10e3``: ``run_complete_vs_floor`` with 10⁵ stored runs (seeded in one
-  statement, :mod:`bench.seed`) ÷ the same with about 10³; each against the floor of its own
+* ``scale_10e5_vs_10e3``: ``run_complete_vs_floor`` with 10⁵ stored runs (seeded in
+  batches, :mod:`bench.seed`) ÷ the same with about 10³; each against the floor of its own
   rounds (the floor reads no run), so load that changes between the two cancels out.
 * ``cold_start_vs_floor``: seconds from spawning run-complete to its first answered event ÷ the
   same for a bare functions-framework process with the same imports (:mod:`bench.cold_floor`);
