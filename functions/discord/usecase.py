@@ -14,10 +14,12 @@ acknowledged: the timer, not its retries, finishes it; a timer that finds it cla
 tries again (issue 10).
 
 Retries are bounded (issue 5; DESIGN §12.8): a Discord 429 answers 429 with ``Retry-After`` and
-a 5xx answers 503, so Knative redelivers; after ``discord_max_attempts`` posts that failed the
-effect is marked ``failed`` and the notice is dropped with a note instead of being retried
-forever. A worker that died (killed, or Postgres lost) is no failed post: counting it once let
-two crashes and one 429 drop a notice the soak expected (issue 10).
+a 5xx answers 503, so Knative redelivers; after ``discord_max_attempts`` posts that failed, or
+``discord_max_rate_limited`` posts Discord answered 429, the effect is marked ``failed`` and the
+notice is dropped with a note instead of being retried forever. A worker that died (killed, or
+Postgres lost) is no failed post: counting it once let two crashes and one 429 drop a notice the
+soak expected; nor is a 429, Discord's "come back after ``Retry-After``": counted as a failure,
+three quick 429s dropped one (issue 10).
 Outcomes are values: no Discord configured, an unknown run or a kind the policy does not post
 answer :class:`NoReply` with a note.
 """
@@ -56,10 +58,13 @@ SQL_ARTIFACTS = """
 SELECT name, url, bucket, key, endpoint
   FROM codex_judge.artifacts WHERE run_id = :run_id ORDER BY name
 """
-SQL_EFFECT = "SELECT state, failures FROM runtime.effects WHERE idempotency_key = :key"
+SQL_EFFECT = """
+SELECT state, failures, rate_limited FROM runtime.effects WHERE idempotency_key = :key
+"""
 SQL_GIVE_UP = """
 UPDATE runtime.effects SET state = 'failed', completed_at = now(),
-       error = coalesce(error, '') || ' (gave up after ' || failures || ' failed posts)'
+       error = coalesce(error, '') || ' (gave up after ' || failures || ' failed posts and '
+               || rate_limited || ' rate-limited posts)'
  WHERE idempotency_key = :key AND state = 'claimed' AND claimed_at = '-infinity'
 """
 
@@ -239,5 +244,10 @@ def tick(event: Envelope, ctx: Context) -> Outcome:
 
 def _exhausted(tx: Tx, key: str, ctx: Context) -> bool:
     row = tx.one(SQL_EFFECT, key=key)
-    limit = ctx.deps.settings.discord_max_attempts
-    return bool(row and row["state"] == "claimed" and int(row["failures"]) >= limit)
+    if row is None or row["state"] != "claimed":
+        return False
+    settings = ctx.deps.settings
+    return (
+        int(row["failures"]) >= settings.discord_max_attempts
+        or int(row["rate_limited"]) >= settings.discord_max_rate_limited
+    )

@@ -11,8 +11,9 @@ claim is visible to every other worker before the call goes out:
    :class:`Recovery`, the same transaction arms the owner's recovery timer;
 2. **call** the upstream, outside any transaction;
 3. **record**: the response and ``done``; a :class:`TransientError` (or an unexpected error)
-   records ``error``, counts the failure (``failures + 1``: ``attempts`` counts claims, a dead
-   worker's included) and releases the claim (``claimed_at = -infinity``) so the redelivery
+   records ``error``, counts the failure (``failures + 1``, or ``rate_limited + 1`` for a
+   :class:`RateLimitedError`: ``attempts`` counts claims, a dead worker's included) and
+   releases the claim (``claimed_at = -infinity``) so the redelivery
    proceeds at once, then re-raises; a :class:`PermanentError` marks the row ``failed`` and
    re-raises (the event goes to the dead-letter sink).
 
@@ -49,7 +50,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from shared.db import Database, Tx
-from shared.errors import ConflictError, PermanentError
+from shared.errors import ConflictError, PermanentError, RateLimitedError
 from shared.waits import timers
 
 #: Seconds a claim protects an in-flight call (see the module docstring).
@@ -86,7 +87,9 @@ UPDATE runtime.effects
 """
 SQL_RELEASE = """
 UPDATE runtime.effects
-   SET error = :error, claimed_at = '-infinity', failures = failures + 1
+   SET error = :error, claimed_at = '-infinity',
+       failures = failures + CAST(:failed AS integer),
+       rate_limited = rate_limited + 1 - CAST(:failed AS integer)
  WHERE idempotency_key = :key AND state = 'claimed' AND attempts = :attempts
 """
 SQL_FAILED = """
@@ -263,8 +266,15 @@ def perform(
             tx.run(SQL_FAILED, key=key, error=f"{type(exc).__name__}: {exc.message}")
         raise
     except BaseException as exc:
+        failed = 0 if isinstance(exc, RateLimitedError) else 1
         with db.transaction() as tx:
-            tx.run(SQL_RELEASE, key=key, attempts=claimed, error=f"{type(exc).__name__}: {exc}")
+            tx.run(
+                SQL_RELEASE,
+                key=key,
+                attempts=claimed,
+                failed=failed,
+                error=f"{type(exc).__name__}: {exc}",
+            )
         raise
     with db.transaction() as tx:
         tx.run(SQL_DONE, key=key, response=json.dumps(response, default=str))

@@ -204,7 +204,14 @@ class Settings(ArtifactSettings, WorktreeSettings, RetentionSettings):
         default=3,
         ge=1,
         le=10,
-        description="posts Discord refused (or that failed) before a notice is dropped",
+        description="posts that failed (5xx, no answer) before a notice is dropped",
+    )
+    discord_max_rate_limited: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description="posts Discord answered 429 (rate limited: retry after Retry-After)"
+        " before a notice is dropped; counted apart from failed posts",
     )
     discord_bot_token: SecretStr | None = Field(
         default=None,

@@ -436,7 +436,8 @@ def _missing_notice_evidence(report: SoakReport, diffs: list[str]) -> list[str]:
             if effect["run_id"] in runs:
                 what = (
                     f"{effect['idempotency_key']} {effect['state']} attempts {effect['attempts']}"
-                    f" failed posts {effect['failures']} error {effect['error']!r}"
+                    f" failed posts {effect['failures']} rate-limited posts"
+                    f" {effect['rate_limited']} error {effect['error']!r}"
                     if effect["idempotency_key"]
                     else "no Discord notice attempted"
                 )

@@ -60,12 +60,14 @@ class Observed:
     stored_deliveries: dict[str, int]
     fakes: dict[str, dict[str, Any]]
     #: Why a notice may be missing: each ``needs_human`` run's Discord effects (key, state,
-    #: attempts, failures, error; none when no notice was ever attempted). Diagnostics only.
+    #: attempts, failures, rate_limited, error; none when no notice was ever attempted).
+    #: Diagnostics only.
     notice_effects: list[dict[str, Any]] = field(default_factory=list)
 
 
 SQL_NOTICE_EFFECTS = """
-SELECT r.id AS run_id, e.idempotency_key, e.state, e.attempts, e.failures, e.error
+SELECT r.id AS run_id, e.idempotency_key, e.state, e.attempts, e.failures, e.rate_limited,
+       e.error
   FROM codex_judge.runs r
   LEFT JOIN runtime.effects e ON e.run_id = r.id AND e.kind = 'discord'
  WHERE r.status = 'needs_human'

@@ -141,6 +141,7 @@ def test_a_repository_missing_a_notice_gets_its_needs_human_runs_discord_effects
                 "state": None,
                 "attempts": None,
                 "failures": None,
+                "rate_limited": None,
                 "error": None,
             },
             {
@@ -148,7 +149,8 @@ def test_a_repository_missing_a_notice_gets_its_needs_human_runs_discord_effects
                 "idempotency_key": "discord:5:needs_human",
                 "state": "failed",
                 "attempts": 4,
-                "failures": 3,
+                "failures": 0,
+                "rate_limited": 10,
                 "error": "RateLimitedError",
             },
         ],
@@ -161,5 +163,5 @@ def test_a_repository_missing_a_notice_gets_its_needs_human_runs_discord_effects
     assert _missing_notice_evidence(report, diffs) == [
         "evidence: soak/r1 run 4 needs_human: no Discord notice attempted",
         "evidence: soak/r2 run 5 needs_human: discord:5:needs_human failed attempts 4 failed"
-        " posts 3 error 'RateLimitedError'",
+        " posts 0 rate-limited posts 10 error 'RateLimitedError'",
     ]

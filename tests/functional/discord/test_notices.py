@@ -30,6 +30,7 @@ def settings(database_url: str, tmp_path: Path, discord_fake: ServedFake) -> Set
         llm_base_url=None,
         discord_webhook_url=SecretStr(f"{discord_fake.url}/api/webhooks/4242/functional-token"),
         discord_max_attempts=2,
+        discord_max_rate_limited=3,
     )
 
 
@@ -179,16 +180,61 @@ def test_rate_limited_posts_are_retried_a_bounded_number_of_times(
     url = function_url("discord")
     escalated = {"run_id": run_id, "reason": "submission_failed", "message": "Facteur 503"}
 
-    codes = [_post(url, "evt-1", "io.codexjudge.run.escalated.v1", escalated).status_code]
-    codes += [_post(url, "evt-1", "io.codexjudge.run.escalated.v1", escalated).status_code]
-    codes += [_post(url, "evt-1", "io.codexjudge.run.escalated.v1", escalated).status_code]
+    codes = [
+        _post(url, "evt-1", "io.codexjudge.run.escalated.v1", escalated).status_code
+        for _ in range(4)
+    ]
 
-    assert codes == [429, 429, 202], "after discord_max_attempts the notice is dropped"
+    assert codes == [429, 429, 429, 202], "after discord_max_rate_limited the notice is dropped"
     requests = httpx.get(f"{discord_fake.url}/_fake/requests").json()["requests"]
-    assert len(requests) == 2
+    assert len(requests) == 3
     with db.transaction() as tx:
-        effect = tx.one("SELECT state FROM runtime.effects")
-    assert effect == {"state": "failed"}
+        effect = tx.one("SELECT state, failures, rate_limited, error FROM runtime.effects")
+    assert effect is not None
+    assert (effect["state"], effect["failures"], effect["rate_limited"]) == ("failed", 0, 3)
+    assert "gave up after 0 failed posts and 3 rate-limited posts" in effect["error"]
+
+
+def test_rate_limits_are_no_failed_posts_so_they_do_not_spend_discord_max_attempts(
+    function_url: Any, discord_fake: ServedFake, run_id: int, db: Database
+) -> None:
+    """The seed-1 soak at 300 repositories: Discord answered one NEEDS HUMAN notice 429 three
+    times (each "retry after 1 s"); counted as failed posts, they reached
+    ``discord_max_attempts`` and the notice was dropped."""
+    httpx.put(f"{discord_fake.url}/_fake/state", json={"rate_limit_next": 2, "retry_after": 1})
+    url = function_url("discord")
+    escalated = {"run_id": run_id, "reason": "submission_failed", "message": "Facteur 503"}
+
+    codes = [
+        _post(url, "evt-1", "io.codexjudge.run.escalated.v1", escalated).status_code
+        for _ in range(3)
+    ]
+
+    assert codes == [429, 429, 202]
+    assert len(_messages(discord_fake)) == 1
+    with db.transaction() as tx:
+        effect = tx.one("SELECT state, failures, rate_limited FROM runtime.effects")
+    assert effect == {"state": "done", "failures": 0, "rate_limited": 2}
+
+
+def test_failed_posts_are_retried_a_bounded_number_of_times(
+    function_url: Any, discord_fake: ServedFake, run_id: int, db: Database
+) -> None:
+    refusal = {"status": 503, "method": "POST", "times": 5}
+    httpx.post(f"{discord_fake.url}/_fake/faults", json=refusal).raise_for_status()
+    url = function_url("discord")
+    escalated = {"run_id": run_id, "reason": "submission_failed", "message": "Facteur 503"}
+
+    codes = [
+        _post(url, "evt-1", "io.codexjudge.run.escalated.v1", escalated).status_code
+        for _ in range(3)
+    ]
+
+    assert codes == [503, 503, 202], "after discord_max_attempts the notice is dropped"
+    assert _messages(discord_fake) == []
+    with db.transaction() as tx:
+        effect = tx.one("SELECT state, failures, rate_limited FROM runtime.effects")
+    assert effect == {"state": "failed", "failures": 2, "rate_limited": 0}
 
 
 def test_bot_token_mode_posts_to_the_channel(

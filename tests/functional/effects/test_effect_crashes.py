@@ -401,7 +401,8 @@ def test_workers_that_died_are_no_failed_posts_so_a_notice_is_not_dropped_for_th
     """The soak's other lost NEEDS HUMAN notice: two workers lost their database before they
     could record (each claim taken over: ``attempts`` 2), then Discord answered one 429; the
     third claim reached ``discord_max_attempts`` (3) and the notice was dropped although
-    Discord had refused it once. The bound counts failed posts only (``failures``)."""
+    Discord had refused it once. The bound counts failed posts only (``failures``; a 429 is
+    counted apart, ``rate_limited``)."""
     run_id = _escalated_run(direct)
     for n in (1, 2):  # a worker that loses Postgres before the call: the claim stays, stale
         discord[1].before_call(lambda method, path: method == "POST")
@@ -420,8 +421,8 @@ def test_workers_that_died_are_no_failed_posts_so_a_notice_is_not_dropped_for_th
     (message,) = _messages(discord[0])
     assert "ATTEMPTS EXHAUSTED" in message["content"]
     with direct.transaction() as tx:
-        effect = tx.one("SELECT state, attempts, failures FROM runtime.effects")
-    assert effect == {"state": "done", "attempts": 4, "failures": 1}
+        effect = tx.one("SELECT state, attempts, failures, rate_limited FROM runtime.effects")
+    assert effect == {"state": "done", "attempts": 4, "failures": 0, "rate_limited": 1}
 
 
 def test_deploy_killed_after_argo_accepted_the_rollout_is_recorded_by_the_next_tick(
