@@ -104,9 +104,12 @@ def test_a_row_stored_while_a_client_waits_arrives_live(db: Database, url: str) 
     insert(db, 0, 1)
     got: list[dict[str, Any]] = []
     comments = 0
+    waiting = threading.Event()  # the client has had a keep-alive: it is waiting for rows
 
     def later() -> None:
-        time.sleep(0.8)
+        # stored once the stream is waiting, not after a fixed sleep: on a loaded machine the
+        # first poll could outlast the sleep and find the row without any wait
+        waiting.wait(timeout=10)
         insert(db, 1, 1)
 
     threading.Thread(target=later, daemon=True).start()
@@ -117,6 +120,7 @@ def test_a_row_stored_while_a_client_waits_arrives_live(db: Database, url: str) 
         for event in read_events(r):
             if "comment" in event:
                 comments += 1
+                waiting.set()
                 continue
             got.append(event["data"])
             if len(got) == 2:
