@@ -53,7 +53,7 @@ EVENTS = int(os.environ.get("BENCH_EVENTS", "400"))
 JUDGE_EVENTS = int(os.environ.get("BENCH_JUDGE_EVENTS", "100"))
 CLIENTS = 4
 ROUNDS = 5
-COLD_ROUNDS = 5
+COLD_ROUNDS = 3
 SCALE_RUNS = 100_000
 
 

@@ -89,7 +89,7 @@ SQL_RELEASE = """
 UPDATE runtime.effects
    SET error = :error, claimed_at = '-infinity',
        failures = failures + CAST(:failed AS integer),
-       rate_limited = rate_limited + 1 - CAST(:failed AS integer)
+       rate_limited = rate_limited + CAST(:limited AS integer)
  WHERE idempotency_key = :key AND state = 'claimed' AND attempts = :attempts
 """
 SQL_FAILED = """
@@ -266,13 +266,14 @@ def perform(
             tx.run(SQL_FAILED, key=key, error=f"{type(exc).__name__}: {exc.message}")
         raise
     except BaseException as exc:
-        failed = 0 if isinstance(exc, RateLimitedError) else 1
+        limited = isinstance(exc, RateLimitedError)
         with db.transaction() as tx:
             tx.run(
                 SQL_RELEASE,
                 key=key,
                 attempts=claimed,
-                failed=failed,
+                failed=int(not limited),
+                limited=int(limited),
                 error=f"{type(exc).__name__}: {exc}",
             )
         raise

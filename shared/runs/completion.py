@@ -309,6 +309,6 @@ def _apply_with_attempt(
 
 def record_artifacts(tx: Tx, run_id: int, artifacts: Iterable[Artifact]) -> None:
     """Store a run's artifacts once each (unique ``(run_id, name)``); repeats are ignored."""
-    rows = artifacts_json(artifacts)
-    if rows != "[]":
-        tx.run(SQL_RECORD_ARTIFACTS, run_id=run_id, artifacts=rows)
+    rows = list(artifacts)
+    if rows:
+        tx.run(SQL_RECORD_ARTIFACTS, run_id=run_id, artifacts=artifacts_json(rows))

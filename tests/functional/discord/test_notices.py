@@ -173,17 +173,21 @@ def test_policy_discord_kinds_choose_what_is_posted(
     assert _messages(discord_fake) == []
 
 
+def _deliver_escalation(url: str, run_id: int, *, times: int) -> list[int]:
+    """Deliver the same ``run.escalated`` event (one id) ``times`` times, as Knative redelivers
+    it; the answers' status codes."""
+    escalated = {"run_id": run_id, "reason": "submission_failed", "message": "Facteur 503"}
+    return [
+        _post(url, "evt-1", "io.codexjudge.run.escalated.v1", escalated).status_code
+        for _ in range(times)
+    ]
+
+
 def test_rate_limited_posts_are_retried_a_bounded_number_of_times(
     function_url: Any, discord_fake: ServedFake, run_id: int, db: Database
 ) -> None:
     httpx.put(f"{discord_fake.url}/_fake/state", json={"rate_limit_next": 10, "retry_after": 1})
-    url = function_url("discord")
-    escalated = {"run_id": run_id, "reason": "submission_failed", "message": "Facteur 503"}
-
-    codes = [
-        _post(url, "evt-1", "io.codexjudge.run.escalated.v1", escalated).status_code
-        for _ in range(4)
-    ]
+    codes = _deliver_escalation(function_url("discord"), run_id, times=4)
 
     assert codes == [429, 429, 429, 202], "after discord_max_rate_limited the notice is dropped"
     requests = httpx.get(f"{discord_fake.url}/_fake/requests").json()["requests"]
@@ -202,13 +206,7 @@ def test_rate_limits_are_no_failed_posts_so_they_do_not_spend_discord_max_attemp
     times (each "retry after 1 s"); counted as failed posts, they reached
     ``discord_max_attempts`` and the notice was dropped."""
     httpx.put(f"{discord_fake.url}/_fake/state", json={"rate_limit_next": 2, "retry_after": 1})
-    url = function_url("discord")
-    escalated = {"run_id": run_id, "reason": "submission_failed", "message": "Facteur 503"}
-
-    codes = [
-        _post(url, "evt-1", "io.codexjudge.run.escalated.v1", escalated).status_code
-        for _ in range(3)
-    ]
+    codes = _deliver_escalation(function_url("discord"), run_id, times=3)
 
     assert codes == [429, 429, 202]
     assert len(_messages(discord_fake)) == 1
@@ -222,13 +220,7 @@ def test_failed_posts_are_retried_a_bounded_number_of_times(
 ) -> None:
     refusal = {"status": 503, "method": "POST", "times": 5}
     httpx.post(f"{discord_fake.url}/_fake/faults", json=refusal).raise_for_status()
-    url = function_url("discord")
-    escalated = {"run_id": run_id, "reason": "submission_failed", "message": "Facteur 503"}
-
-    codes = [
-        _post(url, "evt-1", "io.codexjudge.run.escalated.v1", escalated).status_code
-        for _ in range(3)
-    ]
+    codes = _deliver_escalation(function_url("discord"), run_id, times=3)
 
     assert codes == [503, 503, 202], "after discord_max_attempts the notice is dropped"
     assert _messages(discord_fake) == []

@@ -47,6 +47,19 @@ def _run(db: Database, uid: str) -> runs.Run:
     return row
 
 
+def _wait_for_a_lock_waiter(db: Database) -> None:
+    """Return once another session waits on a lock (at most about 4 s)."""
+    for _ in range(200):
+        with db.transaction() as probe:
+            waiting = probe.one(
+                "SELECT count(*) AS n FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+        if waiting and waiting["n"] > 0:
+            return
+        time.sleep(0.02)
+
+
 def test_completion_with_metadata_waits_for_ci(db: Database) -> None:
     result = _record(db, _completion())
     assert not result.duplicate
@@ -120,16 +133,7 @@ def test_concurrent_completions_for_one_issue_get_distinct_attempts(db: Database
         worker = threading.Thread(target=other)
         worker.start()
         # Commit only once the other writer is blocked on our uncommitted attempt number.
-        for _ in range(200):
-            with db.transaction() as probe:
-                waiting = probe.one(
-                    "SELECT count(*) AS n FROM pg_stat_activity "
-                    "WHERE wait_event_type = 'Lock' "
-                    "AND datname = current_database()"
-                )
-            if waiting and waiting["n"] > 0:
-                break
-            time.sleep(0.02)
+        _wait_for_a_lock_waiter(db)
     worker.join(timeout=10)
     assert first.run.attempt == 1
     assert isinstance(results["conflict"], ConflictError)
@@ -271,15 +275,7 @@ def test_a_completion_racing_another_of_the_same_workflow_is_recorded_on_its_run
 
         worker = threading.Thread(target=other)
         worker.start()
-        for _ in range(200):
-            with db.transaction() as probe:
-                waiting = probe.one(
-                    "SELECT count(*) AS n FROM pg_stat_activity "
-                    "WHERE wait_event_type = 'Lock' AND datname = current_database()"
-                )
-            if waiting and waiting["n"] > 0:
-                break
-            time.sleep(0.02)
+        _wait_for_a_lock_waiter(db)
     worker.join(timeout=10)
     second = results["b"]
     assert not second.duplicate and second.run.id == first.run.id
