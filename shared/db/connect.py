@@ -27,6 +27,7 @@ stricter is a :class:`~shared.errors.DatabaseConfigError`, never a transient err
 
 from __future__ import annotations
 
+import select
 import socket
 import ssl
 import struct
@@ -271,3 +272,31 @@ def _connect(
 
 def _without_address(spec: ConnectSpec) -> dict[str, Any]:
     return {k: v for k, v in spec.params.items() if k not in ("host", "port")}
+
+
+def closed_by_server(con: pg8000.native.Connection) -> bool:
+    """Whether an *idle* connection was closed by the server, checked without a round trip.
+
+    An idle connection has nothing to read: the server speaks only when asked. When it goes
+    away (a restart, ``pg_terminate_backend``, ``idle_session_timeout``, a failover) it sends a
+    ``FATAL`` ErrorResponse (SQLSTATE 57P01 …) and closes, so the socket turns readable. A
+    pooled connection found so is discarded before use, as go-sql-driver/mysql's
+    ``conncheck.go`` does: otherwise the first statement on it fails, and when that statement
+    is an effect's record after the upstream call, the effect is repeated (issue 10). An
+    asynchronous message on a live connection (a ``ParameterStatus`` after a reload) also
+    reads as closed: the connection is replaced, which costs a connect, never correctness.
+
+    Uses pg8000's socket (``_usock``; pg8000 is pinned to a minor version for
+    :mod:`shared.db.statements` already).
+    """
+    sock = getattr(con, "_usock", None)
+    if sock is None:
+        return True
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        return True
+    try:
+        poller = select.poll()
+        poller.register(sock, select.POLLIN | select.POLLERR | select.POLLHUP)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):  # closed here already (fileno -1)
+        return True

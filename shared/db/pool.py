@@ -31,7 +31,13 @@ import pg8000.native
 from pg8000.converters import TIMESTAMPTZ, timestamptz_in
 from pg8000.exceptions import DatabaseError, InterfaceError
 
-from shared.db.connect import TlsOptions, connect_params, open_connection, parse_url
+from shared.db.connect import (
+    TlsOptions,
+    closed_by_server,
+    connect_params,
+    open_connection,
+    parse_url,
+)
 from shared.db.statements import StatementCache, StatementCounter
 from shared.errors import DatabaseConfigError, TransientError
 
@@ -310,6 +316,19 @@ class Database:
             cache = self._statements[con] = StatementCache(con)
         return cache
 
+    def _idle_connection(self) -> pg8000.native.Connection | None:
+        """The most recently used idle connection the server has not closed, or None; the
+        closed ones met on the way are discarded (:func:`closed_by_server`)."""
+        while True:
+            try:
+                con = self._idle.get_nowait()
+            except queue.Empty:
+                return None
+            if not closed_by_server(con):
+                return con
+            with contextlib.suppress(Exception):
+                con.close()
+
     @contextlib.contextmanager
     def connection(self) -> Iterator[pg8000.native.Connection]:
         """Borrow a connection; a broken one is discarded instead of returned."""
@@ -317,10 +336,7 @@ class Database:
             raise TransientError("database pool exhausted")
         con: pg8000.native.Connection | None = None
         try:
-            try:
-                con = self._idle.get_nowait()
-            except queue.Empty:
-                con = self._connect()
+            con = self._idle_connection() or self._connect()
             yield con
         except BaseException:
             if con is not None:

@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from shared.db import Database, Tx
-from shared.errors import ConflictError, PermanentError, RateLimitedError
+from shared.errors import ConflictError, PermanentError, RateLimitedError, TransientError
 from shared.waits import timers
 
 #: Seconds a claim protects an in-flight call (see the module docstring).
@@ -216,6 +216,24 @@ def _claim(
     )
 
 
+def _record(db: Database, sql: str, **params: Any) -> None:
+    """Record a call's outcome (``sql`` is idempotent), once more on a new connection when
+    the first attempt fails transiently: the call has happened, and a record lost here repeats
+    it after the lease. The pool discards a connection the server closed while it was idle
+    (:func:`shared.db.connect.closed_by_server`); this covers one lost silently (a failover
+    that sent no ``FIN``) or closed between that check and the statement.
+
+    Raises:
+        TransientError: both attempts failed (the recovery timer finishes the effect).
+    """
+    try:
+        with db.transaction() as tx:
+            tx.run(sql, **params)
+    except TransientError:
+        with db.transaction() as tx:
+            tx.run(sql, **params)
+
+
 def perform(
     db: Database,
     *,
@@ -262,21 +280,19 @@ def perform(
     try:
         response = call()
     except PermanentError as exc:
-        with db.transaction() as tx:
-            tx.run(SQL_FAILED, key=key, error=f"{type(exc).__name__}: {exc.message}")
+        _record(db, SQL_FAILED, key=key, error=f"{type(exc).__name__}: {exc.message}")
         raise
     except BaseException as exc:
         limited = isinstance(exc, RateLimitedError)
-        with db.transaction() as tx:
-            tx.run(
-                SQL_RELEASE,
-                key=key,
-                attempts=claimed,
-                failed=int(not limited),
-                limited=int(limited),
-                error=f"{type(exc).__name__}: {exc}",
-            )
+        _record(
+            db,
+            SQL_RELEASE,
+            key=key,
+            attempts=claimed,
+            failed=int(not limited),
+            limited=int(limited),
+            error=f"{type(exc).__name__}: {exc}",
+        )
         raise
-    with db.transaction() as tx:
-        tx.run(SQL_DONE, key=key, response=json.dumps(response, default=str))
+    _record(db, SQL_DONE, key=key, response=json.dumps(response, default=str))
     return EffectResult(state="done", response=response, performed_now=True)

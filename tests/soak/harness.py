@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -412,7 +412,12 @@ def _webhook_double_posts(
     labels = {f"Discord notice run {run} {title!r}": (run, title) for run, title in named}
     found = violations.get("one_discord_message_per_run_kind", [])
     limited = [line for line in found if line.rsplit(":", 1)[0] in labels]
-    violations["one_discord_message_per_run_kind"] = [v for v in found if v not in limited]
+    times = {f"Discord notice run {run} {title!r}": ts for (run, title), ts in posts.items()}
+    violations["one_discord_message_per_run_kind"] = [
+        _with_timing(v, times.get(v.rsplit(":", 1)[0], []), disruptions)
+        for v in found
+        if v not in limited
+    ]
     lines = [
         f"{line} (the discord function lost its work right after Discord answered; webhook"
         " mode has no idempotency key)"
@@ -420,6 +425,19 @@ def _webhook_double_posts(
     ]
     keys = [labels[line.rsplit(":", 1)[0]] for line in limited]
     return lines, {key: named[key] for key in keys}
+
+
+def _with_timing(line: str, posted: list[float], disruptions: list[tuple[float, float]]) -> str:
+    """``line`` (an unnamed repeated notice) with when each post happened and, after the
+    first, how long until the discord function next lost its work: the evidence that tells a
+    record slower than :data:`RECORD_WINDOW_S` from a claim taken over while its worker lived."""
+    if not posted:
+        return line
+    first = min(posted)
+    after = [round(a - first, 1) for a, b in disruptions if b >= first]
+    at = ", ".join(datetime.fromtimestamp(t, UTC).strftime("%H:%M:%S.%f")[:-3] for t in posted)
+    loss = f"next lost its work {min(after)} s after" if after else "never lost its work after"
+    return f"{line} (posted at {at} UTC; the discord function {loss} the first post)"
 
 
 def _missing_notice_evidence(report: SoakReport, diffs: list[str]) -> list[str]:

@@ -83,7 +83,8 @@ def test_only_a_double_post_just_before_the_discord_function_lost_its_work_is_na
         " work right after Discord answered; webhook mode has no idempotency key)"
     ]
     assert violations["one_discord_message_per_run_kind"] == [
-        "Discord notice run 8 'codex-judge ⏱ CI TIMEOUT': 2 times"
+        "Discord notice run 8 'codex-judge ⏱ CI TIMEOUT': 2 times (posted at 00:00:30.000,"
+        " 00:01:35.000 UTC; the discord function never lost its work after the first post)"
     ]
 
 

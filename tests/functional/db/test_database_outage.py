@@ -11,7 +11,10 @@ import httpx
 from shared import bootstrap
 from shared.db import Database
 from shared.db.pool import connect_params
+from tests.support.backends import terminate_idle_backends
 from tests.support.tcp_proxy import CuttableProxy
+
+SQL_PID = "SELECT pg_backend_pid() AS pid"
 
 
 def _event(event_id: str) -> dict[str, str]:
@@ -65,3 +68,20 @@ def test_outage_gives_503_and_the_retry_succeeds(settings, serve, database_url) 
     direct.close()
     assert [r["event_id"] for r in rows] == ["e-1", "e-2"]
     assert [json.loads(bytes(r["data"])) for r in rows] == [{"run_id": 1}, {"run_id": 2}]
+
+
+def test_an_idle_connection_the_server_closed_is_replaced_before_use(database_url: str) -> None:
+    """Postgres restarted (or terminated the backends) while the pool's connections sat idle:
+    the next transaction runs on a new connection instead of failing on a dead one — a failure
+    there, on an effect's record after the upstream call, repeated a Discord notice (issue 10)."""
+    db = Database(database_url, size=2)
+    try:
+        with db.transaction() as first, db.transaction() as second:  # two idle afterwards
+            used = {first.one(SQL_PID)["pid"], second.one(SQL_PID)["pid"]}  # type: ignore[index]
+        assert set(terminate_idle_backends(database_url)) >= used
+        for _ in range(3):
+            with db.transaction() as tx:
+                row = tx.one(SQL_PID)
+            assert row is not None and row["pid"] not in used
+    finally:
+        db.close()

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from shared.db import Database
+from shared.db import Database, pool
 from shared.effects.outbox import perform
 from shared.errors import ConflictError, InvalidDataError, UpstreamError
+from tests.support.backends import terminate_idle_backends
 
 KEY = "discord:1:pass"
 
@@ -110,3 +111,23 @@ def test_permanent_failure_marks_the_effect_failed_and_is_not_repeated(db: Datab
     result = _perform(db, call)
     assert call.calls == 0
     assert result.state == "failed" and "content too long" in (result.error or "")
+
+
+def test_a_record_lost_with_its_connection_is_made_on_a_new_one(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upstream answered; the connection the record borrows was lost without notice (a
+    failover that sent no FIN: the pool's check cannot see it). The record is made on a new
+    connection instead of leaving the claim to be taken over and the call repeated."""
+    monkeypatch.setattr(pool, "closed_by_server", lambda con: False)
+    call = Counter()
+
+    def call_then_lose_the_idle_connections() -> dict[str, Any]:
+        answer = call()
+        terminate_idle_backends(db.url)
+        return answer
+
+    result = _perform(db, call_then_lose_the_idle_connections)
+    assert (result.state, result.performed_now, call.calls) == ("done", True, 1)
+    row = _row(db)
+    assert (row["state"], row["attempts"], row["response"]) == ("done", 1, {"id": "msg-1"})
