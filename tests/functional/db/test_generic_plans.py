@@ -64,7 +64,4 @@ def test_completion_statements_run_on_generic_plans(db: Database) -> None:
 def _plan_counts(tx: Tx) -> dict[str, tuple[int, int]]:
     """Statement text → (generic plans, custom plans) of this session's prepared statements."""
     rows = tx.all("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
-    return {
-        " ".join(r["statement"].split())[:100]: (r["generic_plans"], r["custom_plans"])
-        for r in rows
-    }
+    return {" ".join(r["statement"].split()): (r["generic_plans"], r["custom_plans"]) for r in rows}
