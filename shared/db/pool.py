@@ -317,8 +317,7 @@ class Database:
         return cache
 
     def _idle_connection(self) -> pg8000.native.Connection | None:
-        """The most recently used idle connection the server has not closed, or None; the
-        closed ones met on the way are discarded (:func:`closed_by_server`)."""
+        """The most recently used idle connection the server has not closed, or None."""
         while True:
             try:
                 con = self._idle.get_nowait()
@@ -331,7 +330,8 @@ class Database:
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[pg8000.native.Connection]:
-        """Borrow a connection; a broken one is discarded instead of returned."""
+        """Borrow a connection (idle ones the server closed are discarded first, see
+        :func:`closed_by_server`); a broken one is discarded instead of returned."""
         if not self._slots.acquire(timeout=30):
             raise TransientError("database pool exhausted")
         con: pg8000.native.Connection | None = None

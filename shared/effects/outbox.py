@@ -10,11 +10,12 @@ claim is visible to every other worker before the call goes out:
    worker that crashed mid-call) or released → take it over, ``attempts + 1``. With a
    :class:`Recovery`, the same transaction arms the owner's recovery timer;
 2. **call** the upstream, outside any transaction;
-3. **record**: the response and ``done``; a :class:`TransientError` (or an unexpected error)
-   records ``error``, counts the failure (``failures + 1``, or ``rate_limited + 1`` for a
-   :class:`RateLimitedError`: ``attempts`` counts claims, a dead worker's included) and
-   releases the claim (``claimed_at = -infinity``) so the redelivery
-   proceeds at once, then re-raises; a :class:`PermanentError` marks the row ``failed`` and
+3. **record** (once more on a new connection if the first attempt fails transiently,
+   :func:`_record`): the response and ``done``; a :class:`TransientError` (or an unexpected
+   error) records ``error``, counts the failure (``failures + 1``, or ``rate_limited + 1`` for
+   a :class:`RateLimitedError`: ``attempts`` counts claims, a dead worker's included) and
+   releases the claim (``claimed_at = -infinity``) so the redelivery proceeds at once, then
+   re-raises; a :class:`PermanentError` marks the row ``failed`` and
    re-raises (the event goes to the dead-letter sink).
 
 The pattern follows AWS Powertools' idempotency utility (insert first, INPROGRESS/COMPLETED,
