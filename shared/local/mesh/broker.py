@@ -202,6 +202,17 @@ class LocalBroker:
             )
         return offset, [s.name for s in sources]
 
+    def reserve(self, topic: str, count: int) -> int:
+        """Move ``topic``'s end past ``count`` offsets and return the first of them: records
+        a caller publishes at those offsets later (a log replayed, with redeliveries at the
+        same offset) are never given to a record appended meanwhile — Kafka never gives one
+        offset to two records, and two records at one offset share a CloudEvent id, so the
+        later one is answered as a duplicate."""
+        with self._lock:
+            first = self._offsets[topic]
+            self._offsets[topic] = first + count
+            return first
+
     def records(self, topic: str) -> list[KafkaRecord]:
         """The last 500 records appended to ``topic``, oldest first."""
         with self._lock:

@@ -368,6 +368,21 @@ def test_kafka_records_are_wrapped_exactly_as_a_kafka_source_does(mesh: Any) -> 
     assert "Ce-Key" not in got[2]["headers"]
 
 
+def test_an_appended_record_never_takes_a_reserved_offset(mesh: Any) -> None:
+    """A log replayed at offsets its sender chose (the soak) reserves them first: a record
+    appended meanwhile (the fake Argo cluster's) goes after them, so no two records share an
+    offset and with it a CloudEvent id."""
+    broker, _ = mesh(_manifests(), {})
+    base = broker.ingress_url.removesuffix(broker.path)
+    topic = f"{base}/_mesh/kafka/argo.workflows.completions"
+    assert broker.reserve("argo.workflows.completions", 3) == 0
+    appended = httpx.post(topic, content=b"{}")
+    pinned = httpx.post(topic, content=b"{}", headers={"X-Kafka-Offset": "2"})
+    later = httpx.post(topic, content=b"{}")
+    assert [r.json()["offset"] for r in (appended, pinned, later)] == [3, 2, 4]
+    assert broker.reserve("argo.workflows.completions", 2) == 5
+
+
 def test_a_bad_kafka_offset_is_rejected_naming_the_header(mesh: Any) -> None:
     broker, _ = mesh(_manifests(), {})
     base = broker.ingress_url.removesuffix(broker.path)
