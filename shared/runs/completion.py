@@ -5,7 +5,6 @@ records the rest (a run notify created, a repeated or later completion of a run)
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +20,7 @@ from shared.runs.new_run import (
     SUPERSEDED_BY_NEW_ATTEMPT,
     SUPERSEDED_BY_NEWER_ATTEMPT,
     artifacts_json,
+    completion_columns,
     record_new_run,
 )
 
@@ -227,22 +227,12 @@ def record_completion(
         return CompletionResult(run=Run.from_row(refreshed) if refreshed else run)
     missing = meta.missing_required()
     base = {
+        **completion_columns(completion, meta, workflow_url),
         "id": run.id,
         "workflow_name": completion.name or run.workflow_name,
         "namespace": completion.namespace or run.namespace,
-        "repository": meta.repository,
         "issue_number": meta.issue_number,
-        "head_sha": meta.head_sha,
-        "head_ref": meta.head_ref,
-        "base_ref": meta.base_ref,
-        "pr_number": meta.pr_number,
-        "pr_url": meta.pr_url,
-        "issue_url": meta.issue_url,
-        "workflow_url": workflow_url,
-        "phase": completion.phase,
         "finished_at": finished_at,
-        "labels": json.dumps(completion.labels),
-        "parameters": json.dumps(completion.parameters),
     }
     if meta.repository is None or meta.issue_number is None:
         row = tx.one(

@@ -24,7 +24,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from shared.argo.model import Artifact, WorkflowCompletion
+from shared.argo.model import Artifact, RunMetadata, WorkflowCompletion
 from shared.db import Tx, UniqueViolation
 from shared.errors import ConflictError
 from shared.runs.model import Run
@@ -127,6 +127,28 @@ SQL_NEW_RUN_NEXT_ATTEMPT = f"WITH {_CHOOSE_NEXT}, {_DECIDE}, {_INSERT}"
 SQL_NEW_RUN_UNIDENTIFIED = f"WITH {_UNIDENTIFIED}, {_INSERT}"
 
 
+def completion_columns(
+    completion: WorkflowCompletion, meta: RunMetadata, workflow_url: str | None
+) -> dict[str, Any]:
+    """The parameters for the run columns a completion sets, named as both the new-run
+    statement and :data:`shared.runs.completion.SQL_APPLY_COMPLETION` name them: the
+    repository, the PR's fields from ``meta``, the workflow's URL, phase, labels and
+    parameters (JSON text)."""
+    return {
+        "repository": meta.repository,
+        "head_sha": meta.head_sha,
+        "head_ref": meta.head_ref,
+        "base_ref": meta.base_ref,
+        "pr_number": meta.pr_number,
+        "pr_url": meta.pr_url,
+        "issue_url": meta.issue_url,
+        "workflow_url": workflow_url,
+        "phase": completion.phase,
+        "labels": json.dumps(completion.labels),
+        "parameters": json.dumps(completion.parameters),
+    }
+
+
 def artifacts_json(artifacts: Iterable[Artifact]) -> str:
     """The artifacts as the JSON array ``jsonb_to_recordset`` reads (name, node_id, bucket,
     key, endpoint, url per artifact)."""
@@ -167,24 +189,14 @@ def record_new_run(
     meta = completion.metadata
     missing = meta.missing_required()
     params: dict[str, Any] = {
+        **completion_columns(completion, meta, workflow_url),
         "uid": completion.uid,
         "workflow_name": completion.name or None,
         "namespace": completion.namespace or None,
-        "repository": meta.repository,
         "issue": meta.issue_number,
         "wanted": meta.attempt,
-        "head_sha": meta.head_sha,
-        "head_ref": meta.head_ref,
-        "base_ref": meta.base_ref,
-        "pr_number": meta.pr_number,
-        "pr_url": meta.pr_url,
-        "issue_url": meta.issue_url,
-        "workflow_url": workflow_url,
-        "phase": completion.phase,
         "finished_at": completion.finished_at,
         "finished_at_ts": finished_at,
-        "labels": json.dumps(completion.labels),
-        "parameters": json.dumps(completion.parameters),
         "artifacts": artifacts_json(completion.artifacts),
         "missing_reason": MISSING_RUN_METADATA,
     }

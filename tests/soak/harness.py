@@ -424,22 +424,24 @@ def _webhook_double_posts(
         for key, times in posts.items()
         if len(times) > 1 and all(lost_after(t) for t in sorted(times)[:-1])
     }
-    labels = {f"Discord notice run {run} {title!r}": (run, title) for run, title in named}
+    # the check's lines read "Discord notice run <id> '<title>': <n> times"
+    keys = {f"Discord notice run {run} {title!r}": (run, title) for run, title in posts}
     found = violations.get("one_discord_message_per_run_kind", [])
-    limited = [line for line in found if line.rsplit(":", 1)[0] in labels]
-    times = {f"Discord notice run {run} {title!r}": ts for (run, title), ts in posts.items()}
+    key_of = {
+        line: keys[line.rsplit(":", 1)[0]] for line in found if line.rsplit(":", 1)[0] in keys
+    }
+    limited = {line: key for line, key in key_of.items() if key in named}
     violations["one_discord_message_per_run_kind"] = [
-        _with_timing(v, times.get(v.rsplit(":", 1)[0], []), disruptions)
-        for v in found
-        if v not in limited
+        _with_timing(line, posts[key_of[line]] if line in key_of else [], disruptions)
+        for line in found
+        if line not in limited
     ]
     lines = [
         f"{line} (the discord function lost its work right after Discord answered; webhook"
         " mode has no idempotency key)"
         for line in limited
     ]
-    keys = [labels[line.rsplit(":", 1)[0]] for line in limited]
-    return lines, {key: named[key] for key in keys}
+    return lines, {key: named[key] for key in limited.values()}
 
 
 def _with_timing(line: str, posted: list[float], disruptions: list[tuple[float, float]]) -> str:

@@ -12,6 +12,7 @@ from the source with :mod:`ast` and Postgres's own parser.
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -51,18 +52,24 @@ WHOLE_TABLE: dict[str, str] = {}
 
 
 def _constants(path: Path) -> dict[str, str]:
-    """Module-level ``SQL_* = "…"`` constants of one module."""
+    """Module-level ``SQL_* = "…"`` constants of one module; one built as an f-string from
+    the module's fragments (``shared/runs/new_run.py``) is read from the imported module."""
     found: dict[str, str] = {}
+    module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
     for node in ast.parse(path.read_text()).body:
-        if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)):
+        if not (
+            isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant | ast.JoinedStr)
+        ):
             continue
-        text = node.value.value
         for target in node.targets:
-            if (
-                isinstance(target, ast.Name)
-                and target.id.startswith("SQL_")
-                and isinstance(text, str)
-            ):
+            if not (isinstance(target, ast.Name) and target.id.startswith("SQL_")):
+                continue
+            text = (
+                node.value.value
+                if isinstance(node.value, ast.Constant)
+                else getattr(importlib.import_module(module), target.id)
+            )
+            if isinstance(text, str):
                 found[f"{path.relative_to(ROOT)}:{target.id}"] = text
     return found
 

@@ -27,7 +27,6 @@ def _run(db: Database) -> tuple[Run, list[ArtifactLocation]]:
     assert isinstance(completion, WorkflowCompletion)
     with db.transaction() as tx:
         result = runs.record_completion(tx, completion)
-        runs.record_artifacts(tx, result.run.id, completion.artifacts)
     return result.run, ArtifactLocation.of_completion(completion)
 
 
@@ -119,7 +118,6 @@ def test_a_later_pass_reads_what_is_pending_by_its_recorded_location(
     assert isinstance(completion, WorkflowCompletion)
     with db.transaction() as tx:
         run = runs.record_completion(tx, completion).run
-        runs.record_artifacts(tx, run.id, completion.artifacts)
     stores = [InMemoryArtifactStore(down=True)]
     with db.transaction() as tx:
         first = fetch_pending(tx, stores, settings, run)
